@@ -1,0 +1,47 @@
+// Types for the parts of the `ext2fs` package (WASM libext2fs) this project uses.
+declare module 'ext2fs' {
+  export interface Ext2Disk {
+    read(buffer: Buffer, bufferOffset: number, length: number, fileOffset: number): Promise<{ bytesRead: number; buffer: Buffer }>;
+    write(buffer: Buffer, bufferOffset: number, length: number, fileOffset: number): Promise<{ bytesWritten: number; buffer: Buffer }>;
+    flush(): Promise<void>;
+    discard(offset: number, length: number): Promise<void>;
+  }
+  export interface Ext2Stats {
+    ino: number;
+    mode: number;
+    nlink: number;
+    size: number;
+    blocks: number;
+    mtime: Date;
+    isFile(): boolean;
+    isDirectory(): boolean;
+    isSymbolicLink(): boolean;
+  }
+  export interface Ext2Promises {
+    readFile(path: string): Promise<Buffer>;
+    readFile(path: string, encoding: 'utf8' | { encoding: 'utf8' }): Promise<string>;
+    writeFile(path: string, data: Buffer | string, options?: { mode?: number }): Promise<void>;
+    mkdir(path: string, mode?: number): Promise<void>;
+    readdir(path: string): Promise<string[]>;
+    rmdir(path: string): Promise<void>;
+    unlink(path: string): Promise<void>;
+    rename(from: string, to: string): Promise<void>;
+    symlink(target: string, path: string): Promise<void>;
+    readlink(path: string): Promise<string>;
+    stat(path: string): Promise<Ext2Stats>;
+    lstat(path: string): Promise<Ext2Stats>;
+    chmod(path: string, mode: number): Promise<void>;
+    open(path: string, flags: string, mode?: number): Promise<{
+      read(buffer: Buffer, offset: number, length: number, position: number | null): Promise<{ bytesRead: number }>;
+      write(buffer: Buffer, offset?: number, length?: number, position?: number | null): Promise<{ bytesWritten: number }>;
+      close(): Promise<void>;
+    }>;
+    trim(): Promise<void>;
+  }
+  export interface Ext2Fs {
+    promises: Ext2Promises;
+    closeAllFileDescriptors(): Promise<void>;
+  }
+  export function mount(disk: Ext2Disk, offset?: number): Promise<Ext2Fs>;
+  export function umount(fs: Ext2Fs): Promise<void>;
+}

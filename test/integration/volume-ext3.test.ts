@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, open, readFile, rm, truncate } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeExt3, checkExt3 } from '../../src/dr/volume/e2fsprogs.js';
+import { openExt3, FilesystemRefusedError } from '../../src/dr/volume/ext3.js';
+import { NotExtFilesystemError } from '../../src/dr/volume/superblock.js';
+
+const SBIN = { ...process.env, PATH: `${process.env['PATH']}:/usr/sbin:/sbin` };
+const debugfs = (img: string, cmd: string) =>
+  execFileSync('debugfs', ['-R', cmd, img], { env: SBIN, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+const sha = async (p: string) => createHash('sha256').update(await readFile(p)).digest('hex');
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'xsdr-vol-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function newImage(name: string, size = 64 * 1024 * 1024): Promise<string> {
+  const img = join(dir, name);
+  await (await open(img, 'w')).close();
+  await truncate(img, size);
+  await makeExt3(img);
+  return img;
+}
+
+describe('ext3 volume through libext2fs', () => {
+  it('writes files, folders and relative symlinks that e2fsck and debugfs accept', async () => {
+    const img = await newImage('a.img');
+    const vol = await openExt3(img, { write: true });
+    expect(vol.superblock.hasJournal).toBe(true);
+    await vol.fs.writeFile('/.ctxs-metadata-backup', '1\n');
+    await vol.fs.mkdir('/metadata', 0o755);
+    await vol.fs.mkdir('/metadata/d', 0o755);
+    await vol.fs.mkdir('/metadata/d/all', 0o755);
+    await vol.fs.mkdir('/metadata/d/by-sr', 0o755);
+    await vol.fs.mkdir('/metadata/d/by-sr/s', 0o755);
+    await vol.fs.writeFile('/metadata/d/all/v.vmmeta', Buffer.alloc(5000, 1));
+    await vol.fs.symlink('../../all/v.vmmeta', '/metadata/d/by-sr/s/v.vmmeta');
+    await vol.fs.rename('/metadata/d', '/metadata/2024-01-01-00-00-00');
+    await vol.close();
+
+    expect((await checkExt3(img, { readOnly: true })).verdict).toBe('clean');
+    expect(debugfs(img, 'cat /.ctxs-metadata-backup')).toBe('1\n');
+    expect(debugfs(img, 'stat /metadata/2024-01-01-00-00-00/by-sr/s/v.vmmeta')).toMatch(/Type: symlink/);
+    expect(debugfs(img, 'stat /metadata/2024-01-01-00-00-00/by-sr/s/v.vmmeta')).toContain('../../all/v.vmmeta');
+  });
+
+  it('reports space like df and sees it grow', async () => {
+    const img = await newImage('b.img');
+    const vol = await openExt3(img, { write: true });
+    const before = vol.superblock;
+    await vol.fs.writeFile('/big', Buffer.alloc(8 * 1024 * 1024, 7));
+    await vol.close();
+    const reopened = await openExt3(img, { write: false });
+    const after = reopened.superblock;
+    await reopened.close();
+    expect(after.usedBytes - before.usedBytes).toBeGreaterThanOrEqual(8 * 1024 * 1024);
+    expect(after.usedPercent).toBeGreaterThan(before.usedPercent);
+  });
+
+  it('never modifies the disk when opened read-only', async () => {
+    const img = await newImage('c.img');
+    const w = await openExt3(img, { write: true });
+    await w.fs.writeFile('/f', 'hello');
+    await w.close();
+    const digest = await sha(img);
+    const r = await openExt3(img, { write: false });
+    expect(await r.fs.readFile('/f', 'utf8')).toBe('hello');
+    expect(await r.fs.readdir('/')).toContain('f');
+    await r.fs.writeFile('/scribble', 'x'); // lands in the overlay only
+    await r.close();
+    expect(await sha(img)).toBe(digest);
+  });
+
+  it('refuses a disk that is not ext', async () => {
+    const img = join(dir, 'junk.img');
+    await (await open(img, 'w')).close();
+    await truncate(img, 4 * 1024 * 1024);
+    await expect(openExt3(img, { write: false })).rejects.toBeInstanceOf(NotExtFilesystemError);
+  });
+
+  it('refuses to write a filesystem needing journal recovery when it cannot check it', async () => {
+    const img = await newImage('d.img');
+    const fh = await open(img, 'r+');
+    const b = Buffer.alloc(4);
+    await fh.read(b, 0, 4, 1024 + 96);
+    b.writeUInt32LE(b.readUInt32LE(0) | 0x4, 0); // INCOMPAT_RECOVER
+    await fh.write(b, 0, 4, 1024 + 96);
+    await fh.close();
+    const digest = await sha(img);
+    await expect(openExt3(img, { write: true, fsck: false })).rejects.toBeInstanceOf(FilesystemRefusedError);
+    expect(await sha(img)).toBe(digest);
+  });
+});
