@@ -11,6 +11,7 @@
 import * as ext2fs from 'ext2fs';
 import type { Ext2Fs, Ext2Promises } from 'ext2fs';
 import { CopyOnWriteDevice, FileBlockDevice, type BlockDevice } from './block-device.js';
+import { CachedBlockDevice } from './cached-device.js';
 import { checkExt3, findTool, type FsckResult } from './e2fsprogs.js';
 import { readSuperblock, type SuperblockInfo } from './superblock.js';
 
@@ -84,7 +85,8 @@ export async function openExt3(path: string, opts: OpenOptions): Promise<Ext3Vol
     repaired = r.verdict === 'repaired';
   }
   const raw = await FileBlockDevice.open(path, { readOnly: !opts.write });
-  const device: BlockDevice = opts.write ? raw : new CopyOnWriteDevice(raw);
+  const cached = new CachedBlockDevice(raw);
+  const device: BlockDevice = opts.write ? cached : new CopyOnWriteDevice(cached);
   let fs: Ext2Fs | undefined;
   try {
     const superblock = await readSuperblock(device);
