@@ -1,0 +1,65 @@
+/**
+ * A local path through which a VDI's bytes can be read and written, whichever way this
+ * process reaches the pool: plugged into the master's control domain when running there
+ * (or next to a simulated pool), else a fetched copy written back on commit.
+ */
+import type { Ref, Session } from '../../xenapi/index.js';
+import { attachToControlDomain, canAttachLocally, findControlDomain } from './attach.js';
+import { fetchRemoteCopy } from './remote-copy.js';
+
+export type AccessMode = 'attach' | 'remote';
+
+export interface VdiWorkspace {
+  mode: AccessMode;
+  path: string;
+  transfer: { downloadedBytes: number; uploadedBytes: number };
+  /** Makes the changes durable on the pool (remote: sends changed extents; attach: nothing to do). */
+  commit(signal?: AbortSignal): Promise<void>;
+  /** Unplugs and destroys the VBD, or deletes the local copy. Idempotent; call in finally. */
+  release(): Promise<void>;
+}
+
+export interface WorkspaceOptions {
+  mode?: AccessMode | 'auto';
+  readOnly?: boolean;
+  /** The VDI was created in this run: all zeros, nothing to fetch. */
+  fresh?: boolean;
+  signal?: AbortSignal;
+}
+
+export async function chooseAccessMode(session: Session, wanted: AccessMode | 'auto' = 'auto'): Promise<AccessMode> {
+  if (wanted !== 'auto') return wanted;
+  return (await canAttachLocally(await findControlDomain(session))) ? 'attach' : 'remote';
+}
+
+export async function openVdiWorkspace(
+  session: Session,
+  vdi: { ref: Ref; virtualSize: number },
+  opts: WorkspaceOptions = {},
+): Promise<VdiWorkspace> {
+  const mode = await chooseAccessMode(session, opts.mode);
+  const transfer = { downloadedBytes: 0, uploadedBytes: 0 };
+  if (mode === 'attach') {
+    const dev = await attachToControlDomain(session, vdi.ref, {
+      readOnly: opts.readOnly ?? false,
+      ...(opts.signal && { signal: opts.signal }),
+    });
+    return { mode, path: dev.path, transfer, commit: async () => undefined, release: dev.release };
+  }
+  const copy = await fetchRemoteCopy(session, vdi.ref, vdi.virtualSize, {
+    fresh: opts.fresh ?? false,
+    ...(opts.signal && { signal: opts.signal }),
+  });
+  transfer.downloadedBytes = copy.downloadedBytes;
+  let released: Promise<void> | null = null;
+  return {
+    mode,
+    path: copy.path,
+    transfer,
+    async commit(signal) {
+      if (opts.readOnly) return;
+      transfer.uploadedBytes += await copy.commit(signal ? { signal } : {});
+    },
+    release: () => (released ??= copy.dispose()),
+  };
+}
