@@ -1,0 +1,210 @@
+/**
+ * The HTTP layer shared by XML-RPC calls and handler transfers: one keep-alive agent per
+ * scheme carrying the TLS policy, an optional Unix socket (XAPI's local
+ * /var/lib/xcp/xapi), and requests that can be aborted and timed out.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { AbortError, TransportError, describeTarget, toTransportError } from './errors.js';
+import { createHttpsAgent, tlsMode, tlsWarning, type TlsMode, type TlsOptions } from './tls.js';
+
+export interface ConnectorOptions {
+  tls?: TlsOptions;
+  /** Talk HTTP over this Unix socket instead of TCP (URL host is then only nominal). */
+  socketPath?: string;
+  keepAlive?: boolean;
+}
+
+export interface OpenOptions {
+  method: 'GET' | 'PUT' | 'POST';
+  headers?: http.OutgoingHttpHeaders;
+  signal?: AbortSignal;
+  /** Whole-exchange deadline (XML-RPC calls). */
+  deadlineMs?: number;
+  /** Longest silence on the socket (streaming transfers). */
+  idleMs?: number;
+}
+
+/**
+ * One request in flight. The first failure (abort, timeout, socket error) is kept in
+ * `error` so readers of the response body report the real cause rather than a generic
+ * "aborted" from node.
+ */
+export class OpenRequest {
+  readonly req: http.ClientRequest;
+  readonly response: Promise<http.IncomingMessage>;
+  readonly target: string;
+  /** TransportError / AbortError, or a RangeError for an upload body of the wrong length. */
+  error: Error | undefined;
+  #res: http.IncomingMessage | undefined;
+  #cleanups: Array<() => void> = [];
+
+  constructor(req: http.ClientRequest, target: string, opts: OpenOptions) {
+    this.req = req;
+    this.target = target;
+    this.response = new Promise((resolve, reject) => {
+      req.once('response', (res: http.IncomingMessage) => {
+        // Readers attach their own handlers; this one only keeps a late socket error (after
+        // we tore the request down on purpose) from becoming an uncaught exception.
+        res.on('error', () => undefined);
+        this.#res = res;
+        resolve(res);
+      });
+      req.on('error', (err) => {
+        this.error ??= toTransportError(err, target);
+        reject(this.error);
+      });
+    });
+    // The caller may never await `response` (e.g. after a failed write); keep node quiet.
+    this.response.catch(() => undefined);
+
+    const { signal } = opts;
+    if (signal) {
+      const onAbort = () => this.fail(new AbortError(undefined, { cause: signal.reason }));
+      if (signal.aborted) queueMicrotask(onAbort);
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.#cleanups.push(() => signal.removeEventListener('abort', onAbort));
+      }
+    }
+    if (opts.deadlineMs !== undefined) {
+      const ms = opts.deadlineMs;
+      const timer = setTimeout(
+        () => this.fail(new TransportError(`no answer from ${target} within ${ms} ms`, { kind: 'timeout', target, detail: `${ms} ms` })),
+        ms,
+      );
+      this.#cleanups.push(() => clearTimeout(timer));
+    }
+    if (opts.idleMs !== undefined) {
+      const ms = opts.idleMs;
+      req.setTimeout(ms, () =>
+        this.fail(new TransportError(`${target} sent nothing for ${ms} ms`, { kind: 'timeout', target, detail: `idle ${ms} ms` })),
+      );
+    }
+    req.once('close', () => this.done());
+  }
+
+  /** Tears the request down with `err` (first error wins). */
+  fail(err: Error): void {
+    this.error ??= err;
+    if (this.#res) {
+      // Once the response exists node no longer listens for socket errors, so destroying
+      // with an error would surface as an uncaught exception; readers use `error` instead.
+      this.#res.destroy();
+      this.req.destroy();
+    } else {
+      this.req.destroy(this.error);
+    }
+    this.done();
+  }
+
+  /** Releases timers and signal listeners. */
+  done(): void {
+    for (const c of this.#cleanups.splice(0)) c();
+  }
+}
+
+export class Connector {
+  readonly tls: TlsOptions | undefined;
+  readonly socketPath: string | undefined;
+  readonly tlsMode: TlsMode;
+  /** Shown by the UI when verification is off. */
+  readonly tlsWarning: string | undefined;
+  readonly #httpAgent: http.Agent;
+  #httpsAgent: https.Agent | undefined;
+  #closed = false;
+
+  constructor(opts: ConnectorOptions = {}) {
+    this.tls = opts.tls;
+    this.socketPath = opts.socketPath;
+    this.tlsMode = tlsMode(opts.tls);
+    this.tlsWarning = tlsWarning(opts.tls);
+    this.#httpAgent = new http.Agent({ keepAlive: opts.keepAlive ?? true, maxSockets: 16 });
+    // Validate the policy now (bad fingerprint text) rather than at first https use.
+    this.#httpsAgent = createHttpsAgent(opts.tls, { keepAlive: opts.keepAlive ?? true });
+  }
+
+  /** Printable target, never with a query string. */
+  describe(url: URL): string {
+    return describeTarget(url, this.socketPath);
+  }
+
+  open(url: URL, opts: OpenOptions): OpenRequest {
+    if (this.#closed) throw new TransportError('connection closed (logged out)', { kind: 'socket', target: this.describe(url) });
+    const overUnix = this.socketPath !== undefined;
+    const secure = !overUnix && url.protocol === 'https:';
+    if (!overUnix && url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new TypeError(`unsupported URL scheme ${url.protocol}`);
+    }
+    const common: http.RequestOptions = {
+      method: opts.method,
+      path: `${url.pathname || '/'}${url.search}`,
+      headers: { ...opts.headers },
+      agent: secure ? this.#httpsAgent : this.#httpAgent,
+    };
+    const options: http.RequestOptions = overUnix
+      ? { ...common, socketPath: this.socketPath!, headers: { host: 'localhost', ...common.headers } }
+      : {
+          ...common,
+          protocol: url.protocol,
+          hostname: url.hostname.replace(/^\[|\]$/g, ''),
+          port: url.port ? Number(url.port) : secure ? 443 : 80,
+        };
+    const req = secure ? https.request(options) : http.request(options);
+    return new OpenRequest(req, this.describe(url), opts);
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#httpAgent.destroy();
+    this.#httpsAgent?.destroy();
+    this.#httpsAgent = undefined;
+  }
+}
+
+/**
+ * Reads a whole response body, refusing more than `limit` bytes. Errors prefer the
+ * cause recorded on the OpenRequest (abort, timeout).
+ */
+export function readBody(
+  res: http.IncomingMessage,
+  open: OpenRequest,
+  limit: number,
+  onBytes?: (received: number) => void,
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const settle = (err: Error | null) => {
+      if (settled) return;
+      settled = true;
+      if (err) reject(open.error ?? err);
+      else resolve(Buffer.concat(chunks, size));
+    };
+    res.on('data', (c: Buffer) => {
+      if (settled) return;
+      size += c.length;
+      if (size > limit) {
+        open.fail(new TransportError(`answer from ${open.target} exceeds ${limit} bytes`, { kind: 'too-large', target: open.target }));
+        settle(open.error ?? new Error('too large'));
+        return;
+      }
+      chunks.push(c);
+      onBytes?.(size);
+    });
+    res.once('end', () => settle(null));
+    res.on('error', (e) => settle(toTransportError(e, open.target)));
+    res.once('close', () => {
+      if (!res.complete) {
+        settle(
+          open.error ??
+            new TransportError(`connection to ${open.target} closed before the answer was complete`, {
+              kind: 'connection-reset',
+              target: open.target,
+            }),
+        );
+      }
+    });
+  });
+}

@@ -1,0 +1,45 @@
+/** Public API of the XenAPI client (protocol only: no DR logic, no UI). */
+export { XenApiError, TransportError, AbortError, isAbortError, throwIfAborted, describeTarget } from './errors.js';
+export type { TransportErrorKind } from './errors.js';
+export { explainError, explainXenApiError, explainTransportError } from './explain.js';
+export type { ErrorExplanation } from './explain.js';
+export {
+  NULL_REF,
+  isNullRef,
+  toInt,
+  toBigInt,
+  toFloat,
+  toBool,
+  toStr,
+  toStrArray,
+  toStrMap,
+  xenDouble,
+  XenDouble,
+} from './values.js';
+export type { Ref, XenRecord } from './values.js';
+export { quoteWhere, fieldEquals } from './where.js';
+export { normalizeFingerprint, tlsMode, tlsWarning, fetchPeerFingerprint, fetchPeerCertificate } from './tls.js';
+export type { TlsOptions, TlsMode, PeerCertificateInfo } from './tls.js';
+export { Connector } from './connector.js';
+export { RpcClient, DEFAULT_CALL_TIMEOUT_MS } from './rpc.js';
+export type { CallOptions } from './rpc.js';
+export { Session, masterUrl, DEFAULT_ORIGINATOR } from './session.js';
+export type { LoginOptions, ApiVersion, ProductVersion } from './session.js';
+export { callAsync, waitTask, runTask, withTask, cancelTask, destroyTask, getTask, taskError, decodeTaskResult } from './tasks.js';
+export type { TaskSnapshot, TaskStatus, WaitOptions } from './tasks.js';
+export { encodeChunkFrames, decodeChunkFrames, chunkHeader, chunkedBodyLength, CHUNK_HEADER_BYTES } from './chunked.js';
+export type { ChunkRegion } from './chunked.js';
+export { createTransferTask, handlerUrl, redirectTarget, getBuffer, getStream, putBody } from './transfer.js';
+export type { Query } from './transfer.js';
+export {
+  exportMetadata,
+  importMetadata,
+  exportRawVdi,
+  importRawVdi,
+  dumpPoolDatabase,
+  streamPoolDatabase,
+  DEFAULT_MAX_METADATA_BYTES,
+  DEFAULT_MAX_DB_DUMP_BYTES,
+} from './http.js';
+export type { ExportMetadataTarget, ImportMetadataOptions, ImportRawVdiOptions, RawFormat, StreamingDownload, TransferOptions } from './http.js';
+export { serializeMethodCall, parseMethodResponse, decodeValueXml, formatXenDate } from './xmlrpc-codec.js';
