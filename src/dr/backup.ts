@@ -49,6 +49,7 @@ import {
 import { buildSrMeta, type SrNames } from './srmeta.js';
 import { NoBackupVdiError, createBackupVdi, findBackupVdi, resolveSr, type BackupVdi, type SrInfo } from './backup-vdi.js';
 import { makeExt3 } from './volume/e2fsprogs.js';
+import { DIR_MODE, pathExists, removeTree, writeFileBytes, writeStreamToFile } from './volume/files.js';
 import { FileBlockDevice } from './volume/block-device.js';
 import { readSuperblock } from './volume/superblock.js';
 import { openExt3, type Ext3Volume } from './volume/ext3.js';
@@ -176,50 +177,6 @@ class FsQueue {
   }
 }
 
-async function exists(fs: Ext2Promises, path: string): Promise<boolean> {
-  try {
-    await fs.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** rm -rf inside the backup filesystem; never follows symlinks. */
-export async function removeTree(fs: Ext2Promises, path: string): Promise<void> {
-  const st = await fs.lstat(path);
-  if (!st.isDirectory()) {
-    await fs.unlink(path);
-    return;
-  }
-  for (const name of await fs.readdir(path)) {
-    if (name === '.' || name === '..') continue;
-    await removeTree(fs, `${path}/${name}`);
-  }
-  await fs.rmdir(path);
-}
-
-const FILE_MODE = 0o644;
-const DIR_MODE = 0o755;
-
-async function writeStreamToFile(fs: Ext2Promises, path: string, stream: AsyncIterable<Buffer>): Promise<number> {
-  const fh = await fs.open(path, 'w', FILE_MODE);
-  let pos = 0;
-  try {
-    for await (const chunk of stream) {
-      let done = 0;
-      while (done < chunk.length) {
-        const { bytesWritten } = await fh.write(chunk, done, chunk.length - done, pos + done);
-        done += bytesWritten;
-      }
-      pos += chunk.length;
-    }
-  } finally {
-    await fh.close();
-  }
-  return pos;
-}
-
 function spaceOf(sb: { usedPercent: number; usedBytes: number; availableBytes: number }): SpaceUse {
   return { usedPercent: sb.usedPercent, usedBytes: sb.usedBytes, availableBytes: sb.availableBytes };
 }
@@ -289,8 +246,7 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
     let bytesWritten = 0;
     const write = (path: string, data: Buffer | string) =>
       q.run(async () => {
-        await fs.writeFile(path, data, { mode: FILE_MODE });
-        bytesWritten += Buffer.byteLength(data);
+        bytesWritten += await writeFileBytes(fs, path, data);
       });
 
     const records = await step('vms', () => readPoolRecords(session));
@@ -300,14 +256,14 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
     let rotate = history;
     await step('check', async () => {
       const conf = confPath(backupVdi.uuid);
-      if (!(await exists(fs, conf))) {
-        if (!(await exists(fs, '/conf'))) await fs.mkdir('/conf', DIR_MODE);
+      if (!(await pathExists(fs, conf))) {
+        if (!(await pathExists(fs, '/conf'))) await fs.mkdir('/conf', DIR_MODE);
         await write(conf, logrotateConf(backupVdi.uuid, poolUuid, history));
         await write(MARKER_PATH, MARKER_CONTENT);
       } else {
         rotate = parseLogrotateHistory(await fs.readFile(conf, 'utf8')) ?? history;
       }
-      if (!(await exists(fs, METADATA_DIR))) await fs.mkdir(METADATA_DIR, DIR_MODE);
+      if (!(await pathExists(fs, METADATA_DIR))) await fs.mkdir(METADATA_DIR, DIR_MODE);
     });
     initialised = true;
 
@@ -413,7 +369,9 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
     const spaceAfter = spaceOf(await step('commit', () => readFinalSuperblock(ws.path)));
     volume = null;
     phase('commit', 'Writing the backup...');
-    await step('commit', () => ws.commit(signal));
+    // mkfs and an e2fsck repair write behind libext2fs's back: compare everything then.
+    const written = created || vol.repaired ? undefined : vol.device.writtenRanges();
+    await step('commit', () => ws.commit({ ...(signal && { signal }), ...(written && { written }) }));
 
     return {
       sr: { uuid: sr.uuid, name: sr.nameLabel },
@@ -460,7 +418,7 @@ async function freeDateName(fs: Ext2Promises, now: Date): Promise<string> {
   const t = new Date(now.getTime());
   for (let i = 0; i < 120; i++) {
     const name = formatBackupDate(t);
-    if (!(await exists(fs, backupDir(name))) && !(await exists(fs, incompleteDir(name)))) return name;
+    if (!(await pathExists(fs, backupDir(name))) && !(await pathExists(fs, incompleteDir(name)))) return name;
     t.setSeconds(t.getSeconds() + 1);
   }
   throw new Error('No free dated folder name within two minutes of now.');

@@ -18,9 +18,10 @@ declare module 'ext2fs' {
     isSymbolicLink(): boolean;
   }
   export interface Ext2Promises {
-    readFile(path: string): Promise<Buffer>;
-    readFile(path: string, encoding: 'utf8' | { encoding: 'utf8' }): Promise<string>;
-    writeFile(path: string, data: Buffer | string, options?: { mode?: number }): Promise<void>;
+    /** Always decodes to a string (binary-unsafe): use src/dr/volume/files.ts for bytes. */
+    readFile(path: string, encoding?: 'utf8' | { encoding: 'utf8' }): Promise<string>;
+    /** Copies all of `data` into the WASM heap and ignores `mode`: prefer files.ts. */
+    writeFile(path: string, data: Buffer | string): Promise<void>;
     mkdir(path: string, mode?: number): Promise<void>;
     readdir(path: string): Promise<string[]>;
     rmdir(path: string): Promise<void>;

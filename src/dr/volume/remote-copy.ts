@@ -9,23 +9,28 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import type { ByteRange } from './block-device.js';
 import { CHUNK_HEADER_BYTES, chunkHeader, exportRawVdi, importRawVdi, type Ref, type Session } from '../../xenapi/index.js';
 
 export const EXTENT = 64 * 1024;
-const ZERO_EXTENT_DIGEST = createHash('sha1').update(Buffer.alloc(EXTENT)).digest('hex');
 
 export interface RemoteCopy {
   path: string;
   downloadedBytes: number;
-  /** Sends the changed extents back; returns the bytes of VDI data sent. */
-  commit(opts?: { signal?: AbortSignal }): Promise<number>;
+  /**
+   * Sends the changed extents back; returns the bytes of VDI data sent. With `written`
+   * (the ranges the filesystem layer wrote) only those extents are compared; without it
+   * (after mkfs or an e2fsck repair, which write behind our back) every extent is.
+   */
+  commit(opts?: { signal?: AbortSignal; written?: readonly ByteRange[] }): Promise<number>;
   /** Removes the local copy. */
   dispose(): Promise<void>;
 }
 
+const ZEROS = Buffer.alloc(EXTENT);
+/** memcmp against zeros: ~50× faster than a JS loop over 1 GiB. */
 function isZero(buf: Buffer): boolean {
-  for (let i = 0; i < buf.length; i += 8) if (buf.readBigUInt64LE(i) !== 0n) return false;
-  return true;
+  return buf.length === EXTENT ? buf.equals(ZEROS) : buf.equals(ZEROS.subarray(0, buf.length));
 }
 
 export async function fetchRemoteCopy(
@@ -87,15 +92,15 @@ export async function fetchRemoteCopy(
         const changed: number[] = [];
         const buf = Buffer.alloc(EXTENT);
         const extentLength = (index: number) => Math.min(EXTENT, virtualSize - index * EXTENT);
-        for (let index = 0; index * EXTENT < virtualSize; index++) {
+        for (const index of candidateExtents(virtualSize, c.written)) {
           const len = extentLength(index);
           await fh.read(buf, 0, len, index * EXTENT);
-          const digest = createHash('sha1').update(buf.subarray(0, len)).digest('hex');
-          const before = digests.get(index) ?? (len === EXTENT ? ZERO_EXTENT_DIGEST : createHash('sha1').update(Buffer.alloc(len)).digest('hex'));
-          if (digest !== before) {
-            changed.push(index);
-            digests.set(index, digest);
-          }
+          const ext = buf.subarray(0, len);
+          const before = digests.get(index);
+          // An extent fetched as zeros has no digest: it changed iff it is no longer zero.
+          if (before === undefined ? isZero(ext) : createHash('sha1').update(ext).digest('hex') === before) continue;
+          changed.push(index);
+          digests.set(index, createHash('sha1').update(ext).digest('hex'));
         }
         if (changed.length === 0) return 0;
         const dataBytes = changed.reduce((n, i) => n + extentLength(i), 0);
@@ -119,4 +124,20 @@ export async function fetchRemoteCopy(
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Extent indexes to compare: those touched by `written`, or all of them. */
+function* candidateExtents(size: number, written?: readonly ByteRange[]): Generator<number> {
+  const count = Math.ceil(size / EXTENT);
+  if (!written) {
+    for (let i = 0; i < count; i++) yield i;
+    return;
+  }
+  const set = new Set<number>();
+  for (const r of written) {
+    if (r.length <= 0) continue;
+    const last = Math.min(count - 1, Math.floor((r.offset + r.length - 1) / EXTENT));
+    for (let i = Math.floor(r.offset / EXTENT); i <= last; i++) set.add(i);
+  }
+  yield* [...set].sort((a, b) => a - b);
 }

@@ -4,6 +4,7 @@
  * (or next to a simulated pool), else a fetched copy written back on commit.
  */
 import type { Ref, Session } from '../../xenapi/index.js';
+import type { ByteRange } from './block-device.js';
 import { attachToControlDomain, canAttachLocally, findControlDomain } from './attach.js';
 import { fetchRemoteCopy } from './remote-copy.js';
 
@@ -13,8 +14,11 @@ export interface VdiWorkspace {
   mode: AccessMode;
   path: string;
   transfer: { downloadedBytes: number; uploadedBytes: number };
-  /** Makes the changes durable on the pool (remote: sends changed extents; attach: nothing to do). */
-  commit(signal?: AbortSignal): Promise<void>;
+  /**
+   * Makes the changes durable on the pool (remote: sends changed extents; attach: nothing
+   * to do). `written` narrows the comparison to what the filesystem layer wrote.
+   */
+  commit(opts?: { signal?: AbortSignal; written?: readonly ByteRange[] }): Promise<void>;
   /** Unplugs and destroys the VBD, or deletes the local copy. Idempotent; call in finally. */
   release(): Promise<void>;
 }
@@ -56,9 +60,9 @@ export async function openVdiWorkspace(
     mode,
     path: copy.path,
     transfer,
-    async commit(signal) {
+    async commit(c = {}) {
       if (opts.readOnly) return;
-      transfer.uploadedBytes += await copy.commit(signal ? { signal } : {});
+      transfer.uploadedBytes += await copy.commit(c);
     },
     release: () => (released ??= copy.dispose()),
   };

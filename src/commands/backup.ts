@@ -1,0 +1,105 @@
+/**
+ * `xsconsole-dr backup`: the stock xe-backup-metadata options in long form.
+ * Exit codes: 0 done; 3 no backup VDI and creation off (as stock); 4 done but some VM
+ * exports failed; 1 any other failure.
+ */
+import type { Command } from 'commander';
+import { connect, type GlobalOptions } from '../connect.js';
+import { runBackup, type BackupReport } from '../dr/backup.js';
+import { NoBackupVdiError } from '../dr/backup-vdi.js';
+import { formatBytes } from '../dr/overview.js';
+import { parseIntOption } from './options.js';
+import { ExitCode, printFailure, printJson, stdio, type Io } from './output.js';
+
+interface BackupCommandOptions {
+  sr?: string;
+  create: boolean;
+  keep?: number;
+  force?: boolean;
+  json?: boolean;
+  access: 'auto' | 'attach' | 'remote';
+  concurrency?: number;
+}
+
+export const EXIT_NO_VDI = 3;
+export const EXIT_PARTIAL = 4;
+
+export function backupText(r: BackupReport): string {
+  const lines = [
+    `Using SR: ${r.sr.name} (${r.sr.uuid})`,
+    r.vdi.created ? `Created new backup VDI: ${r.vdi.uuid}` : `Backup VDI: ${r.vdi.uuid}`,
+  ];
+  if (!r.vdi.deterministicUuid) {
+    lines.push('Warning: this host did not give the backup VDI its deterministic uuid (XAPI before 2024); restores will need the legacy scan.');
+  }
+  if (r.repaired) lines.push('The backup filesystem was repaired by e2fsck before use.');
+  lines.push(
+    `Backup VDI space usage: ${r.spaceBefore.usedPercent}% before, ${r.spaceAfter.usedPercent}% after`,
+    `Backup ${r.date}: ${r.vmsExported} VM(s) and ${r.templatesExported} template(s) exported, ${formatBytes(r.bytesWritten)} written`,
+  );
+  for (const f of r.failures) lines.push(`  FAILED ${f.template ? 'template' : 'VM'} "${f.name}" (${f.uuid}): ${f.code} ${f.message}`);
+  lines.push(
+    `Backups kept: ${r.backupsKept.length}${r.backupsRemoved.length ? `, removed: ${r.backupsRemoved.join(', ')}` : ''}; database dumps kept: ${r.databaseHistory + 1}`,
+  );
+  if (r.access === 'remote') {
+    lines.push(`Remote access: fetched ${formatBytes(r.transfer.downloadedBytes)}, sent back ${formatBytes(r.transfer.uploadedBytes)}`);
+  }
+  lines.push(
+    r.failures.length ? `Backup completed with ${r.failures.length} error(s) in ${(r.durationMs / 1000).toFixed(1)} s` : `Backup completed in ${(r.durationMs / 1000).toFixed(1)} s`,
+  );
+  return lines.join('\n');
+}
+
+export async function backupAction(global: GlobalOptions, opts: BackupCommandOptions, io: Io = stdio): Promise<number> {
+  const conn = await connect(global, { input: process.stdin, output: process.stdout });
+  const abort = new AbortController();
+  const onSignal = () => abort.abort(new Error('interrupted'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const report = await runBackup(conn.session, {
+      ...(opts.sr && { srUuid: opts.sr }),
+      create: opts.create,
+      ...(opts.keep !== undefined && { history: opts.keep }),
+      force: opts.force ?? false,
+      access: opts.access,
+      ...(opts.concurrency !== undefined && { concurrency: opts.concurrency }),
+      signal: abort.signal,
+      ...(!opts.json && {
+        onProgress: (e) => {
+          if (e.kind === 'phase' && (e.phase === 'vdi' || e.phase === 'check') && /^(Using|Creating|Checking backup VDI space)/.test(e.message)) {
+            io.err(e.message);
+          }
+        },
+      }),
+    });
+    if (opts.json) printJson(io, report);
+    else io.out(backupText(report));
+    return report.failures.length ? EXIT_PARTIAL : 0;
+  } catch (err) {
+    printFailure(io, err, opts.json ?? false);
+    return err instanceof NoBackupVdiError ? EXIT_NO_VDI : 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await conn.close();
+  }
+}
+
+export function registerBackupCommand(program: Command): void {
+  program
+    .command('backup')
+    .description('back up VM metadata to the backup VDI of an SR (stock xe-backup-metadata format)')
+    .option('--sr <uuid>', "SR to back up to (default: the pool's default SR)")
+    .option('--no-create', 'do not create the backup VDI when it is missing (exit 3 then)')
+    .option('--keep <n>', 'backups to keep (stock -k)', parseIntOption('--keep', 1, 10000))
+    .option('--force', 'back up even when the backup VDI is more than 90% full')
+    .option('--json', 'print the backup report as JSON')
+    .option('--access <mode>', 'how to reach the VDI: auto, attach (on the master) or remote', 'auto')
+    .option('--concurrency <n>', 'VM exports in flight at once', parseIntOption('--concurrency', 1, 32))
+    .action(async (opts: BackupCommandOptions, cmd: Command) => {
+      if (!['auto', 'attach', 'remote'].includes(opts.access)) throw new Error('--access takes auto, attach or remote');
+      const code = await backupAction(cmd.optsWithGlobals() as GlobalOptions, opts);
+      if (code !== 0) throw new ExitCode(code);
+    });
+}

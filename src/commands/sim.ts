@@ -1,0 +1,82 @@
+/**
+ * `xsconsole-dr sim`: serve a simulated XenServer pool until stopped (tests, demos,
+ * the benchmark, and the DR story with two pools sharing an SR folder).
+ */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { readPasswordFile } from '../credentials.js';
+import { startDemoSimulator, SIM_PROFILES, type SimProfileName } from '../sim/index.js';
+import { parseIntOption } from './options.js';
+
+interface SimCommandOptions {
+  port: number;
+  state: string;
+  listen: string;
+  vms?: number;
+  seed?: number;
+  profile: string;
+  tls?: boolean;
+  latency?: number;
+  transferLatency?: number;
+  faults?: string;
+  rootPasswordFile?: string;
+  attachSr?: string[];
+  supporterOf?: string;
+  authDelay?: number;
+}
+
+export function registerSimCommand(program: Command): void {
+  program
+    .command('sim')
+    .description('serve a simulated XenServer pool (XML-RPC + HTTP handlers) until stopped')
+    .option('--port <port>', 'TCP port (0 = any free port)', parseIntOption('--port', 0, 65535), 0)
+    .requiredOption('--state <dir>', 'state folder (created when missing; kept across restarts)')
+    .option('--listen <address>', 'address to listen on', '127.0.0.1')
+    .option('--vms <n>', 'number of demo VMs in a new state', parseIntOption('--vms', 0, 100000))
+    .option('--seed <n>', 'seed of the demo pool generator', parseIntOption('--seed', 0, 2 ** 31 - 1))
+    .option('--profile <name>', `version profile: ${Object.keys(SIM_PROFILES).join(', ')}`, 'xs8')
+    .option('--tls', 'serve HTTPS with a self-signed certificate (as a fresh XenServer does)')
+    .option('--latency <ms>', 'added latency per XML-RPC call', parseIntOption('--latency', 0, 600000))
+    .option('--transfer-latency <ms>', 'added latency per HTTP transfer', parseIntOption('--transfer-latency', 0, 600000))
+    .option('--faults <file>', 'JSON file of faults to inject (see docs/SIMULATOR.md)')
+    .option('--root-password-file <file>', 'root password for a new state (default: the demo password, see README)')
+    .option('--attach-sr <dir...>', 'attach an SR folder written by another simulated pool (DR site)')
+    .option('--supporter-of <address>', 'play a pool supporter: logins answer HOST_IS_SLAVE <address>')
+    .option('--auth-delay <ms>', 'delay before answering a bad password (XAPI waits about 5 s)', parseIntOption('--auth-delay', 0, 60000))
+    .action(async (opts: SimCommandOptions) => {
+      if (!(opts.profile in SIM_PROFILES)) {
+        throw new Error(`--profile: unknown profile "${opts.profile}"; known: ${Object.keys(SIM_PROFILES).join(', ')}`);
+      }
+      const sim = await startDemoSimulator({
+        stateDir: resolve(opts.state),
+        host: opts.listen,
+        port: opts.port,
+        profile: opts.profile as SimProfileName,
+        ...(opts.vms !== undefined && { vms: opts.vms }),
+        ...(opts.seed !== undefined && { seed: opts.seed }),
+        ...(opts.tls && { tls: true }),
+        ...(opts.latency !== undefined && { latencyMs: opts.latency }),
+        ...(opts.transferLatency !== undefined && { transferLatencyMs: opts.transferLatency }),
+        ...(opts.rootPasswordFile && { rootPassword: await readPasswordFile(opts.rootPasswordFile) }),
+        ...(opts.supporterOf && { supporterOf: opts.supporterOf }),
+        ...(opts.authDelay !== undefined && { authDelayMs: opts.authDelay }),
+        ...(opts.attachSr && { attachSrDirs: opts.attachSr.map((d) => resolve(d)) }),
+      });
+      if (opts.faults) sim.faults.load(JSON.parse(await readFile(opts.faults, 'utf8')));
+      // First line is the URL (scripts and tests read it).
+      process.stdout.write(`${sim.url}\n`);
+      process.stdout.write(`state: ${sim.stateDir}\ndevices: ${sim.deviceDir}\n`);
+      if (sim.fingerprint) process.stdout.write(`certificate SHA-256: ${sim.fingerprint}\n`);
+      process.stdout.write('Press Ctrl-C to stop.\n');
+      await new Promise<void>((done) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          void sim.stop().then(done, done);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    });
+}

@@ -1,0 +1,97 @@
+/**
+ * Whole-file reads and writes on the backup filesystem. The `ext2fs` package's own
+ * readFile returns a decoded string (binary-unsafe) and its writeFile copies the whole
+ * buffer into the WebAssembly heap at once (a 27 MiB file ran it out of memory), so files
+ * go through open/read/write in bounded chunks here.
+ */
+import type { Ext2Promises } from 'ext2fs';
+
+const CHUNK = 1024 * 1024;
+export const FILE_MODE = 0o644;
+export const DIR_MODE = 0o755;
+
+export class FileTooLargeError extends Error {
+  constructor(
+    readonly path: string,
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(`${path} is ${size} bytes, more than the ${limit} bytes accepted.`);
+    this.name = 'FileTooLargeError';
+  }
+}
+
+/** Reads a regular file's bytes; refuses (without reading) anything over `maxBytes`. */
+export async function readFileBytes(fs: Ext2Promises, path: string, maxBytes: number): Promise<Buffer> {
+  const st = await fs.lstat(path);
+  if (!st.isFile()) throw new Error(`${path} is not a regular file`);
+  if (st.size > maxBytes) throw new FileTooLargeError(path, st.size, maxBytes);
+  const out = Buffer.alloc(st.size);
+  const fh = await fs.open(path, 'r');
+  try {
+    let done = 0;
+    while (done < st.size) {
+      const { bytesRead } = await fh.read(out, done, Math.min(CHUNK, st.size - done), done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return done === st.size ? out : out.subarray(0, done);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Creates or truncates `path` with `mode` (ext2fs's writeFile ignores the mode). */
+export async function writeFileBytes(fs: Ext2Promises, path: string, data: Buffer | string, mode = FILE_MODE): Promise<number> {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  const fh = await fs.open(path, 'w', mode);
+  try {
+    let done = 0;
+    while (done < bytes.length) done += (await fh.write(bytes, done, Math.min(CHUNK, bytes.length - done), done)).bytesWritten;
+  } finally {
+    await fh.close();
+  }
+  return bytes.length;
+}
+
+/** Streams chunks into a new file; returns the bytes written. */
+export async function writeStreamToFile(fs: Ext2Promises, path: string, stream: AsyncIterable<Buffer>, mode = FILE_MODE): Promise<number> {
+  const fh = await fs.open(path, 'w', mode);
+  let pos = 0;
+  try {
+    for await (const chunk of stream) {
+      let done = 0;
+      while (done < chunk.length) {
+        const n = Math.min(CHUNK, chunk.length - done);
+        done += (await fh.write(chunk, done, n, pos + done)).bytesWritten;
+      }
+      pos += chunk.length;
+    }
+  } finally {
+    await fh.close();
+  }
+  return pos;
+}
+
+export async function pathExists(fs: Ext2Promises, path: string): Promise<boolean> {
+  try {
+    await fs.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** rm -rf inside the backup filesystem; never follows symlinks. */
+export async function removeTree(fs: Ext2Promises, path: string): Promise<void> {
+  const st = await fs.lstat(path);
+  if (!st.isDirectory()) {
+    await fs.unlink(path);
+    return;
+  }
+  for (const name of await fs.readdir(path)) {
+    if (name === '.' || name === '..') continue;
+    await removeTree(fs, `${path}/${name}`);
+  }
+  await fs.rmdir(path);
+}

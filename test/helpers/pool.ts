@@ -1,0 +1,82 @@
+/** A simulated pool on loopback plus a logged-in client session, for integration tests. */
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDemoSimulator, DEMO_ROOT_PASSWORD, type DemoSimulatorOptions } from '../../src/sim/index.js';
+import type { SimHandle } from '../../src/sim/index.js';
+import { Session } from '../../src/xenapi/index.js';
+
+export interface TestPool {
+  sim: SimHandle;
+  session: Session;
+  dir: string;
+  close(): Promise<void>;
+}
+
+export async function startTestPool(opts: Partial<DemoSimulatorOptions> & { dir?: string } = {}): Promise<TestPool> {
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'xsdr-pool-')));
+  const { dir: _d, ...simOpts } = opts;
+  const sim = await startDemoSimulator({ stateDir: join(dir, 'state'), vms: 6, ...simOpts });
+  const session = await Session.login({ url: sim.url, user: 'root', password: DEMO_ROOT_PASSWORD });
+  return {
+    sim,
+    session,
+    dir,
+    async close() {
+      await session.logout().catch(() => undefined);
+      await sim.stop();
+      if (!opts.dir) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The sparse file holding a VDI's bytes in the simulator. */
+export function vdiImagePath(sim: SimHandle, vdiUuid: string): string {
+  const db = sim.db;
+  const vdi = db.get('VDI', db.refByUuid('VDI', vdiUuid));
+  const srRef = vdi.SR;
+  const sr = db.get('SR', srRef);
+  for (const pbd of sr.PBDs) {
+    const path = db.tryGet('PBD', pbd)?.device_config.path;
+    if (path) return join(path, `${vdi.location}.img`);
+  }
+  return join(sim.stateDir, 'srs', sr.uuid, `${vdi.location}.img`);
+}
+
+const SBIN_ENV = { ...process.env, PATH: `${process.env['PATH']}:/usr/sbin:/sbin`, LC_ALL: 'C' };
+
+export function debugfs(image: string, request: string): string {
+  return execFileSync('debugfs', ['-R', request, image], { env: SBIN_ENV, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+}
+
+/** e2fsck -fn: exit status and output (0 = clean). */
+export function fsckReadOnly(image: string): { code: number; output: string } {
+  try {
+    const out = execFileSync('e2fsck', ['-fn', image], { env: SBIN_ENV, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+    return { code: 0, output: out };
+  } catch (e) {
+    const err = e as { status: number; stdout: Buffer; stderr: Buffer };
+    return { code: err.status, output: `${err.stdout}${err.stderr}` };
+  }
+}
+
+/** Names in a folder of the image (debugfs ls -p), without . and .. */
+export function imageLs(image: string, path: string): string[] {
+  return debugfs(image, `ls -p ${path}`)
+    .split('\n')
+    .map((l) => l.split('/')[5])
+    .filter((n): n is string => !!n && n !== '.' && n !== '..');
+}
+
+/** VBDs currently attached to the control domain, and device links present. */
+export async function controlDomainAttachments(sim: SimHandle): Promise<{ vbds: number; devices: string[] }> {
+  const db = sim.db;
+  let vbds = 0;
+  for (const [, vbd] of db.allRecords('VBD')) {
+    const vm = db.tryGet('VM', vbd.VM);
+    if (vm?.is_control_domain) vbds++;
+  }
+  const devices = await readdir(sim.deviceDir).catch(() => [] as string[]);
+  return { vbds, devices };
+}

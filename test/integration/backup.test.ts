@@ -1,0 +1,197 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBackup, SpaceGuardError, BackupStepError } from '../../src/dr/backup.js';
+import { NoBackupVdiError } from '../../src/dr/backup-vdi.js';
+import { backupVdiUuid, isBackupDate } from '../../src/dr/layout.js';
+import { parseSrMeta } from '../../src/dr/srmeta.js';
+import { readVmmeta } from '../../src/dr/vmmeta.js';
+import { openExt3 } from '../../src/dr/volume/ext3.js';
+import { makeExt3 } from '../../src/dr/volume/e2fsprogs.js';
+import { readFileBytes, writeFileBytes } from '../../src/dr/volume/files.js';
+import { controlDomainAttachments, debugfs, fsckReadOnly, imageLs, startTestPool, vdiImagePath, type TestPool } from '../helpers/pool.js';
+import type { Ref } from '../../src/xenapi/index.js';
+
+let pool: TestPool;
+let srUuid: string;
+let image: string;
+
+beforeAll(async () => {
+  pool = await startTestPool();
+  const poolRef = (await pool.session.call<Ref[]>('pool.get_all'))[0]!;
+  const sr = await pool.session.call<Ref>('pool.get_default_SR', poolRef);
+  srUuid = await pool.session.call<string>('SR.get_uuid', sr);
+});
+afterAll(async () => {
+  await pool.close();
+});
+
+let clock = Date.UTC(2025, 0, 1, 12, 0, 0);
+const tick = () => new Date((clock += 3_600_000));
+
+describe('backup to the default SR (attach backend)', () => {
+  it('refuses without creation when there is no backup VDI (stock exit 3)', async () => {
+    await expect(runBackup(pool.session, { create: false })).rejects.toBeInstanceOf(NoBackupVdiError);
+    expect(pool.sim.db.findRefByUuid('VDI', backupVdiUuid(srUuid))).toBeUndefined();
+  });
+
+  it('creates the deterministic VDI and writes the stock layout', async () => {
+    const r = await runBackup(pool.session, { now: tick });
+    expect(r.vdi).toEqual({ uuid: backupVdiUuid(srUuid), created: true, deterministicUuid: true });
+    expect(r.access).toBe('attach');
+    expect(r.failures).toEqual([]);
+    image = vdiImagePath(pool.sim, r.vdi.uuid);
+    expect(isBackupDate(r.date)).toBe(true);
+
+    const vdiRec = pool.sim.db.get('VDI', pool.sim.db.refByUuid('VDI', r.vdi.uuid));
+    expect(vdiRec.name_label).toBe('Pool Metadata Backup');
+    expect(vdiRec.other_config['ctxs-pool-backup']).toBe('true');
+    expect(await controlDomainAttachments(pool.sim)).toEqual({ vbds: 0, devices: [] });
+
+    expect(fsckReadOnly(image).code).toBe(0);
+    expect(debugfs(image, 'cat /.ctxs-metadata-backup')).toBe('1\n');
+    expect(debugfs(image, `cat /conf/${r.vdi.uuid}`)).toBe(
+      `/var/run/pool-backup-${r.vdi.uuid}/${r.pool.uuid}.db {\n    rotate 12\n    missingok\n}\n`,
+    );
+    expect(debugfs(image, `cat /${r.pool.uuid}.db`)).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\s*<database>/);
+
+    // Every non-control-domain, non-snapshot VM and every custom template, nothing else.
+    const expected = pool.sim.db.where('VM', (v) => !v.is_control_domain && !v.is_a_snapshot && (!v.is_a_template || (!v.is_default_template && v.other_config['default_template'] !== 'true')));
+    const all = imageLs(image, `/metadata/${r.date}/all`).sort();
+    expect(all).toEqual(expected.map((v) => `${v.rec.uuid}.vmmeta`).sort());
+    expect(r.vmsExported + r.templatesExported).toBe(expected.length);
+    expect(r.templatesExported).toBeGreaterThan(0);
+
+    // A .vmmeta is the export tar; ova.xml names the VM.
+    const first = expected[0]!.rec;
+    const vol = await openExt3(image, { write: false });
+    const meta = await readVmmeta(await readFileBytes(vol.fs, `/metadata/${r.date}/all/${first.uuid}.vmmeta`, 1 << 24));
+    const srmeta = parseSrMeta(await vol.fs.readFile(`/metadata/${r.date}/SRMETA.xml`));
+    await vol.close();
+    expect(meta.vms.find((v) => v.uuid === first.uuid)?.name).toBe(first.name_label);
+    expect(srmeta.srs.map((s) => s.uuid).sort()).toEqual([...pool.sim.db.allRecords('SR').values()].map((s) => s.uuid).sort());
+
+    // by-sr/<sr>/<vm>.vmmeta → ../../all/<vm>.vmmeta for each SR a VM's disks are on.
+    const bySr = imageLs(image, `/metadata/${r.date}/by-sr`);
+    expect(bySr).toContain(srUuid);
+    const links = imageLs(image, `/metadata/${r.date}/by-sr/${srUuid}`);
+    expect(links.length).toBeGreaterThan(0);
+    for (const link of links) {
+      const st = debugfs(image, `stat /metadata/${r.date}/by-sr/${srUuid}/${link}`);
+      expect(st).toMatch(/Type: symlink/);
+      expect(st).toContain(`Fast link dest: "../../all/${link}"`);
+    }
+  });
+
+  it('rotates the database dump and keeps the history asked for', async () => {
+    const dates: string[] = [];
+    for (let i = 0; i < 3; i++) dates.push((await runBackup(pool.session, { now: tick, history: 2 })).date);
+    const listed = imageLs(image, '/metadata').sort().reverse();
+    expect(listed).toEqual(dates.slice(-2).reverse());
+    const root = imageLs(image, '/');
+    const poolUuid = pool.sim.db.get('pool', pool.sim.db.refs('pool')[0]!).uuid;
+    // conf says rotate 12 (set at first use), so all four dumps are kept: .db, .db.1-.db.3
+    expect(root.filter((n) => n.startsWith(`${poolUuid}.db`)).sort()).toEqual([`${poolUuid}.db`, `${poolUuid}.db.1`, `${poolUuid}.db.2`, `${poolUuid}.db.3`]);
+    expect(fsckReadOnly(image).code).toBe(0);
+  });
+
+  it('reports a VM whose export fails, links only what was exported, and carries on', async () => {
+    pool.sim.faults.add({ route: '/export_metadata', taskError: ['VM_BAD_POWER_STATE', 'x', 'halted', 'paused'], after: 1, times: 1 });
+    const r = await runBackup(pool.session, { now: tick, concurrency: 1 });
+    expect(r.failures).toHaveLength(1);
+    expect(r.failures[0]!.code).toBe('VM_BAD_POWER_STATE');
+    const failedUuid = r.failures[0]!.uuid;
+    expect(imageLs(image, `/metadata/${r.date}/all`)).not.toContain(`${failedUuid}.vmmeta`);
+    for (const sr of imageLs(image, `/metadata/${r.date}/by-sr`)) {
+      expect(imageLs(image, `/metadata/${r.date}/by-sr/${sr}`)).not.toContain(`${failedUuid}.vmmeta`);
+    }
+  });
+
+  it('leaves no partial folder and no VBD when aborted or when a step fails', async () => {
+    const before = imageLs(image, '/metadata').sort();
+    const ac = new AbortController();
+    const p = runBackup(pool.session, {
+      now: tick,
+      concurrency: 1,
+      signal: ac.signal,
+      onProgress: (e) => {
+        if (e.kind === 'vm' && e.done === 2) ac.abort(new Error('operator pressed Ctrl-C'));
+      },
+    });
+    await expect(p).rejects.toThrow();
+    expect(imageLs(image, '/metadata').sort()).toEqual(before);
+    expect(await controlDomainAttachments(pool.sim)).toEqual({ vbds: 0, devices: [] });
+
+    pool.sim.faults.add({ route: '/pool/xmldbdump', httpStatus: 500, times: 1 });
+    await expect(runBackup(pool.session, { now: tick })).rejects.toBeInstanceOf(BackupStepError);
+    expect(imageLs(image, '/metadata').sort()).toEqual(before);
+    expect(await controlDomainAttachments(pool.sim)).toEqual({ vbds: 0, devices: [] });
+    expect(fsckReadOnly(image).code).toBe(0);
+  });
+});
+
+describe('creation faults', () => {
+  it('destroys a new VDI whose attach fails, and leaves no VBD', async () => {
+    const p = await startTestPool({ vms: 2 });
+    try {
+      p.sim.faults.add({ method: 'VBD.plug', error: ['DEVICE_ALREADY_ATTACHED', 'x'], times: 1 });
+      await expect(runBackup(p.session, {})).rejects.toBeInstanceOf(BackupStepError);
+      expect(p.sim.db.where('VDI', (v) => v.name_label === 'Pool Metadata Backup')).toHaveLength(0);
+      expect(await controlDomainAttachments(p.sim)).toEqual({ vbds: 0, devices: [] });
+      p.sim.faults.add({ method: 'VDI.create', error: ['SR_FULL', '1073741824', '0'], times: 1 });
+      const err = await runBackup(p.session, {}).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(BackupStepError);
+      expect((err as Error).message).toContain('SR_FULL');
+    } finally {
+      await p.close();
+    }
+  });
+});
+
+describe('space guard', () => {
+  it('refuses above 90 % unless forced, writing nothing', async () => {
+    const p = await startTestPool({ vms: 2 });
+    try {
+      const poolRef = (await p.session.call<Ref[]>('pool.get_all'))[0]!;
+      const sr = await p.session.call<Ref>('pool.get_default_SR', poolRef);
+      const sruuid = await p.session.call<string>('SR.get_uuid', sr);
+      // A small backup VDI made the stock way, then nearly filled.
+      await p.session.call('VDI.create', { name_label: 'Pool Metadata Backup', name_description: '', SR: sr, virtual_size: String(32 * 1024 * 1024), type: 'user', sharable: false, read_only: false, other_config: {}, xenstore_data: {}, sm_config: {}, tags: [] });
+      const img = vdiImagePath(p.sim, backupVdiUuid(sruuid));
+      await makeExt3(img);
+      const vol = await openExt3(img, { write: true });
+      await writeFileBytes(vol.fs, '/ballast', Buffer.alloc(23 * 1024 * 1024, 1));
+      await vol.close();
+      const err = await runBackup(p.session, {}).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SpaceGuardError);
+      expect((err as SpaceGuardError).usedPercent).toBeGreaterThan(90);
+      expect(imageLs(img, '/metadata')).toEqual([]);
+      const forced = await runBackup(p.session, { force: true });
+      expect(forced.spaceBefore.usedPercent).toBeGreaterThan(90);
+      expect(imageLs(img, '/metadata')).toEqual([forced.date]);
+    } finally {
+      await p.close();
+    }
+  });
+});
+
+describe('remote backend', () => {
+  it('writes the same layout through raw VDI transfers and moves only changed extents back', async () => {
+    const p = await startTestPool({ vms: 3 });
+    try {
+      const first = await runBackup(p.session, { access: 'remote', now: tick });
+      expect(first.access).toBe('remote');
+      expect(first.transfer.downloadedBytes).toBe(0); // a new VDI is all zeros: nothing fetched
+      expect(first.transfer.uploadedBytes).toBeGreaterThan(0);
+      expect(first.transfer.uploadedBytes).toBeLessThan(64 * 1024 * 1024);
+      const img = vdiImagePath(p.sim, first.vdi.uuid);
+      expect(fsckReadOnly(img).code).toBe(0);
+      const second = await runBackup(p.session, { access: 'remote', now: tick });
+      expect(second.transfer.downloadedBytes).toBe(1024 ** 3);
+      expect(second.transfer.uploadedBytes).toBeLessThan(8 * 1024 * 1024);
+      expect(fsckReadOnly(img).code).toBe(0);
+      expect(imageLs(img, '/metadata').sort()).toEqual([first.date, second.date].sort());
+      expect(await controlDomainAttachments(p.sim)).toEqual({ vbds: 0, devices: [] });
+    } finally {
+      await p.close();
+    }
+  });
+});
