@@ -1,0 +1,67 @@
+/**
+ * From global options to a logged-in session: resolve the target, find the password
+ * (embedded demo pool: its documented password; local socket: trusted as root), log in.
+ */
+import { resolveTarget, type Target, type TargetOptions } from './target.js';
+import { obtainPassword } from './credentials.js';
+import { Session } from './xenapi/index.js';
+
+export interface GlobalOptions extends TargetOptions {
+  user: string;
+  passwordFile?: string;
+}
+
+export interface Connection {
+  target: Target;
+  session: Session;
+  /** Logs out and stops an embedded simulator; safe to call twice. */
+  close(): Promise<void>;
+}
+
+export const ORIGINATOR = 'xsconsole-dr';
+
+export async function connect(
+  opts: GlobalOptions,
+  io: { input?: NodeJS.ReadStream; output?: NodeJS.WriteStream } = {},
+): Promise<Connection> {
+  const target = await resolveTarget(opts);
+  try {
+    let password: string;
+    if (target.kind === 'embedded') password = target.password;
+    else if (target.kind === 'local') password = '';
+    else {
+      password = await obtainPassword({
+        ...(opts.passwordFile && { passwordFile: opts.passwordFile }),
+        ...(io.input && { input: io.input }),
+        ...(io.output && { output: io.output }),
+        user: opts.user,
+        host: new URL(target.url).host,
+      });
+    }
+    const session = await Session.login({
+      url: target.url,
+      user: opts.user,
+      password,
+      originator: ORIGINATOR,
+      tls: target.tls,
+      ...(target.kind === 'local' && { socketPath: target.socketPath }),
+    });
+    let closed = false;
+    return {
+      target,
+      session,
+      async close() {
+        if (closed) return;
+        closed = true;
+        try {
+          await session.logout();
+        } finally {
+          if (target.kind === 'embedded') await target.close();
+        }
+      },
+    };
+  } catch (err) {
+    if (target.kind === 'embedded') await target.close();
+    throw err;
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Which pool the program talks to:
+ *  - `--host URL`            a remote pool (master or any member; HOST_IS_SLAVE is followed);
+ *  - on a XenServer host     the local XAPI over its Unix socket (trusted as root);
+ *  - otherwise               the embedded simulated pool, started in this process.
+ */
+import { access, mkdtemp, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TlsOptions } from './xenapi/index.js';
+import { startDemoSimulator, DEMO_ROOT_PASSWORD, type SimHandle } from './sim/index.js';
+
+/** Files whose presence means "this is a XenServer / XCP-ng control domain". */
+export const XAPI_INVENTORY = '/etc/xensource-inventory';
+export const XAPI_LOCAL_SOCKET = '/var/lib/xcp/xapi';
+
+export type Target =
+  | { kind: 'remote'; url: string; tls: TlsOptions; describe: string }
+  | { kind: 'local'; url: string; socketPath: string; tls: TlsOptions; describe: string }
+  | {
+      kind: 'embedded';
+      url: string;
+      tls: TlsOptions;
+      describe: string;
+      sim: SimHandle;
+      /** The demo pool's root password is public (documented in the README). */
+      password: string;
+      close(): Promise<void>;
+    };
+
+export interface TargetOptions {
+  host?: string;
+  insecure?: boolean;
+  fingerprint?: string;
+  simState?: string;
+  /** Test seam: where to look for the XenServer inventory and socket. */
+  inventoryPath?: string;
+  socketPath?: string;
+}
+
+export function tlsPolicyFrom(opts: Pick<TargetOptions, 'insecure' | 'fingerprint'>): TlsOptions {
+  if (opts.insecure && opts.fingerprint) {
+    throw new Error('Give either --insecure or --fingerprint, not both.');
+  }
+  if (opts.fingerprint) return { fingerprint: opts.fingerprint };
+  if (opts.insecure) return { insecure: true };
+  return {};
+}
+
+/** Accepts "host", "host:port", "http://…" or "https://…"; a bare host means https. */
+export function normalizeHostUrl(host: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(host) ? host : `https://${host}`;
+  let u: URL;
+  try {
+    u = new URL(withScheme);
+  } catch {
+    throw new Error(`--host: "${host}" is not a host name or an http(s):// URL.`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new Error(`--host: only http:// and https:// are supported, not ${u.protocol}//`);
+  }
+  return `${u.protocol}//${u.host}`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.F_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function isXenServerHost(opts: Pick<TargetOptions, 'inventoryPath' | 'socketPath'> = {}): Promise<boolean> {
+  return (
+    (await exists(opts.inventoryPath ?? XAPI_INVENTORY)) &&
+    (await exists(opts.socketPath ?? XAPI_LOCAL_SOCKET))
+  );
+}
+
+export async function resolveTarget(opts: TargetOptions): Promise<Target> {
+  const tls = tlsPolicyFrom(opts);
+  if (opts.host) {
+    const url = normalizeHostUrl(opts.host);
+    return { kind: 'remote', url, tls, describe: `pool at ${url}` };
+  }
+  if (!opts.simState && (await isXenServerHost(opts))) {
+    const socketPath = opts.socketPath ?? XAPI_LOCAL_SOCKET;
+    return {
+      kind: 'local',
+      url: 'http://localhost',
+      socketPath,
+      tls,
+      describe: 'this host (local XAPI socket)',
+    };
+  }
+  const temporary = !opts.simState;
+  const stateDir = opts.simState ?? (await mkdtemp(join(tmpdir(), 'xsconsole-dr-sim-')));
+  const sim = await startDemoSimulator({ stateDir });
+  return {
+    kind: 'embedded',
+    url: sim.url,
+    tls: {},
+    sim,
+    password: DEMO_ROOT_PASSWORD,
+    describe: `embedded simulated pool at ${sim.url} (${temporary ? 'temporary state' : `state in ${stateDir}`})`,
+    async close() {
+      await sim.stop();
+      if (temporary) await rm(stateDir, { recursive: true, force: true });
+    },
+  };
+}
