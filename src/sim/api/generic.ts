@@ -1,0 +1,140 @@
+/**
+ * Methods every class has, generated from the schema: get_all, get_all_records,
+ * get_all_records_where, get_record, get_by_uuid, get_by_name_label, get_<field> for every
+ * field, set_<field> for writable ones, add_to_/remove_from_<map>, add_/remove_<set>.
+ * Profile-dependent fields (host.control_domain before API 2.6) are hidden entirely.
+ */
+import { ApiFailure } from '../api-error.js';
+import { newStruct, type XmlRpcValue } from '../codec.js';
+import type { SimDb } from '../db.js';
+import type { SimProfile } from '../profiles.js';
+import { fieldToValue, recordToValue, valueToField } from '../record-wire.js';
+import type { MethodRegistry } from '../rpc-dispatch.js';
+import { CLASS_NAMES, SCHEMA, fieldSpec, isRelationSet, type AnyRecord, type ClassName, type FieldSpec } from '../schema.js';
+import { evalWhere, parseWhere } from '../where-expr.js';
+
+/** Classes without list/iterate methods in the public API. */
+const NO_LISTING: readonly ClassName[] = ['session'];
+
+/** False for fields the profile's API version does not have. */
+export function fieldVisible(profile: SimProfile, cls: ClassName, field: string): boolean {
+  if (cls === 'host' && field === 'control_domain') return profile.hasHostControlDomain;
+  return true;
+}
+
+/** A record as the API returns it for this profile. */
+export function publicRecord(profile: SimProfile, cls: ClassName, rec: AnyRecord): XmlRpcValue {
+  const s = recordToValue(cls, rec);
+  if (cls === 'host' && !profile.hasHostControlDomain) delete s.control_domain;
+  return s;
+}
+
+function allRecordsStruct(db: SimDb, profile: SimProfile, cls: ClassName, pred?: (rec: AnyRecord) => boolean): XmlRpcValue {
+  const out = newStruct();
+  for (const [ref, rec] of db.allRecords(cls)) {
+    if (pred && !pred(rec as AnyRecord)) continue;
+    out[ref] = publicRecord(profile, cls, rec as AnyRecord);
+  }
+  return out;
+}
+
+export function registerGenericMethods(reg: MethodRegistry, profile: SimProfile): void {
+  for (const cls of CLASS_NAMES) {
+    const self = { name: 'self', type: 'ref' as const };
+    if (!NO_LISTING.includes(cls)) {
+      reg.add({ name: `${cls}.get_all`, params: [], impl: ({ sim }) => sim.db.refs(cls) });
+      reg.add({
+        name: `${cls}.get_all_records`,
+        params: [],
+        impl: ({ sim }) => allRecordsStruct(sim.db, profile, cls),
+      });
+      reg.add({
+        name: `${cls}.get_all_records_where`,
+        params: [{ name: 'expr', type: 'string' }],
+        impl: ({ sim }, a) => {
+          const expr = parseWhere(a.expr as string);
+          return allRecordsStruct(sim.db, profile, cls, (rec) => evalWhere(cls, expr, rec));
+        },
+      });
+    }
+    reg.add({
+      name: `${cls}.get_record`,
+      params: [self],
+      impl: ({ sim }, a) => publicRecord(profile, cls, sim.db.get(cls, a.self as string) as AnyRecord),
+    });
+    reg.add({
+      name: `${cls}.get_by_uuid`,
+      params: [{ name: 'uuid', type: 'string' }],
+      impl: ({ sim }, a) => sim.db.refByUuid(cls, a.uuid as string),
+    });
+    if (fieldSpec(cls, 'name_label') && cls !== 'task') {
+      reg.add({
+        name: `${cls}.get_by_name_label`,
+        params: [{ name: 'label', type: 'string' }],
+        impl: ({ sim }, a) => sim.db.where(cls, (r) => (r as AnyRecord).name_label === a.label).map((x) => x.ref),
+      });
+    }
+    for (const [field, spec] of Object.entries(SCHEMA[cls] as Record<string, FieldSpec>)) {
+      if (!fieldVisible(profile, cls, field)) continue;
+      reg.add({
+        name: `${cls}.get_${field}`,
+        params: [self],
+        impl: ({ sim }, a) => fieldToValue(spec.type, (sim.db.get(cls, a.self as string) as AnyRecord)[field]),
+      });
+      if (!spec.rw || isRelationSet(cls, field)) continue;
+      reg.add({
+        name: `${cls}.set_${field}`,
+        params: [self, { name: 'value', type: 'any' }],
+        impl: ({ sim }, a) => {
+          const value = valueToField(spec.type, a.value as XmlRpcValue, field);
+          sim.db.update(cls, a.self as string, { [field]: value } as never);
+          return '';
+        },
+      });
+      if (spec.type.kind === 'map') {
+        const mapType = spec.type;
+        reg.add({
+          name: `${cls}.add_to_${field}`,
+          params: [self, { name: 'key', type: 'string' }, { name: 'value', type: 'any' }],
+          impl: ({ sim }, a) => {
+            const cur = (sim.db.get(cls, a.self as string) as AnyRecord)[field] as Record<string, unknown>;
+            const key = a.key as string;
+            // XAPI refuses to overwrite an existing key through add_to_.
+            if (Object.prototype.hasOwnProperty.call(cur, key)) throw new ApiFailure('MAP_DUPLICATE_KEY', [cls, field, a.self as string, key]);
+            const single = valueToField({ kind: 'map', key: mapType.key, value: mapType.value }, { [key]: a.value as XmlRpcValue }, field) as Record<string, string | number>;
+            sim.db.mapAdd(cls, a.self as string, field as never, key, single[key] as string | number);
+            return '';
+          },
+        });
+        reg.add({
+          name: `${cls}.remove_from_${field}`,
+          params: [self, { name: 'key', type: 'string' }],
+          impl: ({ sim }, a) => {
+            sim.db.mapRemove(cls, a.self as string, field as never, a.key as string);
+            return '';
+          },
+        });
+      } else if (spec.type.kind === 'set') {
+        const setType = spec.type;
+        reg.add({
+          name: `${cls}.add_${field}`,
+          params: [self, { name: 'value', type: 'any' }],
+          impl: ({ sim }, a) => {
+            const [member] = valueToField(setType, [a.value as XmlRpcValue], field) as string[];
+            sim.db.setAdd(cls, a.self as string, field as never, member as string);
+            return '';
+          },
+        });
+        reg.add({
+          name: `${cls}.remove_${field}`,
+          params: [self, { name: 'value', type: 'any' }],
+          impl: ({ sim }, a) => {
+            const [member] = valueToField(setType, [a.value as XmlRpcValue], field) as string[];
+            sim.db.setRemove(cls, a.self as string, field as never, member as string);
+            return '';
+          },
+        });
+      }
+    }
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * session.* (facts §1.6): login_with_password with 2–4 parameters depending on the
+ * profile (omitted `version` / `originator` defaulted as XAPI does), logout, and the
+ * generic getters (get_this_host, get_uuid, …) from generic.ts.
+ */
+import { masterHost } from '../context.js';
+import type { SimProfile } from '../profiles.js';
+import type { MethodRegistry, ParamSpec } from '../rpc-dispatch.js';
+
+export function registerSessionMethods(reg: MethodRegistry, profile: SimProfile): void {
+  const params: ParamSpec[] = [
+    { name: 'uname', type: 'string' },
+    { name: 'pwd', type: 'string' },
+  ];
+  if (profile.loginMaxParams >= 3) params.push({ name: 'version', type: 'string', default: '1.1' });
+  if (profile.loginMaxParams >= 4) params.push({ name: 'originator', type: 'string', default: '' });
+  reg.add({
+    name: 'session.login_with_password',
+    session: false,
+    params,
+    impl: async ({ sim }, a) =>
+      sim.auth.login(a.uname as string, a.pwd as string, typeof a.originator === 'string' ? a.originator : '', masterHost(sim.db)),
+  });
+  reg.add({
+    name: 'session.logout',
+    params: [],
+    impl: ({ sim, session }) => {
+      sim.auth.logout(session);
+      return '';
+    },
+  });
+  // Same as logout for a session made on this host (XAPI's variant for slave-local logins).
+  reg.add({
+    name: 'session.local_logout',
+    params: [],
+    impl: ({ sim, session }) => {
+      sim.auth.logout(session);
+      return '';
+    },
+  });
+}

@@ -1,0 +1,368 @@
+/**
+ * The simulator's own XML-RPC codec (deliberately independent of the npm `xmlrpc` package
+ * the client uses, so a shared misunderstanding cannot pass the tests).
+ *
+ * Value model ({@link XmlRpcValue}) — one JS type per XML-RPC type, so int and float and
+ * string never get confused:
+ *   string                 bare text, <string>, CDATA, <string/>, <value></value>
+ *   bigint                 <int>, <i4>, <i8> (64-bit range)  — serialised bare, as XAPI does
+ *   number                 <double>                           — serialised with %.16g
+ *   boolean                <boolean>0|1</boolean>
+ *   XmlRpcDateTime         <dateTime.iso8601>                 — held as "20240716T10:11:12Z"
+ *   null                   <nil/> (parse only; serialised as the void `<value></value>`)
+ *   XmlRpcValue[]          <array><data>…</data></array>
+ *   XmlRpcStruct           <struct> (a null-prototype object; member order kept)
+ *
+ * Output is exactly XAPI's: one line, no whitespace, strings bare (never <string>), ints
+ * bare, `<?xml version="1.0"?>` on method responses, `Status` first in the envelope, text
+ * escaped for < > & " with control characters other than tab/LF/CR dropped.
+ *
+ * Input is parsed strictly with saxes: a DOCTYPE is refused (no entity expansion possible),
+ * undefined entities are errors, nesting depth and size are bounded.
+ */
+import { SaxesParser } from 'saxes';
+
+export class XmlRpcDateTime {
+  /** Normalised XAPI form, e.g. "20240716T10:11:12Z". */
+  readonly text: string;
+
+  constructor(text: string) {
+    const t = text.trim();
+    const m = /^(\d{4})-?(\d{2})-?(\d{2})T(\d{2}):?(\d{2}):?(\d{2})(?:\.\d+)?(Z|[+-]00:?00)?$/.exec(t);
+    if (!m) throw new XmlRpcParseError(`bad dateTime.iso8601 "${t}"`);
+    this.text = `${m[1]}${m[2]}${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`;
+  }
+
+  static fromDate(d: Date): XmlRpcDateTime {
+    const p = (n: number) => String(n).padStart(2, '0');
+    return new XmlRpcDateTime(
+      `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}T${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}Z`,
+    );
+  }
+
+  toDate(): Date {
+    const t = this.text;
+    return new Date(`${t.slice(0, 4)}-${t.slice(4, 6)}-${t.slice(6, 8)}T${t.slice(9, 17)}Z`);
+  }
+}
+
+export type XmlRpcValue = string | bigint | number | boolean | XmlRpcDateTime | null | XmlRpcValue[] | XmlRpcStruct;
+export interface XmlRpcStruct {
+  [member: string]: XmlRpcValue;
+}
+
+export class XmlRpcParseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'XmlRpcParseError';
+  }
+}
+
+/** A parsed `<methodCall>`. */
+export interface MethodCall {
+  methodName: string;
+  params: XmlRpcValue[];
+}
+
+/** A parsed `<methodResponse>`: XAPI's Status envelope is inside `value`. */
+export type MethodResponse = { kind: 'value'; value: XmlRpcValue } | { kind: 'fault'; value: XmlRpcValue };
+
+/** Limits against hostile input. */
+export const MAX_XML_CHARS = 64 * 1024 * 1024;
+export const MAX_DEPTH = 128;
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+// ---------------------------------------------------------------------------------------
+// Helpers on values
+
+export function isStruct(v: XmlRpcValue | undefined): v is XmlRpcStruct {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof XmlRpcDateTime);
+}
+
+/** A new empty struct (null prototype, so a member named __proto__ is just a member). */
+export function newStruct(): XmlRpcStruct {
+  return Object.create(null) as XmlRpcStruct;
+}
+
+/** Builds a struct from [name, value] pairs, keeping their order. */
+export function structOf(entries: Iterable<readonly [string, XmlRpcValue]>): XmlRpcStruct {
+  const s = newStruct();
+  for (const [k, v] of entries) s[k] = v;
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------
+// Serialisation
+
+/** XAPI's text escaping: < > & " as entities, control characters except tab/LF/CR dropped. */
+export function escapeText(s: string): string {
+  let out = '';
+  for (const ch of s) {
+    const c = ch.codePointAt(0) ?? 0;
+    if (ch === '&') out += '&amp;';
+    else if (ch === '<') out += '&lt;';
+    else if (ch === '>') out += '&gt;';
+    else if (ch === '"') out += '&quot;';
+    else if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) continue;
+    else if (c === 0xfffe || c === 0xffff || (c >= 0xd800 && c <= 0xdfff)) continue;
+    else out += ch;
+  }
+  return out;
+}
+
+/** C's printf("%.16g") for a double (what XAPI uses for floats). */
+export function formatDouble(x: number): string {
+  if (Number.isNaN(x)) return 'nan';
+  if (x === Infinity) return 'inf';
+  if (x === -Infinity) return '-inf';
+  if (x === 0) return Object.is(x, -0) ? '-0' : '0';
+  const P = 16;
+  const exp = Number(x.toExponential(P - 1).split('e')[1]);
+  if (exp < -4 || exp >= P) {
+    const [mant = '', e = '0'] = x.toExponential(P - 1).split('e');
+    const m = mant.includes('.') ? mant.replace(/0+$/, '').replace(/\.$/, '') : mant;
+    const en = Number(e);
+    const sign = en < 0 ? '-' : '+';
+    return `${m}e${sign}${String(Math.abs(en)).padStart(2, '0')}`;
+  }
+  const fixed = x.toFixed(Math.max(0, P - 1 - exp));
+  return fixed.includes('.') ? fixed.replace(/0+$/, '').replace(/\.$/, '') : fixed;
+}
+
+function serializeInner(v: XmlRpcValue, out: string[]): void {
+  if (typeof v === 'string') out.push(escapeText(v));
+  else if (typeof v === 'bigint') out.push(v.toString());
+  else if (typeof v === 'number') out.push('<double>', formatDouble(v), '</double>');
+  else if (typeof v === 'boolean') out.push('<boolean>', v ? '1' : '0', '</boolean>');
+  else if (v === null) return;
+  else if (v instanceof XmlRpcDateTime) out.push('<dateTime.iso8601>', v.text, '</dateTime.iso8601>');
+  else if (Array.isArray(v)) {
+    out.push('<array><data>');
+    for (const e of v) serializeInto(e, out);
+    out.push('</data></array>');
+  } else {
+    out.push('<struct>');
+    for (const k of Object.keys(v)) {
+      out.push('<member><name>', escapeText(k), '</name>');
+      serializeInto(v[k] as XmlRpcValue, out);
+      out.push('</member>');
+    }
+    out.push('</struct>');
+  }
+}
+
+function serializeInto(v: XmlRpcValue, out: string[]): void {
+  out.push('<value>');
+  serializeInner(v, out);
+  out.push('</value>');
+}
+
+/** One `<value>…</value>` on one line, XAPI style (task results, ova.xml). */
+export function serializeValue(v: XmlRpcValue): string {
+  const out: string[] = [];
+  serializeInto(v, out);
+  return out.join('');
+}
+
+const RESPONSE_HEAD = '<?xml version="1.0"?><methodResponse><params><param>';
+const RESPONSE_TAIL = '</param></params></methodResponse>';
+
+/** A Success envelope: `{Status: "Success", Value: v}`. */
+export function serializeSuccess(v: XmlRpcValue): string {
+  return `${RESPONSE_HEAD}<value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name>${serializeValue(v)}</member></struct></value>${RESPONSE_TAIL}`;
+}
+
+/** A Failure envelope: `{Status: "Failure", ErrorDescription: [code, params…]}`. */
+export function serializeFailure(description: readonly string[]): string {
+  return `${RESPONSE_HEAD}<value><struct><member><name>Status</name><value>Failure</value></member><member><name>ErrorDescription</name>${serializeValue([...description])}</member></struct></value>${RESPONSE_TAIL}`;
+}
+
+/** A `<methodCall>` (for tools and round-trip tests; XAPI clients send the same shape). */
+export function serializeMethodCall(methodName: string, params: readonly XmlRpcValue[]): string {
+  const out: string[] = ['<?xml version="1.0"?><methodCall><methodName>', escapeText(methodName), '</methodName><params>'];
+  for (const p of params) {
+    out.push('<param>');
+    serializeInto(p, out);
+    out.push('</param>');
+  }
+  out.push('</params></methodCall>');
+  return out.join('');
+}
+
+// ---------------------------------------------------------------------------------------
+// Parsing
+
+interface El {
+  name: string;
+  children: El[];
+  text: string;
+}
+
+/** Strict XML → element tree (no attributes kept: XML-RPC has none). */
+function parseTree(xml: string): El {
+  if (xml.length > MAX_XML_CHARS) throw new XmlRpcParseError('document too large');
+  const parser = new SaxesParser();
+  const root: El = { name: '#root', children: [], text: '' };
+  const stack: El[] = [root];
+  let error: Error | undefined;
+  parser.on('error', (e) => {
+    error ??= new XmlRpcParseError(e.message);
+  });
+  parser.on('doctype', () => {
+    error ??= new XmlRpcParseError('DOCTYPE is not allowed');
+  });
+  parser.on('opentag', (tag) => {
+    if (stack.length > MAX_DEPTH) {
+      error ??= new XmlRpcParseError('document nested too deeply');
+      return;
+    }
+    const el: El = { name: tag.name, children: [], text: '' };
+    stack[stack.length - 1]?.children.push(el);
+    stack.push(el);
+  });
+  parser.on('closetag', () => {
+    if (stack.length > 1) stack.pop();
+  });
+  const onText = (t: string) => {
+    const top = stack[stack.length - 1];
+    if (top) top.text += t;
+  };
+  parser.on('text', onText);
+  parser.on('cdata', onText);
+  try {
+    parser.write(xml).close();
+  } catch (e) {
+    error ??= new XmlRpcParseError((e as Error).message);
+  }
+  if (error) throw error;
+  const top = root.children;
+  if (top.length !== 1 || !top[0]) throw new XmlRpcParseError('expected exactly one root element');
+  return top[0];
+}
+
+function only(el: El, name: string): El {
+  const kids = el.children.filter((c) => c.name === name);
+  if (kids.length !== 1 || !kids[0]) throw new XmlRpcParseError(`<${el.name}> needs exactly one <${name}>`);
+  return kids[0];
+}
+
+function noStrayText(el: El): void {
+  if (el.text.trim() !== '') throw new XmlRpcParseError(`unexpected text in <${el.name}>`);
+}
+
+function noChildren(el: El): void {
+  if (el.children.length > 0) throw new XmlRpcParseError(`unexpected element inside <${el.name}>`);
+}
+
+function parseInt64(text: string, tag: string): bigint {
+  const t = text.trim();
+  if (!/^[+-]?\d{1,20}$/.test(t)) throw new XmlRpcParseError(`bad <${tag}> "${t}"`);
+  const n = BigInt(t);
+  if (n < INT64_MIN || n > INT64_MAX) throw new XmlRpcParseError(`<${tag}> out of 64-bit range`);
+  return n;
+}
+
+function parseDouble(text: string): number {
+  const t = text.trim().toLowerCase();
+  if (t === 'nan' || t === '-nan') return NaN;
+  if (t === 'inf' || t === '+inf' || t === 'infinity') return Infinity;
+  if (t === '-inf' || t === '-infinity') return -Infinity;
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/.test(t)) throw new XmlRpcParseError(`bad <double> "${text.trim()}"`);
+  return Number(t);
+}
+
+function valueOf(el: El): XmlRpcValue {
+  if (el.name !== 'value') throw new XmlRpcParseError(`expected <value>, got <${el.name}>`);
+  if (el.children.length === 0) return el.text; // bare string, whitespace kept
+  if (el.children.length > 1) throw new XmlRpcParseError('<value> holds more than one element');
+  noStrayText(el);
+  const t = el.children[0] as El;
+  switch (t.name) {
+    case 'string':
+      noChildren(t);
+      return t.text;
+    case 'int':
+    case 'i4':
+    case 'i8':
+      noChildren(t);
+      return parseInt64(t.text, t.name);
+    case 'boolean': {
+      noChildren(t);
+      const b = t.text.trim().toLowerCase();
+      if (b === '1' || b === 'true') return true;
+      if (b === '0' || b === 'false') return false;
+      throw new XmlRpcParseError(`bad <boolean> "${t.text.trim()}"`);
+    }
+    case 'double':
+      noChildren(t);
+      return parseDouble(t.text);
+    case 'dateTime.iso8601':
+      noChildren(t);
+      return new XmlRpcDateTime(t.text);
+    case 'nil':
+      noChildren(t);
+      noStrayText(t);
+      return null;
+    case 'array': {
+      noStrayText(t);
+      const data = only(t, 'data');
+      noStrayText(data);
+      return data.children.map(valueOf);
+    }
+    case 'struct': {
+      noStrayText(t);
+      const s = newStruct();
+      for (const m of t.children) {
+        if (m.name !== 'member') throw new XmlRpcParseError(`<struct> holds <${m.name}>`);
+        noStrayText(m);
+        const nameEl = only(m, 'name');
+        noChildren(nameEl);
+        s[nameEl.text] = valueOf(only(m, 'value'));
+      }
+      return s;
+    }
+    default:
+      throw new XmlRpcParseError(`unsupported value type <${t.name}>`);
+  }
+}
+
+/** Parses a standalone `<value>…</value>` (task result strings, ova.xml). */
+export function parseValue(xml: string): XmlRpcValue {
+  return valueOf(parseTree(xml));
+}
+
+/** Parses a `<methodCall>` request body. */
+export function parseMethodCall(xml: string): MethodCall {
+  const root = parseTree(xml);
+  if (root.name !== 'methodCall') throw new XmlRpcParseError(`expected <methodCall>, got <${root.name}>`);
+  noStrayText(root);
+  const nameEl = only(root, 'methodName');
+  noChildren(nameEl);
+  const methodName = nameEl.text.trim();
+  if (methodName === '') throw new XmlRpcParseError('empty <methodName>');
+  const paramsEls = root.children.filter((c) => c.name === 'params');
+  if (paramsEls.length > 1) throw new XmlRpcParseError('more than one <params>');
+  const params: XmlRpcValue[] = [];
+  const p = paramsEls[0];
+  if (p) {
+    noStrayText(p);
+    for (const param of p.children) {
+      if (param.name !== 'param') throw new XmlRpcParseError(`<params> holds <${param.name}>`);
+      noStrayText(param);
+      params.push(valueOf(only(param, 'value')));
+    }
+  }
+  return { methodName, params };
+}
+
+/** Parses a `<methodResponse>` (test helpers, tools). */
+export function parseMethodResponse(xml: string): MethodResponse {
+  const root = parseTree(xml);
+  if (root.name !== 'methodResponse') throw new XmlRpcParseError(`expected <methodResponse>, got <${root.name}>`);
+  const fault = root.children.find((c) => c.name === 'fault');
+  if (fault) return { kind: 'fault', value: valueOf(only(fault, 'value')) };
+  const param = only(only(root, 'params'), 'param');
+  return { kind: 'value', value: valueOf(only(param, 'value')) };
+}
