@@ -20,6 +20,8 @@ export class VmmetaError extends Error {
 
 export interface VmmetaDisk {
   vbdType: string;
+  /** currently_attached at export time: a missing attached disk fails even a forced import. */
+  attached: boolean;
   userdevice: string;
   vdiUuid: string;
   location: string;
@@ -132,6 +134,7 @@ export async function parseOvaXml(xml: string): Promise<VmmetaSummary> {
       const sr = vdi ? get(vdi['SR'], 'SR') : undefined;
       disks.push({
         vbdType: s(vbd['type']),
+        attached: vbd['currently_attached'] === true,
         userdevice: s(vbd['userdevice']),
         vdiUuid: vdi ? s(vdi['uuid']) : '',
         location: vdi ? s(vdi['location']) : '',

@@ -37,7 +37,7 @@ export async function fetchRemoteCopy(
   session: Session,
   vdiRef: Ref,
   virtualSize: number,
-  opts: { fresh?: boolean; signal?: AbortSignal } = {},
+  opts: { fresh?: boolean; signal?: AbortSignal; limitBytes?: number } = {},
 ): Promise<RemoteCopy> {
   const dir = await mkdtemp(join(tmpdir(), 'xsdr-vdi-'));
   const path = join(dir, 'vdi.img');
@@ -59,7 +59,9 @@ export async function fetchRemoteCopy(
           }
           offset += ext.length;
         };
+        const limit = Math.min(virtualSize, opts.limitBytes ?? virtualSize);
         for await (const chunk of dl.stream as AsyncIterable<Buffer>) {
+          if (downloadedBytes >= limit) break; // leaving the loop destroys the stream: the transfer is cancelled
           downloadedBytes += chunk.length;
           pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
           while (pending.length >= EXTENT) {
@@ -68,8 +70,12 @@ export async function fetchRemoteCopy(
           }
         }
         if (pending.length) await flushExtent(Buffer.from(pending));
-        await dl.done;
-        if (downloadedBytes !== virtualSize) {
+        if (limit < virtualSize) {
+          await dl.done.catch(() => undefined); // cancelled on purpose
+        } else {
+          await dl.done;
+        }
+        if (limit === virtualSize && downloadedBytes !== virtualSize) {
           throw new Error(`The VDI download ended after ${downloadedBytes} of ${virtualSize} bytes.`);
         }
       }

@@ -28,6 +28,8 @@ export interface WorkspaceOptions {
   readOnly?: boolean;
   /** The VDI was created in this run: all zeros, nothing to fetch. */
   fresh?: boolean;
+  /** Remote, read-only: fetch only this many leading bytes (the rest reads as zeros). */
+  prefixBytes?: number;
   signal?: AbortSignal;
 }
 
@@ -50,8 +52,10 @@ export async function openVdiWorkspace(
     });
     return { mode, path: dev.path, transfer, commit: async () => undefined, release: dev.release };
   }
+  if (opts.prefixBytes !== undefined && !opts.readOnly) throw new Error('a partial copy can only be read');
   const copy = await fetchRemoteCopy(session, vdi.ref, vdi.virtualSize, {
     fresh: opts.fresh ?? false,
+    ...(opts.prefixBytes !== undefined && { limitBytes: opts.prefixBytes }),
     ...(opts.signal && { signal: opts.signal }),
   });
   transfer.downloadedBytes = copy.downloadedBytes;

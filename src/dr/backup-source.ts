@@ -1,0 +1,326 @@
+/**
+ * A backup VDI opened read-only for listing and restoring. Its filesystem is untrusted
+ * (a guest may have formatted a disk to look like one — XSA-459), so:
+ *  - only the deterministic-uuid VDI is trusted unless the operator explicitly asks for
+ *    the legacy scan, and a scan that finds several candidates never picks one itself;
+ *  - the VDI is read through a copy-on-write overlay and never written;
+ *  - every name read from it must have the exact stock shape (dates, <uuid>.vmmeta), a
+ *    by-sr entry must be the stock relative link ../../all/<same name>, and file sizes are
+ *    checked before anything is read.
+ */
+import { XenApiError, toInt, toStr, type Ref, type Session } from '../xenapi/index.js';
+import { MARKER_PATH, METADATA_DIR, SRMETA_FILE, backupDir, backupVdiUuid, bySrLinkTarget, isBackupDate, newestFirst, vmUuidOfEntry } from './layout.js';
+import { resolveSr, type SrInfo } from './backup-vdi.js';
+import { openExt3, type Ext3Volume } from './volume/ext3.js';
+import { openVdiWorkspace, type AccessMode, type VdiWorkspace } from './volume/workspace.js';
+import { readFileBytes, pathExists } from './volume/files.js';
+import { VMMETA_MAX_BYTES } from './vmmeta.js';
+import { SRMETA_MAX_BYTES } from './srmeta.js';
+
+export type RestoreScope = 'sr' | 'all';
+
+/** How much of a disk a remote probe fetches (the first ext3 block group is 128 MiB). */
+export const PROBE_PREFIX_BYTES = 128 * 1024 * 1024;
+
+export interface CandidateVdi {
+  ref: Ref;
+  uuid: string;
+  nameLabel: string;
+  virtualSize: number;
+  /** The deterministic uuid of this SR: the only VDI trusted without asking. */
+  trusted: boolean;
+}
+
+export class BackupSourceError extends Error {
+  constructor(
+    readonly code: 'NO_VDI' | 'NOT_A_BACKUP' | 'NOT_PERMITTED' | 'NO_METADATA' | 'NO_SUCH_DATE' | 'NO_ENTRIES' | 'MULTIPLE',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'BackupSourceError';
+  }
+}
+
+export interface ProbeOptions {
+  /** Also scan every other VDI of the SR (backups made before 2024): only on request. */
+  legacy?: boolean;
+  access?: AccessMode | 'auto';
+  signal?: AbortSignal;
+}
+
+export interface ProbeResult {
+  sr: SrInfo;
+  /** VDIs holding the backup marker; the trusted one first. */
+  found: CandidateVdi[];
+  /** VDIs looked at (for "No VDIs found on SR." vs "Metadata backups not found."). */
+  examined: number;
+}
+
+async function vdiCandidate(session: Session, ref: Ref, sr: SrInfo): Promise<CandidateVdi> {
+  const rec = await session.call<Record<string, unknown>>('VDI.get_record', ref);
+  const uuid = toStr(rec['uuid']);
+  return { ref, uuid, nameLabel: toStr(rec['name_label']), virtualSize: toInt(rec['virtual_size']), trusted: uuid === backupVdiUuid(sr.uuid) };
+}
+
+/** The candidates the stock restore would examine (facts §6.8 step 2). */
+export async function candidateVdis(session: Session, sr: SrInfo, legacy: boolean): Promise<CandidateVdi[]> {
+  if (!legacy) {
+    try {
+      const ref = await session.call<Ref>('VDI.get_by_uuid', backupVdiUuid(sr.uuid));
+      const c = await vdiCandidate(session, ref, sr);
+      const rec = await session.call<Record<string, unknown>>('VDI.get_record', ref);
+      return toStr(rec['SR']) === sr.ref && rec['read_only'] !== true ? [c] : [];
+    } catch (err) {
+      if (err instanceof XenApiError && err.code === 'UUID_INVALID') return [];
+      throw err;
+    }
+  }
+  const recs = await session.call<Record<Ref, Record<string, unknown>>>('VDI.get_all_records_where', `field "SR" = "${sr.ref}"`);
+  const out: CandidateVdi[] = [];
+  for (const [ref, rec] of Object.entries(recs)) {
+    if (rec['read_only'] === true || rec['is_a_snapshot'] === true) continue;
+    if (!['user', 'system'].includes(toStr(rec['type']))) continue;
+    out.push(await vdiCandidate(session, ref, sr));
+  }
+  return out.sort((a, b) => Number(b.trusted) - Number(a.trusted) || a.uuid.localeCompare(b.uuid));
+}
+
+/** True when the VDI's filesystem has the stock marker (a regular file). Never writes. */
+async function hasMarker(session: Session, vdi: CandidateVdi, opts: ProbeOptions): Promise<boolean> {
+  let ws: VdiWorkspace | null = null;
+  try {
+    // Remotely, fetch only the start of the disk: the superblock, the root folder and the
+    // marker (written right after mkfs) all live in the first block group.
+    ws = await openVdiWorkspace(session, vdi, {
+      mode: opts.access ?? 'auto',
+      readOnly: true,
+      prefixBytes: PROBE_PREFIX_BYTES,
+      ...(opts.signal && { signal: opts.signal }),
+    });
+    let vol: Ext3Volume | null = null;
+    try {
+      vol = await openExt3(ws.path, { write: false, fsck: false });
+      const st = await vol.fs.lstat(MARKER_PATH);
+      return st.isFile();
+    } catch {
+      return false; // not ext, or no marker: not a backup
+    } finally {
+      await vol?.close().catch(() => undefined);
+    }
+  } finally {
+    await ws?.release();
+  }
+}
+
+export async function probeBackupVdis(session: Session, srUuid: string | undefined, opts: ProbeOptions = {}): Promise<ProbeResult> {
+  const sr = await resolveSr(session, srUuid);
+  const candidates = await candidateVdis(session, sr, opts.legacy ?? false);
+  const found: CandidateVdi[] = [];
+  for (const c of candidates) {
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    if (await hasMarker(session, c, opts)) found.push(c);
+  }
+  return { sr, found, examined: candidates.length };
+}
+
+export interface BackupSummary {
+  date: string;
+  /** .vmmeta files in all/ */
+  vms: number;
+  /** .vmmeta entries in by-sr/<this SR>/ */
+  vmsOnSr: number;
+  hasSrMeta: boolean;
+}
+
+export interface BackupEntry {
+  /** File name, <vm-uuid>.vmmeta */
+  name: string;
+  vmUuid: string;
+  /** Path inside the backup filesystem of the bytes to import. */
+  path: string;
+}
+
+export interface EntryProblem {
+  name: string;
+  reason: string;
+}
+
+/** An opened backup VDI. Close it in finally. */
+export class BackupSource {
+  private constructor(
+    readonly sr: SrInfo,
+    readonly vdi: CandidateVdi,
+    private readonly ws: VdiWorkspace,
+    private readonly vol: Ext3Volume,
+  ) {}
+
+  get access(): AccessMode {
+    return this.ws.mode;
+  }
+
+  get transfer() {
+    return this.ws.transfer;
+  }
+
+  /**
+   * Opens the chosen VDI of `srUuid`. Without `vdiUuid` the deterministic one; another
+   * uuid needs `legacy` (stock: -x with -o), and must hold the marker.
+   */
+  static async open(
+    session: Session,
+    opts: { srUuid?: string; vdiUuid?: string; legacy?: boolean; access?: AccessMode | 'auto'; signal?: AbortSignal },
+  ): Promise<BackupSource> {
+    const sr = await resolveSr(session, opts.srUuid);
+    const trustedUuid = backupVdiUuid(sr.uuid);
+    const wanted = opts.vdiUuid ?? trustedUuid;
+    if (wanted !== trustedUuid && !opts.legacy) {
+      throw new BackupSourceError(
+        'NOT_PERMITTED',
+        `VDI ${wanted} is not the backup VDI of this SR (${trustedUuid}); to use a backup made before 2024, ask for the legacy scan (--legacy) and only if you trust every disk on this SR.`,
+      );
+    }
+    let ref: Ref;
+    try {
+      ref = await session.call<Ref>('VDI.get_by_uuid', wanted);
+    } catch (err) {
+      if (err instanceof XenApiError && err.code === 'UUID_INVALID') {
+        throw new BackupSourceError('NO_VDI', `No backup VDI ${wanted} on SR "${sr.nameLabel}".`);
+      }
+      throw err;
+    }
+    const vdi = await vdiCandidate(session, ref, sr);
+    const rec = await session.call<Record<string, unknown>>('VDI.get_record', ref);
+    if (toStr(rec['SR']) !== sr.ref) throw new BackupSourceError('NOT_PERMITTED', `VDI ${wanted} is not on SR "${sr.nameLabel}".`);
+    const ws = await openVdiWorkspace(session, vdi, { mode: opts.access ?? 'auto', readOnly: true, ...(opts.signal && { signal: opts.signal }) });
+    try {
+      // Read-only through an overlay, so no fsck is run (it could write); a disk that is not
+      // ext at all is simply not a backup.
+      const vol = await openExt3(ws.path, { write: false, fsck: false }).catch((err: unknown) => {
+        throw new BackupSourceError('NOT_A_BACKUP', `VDI ${wanted} does not hold a metadata backup (${(err as Error).message})`);
+      });
+      try {
+        if (!(await pathExists(vol.fs, MARKER_PATH))) {
+          throw new BackupSourceError('NOT_A_BACKUP', `VDI ${wanted} does not hold a metadata backup (no ${MARKER_PATH}).`);
+        }
+        return new BackupSource(sr, vdi, ws, vol);
+      } catch (err) {
+        await vol.close();
+        throw err;
+      }
+    } catch (err) {
+      await ws.release();
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.vol.close();
+    } finally {
+      await this.ws.release();
+    }
+  }
+
+  private async names(path: string): Promise<string[]> {
+    try {
+      return (await this.vol.fs.readdir(path)).filter((n) => n !== '.' && n !== '..');
+    } catch {
+      return [];
+    }
+  }
+
+  /** Stock-named backups, newest first (like `ls -1r metadata/`, minus anything else). */
+  async listDates(): Promise<string[]> {
+    if (!(await pathExists(this.vol.fs, METADATA_DIR))) {
+      throw new BackupSourceError('NO_METADATA', 'Metadata backups not found on this VDI.');
+    }
+    return newestFirst(await this.names(METADATA_DIR));
+  }
+
+  async summaries(): Promise<BackupSummary[]> {
+    const out: BackupSummary[] = [];
+    for (const date of await this.listDates()) {
+      const dir = backupDir(date);
+      out.push({
+        date,
+        vms: (await this.names(`${dir}/all`)).filter((n) => vmUuidOfEntry(n)).length,
+        vmsOnSr: (await this.names(`${dir}/by-sr/${this.sr.uuid}`)).filter((n) => vmUuidOfEntry(n)).length,
+        hasSrMeta: await pathExists(this.vol.fs, `${dir}/${SRMETA_FILE}`),
+      });
+    }
+    return out;
+  }
+
+  /** The newest backup, or the named one if it exists. */
+  async resolveDate(date?: string): Promise<string> {
+    const dates = await this.listDates();
+    if (date === undefined) {
+      const newest = dates[0];
+      if (!newest) throw new BackupSourceError('NO_METADATA', 'No VM metadata backups found on this VDI.');
+      return newest;
+    }
+    if (!isBackupDate(date) || !dates.includes(date)) throw new BackupSourceError('NO_SUCH_DATE', `Date directory ${date} not found.`);
+    return date;
+  }
+
+  /**
+   * The .vmmeta entries of a backup for a scope, in glob (name) order. Entries that are not
+   * stock-shaped are returned as problems and never read.
+   */
+  async entries(date: string, scope: RestoreScope): Promise<{ entries: BackupEntry[]; problems: EntryProblem[] }> {
+    const dir = backupDir(await this.resolveDate(date));
+    const folder = scope === 'all' ? `${dir}/all` : `${dir}/by-sr/${this.sr.uuid}`;
+    if (!(await pathExists(this.vol.fs, folder))) {
+      throw new BackupSourceError('NO_ENTRIES', scope === 'all' ? 'No VM metadata exports were found in this backup.' : 'No VM metadata exports were found for the selected SR.');
+    }
+    const entries: BackupEntry[] = [];
+    const problems: EntryProblem[] = [];
+    for (const name of (await this.names(folder)).sort()) {
+      const vmUuid = vmUuidOfEntry(name);
+      if (!vmUuid) {
+        problems.push({ name, reason: 'not a <vm-uuid>.vmmeta name; ignored' });
+        continue;
+      }
+      const st = await this.vol.fs.lstat(`${folder}/${name}`);
+      if (scope === 'all') {
+        if (!st.isFile()) {
+          problems.push({ name, reason: 'not a regular file; ignored' });
+          continue;
+        }
+        entries.push({ name, vmUuid, path: `${folder}/${name}` });
+        continue;
+      }
+      // by-sr: the stock relative link to ../../all/<same name>, nothing else.
+      if (st.isSymbolicLink()) {
+        const target = await this.vol.fs.readlink(`${folder}/${name}`);
+        if (target !== bySrLinkTarget(vmUuid)) {
+          problems.push({ name, reason: `link to ${JSON.stringify(target)} leaves the backup; ignored` });
+          continue;
+        }
+        const real = `${dir}/all/${name}`;
+        const rst = await this.vol.fs.lstat(real).catch(() => null);
+        if (!rst?.isFile()) {
+          problems.push({ name, reason: 'the export it links to is missing (its backup failed)' });
+          continue;
+        }
+        entries.push({ name, vmUuid, path: real });
+      } else if (st.isFile()) {
+        entries.push({ name, vmUuid, path: `${folder}/${name}` });
+      } else {
+        problems.push({ name, reason: 'neither a link nor a file; ignored' });
+      }
+    }
+    return { entries, problems };
+  }
+
+  async readEntry(entry: BackupEntry, maxBytes = VMMETA_MAX_BYTES): Promise<Buffer> {
+    return readFileBytes(this.vol.fs, entry.path, maxBytes);
+  }
+
+  async readSrMeta(date: string): Promise<Buffer | null> {
+    const path = `${backupDir(await this.resolveDate(date))}/${SRMETA_FILE}`;
+    if (!(await pathExists(this.vol.fs, path))) return null;
+    return readFileBytes(this.vol.fs, path, SRMETA_MAX_BYTES);
+  }
+}
+

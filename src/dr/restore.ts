@@ -1,0 +1,335 @@
+/**
+ * "Restore Virtual Machine Metadata": the stock xe-restore-metadata import loop and
+ * SR/VDI renaming (facts §6.8), plus a preflight the stock tools do not have.
+ * Each .vmmeta goes to XAPI's /import_metadata with restore (xe --preserve) on, dry_run and
+ * force as chosen; one failing VM never stops the others; the report says per VM what was
+ * created or which XAPI error refused it.
+ */
+import { XenApiError, explainError, importMetadata, throwIfAborted, toStr, type Ref, type Session } from '../xenapi/index.js';
+import { BackupSource, type BackupEntry, type EntryProblem, type RestoreScope } from './backup-source.js';
+import { parseSrMeta, type SrNames } from './srmeta.js';
+import { readVmmeta, type VmmetaSummary } from './vmmeta.js';
+import type { AccessMode } from './volume/workspace.js';
+
+export interface RestoreOptions {
+  srUuid?: string;
+  vdiUuid?: string;
+  legacy?: boolean;
+  /** Default: the newest backup. */
+  date?: string;
+  /** Default 'all', as stock. */
+  scope?: RestoreScope;
+  dryRun?: boolean;
+  force?: boolean;
+  access?: AccessMode | 'auto';
+  signal?: AbortSignal;
+  onProgress?: (e: RestoreProgress) => void;
+}
+
+export type RestoreProgress =
+  | { kind: 'phase'; message: string }
+  | { kind: 'vm'; done: number; total: number; current: string; errors: number };
+
+export interface ImportedVm {
+  uuid: string;
+  name: string;
+}
+
+export interface VmRestoreResult {
+  file: string;
+  /** The VM uuid the file is named after. */
+  vmUuid: string;
+  /** Name from the export (for reports even when the import failed). */
+  name: string;
+  ok: boolean;
+  created: ImportedVm[];
+  error?: { code: string; params: string[]; meaning: string; nextStep: string };
+}
+
+export interface NameChange {
+  kind: 'SR' | 'VDI';
+  uuid: string;
+  nameLabel: string;
+  nameDescription: string;
+  applied: boolean;
+  error?: string;
+}
+
+export interface RestoreReport {
+  sr: { uuid: string; name: string };
+  vdi: { uuid: string; trusted: boolean };
+  date: string;
+  scope: RestoreScope;
+  dryRun: boolean;
+  force: boolean;
+  results: VmRestoreResult[];
+  skipped: EntryProblem[];
+  names: NameChange[];
+  restored: number;
+  errors: number;
+  /** "Restored N VM(s), and M error(s)", as the stock script ends. */
+  summary: string;
+  durationMs: number;
+}
+
+export interface PreflightVm {
+  file: string;
+  uuid: string;
+  name: string;
+  powerState: string;
+  isTemplate: boolean;
+  /** A VM with this uuid is in the pool: import replaces it only if halted and older. */
+  clash: { name: string; powerState: string } | null;
+  /** Disks whose VDI cannot be found here (import fails without force). */
+  missingDisks: Array<{ vdiUuid: string; location: string; srUuid: string; vdiName: string }>;
+  /** Networks matched neither by name nor by bridge: the VM lands on a new internal network. */
+  newNetworks: string[];
+  /** The XAPI error this import is expected to meet with the chosen force setting, if any. */
+  expectedError?: string;
+  error?: string;
+}
+
+export interface PreflightReport {
+  sr: { uuid: string; name: string };
+  vdi: { uuid: string; trusted: boolean };
+  date: string;
+  scope: RestoreScope;
+  vms: PreflightVm[];
+  skipped: EntryProblem[];
+  names: Array<Omit<NameChange, 'applied' | 'error'>>;
+  counts: { vms: number; templates: number; clashes: number; missingDisks: number; newNetworks: number; unreadable: number; expectedErrors: number };
+}
+
+type Records = Record<Ref, Record<string, unknown>>;
+
+/** What the pool has now, for the preflight's comparisons. */
+async function poolIndex(session: Session) {
+  const [vms, vdis, srs, networks] = await Promise.all([
+    session.call<Records>('VM.get_all_records'),
+    session.call<Records>('VDI.get_all_records'),
+    session.call<Records>('SR.get_all_records'),
+    session.call<Records>('network.get_all_records'),
+  ]);
+  const srUuidByRef = new Map(Object.entries(srs).map(([ref, r]) => [ref, toStr(r['uuid'])]));
+  const vmByUuid = new Map(Object.values(vms).map((r) => [toStr(r['uuid']), r]));
+  const vdiByLocation = new Set(Object.values(vdis).map((r) => `${srUuidByRef.get(toStr(r['SR'])) ?? ''}/${toStr(r['location'])}`));
+  const netNames = new Set(Object.values(networks).map((r) => toStr(r['name_label'])));
+  const bridges = new Set(Object.values(networks).map((r) => toStr(r['bridge'])));
+  return { vmByUuid, vdiByLocation, srUuids: new Set(srUuidByRef.values()), netNames, bridges };
+}
+
+function namesInScope(srs: SrNames[], scope: RestoreScope, srUuid: string): SrNames[] {
+  return scope === 'all' ? srs : srs.filter((s) => s.uuid === srUuid);
+}
+
+function flatNames(srs: SrNames[]): Array<Omit<NameChange, 'applied' | 'error'>> {
+  return srs.flatMap((s) => [
+    { kind: 'SR' as const, uuid: s.uuid, nameLabel: s.nameLabel, nameDescription: s.nameDescription },
+    ...s.vdis.map((v) => ({ kind: 'VDI' as const, uuid: v.uuid, nameLabel: v.nameLabel, nameDescription: v.nameDescription })),
+  ]);
+}
+
+async function withSource<T>(session: Session, opts: RestoreOptions, fn: (src: BackupSource) => Promise<T>): Promise<T> {
+  const src = await BackupSource.open(session, {
+    ...(opts.srUuid && { srUuid: opts.srUuid }),
+    ...(opts.vdiUuid && { vdiUuid: opts.vdiUuid }),
+    legacy: opts.legacy ?? false,
+    access: opts.access ?? 'auto',
+    ...(opts.signal && { signal: opts.signal }),
+  });
+  try {
+    return await fn(src);
+  } finally {
+    await src.close();
+  }
+}
+
+export async function preflightRestore(session: Session, opts: RestoreOptions = {}): Promise<PreflightReport> {
+  const scope = opts.scope ?? 'all';
+  return withSource(session, opts, async (src) => {
+    const date = await src.resolveDate(opts.date);
+    const { entries, problems } = await src.entries(date, scope);
+    const pool = await poolIndex(session);
+    const vms: PreflightVm[] = [];
+    for (const entry of entries) {
+      throwIfAborted(opts.signal);
+      let meta: VmmetaSummary;
+      try {
+        meta = await readVmmeta(await src.readEntry(entry));
+      } catch (err) {
+        vms.push({ file: entry.name, uuid: entry.vmUuid, name: '', powerState: '', isTemplate: false, clash: null, missingDisks: [], newNetworks: [], error: (err as Error).message });
+        continue;
+      }
+      const vm = meta.vms.find((v) => v.uuid === entry.vmUuid && !v.isSnapshot) ?? meta.vms.find((v) => !v.isSnapshot);
+      if (!vm) {
+        vms.push({ file: entry.name, uuid: entry.vmUuid, name: '', powerState: '', isTemplate: false, clash: null, missingDisks: [], newNetworks: [], error: 'the export holds no VM' });
+        continue;
+      }
+      const existing = pool.vmByUuid.get(vm.uuid);
+      const missing = vm.disks.filter((d) => d.vbdType === 'Disk' && d.vdiUuid !== '' && !pool.vdiByLocation.has(`${d.srUuid}/${d.location}`));
+      const expectedError = predictError(existing, missing.map((d) => ({ attached: d.attached, srKnown: pool.srUuids.has(d.srUuid) })), opts.force ?? false);
+      vms.push({
+        ...(expectedError && { expectedError }),
+        file: entry.name,
+        uuid: vm.uuid,
+        name: vm.name,
+        powerState: vm.powerState,
+        isTemplate: vm.isTemplate,
+        clash: existing ? { name: toStr(existing['name_label']), powerState: toStr(existing['power_state']) } : null,
+        missingDisks: missing.map((d) => ({ vdiUuid: d.vdiUuid, location: d.location, srUuid: d.srUuid, vdiName: d.vdiName })),
+        newNetworks: [...new Set(vm.networks.filter((n) => !pool.netNames.has(n.networkName) && !pool.bridges.has(n.bridge)).map((n) => n.networkName))],
+      });
+    }
+    const srmeta = await src.readSrMeta(date);
+    const names = srmeta ? flatNames(namesInScope(parseSrMeta(srmeta).srs, scope, src.sr.uuid)) : [];
+    return {
+      sr: { uuid: src.sr.uuid, name: src.sr.nameLabel },
+      vdi: { uuid: src.vdi.uuid, trusted: src.vdi.trusted },
+      date,
+      scope,
+      vms,
+      skipped: problems,
+      names,
+      counts: {
+        vms: vms.filter((v) => !v.isTemplate && !v.error).length,
+        templates: vms.filter((v) => v.isTemplate).length,
+        clashes: vms.filter((v) => v.clash).length,
+        missingDisks: vms.filter((v) => v.missingDisks.length > 0).length,
+        newNetworks: vms.filter((v) => v.newNetworks.length > 0).length,
+        unreadable: vms.filter((v) => v.error).length,
+        expectedErrors: vms.filter((v) => v.expectedError).length,
+      },
+    };
+  });
+}
+
+/**
+ * XAPI's import rules (facts §4.6, §4.7) applied to what the preflight knows, in XAPI's
+ * handler order: VDIs are looked up before the VM is checked, VBDs after it.
+ */
+function predictError(
+  existing: Record<string, unknown> | undefined,
+  missing: Array<{ attached: boolean; srKnown: boolean }>,
+  force: boolean,
+): string | undefined {
+  if (missing.length > 0 && !force) return missing.some((d) => !d.srKnown) ? 'VDI_CONTENT_ID_MISSING' : 'VDI_LOCATION_MISSING';
+  if (existing) {
+    const state = toStr(existing['power_state']);
+    if (state !== 'Halted') return force ? undefined : 'VM_BAD_POWER_STATE'; // forced: skipped silently
+    if (!force) return 'VM_TO_IMPORT_IS_NOT_NEWER_VERSION (unless the backup is newer)';
+  }
+  if (missing.some((d) => d.attached)) return 'IMPORT_ERROR_ATTACHED_DISKS_NOT_FOUND';
+  return undefined;
+}
+
+async function vmNames(session: Session, refs: Ref[]): Promise<ImportedVm[]> {
+  const out: ImportedVm[] = [];
+  for (const ref of refs) {
+    try {
+      const rec = await session.call<Record<string, unknown>>('VM.get_record', ref);
+      out.push({ uuid: toStr(rec['uuid']), name: toStr(rec['name_label']) });
+    } catch {
+      out.push({ uuid: '', name: ref });
+    }
+  }
+  return out;
+}
+
+async function importOne(session: Session, src: BackupSource, entry: BackupEntry, opts: RestoreOptions, srRef: Ref): Promise<VmRestoreResult> {
+  let name = '';
+  try {
+    const tar = await src.readEntry(entry);
+    // Name for the report; a file we cannot read still goes to XAPI, which has the final word.
+    name = (await readVmmeta(tar).catch(() => null))?.vms.find((v) => v.uuid === entry.vmUuid)?.name ?? '';
+    const refs = await importMetadata(
+      session,
+      tar,
+      { restore: true, force: opts.force ?? false, dryRun: opts.dryRun ?? false, srRef },
+      opts.signal ? { signal: opts.signal } : {},
+    );
+    return { file: entry.name, vmUuid: entry.vmUuid, name, ok: true, created: await vmNames(session, refs) };
+  } catch (err) {
+    if (opts.signal?.aborted) throw err;
+    const e = explainError(err);
+    return {
+      file: entry.name,
+      vmUuid: entry.vmUuid,
+      name,
+      ok: false,
+      created: [],
+      error: { code: e.code, params: err instanceof XenApiError ? err.params : [], meaning: e.meaning, nextStep: e.nextStep },
+    };
+  }
+}
+
+/** Re-applies SR and VDI names; a missing SR or VDI is reported and the rest carries on. */
+async function applyNames(session: Session, srs: SrNames[], dryRun: boolean): Promise<NameChange[]> {
+  const out: NameChange[] = [];
+  const setNames = async (cls: 'SR' | 'VDI', uuid: string, label: string, desc: string): Promise<NameChange> => {
+    const change: NameChange = { kind: cls, uuid, nameLabel: label, nameDescription: desc, applied: false };
+    try {
+      const ref = await session.call<Ref>(`${cls}.get_by_uuid`, uuid);
+      if (!dryRun) {
+        await session.call(`${cls}.set_name_label`, ref, label);
+        await session.call(`${cls}.set_name_description`, ref, desc);
+        change.applied = true;
+      }
+    } catch (err) {
+      const e = explainError(err);
+      change.error = err instanceof XenApiError && err.code === 'UUID_INVALID' ? `no ${cls} ${uuid} in this pool` : `${e.code}: ${e.meaning}`;
+    }
+    return change;
+  };
+  for (const sr of srs) {
+    out.push(await setNames('SR', sr.uuid, sr.nameLabel, sr.nameDescription));
+    for (const vdi of sr.vdis) out.push(await setNames('VDI', vdi.uuid, vdi.nameLabel, vdi.nameDescription));
+  }
+  return out;
+}
+
+export async function runRestore(session: Session, opts: RestoreOptions = {}): Promise<RestoreReport> {
+  const started = Date.now();
+  const scope = opts.scope ?? 'all';
+  const emit = opts.onProgress ?? (() => undefined);
+  return withSource(session, opts, async (src) => {
+    const date = await src.resolveDate(opts.date);
+    const { entries, problems } = await src.entries(date, scope);
+    // Stock: the backup VDI it restored from gets the marker key (a trusted one only).
+    if (!opts.dryRun && src.vdi.trusted) {
+      await session.call('VDI.remove_from_other_config', src.vdi.ref, 'ctxs-pool-backup').catch(() => undefined);
+      await session.call('VDI.add_to_other_config', src.vdi.ref, 'ctxs-pool-backup', 'true').catch(() => undefined);
+    }
+    const results: VmRestoreResult[] = [];
+    emit({ kind: 'phase', message: `Restoring ${entries.length} VM metadata export(s) from ${date}${opts.dryRun ? ' (dry run)' : ''}...` });
+    for (const entry of entries) {
+      throwIfAborted(opts.signal);
+      const r = await importOne(session, src, entry, opts, src.sr.ref);
+      results.push(r);
+      emit({ kind: 'vm', done: results.length, total: entries.length, current: r.name || r.vmUuid, errors: results.filter((x) => !x.ok).length });
+    }
+    const srmeta = await src.readSrMeta(date);
+    let names: NameChange[] = [];
+    if (srmeta) {
+      emit({ kind: 'phase', message: 'Restoring SR and VDI names...' });
+      names = await applyNames(session, namesInScope(parseSrMeta(srmeta).srs, scope, src.sr.uuid), opts.dryRun ?? false);
+    }
+    const restored = results.filter((r) => r.ok).length;
+    const errors = results.length - restored;
+    return {
+      sr: { uuid: src.sr.uuid, name: src.sr.nameLabel },
+      vdi: { uuid: src.vdi.uuid, trusted: src.vdi.trusted },
+      date,
+      scope,
+      dryRun: opts.dryRun ?? false,
+      force: opts.force ?? false,
+      results,
+      skipped: problems,
+      names,
+      restored,
+      errors,
+      summary: `Restored ${restored} VM(s), and ${errors} error(s)`,
+      durationMs: Date.now() - started,
+    };
+  });
+}
+
