@@ -9,6 +9,7 @@ import { render } from 'ink';
 import { connect, type GlobalOptions } from './connect.js';
 import { registerSimCommand } from './commands/sim.js';
 import { registerBackupCommand } from './commands/backup.js';
+import { registerRestoreCommands } from './commands/restore.js';
 import { ExitCode } from './commands/output.js';
 import { readPoolOverview } from './dr/overview.js';
 import { describeError } from './describe-error.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
     });
   registerSimCommand(program);
   registerBackupCommand(program);
+  registerRestoreCommands(program);
   return program;
 }
 

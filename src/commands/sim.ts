@@ -15,7 +15,7 @@ interface SimCommandOptions {
   listen: string;
   vms?: number;
   seed?: number;
-  profile: string;
+  profile?: string;
   tls?: boolean;
   latency?: number;
   transferLatency?: number;
@@ -26,6 +26,9 @@ interface SimCommandOptions {
   authDelay?: number;
 }
 
+/** XAPI sleeps about 5 s before answering a bad password (facts §1.6). */
+export const XAPI_AUTH_DELAY_MS = 5000;
+
 export function registerSimCommand(program: Command): void {
   program
     .command('sim')
@@ -35,7 +38,7 @@ export function registerSimCommand(program: Command): void {
     .option('--listen <address>', 'address to listen on', '127.0.0.1')
     .option('--vms <n>', 'number of demo VMs in a new state', parseIntOption('--vms', 0, 100000))
     .option('--seed <n>', 'seed of the demo pool generator', parseIntOption('--seed', 0, 2 ** 31 - 1))
-    .option('--profile <name>', `version profile: ${Object.keys(SIM_PROFILES).join(', ')}`, 'xs8')
+    .option('--profile <name>', `version profile of a new state (default xs8); given for an existing state, the pool is upgraded to it: ${Object.keys(SIM_PROFILES).join(', ')}`)
     .option('--tls', 'serve HTTPS with a self-signed certificate (as a fresh XenServer does)')
     .option('--latency <ms>', 'added latency per XML-RPC call', parseIntOption('--latency', 0, 600000))
     .option('--transfer-latency <ms>', 'added latency per HTTP transfer', parseIntOption('--transfer-latency', 0, 600000))
@@ -43,16 +46,16 @@ export function registerSimCommand(program: Command): void {
     .option('--root-password-file <file>', 'root password for a new state (default: the demo password, see README)')
     .option('--attach-sr <dir...>', 'attach an SR folder written by another simulated pool (DR site)')
     .option('--supporter-of <address>', 'play a pool supporter: logins answer HOST_IS_SLAVE <address>')
-    .option('--auth-delay <ms>', 'delay before answering a bad password (XAPI waits about 5 s)', parseIntOption('--auth-delay', 0, 60000))
+    .option('--auth-delay <ms>', 'delay before answering a bad password (default 5000, as XAPI)', parseIntOption('--auth-delay', 0, 60000))
     .action(async (opts: SimCommandOptions) => {
-      if (!(opts.profile in SIM_PROFILES)) {
+      if (opts.profile !== undefined && !(opts.profile in SIM_PROFILES)) {
         throw new Error(`--profile: unknown profile "${opts.profile}"; known: ${Object.keys(SIM_PROFILES).join(', ')}`);
       }
       const sim = await startDemoSimulator({
         stateDir: resolve(opts.state),
         host: opts.listen,
         port: opts.port,
-        profile: opts.profile as SimProfileName,
+        ...(opts.profile !== undefined && { profile: opts.profile as SimProfileName }),
         ...(opts.vms !== undefined && { vms: opts.vms }),
         ...(opts.seed !== undefined && { seed: opts.seed }),
         ...(opts.tls && { tls: true }),
@@ -60,7 +63,7 @@ export function registerSimCommand(program: Command): void {
         ...(opts.transferLatency !== undefined && { transferLatencyMs: opts.transferLatency }),
         ...(opts.rootPasswordFile && { rootPassword: await readPasswordFile(opts.rootPasswordFile) }),
         ...(opts.supporterOf && { supporterOf: opts.supporterOf }),
-        ...(opts.authDelay !== undefined && { authDelayMs: opts.authDelay }),
+        authDelayMs: opts.authDelay ?? XAPI_AUTH_DELAY_MS,
         ...(opts.attachSr && { attachSrDirs: opts.attachSr.map((d) => resolve(d)) }),
       });
       if (opts.faults) sim.faults.load(JSON.parse(await readFile(opts.faults, 'utf8')));

@@ -1,0 +1,237 @@
+/**
+ * The restore side on the command line, after xe-restore-metadata's options:
+ *   probe     (-p)  backup VDI uuid(s) of an SR
+ *   list      (-l)  dated backups, newest first
+ *   preflight       what a restore would do (no stock counterpart)
+ *   restore         import the VMs' metadata and re-apply SR/VDI names
+ * restore's exit code is the number of VMs that failed, as the stock script's.
+ */
+import type { Command } from 'commander';
+import { createInterface } from 'node:readline/promises';
+import { connect, type GlobalOptions } from '../connect.js';
+import { BackupSource, BackupSourceError, probeBackupVdis, type RestoreScope } from '../dr/backup-source.js';
+import { preflightRestore, runRestore, type PreflightReport, type RestoreReport } from '../dr/restore.js';
+import type { AccessMode } from '../dr/volume/workspace.js';
+import { ExitCode, printFailure, printJson, stdio, type Io } from './output.js';
+
+/** The XSA-459 / CVE-2024-31144 warning, shown whenever the legacy scan is used. */
+export const LEGACY_WARNING =
+  'Warning: the legacy scan trusts any disk on this SR that looks like a metadata backup. ' +
+  'A guest can format one of its own disks to look like one (XSA-459 / CVE-2024-31144): ' +
+  'only use it if you trust the contents of every VDI on this storage repository.';
+
+interface SourceOptions {
+  sr?: string;
+  vdi?: string;
+  legacy?: boolean;
+  access: AccessMode | 'auto';
+  json?: boolean;
+}
+
+function parseScope(v: string): RestoreScope {
+  if (v !== 'sr' && v !== 'all') throw new Error(`Unknown restore mode "${v}": use sr or all.`);
+  return v;
+}
+
+async function withConnection<T>(global: GlobalOptions, fn: (c: Awaited<ReturnType<typeof connect>>, signal: AbortSignal) => Promise<T>): Promise<T> {
+  const conn = await connect(global, { input: process.stdin, output: process.stdout });
+  const abort = new AbortController();
+  const onSignal = () => abort.abort(new Error('interrupted'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await fn(conn, abort.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await conn.close();
+  }
+}
+
+/** The VDI to read: --vdi, else the trusted one, else (legacy) exactly one candidate. */
+async function chooseVdi(session: Parameters<typeof probeBackupVdis>[0], opts: SourceOptions, io: Io, signal: AbortSignal): Promise<string | undefined> {
+  if (opts.vdi || !opts.legacy) return opts.vdi;
+  io.err(LEGACY_WARNING);
+  const probe = await probeBackupVdis(session, opts.sr, { legacy: true, access: opts.access, signal });
+  if (probe.found.length === 0) throw new BackupSourceError('NOT_A_BACKUP', 'Metadata backups not found.');
+  if (probe.found.length > 1) {
+    throw new BackupSourceError(
+      'MULTIPLE',
+      `Multiple metadata backups found (${probe.found.map((f) => f.uuid).join(', ')}), please use --vdi to specify the VDI UUID to use.`,
+    );
+  }
+  return probe.found[0]!.uuid;
+}
+
+export function preflightText(p: PreflightReport): string {
+  const lines = [`Backup ${p.date} on SR "${p.sr.name}" (${p.sr.uuid}), ${p.scope === 'sr' ? 'only VMs on this SR' : 'all VM metadata'}:`];
+  for (const v of p.vms) {
+    if (v.error) {
+      lines.push(`  ${v.file}: unreadable: ${v.error}`);
+      continue;
+    }
+    const notes = [
+      v.isTemplate ? 'template' : v.powerState,
+      v.clash ? `clashes with "${v.clash.name}" (${v.clash.powerState}) already in this pool` : '',
+      v.missingDisks.length ? `${v.missingDisks.length} disk(s) not found here` : '',
+      v.newNetworks.length ? `new internal network(s): ${v.newNetworks.join(', ')}` : '',
+      v.expectedError ? `expect ${v.expectedError}` : '',
+    ].filter(Boolean);
+    lines.push(`  ${v.name || '(no name)'} ${v.uuid}: ${notes.join('; ')}`);
+  }
+  for (const s of p.skipped) lines.push(`  skipped ${s.name}: ${s.reason}`);
+  const c = p.counts;
+  lines.push(
+    `${c.vms} VM(s), ${c.templates} template(s); ${c.clashes} clash(es), ${c.missingDisks} with missing disks, ${c.newNetworks} on new networks, ${c.expectedErrors} expected to fail, ${c.unreadable} unreadable`,
+    `${p.names.length} SR/VDI name(s) would be set.`,
+  );
+  return lines.join('\n');
+}
+
+export function restoreText(r: RestoreReport): string {
+  const lines: string[] = [];
+  const flags = `${r.force ? ' --force' : ''}${r.dryRun ? ' --dry-run' : ''}`;
+  for (const v of r.results) {
+    lines.push(`xe vm-import filename=${v.file} sr-uuid=${r.sr.uuid} --metadata --preserve${flags}`);
+    if (v.ok) lines.push(v.created.length ? v.created.map((c) => c.uuid).join(',') : 'xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx');
+    else lines.push(`Error code: ${v.error!.code}${v.error!.params.length ? `\nError parameters: ${v.error!.params.join(', ')}` : ''}\n${v.error!.meaning} ${v.error!.nextStep}`);
+  }
+  for (const s of r.skipped) lines.push(`Skipped ${s.name}: ${s.reason}`);
+  for (const n of r.names) {
+    lines.push(`${r.dryRun ? 'Would set' : 'Setting'} ${n.kind} (${n.uuid}):`, `  Name: ${n.nameLabel}`, `  Description: ${n.nameDescription}`);
+    if (n.error) lines.push(`  Error setting ${n.kind} data for: ${n.uuid}: ${n.error}`);
+  }
+  lines.push(r.summary);
+  return lines.join('\n');
+}
+
+async function confirm(io: Io): Promise<boolean> {
+  if (!process.stdin.isTTY) throw new Error('A real restore needs confirmation: run it at a terminal, or pass --yes.');
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    io.out('Do you wish to reimport all VM metadata?');
+    const answer = await rl.question("Please type in 'yes' and <enter> to continue.\n");
+    return answer.trim() === 'yes';
+  } finally {
+    rl.close();
+  }
+}
+
+function sourceOptions(cmd: Command): Command {
+  return cmd
+    .option('--sr <uuid>', "SR holding the backup (default: the pool's default SR)")
+    .option('--legacy', 'also scan VDIs that are not the deterministic backup VDI (backups made before 2024)')
+    .option('--access <mode>', 'how to reach the VDI: auto, attach (on the master) or remote', 'auto')
+    .option('--json', 'print JSON');
+}
+
+export function registerRestoreCommands(program: Command, io: Io = stdio): void {
+  sourceOptions(program.command('probe').description('print the backup VDI uuid(s) of an SR, one per line')).action(
+    async (opts: SourceOptions, cmd: Command) => {
+      const code = await withConnection(cmd.optsWithGlobals() as GlobalOptions, async (conn, signal) => {
+        try {
+          if (opts.legacy) io.err(LEGACY_WARNING);
+          const r = await probeBackupVdis(conn.session, opts.sr, { legacy: opts.legacy ?? false, access: opts.access, signal });
+          if (opts.json) printJson(io, r);
+          else if (r.found.length) io.out(r.found.map((f) => f.uuid).join('\n'));
+          else io.err(r.examined === 0 ? `No VDIs found on SR.${opts.legacy ? '' : ' (Backups made before 2024 need --legacy.)'}` : 'Metadata backups not found.');
+          return 0;
+        } catch (err) {
+          printFailure(io, err, opts.json ?? false);
+          return 1;
+        }
+      });
+      if (code) throw new ExitCode(code);
+    },
+  );
+
+  sourceOptions(program.command('list').description('list the backups on the backup VDI, newest first'))
+    .option('--vdi <uuid>', 'read this VDI (another than the deterministic one needs --legacy)')
+    .action(async (opts: SourceOptions, cmd: Command) => {
+      const code = await withConnection(cmd.optsWithGlobals() as GlobalOptions, async (conn, signal) => {
+        try {
+          const vdi = await chooseVdi(conn.session, opts, io, signal);
+          const src = await BackupSource.open(conn.session, { ...(opts.sr && { srUuid: opts.sr }), ...(vdi && { vdiUuid: vdi }), legacy: opts.legacy ?? false, access: opts.access, signal });
+          try {
+            const list = await src.summaries();
+            if (opts.json) printJson(io, { sr: src.sr.uuid, vdi: src.vdi.uuid, backups: list });
+            else io.out(list.map((b) => `${b.date}  ${b.vms} VM(s), ${b.vmsOnSr} on this SR${b.hasSrMeta ? '' : ', no SRMETA.xml'}`).join('\n'));
+          } finally {
+            await src.close();
+          }
+          return 0;
+        } catch (err) {
+          printFailure(io, err, opts.json ?? false);
+          return 1;
+        }
+      });
+      if (code) throw new ExitCode(code);
+    });
+
+  sourceOptions(program.command('preflight').description('show what a restore would do: clashes, missing disks, new networks'))
+    .option('--vdi <uuid>', 'read this VDI (another than the deterministic one needs --legacy)')
+    .option('--date <date>', 'backup to use (default: the newest)')
+    .option('--mode <mode>', 'sr: only VMs on this SR; all: all VM metadata', parseScope, 'all' as RestoreScope)
+    .option('--force', 'predict for a forced restore')
+    .action(async (opts: SourceOptions & { date?: string; mode: RestoreScope; force?: boolean }, cmd: Command) => {
+      const code = await withConnection(cmd.optsWithGlobals() as GlobalOptions, async (conn, signal) => {
+        try {
+          const vdi = await chooseVdi(conn.session, opts, io, signal);
+          const p = await preflightRestore(conn.session, {
+            ...(opts.sr && { srUuid: opts.sr }),
+            ...(vdi && { vdiUuid: vdi }),
+            legacy: opts.legacy ?? false,
+            ...(opts.date && { date: opts.date }),
+            scope: opts.mode,
+            force: opts.force ?? false,
+            access: opts.access,
+            signal,
+          });
+          if (opts.json) printJson(io, p);
+          else io.out(preflightText(p));
+          return 0;
+        } catch (err) {
+          printFailure(io, err, opts.json ?? false);
+          return 1;
+        }
+      });
+      if (code) throw new ExitCode(code);
+    });
+
+  sourceOptions(program.command('restore').description('restore VM metadata from a backup (exit code = number of failed VMs)'))
+    .option('--vdi <uuid>', 'read this VDI (another than the deterministic one needs --legacy)')
+    .option('--date <date>', 'backup to restore (default: the newest)')
+    .option('--mode <mode>', 'sr: only VMs on this SR; all: all VM metadata', parseScope, 'all' as RestoreScope)
+    .option('--dry-run', 'check every import with XAPI, create nothing, set no names')
+    .option('--force', 'let XAPI skip missing disks and running clashes (xe --force)')
+    .option('--yes', 'do not ask for confirmation')
+    .action(async (opts: SourceOptions & { date?: string; mode: RestoreScope; dryRun?: boolean; force?: boolean; yes?: boolean }, cmd: Command) => {
+      const code = await withConnection(cmd.optsWithGlobals() as GlobalOptions, async (conn, signal) => {
+        try {
+          const vdi = await chooseVdi(conn.session, opts, io, signal);
+          if (!opts.dryRun && !opts.yes && !(await confirm(io))) {
+            io.err('Aborting metadata restore.');
+            return 1;
+          }
+          const r = await runRestore(conn.session, {
+            ...(opts.sr && { srUuid: opts.sr }),
+            ...(vdi && { vdiUuid: vdi }),
+            legacy: opts.legacy ?? false,
+            ...(opts.date && { date: opts.date }),
+            scope: opts.mode,
+            dryRun: opts.dryRun ?? false,
+            force: opts.force ?? false,
+            access: opts.access,
+            signal,
+          });
+          if (opts.json) printJson(io, r);
+          else io.out(restoreText(r));
+          return Math.min(r.errors, 255);
+        } catch (err) {
+          printFailure(io, err, opts.json ?? false);
+          return 1;
+        }
+      });
+      if (code) throw new ExitCode(code);
+    });
+}
