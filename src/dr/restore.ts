@@ -238,9 +238,23 @@ async function vmNames(session: Session, refs: Ref[]): Promise<ImportedVm[]> {
 async function importOne(session: Session, src: BackupSource, entry: BackupEntry, opts: RestoreOptions, srRef: Ref): Promise<VmRestoreResult> {
   let name = '';
   try {
-    const tar = await src.readEntry(entry);
-    // Name for the report; a file we cannot read still goes to XAPI, which has the final word.
-    name = (await readVmmeta(tar).catch(() => null))?.vms.find((v) => v.uuid === entry.vmUuid)?.name ?? '';
+    // Only a file that passes our own safe read and parse goes to XAPI: a crafted one stops here.
+    let meta: VmmetaSummary;
+    let tar: Buffer;
+    try {
+      tar = await src.readEntry(entry);
+      meta = await readVmmeta(tar);
+    } catch (err) {
+      return {
+        file: entry.name,
+        vmUuid: entry.vmUuid,
+        name,
+        ok: false,
+        created: [],
+        error: { code: 'UNSAFE_BACKUP_FILE', params: [], meaning: (err as Error).message, nextStep: 'This export was not sent to XAPI. Check where the backup came from; try an older backup.' },
+      };
+    }
+    name = meta.vms.find((v) => v.uuid === entry.vmUuid)?.name ?? '';
     const refs = await importMetadata(
       session,
       tar,

@@ -260,11 +260,19 @@ function memoryFields(bytes: number): Partial<RecordOf<'VM'>> {
 }
 
 /**
- * Adds the demo pool to `db` (once, on a new state). Returns the refs of what it created.
- * When `stateDir` is given, each VDI gets a sparse image file under
+ * The simulator's `populate` hook: adds the demo pool to a new state.
+ *   startSimulator({ stateDir, routes, populate: (db, ctx) => populateDemo(db, { vms, seed, profile: ctx.profile, stateDir: ctx.stateDir }) })
+ */
+export async function populateDemo(db: SimDb, opts: DemoOptions = {}): Promise<void> {
+  await createDemoPool(db, opts);
+}
+
+/**
+ * Adds the demo pool to `db` (once, on a new state) and returns the refs of what it
+ * created. When `stateDir` is given, each VDI gets a sparse image file under
  * `<stateDir>/srs/<sr-uuid>/<location>.img` (the simulator's default SR folders).
  */
-export async function populateDemo(db: SimDb, opts: DemoOptions = {}): Promise<DemoPool> {
+export async function createDemoPool(db: SimDb, opts: DemoOptions = {}): Promise<DemoPool> {
   const b = new DemoBuilder(db, opts.seed ?? 1);
   const { rnd, host } = b;
   const vmCount = Math.max(0, Math.floor(opts.vms ?? 12));

@@ -1,0 +1,96 @@
+/**
+ * GET /pool/xmldbdump (facts §3.6): the whole database in XAPI's XML form, streamed until
+ * the connection closes (no content-type, no length, no task header).
+ *
+ * Form (XAPI's db_xml.ml): `<database>`, a `<manifest>` of `<pair key value/>`, then one
+ * `<table name>` per class in name order, rows in ref order, one attribute per database
+ * column (`name__label`, …). Values are the database text: sets and maps as S-expressions,
+ * booleans `true`/`false`; whitespace and `%` are protected XAPI's way (`%.` for a space,
+ * `%n`, `%t`, `%r`, `%%`) before XML escaping. Tables XAPI does not persist (session, task)
+ * are written empty. schema_minor_vsn is the simulator's own number, not a real XAPI one.
+ */
+import type { SimDb } from '../db.js';
+import type { HandlerContext, SimRoute } from '../http-route.js';
+import type { SimProfile } from '../profiles.js';
+import { CLASS_NAMES, columnName, fieldNames, type ClassName } from '../schema.js';
+import { columnText } from '../where-expr.js';
+import { endResponse, writeHead } from './http-reply.js';
+
+/** XAPI's Xml_spaces.protect: keeps whitespace intact through XML attribute normalisation. */
+export function protectSpaces(s: string): string {
+  return s.replace(/[ \t\n\r%]/g, (c) => ({ ' ': '%.', '\t': '%t', '\n': '%n', '\r': '%r', '%': '%%' })[c] as string);
+}
+
+function escapeAttr(s: string): string {
+  let out = '';
+  for (const ch of s) {
+    const c = ch.codePointAt(0) ?? 0;
+    if (ch === '&') out += '&amp;';
+    else if (ch === '<') out += '&lt;';
+    else if (ch === '>') out += '&gt;';
+    else if (ch === '"') out += '&quot;';
+    else if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) continue; // not representable in XML
+    else if (c === 0xfffe || c === 0xffff || (c >= 0xd800 && c <= 0xdfff)) continue;
+    else out += ch;
+  }
+  return out;
+}
+
+/** Classes that live in XAPI's database (messages are kept elsewhere). */
+const DB_CLASSES: readonly ClassName[] = [...CLASS_NAMES].filter((c) => c !== 'message').sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+/** XAPI writes these tables without rows (not persistent). */
+const NOT_PERSISTED: ReadonlySet<ClassName> = new Set(['session', 'task']);
+
+function manifest(db: SimDb, profile: SimProfile): string {
+  const pair = (k: string, v: string) => `<pair key="${k}" value="${v}"/>`;
+  return `<manifest>${pair('schema_major_vsn', '5')}${pair('schema_minor_vsn', String(profile.apiMajor * 100 + profile.apiMinor))}${pair('generation_count', String(db.generation))}</manifest>`;
+}
+
+function table(db: SimDb, cls: ClassName): string {
+  if (NOT_PERSISTED.has(cls)) return `<table name="${cls}"/>`;
+  const fields = fieldNames(cls);
+  const rows = [...db.allRecords(cls)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const out: string[] = [`<table name="${cls}">`];
+  for (const [ref, rec] of rows) {
+    const attrs = [`ref="${escapeAttr(ref)}"`];
+    for (const f of fields) {
+      const text = columnText(cls, f, (rec as Record<string, unknown>)[f]);
+      attrs.push(`${columnName(cls, f)}="${escapeAttr(protectSpaces(text))}"`);
+    }
+    out.push(`<row ${attrs.join(' ')}/>`);
+  }
+  out.push('</table>');
+  return out.join('');
+}
+
+async function handleXmlDbDump(ctx: HandlerContext): Promise<void> {
+  writeHead(ctx, {
+    status: 200,
+    reason: 'OK',
+    headers: [
+      ['connection', 'close'],
+      ['cache-control', 'no-cache, no-store'],
+    ],
+    keepTaskIdHeader: false,
+  });
+  try {
+    await ctx.send(`<?xml version="1.0" encoding="UTF-8"?><database>${manifest(ctx.db, ctx.profile)}`);
+    for (const cls of DB_CLASSES) await ctx.send(table(ctx.db, cls));
+    await ctx.send('</database>');
+  } catch {
+    // Connection cut mid-dump.
+    ctx.task.fail('INTERNAL_ERROR', ['the connection was closed during the database dump']);
+    ctx.res.destroy();
+    return;
+  }
+  ctx.task.succeed();
+  await endResponse(ctx);
+}
+
+export const xmlDbDumpRoute: SimRoute = {
+  method: 'GET',
+  path: '/pool/xmldbdump',
+  label: 'get_pool_xmldbdump',
+  taskName: 'pool.dump_database',
+  handler: handleXmlDbDump,
+};
