@@ -109,6 +109,10 @@ const XENAPI_TEXT: Record<string, Explainer> = {
     meaning: `VM ${p(0)} already exists here in version ${p(1)}, not older than the backup's ${p(2)}.`,
     nextStep: 'Nothing to restore for this VM; delete the existing VM first if the backup must win.',
   }),
+  DUPLICATE_VM: (p) => ({
+    meaning: `VM ${p(0)} in this pool has the same identity (MAC seed) as the VM being restored.`,
+    nextStep: 'The VM is probably already here under another uuid: remove the duplicate or skip this VM.',
+  }),
   DUPLICATE_MAC_SEED: (p) => ({
     meaning: `Another VM in this pool already uses MAC seed ${p(0)} (the VM may already have been restored).`,
     nextStep: 'Remove the duplicate VM, or restore without preserving identities.',
@@ -118,8 +122,8 @@ const XENAPI_TEXT: Record<string, Explainer> = {
     nextStep: IMPORT_DAMAGED,
   }),
   IMPORT_ERROR_ATTACHED_DISKS_NOT_FOUND: () => ({
-    meaning: 'Disks attached to the VM in the backup were not found in this pool.',
-    nextStep: 'Restore onto the SR that holds the VM disks, or force the restore to skip missing disks.',
+    meaning: 'The VM was running when backed up and one of its attached disks is not in this pool.',
+    nextStep: 'Attach the SR holding that disk and restore again (forcing does not skip disks that were attached).',
   }),
   IMPORT_ERROR_UNEXPECTED_FILE: (p) => ({
     meaning: `The backup archive holds "${p(1)}" where "${p(0)}" was expected.`,
