@@ -4,12 +4,13 @@
  * exports failed; 1 any other failure.
  */
 import type { Command } from 'commander';
-import { connect, type GlobalOptions } from '../connect.js';
+import type { GlobalOptions } from '../connect.js';
+import { runWithConnection } from './connection.js';
 import { runBackup, type BackupReport } from '../dr/backup.js';
 import { NoBackupVdiError } from '../dr/backup-vdi.js';
 import { formatBytes } from '../dr/overview.js';
 import { parseIntOption } from './options.js';
-import { ExitCode, printFailure, printJson, stdio, type Io } from './output.js';
+import { ExitCode, printJson, stdio, type Io } from './output.js';
 
 interface BackupCommandOptions {
   sr?: string;
@@ -51,12 +52,8 @@ export function backupText(r: BackupReport): string {
 }
 
 export async function backupAction(global: GlobalOptions, opts: BackupCommandOptions, io: Io = stdio): Promise<number> {
-  const conn = await connect(global, { input: process.stdin, output: process.stdout });
-  const abort = new AbortController();
-  const onSignal = () => abort.abort(new Error('interrupted'));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
+  const failureCode = (err: unknown) => (err instanceof NoBackupVdiError ? EXIT_NO_VDI : 1);
+  return runWithConnection(global, { json: opts.json ?? false, io, failureCode }, async (conn, signal) => {
     const report = await runBackup(conn.session, {
       ...(opts.sr && { srUuid: opts.sr }),
       create: opts.create,
@@ -64,7 +61,7 @@ export async function backupAction(global: GlobalOptions, opts: BackupCommandOpt
       force: opts.force ?? false,
       access: opts.access,
       ...(opts.concurrency !== undefined && { concurrency: opts.concurrency }),
-      signal: abort.signal,
+      signal,
       ...(!opts.json && {
         onProgress: (e) => {
           if (e.kind === 'phase' && (e.phase === 'vdi' || e.phase === 'check') && /^(Using|Creating|Checking backup VDI space)/.test(e.message)) {
@@ -76,14 +73,7 @@ export async function backupAction(global: GlobalOptions, opts: BackupCommandOpt
     if (opts.json) printJson(io, report);
     else io.out(backupText(report));
     return report.failures.length ? EXIT_PARTIAL : 0;
-  } catch (err) {
-    printFailure(io, err, opts.json ?? false);
-    return err instanceof NoBackupVdiError ? EXIT_NO_VDI : 1;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await conn.close();
-  }
+  });
 }
 
 export function registerBackupCommand(program: Command): void {

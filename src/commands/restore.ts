@@ -8,11 +8,12 @@
  */
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
-import { connect, type GlobalOptions } from '../connect.js';
+import type { GlobalOptions } from '../connect.js';
+import { runWithConnection } from './connection.js';
 import { BackupSource, BackupSourceError, probeBackupVdis, type RestoreScope } from '../dr/backup-source.js';
 import { preflightRestore, runRestore, type PreflightReport, type RestoreReport } from '../dr/restore.js';
 import type { AccessMode } from '../dr/volume/workspace.js';
-import { ExitCode, printFailure, printJson, stdio, type Io } from './output.js';
+import { ExitCode, printJson, stdio, type Io } from './output.js';
 
 /** The XSA-459 / CVE-2024-31144 warning, shown whenever the legacy scan is used. */
 export const LEGACY_WARNING =
@@ -31,21 +32,6 @@ interface SourceOptions {
 function parseScope(v: string): RestoreScope {
   if (v !== 'sr' && v !== 'all') throw new Error(`Unknown restore mode "${v}": use sr or all.`);
   return v;
-}
-
-async function withConnection<T>(global: GlobalOptions, fn: (c: Awaited<ReturnType<typeof connect>>, signal: AbortSignal) => Promise<T>): Promise<T> {
-  const conn = await connect(global, { input: process.stdin, output: process.stdout });
-  const abort = new AbortController();
-  const onSignal = () => abort.abort(new Error('interrupted'));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    return await fn(conn, abort.signal);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await conn.close();
-  }
 }
 
 /** The VDI to read: --vdi, else the trusted one, else (legacy) exactly one candidate. */
@@ -128,18 +114,13 @@ function sourceOptions(cmd: Command): Command {
 export function registerRestoreCommands(program: Command, io: Io = stdio): void {
   sourceOptions(program.command('probe').description('print the backup VDI uuid(s) of an SR, one per line')).action(
     async (opts: SourceOptions, cmd: Command) => {
-      const code = await withConnection(cmd.optsWithGlobals() as GlobalOptions, async (conn, signal) => {
-        try {
-          if (opts.legacy) io.err(LEGACY_WARNING);
-          const r = await probeBackupVdis(conn.session, opts.sr, { legacy: opts.legacy ?? false, access: opts.access, signal });
-          if (opts.json) printJson(io, r);
-          else if (r.found.length) io.out(r.found.map((f) => f.uuid).join('\n'));
-          else io.err(r.examined === 0 ? `No VDIs found on SR.${opts.legacy ? '' : ' (Backups made before 2024 need --legacy.)'}` : 'Metadata backups not found.');
-          return 0;
-        } catch (err) {
-          printFailure(io, err, opts.json ?? false);
-          return 1;
-        }
+      const code = await runWithConnection(cmd.optsWithGlobals() as GlobalOptions, { json: opts.json ?? false, io }, async (conn, signal) => {
+        if (opts.legacy) io.err(LEGACY_WARNING);
+        const r = await probeBackupVdis(conn.session, opts.sr, { legacy: opts.legacy ?? false, access: opts.access, signal });
+        if (opts.json) printJson(io, r);
+        else if (r.found.length) io.out(r.found.map((f) => f.uuid).join('\n'));
+        else io.err(r.examined === 0 ? `No VDIs found on SR.${opts.legacy ? '' : ' (Backups made before 2024 need --legacy.)'}` : 'Metadata backups not found.');
+        return 0;
       });
       if (code) throw new ExitCode(code);
     },
@@ -148,22 +129,17 @@ export function registerRestoreCommands(program: Command, io: Io = stdio): void 
   sourceOptions(program.command('list').description('list the backups on the backup VDI, newest first'))
     .option('--vdi <uuid>', 'read this VDI (another than the deterministic one needs --legacy)')
     .action(async (opts: SourceOptions, cmd: Command) => {
-      const code = await withConnection(cmd.optsWithGlobals() as GlobalOptions, async (conn, signal) => {
+      const code = await runWithConnection(cmd.optsWithGlobals() as GlobalOptions, { json: opts.json ?? false, io }, async (conn, signal) => {
+        const vdi = await chooseVdi(conn.session, opts, io, signal);
+        const src = await BackupSource.open(conn.session, { ...(opts.sr && { srUuid: opts.sr }), ...(vdi && { vdiUuid: vdi }), legacy: opts.legacy ?? false, access: opts.access, signal });
         try {
-          const vdi = await chooseVdi(conn.session, opts, io, signal);
-          const src = await BackupSource.open(conn.session, { ...(opts.sr && { srUuid: opts.sr }), ...(vdi && { vdiUuid: vdi }), legacy: opts.legacy ?? false, access: opts.access, signal });
-          try {
-            const list = await src.summaries();
-            if (opts.json) printJson(io, { sr: src.sr.uuid, vdi: src.vdi.uuid, backups: list });
-            else io.out(list.map((b) => `${b.date}  ${b.vms} VM(s), ${b.vmsOnSr} on this SR${b.hasSrMeta ? '' : ', no SRMETA.xml'}`).join('\n'));
-          } finally {
-            await src.close();
-          }
-          return 0;
-        } catch (err) {
-          printFailure(io, err, opts.json ?? false);
-          return 1;
+          const list = await src.summaries();
+          if (opts.json) printJson(io, { sr: src.sr.uuid, vdi: src.vdi.uuid, backups: list });
+          else io.out(list.map((b) => `${b.date}  ${b.vms} VM(s), ${b.vmsOnSr} on this SR${b.hasSrMeta ? '' : ', no SRMETA.xml'}`).join('\n'));
+        } finally {
+          await src.close();
         }
+        return 0;
       });
       if (code) throw new ExitCode(code);
     });
@@ -174,26 +150,21 @@ export function registerRestoreCommands(program: Command, io: Io = stdio): void 
     .option('--mode <mode>', 'sr: only VMs on this SR; all: all VM metadata', parseScope, 'all' as RestoreScope)
     .option('--force', 'predict for a forced restore')
     .action(async (opts: SourceOptions & { date?: string; mode: RestoreScope; force?: boolean }, cmd: Command) => {
-      const code = await withConnection(cmd.optsWithGlobals() as GlobalOptions, async (conn, signal) => {
-        try {
-          const vdi = await chooseVdi(conn.session, opts, io, signal);
-          const p = await preflightRestore(conn.session, {
-            ...(opts.sr && { srUuid: opts.sr }),
-            ...(vdi && { vdiUuid: vdi }),
-            legacy: opts.legacy ?? false,
-            ...(opts.date && { date: opts.date }),
-            scope: opts.mode,
-            force: opts.force ?? false,
-            access: opts.access,
-            signal,
-          });
-          if (opts.json) printJson(io, p);
-          else io.out(preflightText(p));
-          return 0;
-        } catch (err) {
-          printFailure(io, err, opts.json ?? false);
-          return 1;
-        }
+      const code = await runWithConnection(cmd.optsWithGlobals() as GlobalOptions, { json: opts.json ?? false, io }, async (conn, signal) => {
+        const vdi = await chooseVdi(conn.session, opts, io, signal);
+        const p = await preflightRestore(conn.session, {
+          ...(opts.sr && { srUuid: opts.sr }),
+          ...(vdi && { vdiUuid: vdi }),
+          legacy: opts.legacy ?? false,
+          ...(opts.date && { date: opts.date }),
+          scope: opts.mode,
+          force: opts.force ?? false,
+          access: opts.access,
+          signal,
+        });
+        if (opts.json) printJson(io, p);
+        else io.out(preflightText(p));
+        return 0;
       });
       if (code) throw new ExitCode(code);
     });
@@ -206,31 +177,26 @@ export function registerRestoreCommands(program: Command, io: Io = stdio): void 
     .option('--force', 'let XAPI skip missing disks and running clashes (xe --force)')
     .option('--yes', 'do not ask for confirmation')
     .action(async (opts: SourceOptions & { date?: string; mode: RestoreScope; dryRun?: boolean; force?: boolean; yes?: boolean }, cmd: Command) => {
-      const code = await withConnection(cmd.optsWithGlobals() as GlobalOptions, async (conn, signal) => {
-        try {
-          const vdi = await chooseVdi(conn.session, opts, io, signal);
-          if (!opts.dryRun && !opts.yes && !(await confirm(io))) {
-            io.err('Aborting metadata restore.');
-            return 1;
-          }
-          const r = await runRestore(conn.session, {
-            ...(opts.sr && { srUuid: opts.sr }),
-            ...(vdi && { vdiUuid: vdi }),
-            legacy: opts.legacy ?? false,
-            ...(opts.date && { date: opts.date }),
-            scope: opts.mode,
-            dryRun: opts.dryRun ?? false,
-            force: opts.force ?? false,
-            access: opts.access,
-            signal,
-          });
-          if (opts.json) printJson(io, r);
-          else io.out(restoreText(r));
-          return Math.min(r.errors, 255);
-        } catch (err) {
-          printFailure(io, err, opts.json ?? false);
+      const code = await runWithConnection(cmd.optsWithGlobals() as GlobalOptions, { json: opts.json ?? false, io }, async (conn, signal) => {
+        const vdi = await chooseVdi(conn.session, opts, io, signal);
+        if (!opts.dryRun && !opts.yes && !(await confirm(io))) {
+          io.err('Aborting metadata restore.');
           return 1;
         }
+        const r = await runRestore(conn.session, {
+          ...(opts.sr && { srUuid: opts.sr }),
+          ...(vdi && { vdiUuid: vdi }),
+          legacy: opts.legacy ?? false,
+          ...(opts.date && { date: opts.date }),
+          scope: opts.mode,
+          dryRun: opts.dryRun ?? false,
+          force: opts.force ?? false,
+          access: opts.access,
+          signal,
+        });
+        if (opts.json) printJson(io, r);
+        else io.out(restoreText(r));
+        return Math.min(r.errors, 255);
       });
       if (code) throw new ExitCode(code);
     });
