@@ -153,16 +153,17 @@ export async function preflightRestore(session: Session, opts: RestoreOptions = 
     const vms: PreflightVm[] = [];
     for (const entry of entries) {
       throwIfAborted(opts.signal);
+      const unreadable = (error: string): PreflightVm => ({ file: entry.name, uuid: entry.vmUuid, name: '', powerState: '', isTemplate: false, clash: null, missingDisks: [], newNetworks: [], error });
       let meta: VmmetaSummary;
       try {
         meta = await readVmmeta(await src.readEntry(entry));
       } catch (err) {
-        vms.push({ file: entry.name, uuid: entry.vmUuid, name: '', powerState: '', isTemplate: false, clash: null, missingDisks: [], newNetworks: [], error: (err as Error).message });
+        vms.push(unreadable((err as Error).message));
         continue;
       }
       const vm = meta.vms.find((v) => v.uuid === entry.vmUuid && !v.isSnapshot) ?? meta.vms.find((v) => !v.isSnapshot);
       if (!vm) {
-        vms.push({ file: entry.name, uuid: entry.vmUuid, name: '', powerState: '', isTemplate: false, clash: null, missingDisks: [], newNetworks: [], error: 'the export holds no VM' });
+        vms.push(unreadable('the export holds no VM'));
         continue;
       }
       const existing = pool.vmByUuid.get(vm.uuid);

@@ -159,33 +159,34 @@ export class CopyOnWriteDevice implements BlockDevice {
     return this.base.stats;
   }
 
+  /** Calls fn for each overlay block a byte range touches: (block, offset in block, bytes, offset in range). */
+  private async eachBlock(position: number, length: number, fn: (block: number, within: number, n: number, done: number) => Promise<void>): Promise<void> {
+    const B = CopyOnWriteDevice.BLOCK;
+    for (let done = 0; done < length; ) {
+      const pos = position + done;
+      const block = Math.floor(pos / B);
+      const within = pos - block * B;
+      const n = Math.min(B - within, length - done);
+      await fn(block, within, n, done);
+      done += n;
+    }
+  }
+
   async read(buffer: Buffer, bufferOffset: number, length: number, position: number): Promise<number> {
     const len = Math.max(0, Math.min(length, this.size - position));
     if (len === 0) return 0;
     if (this.overlay.size === 0) return this.base.read(buffer, bufferOffset, len, position);
-    const B = CopyOnWriteDevice.BLOCK;
-    let done = 0;
-    while (done < len) {
-      const pos = position + done;
-      const block = Math.floor(pos / B);
-      const within = pos - block * B;
-      const n = Math.min(B - within, len - done);
+    await this.eachBlock(position, len, async (block, within, n, done) => {
       const over = this.overlay.get(block);
       if (over) over.copy(buffer, bufferOffset + done, within, within + n);
-      else await this.base.read(buffer, bufferOffset + done, n, pos);
-      done += n;
-    }
+      else await this.base.read(buffer, bufferOffset + done, n, position + done);
+    });
     return len;
   }
 
   async write(buffer: Buffer, bufferOffset: number, length: number, position: number): Promise<number> {
     const B = CopyOnWriteDevice.BLOCK;
-    let done = 0;
-    while (done < length) {
-      const pos = position + done;
-      const block = Math.floor(pos / B);
-      const within = pos - block * B;
-      const n = Math.min(B - within, length - done);
+    await this.eachBlock(position, length, async (block, within, n, done) => {
       let over = this.overlay.get(block);
       if (!over) {
         over = Buffer.alloc(B);
@@ -193,8 +194,7 @@ export class CopyOnWriteDevice implements BlockDevice {
         this.overlay.set(block, over);
       }
       buffer.copy(over, within, bufferOffset + done, bufferOffset + done + n);
-      done += n;
-    }
+    });
     return length;
   }
 
