@@ -168,7 +168,7 @@ export class BackupSource {
    */
   static async open(
     session: Session,
-    opts: { srUuid?: string; vdiUuid?: string; legacy?: boolean; access?: AccessMode | 'auto'; signal?: AbortSignal },
+    opts: { srUuid?: string; vdiUuid?: string; legacy?: boolean; access?: AccessMode | 'auto'; cacheDir?: string | null; signal?: AbortSignal },
   ): Promise<BackupSource> {
     const sr = await resolveSr(session, opts.srUuid);
     const trustedUuid = backupVdiUuid(sr.uuid);
@@ -191,7 +191,12 @@ export class BackupSource {
     const vdi = await vdiCandidate(session, ref, sr);
     const rec = await session.call<Record<string, unknown>>('VDI.get_record', ref);
     if (toStr(rec['SR']) !== sr.ref) throw new BackupSourceError('NOT_PERMITTED', `VDI ${wanted} is not on SR "${sr.nameLabel}".`);
-    const ws = await openVdiWorkspace(session, vdi, { mode: opts.access ?? 'auto', readOnly: true, ...(opts.signal && { signal: opts.signal }) });
+    const ws = await openVdiWorkspace(session, vdi, {
+      mode: opts.access ?? 'auto',
+      readOnly: true,
+      ...(opts.cacheDir !== undefined && { cacheDir: opts.cacheDir }),
+      ...(opts.signal && { signal: opts.signal }),
+    });
     try {
       // Read-only through an overlay, so no fsck is run (it could write); a disk that is not
       // ext at all is simply not a backup.

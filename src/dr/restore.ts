@@ -22,6 +22,8 @@ export interface RestoreOptions {
   dryRun?: boolean;
   force?: boolean;
   access?: AccessMode | 'auto';
+  /** Remote access: folder of cached VDI copies (null: none). */
+  cacheDir?: string | null;
   signal?: AbortSignal;
   onProgress?: (e: RestoreProgress) => void;
 }
@@ -135,6 +137,7 @@ async function withSource<T>(session: Session, opts: RestoreOptions, fn: (src: B
     ...(opts.vdiUuid && { vdiUuid: opts.vdiUuid }),
     legacy: opts.legacy ?? false,
     access: opts.access ?? 'auto',
+    ...(opts.cacheDir !== undefined && { cacheDir: opts.cacheDir }),
     ...(opts.signal && { signal: opts.signal }),
   });
   try {

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { runBackup, SpaceGuardError, BackupStepError } from '../../src/dr/backup.js';
 import { NoBackupVdiError } from '../../src/dr/backup-vdi.js';
 import { backupVdiUuid, isBackupDate } from '../../src/dr/layout.js';
@@ -10,6 +12,7 @@ import { readFileBytes, writeFileBytes } from '../../src/dr/volume/files.js';
 import { controlDomainAttachments, debugfs, fsckReadOnly, imageLs, startTestPool, vdiImagePath, type TestPool } from '../helpers/pool.js';
 import type { Ref } from '../../src/xenapi/index.js';
 
+const SBIN = { ...process.env, PATH: `${process.env['PATH']}:/usr/sbin:/sbin` };
 let pool: TestPool;
 let srUuid: string;
 let image: string;
@@ -174,21 +177,44 @@ describe('space guard', () => {
 });
 
 describe('remote backend', () => {
-  it('writes the same layout through raw VDI transfers and moves only changed extents back', async () => {
+  it('writes the same layout through raw VDI transfers, reusing a verified local copy', async () => {
     const p = await startTestPool({ vms: 3 });
+    const cacheDir = join(p.dir, 'cache');
+    const GiB = 128 * 1024 * 1024; // the VDI's size: a small one keeps the test quick
+    const CHECK = 2 * 1024 * 1024;
     try {
-      const first = await runBackup(p.session, { access: 'remote', now: tick });
+      const first = await runBackup(p.session, { access: 'remote', cacheDir, now: tick, vdiSize: GiB });
       expect(first.access).toBe('remote');
       expect(first.transfer.downloadedBytes).toBe(0); // a new VDI is all zeros: nothing fetched
       expect(first.transfer.uploadedBytes).toBeGreaterThan(0);
       expect(first.transfer.uploadedBytes).toBeLessThan(64 * 1024 * 1024);
       const img = vdiImagePath(p.sim, first.vdi.uuid);
       expect(fsckReadOnly(img).code).toBe(0);
-      const second = await runBackup(p.session, { access: 'remote', now: tick });
-      expect(second.transfer.downloadedBytes).toBe(1024 ** 3);
+
+      // Unchanged since our commit: only the check bytes are fetched.
+      const second = await runBackup(p.session, { access: 'remote', cacheDir, now: tick });
+      expect(second.transfer.downloadedBytes).toBe(CHECK);
       expect(second.transfer.uploadedBytes).toBeLessThan(8 * 1024 * 1024);
       expect(fsckReadOnly(img).code).toBe(0);
       expect(imageLs(img, '/metadata').sort()).toEqual([first.date, second.date].sort());
+
+      // Another tool wrote to the VDI: the copy is stale and is fetched again whole.
+      execFileSync('debugfs', ['-w', '-R', 'mkdir /touched-by-stock-tools', img], { env: SBIN, stdio: 'ignore' });
+      const third = await runBackup(p.session, { access: 'remote', cacheDir, now: tick });
+      expect(third.transfer.downloadedBytes).toBe(CHECK + GiB);
+      expect(imageLs(img, '/')).toContain('touched-by-stock-tools');
+
+      // A failed commit leaves no trusted copy behind.
+      p.sim.faults.add({ route: '/import_raw_vdi', httpStatus: 500, times: 1 });
+      await expect(runBackup(p.session, { access: 'remote', cacheDir, now: tick })).rejects.toBeInstanceOf(BackupStepError);
+      const fifth = await runBackup(p.session, { access: 'remote', cacheDir, now: tick });
+      expect(fifth.transfer.downloadedBytes).toBe(GiB);
+      expect(fsckReadOnly(img).code).toBe(0);
+      expect(imageLs(img, '/metadata')).toContain(fifth.date);
+
+      // Without a cache, the whole VDI every time.
+      const uncached = await runBackup(p.session, { access: 'remote', cacheDir: null, now: tick });
+      expect(uncached.transfer.downloadedBytes).toBe(GiB);
       expect(await controlDomainAttachments(p.sim)).toEqual({ vbds: 0, devices: [] });
     } finally {
       await p.close();

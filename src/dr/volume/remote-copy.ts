@@ -1,11 +1,20 @@
 /**
- * Backend (b): a workstation cannot plug a VDI into anything, so it fetches the VDI
- * through /export_raw_vdi into a local sparse file, changes that copy, and sends back only
- * the 64 KiB extents whose content changed (the /import_raw_vdi chunk protocol).
- * A VDI created in this run is known to be all zeros and is not fetched at all.
+ * Backend (b): a workstation cannot plug a VDI into anything, so it works on a local copy
+ * fetched through /export_raw_vdi and sends back only the 64 KiB extents whose content
+ * changed (the /import_raw_vdi chunk protocol, one request so the VDI is never left
+ * half-updated by a second request that did not happen).
+ *
+ * What is fetched:
+ *  - a VDI created in this run is all zeros: nothing;
+ *  - with a cache folder, the copy left by our last successful commit is reused when the
+ *    VDI's first 2 MiB (superblock, group descriptors, group 0's bitmaps) are unchanged:
+ *    any mount (mount count and time) or write (free counts, write time) by another tool
+ *    changes them. The cache is marked invalid before it is touched and made valid again
+ *    only after a commit succeeded, so a failed run never leaves a trusted stale copy;
+ *  - otherwise the whole VDI (zero extents stay holes in the copy).
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -13,18 +22,41 @@ import type { ByteRange } from './block-device.js';
 import { CHUNK_HEADER_BYTES, chunkHeader, exportRawVdi, importRawVdi, type Ref, type Session } from '../../xenapi/index.js';
 
 export const EXTENT = 64 * 1024;
+/** Leading bytes compared to decide whether a cached copy is still the VDI's content. */
+export const CACHE_CHECK_BYTES = 2 * 1024 * 1024;
 
 export interface RemoteCopy {
   path: string;
   downloadedBytes: number;
+  /** The copy came from the cache (only the check bytes were fetched). */
+  fromCache: boolean;
   /**
    * Sends the changed extents back; returns the bytes of VDI data sent. With `written`
    * (the ranges the filesystem layer wrote) only those extents are compared; without it
    * (after mkfs or an e2fsck repair, which write behind our back) every extent is.
    */
   commit(opts?: { signal?: AbortSignal; written?: readonly ByteRange[] }): Promise<number>;
-  /** Removes the local copy. */
+  /** Removes the local copy, or leaves it in the cache when it matches the VDI. */
   dispose(): Promise<void>;
+}
+
+export interface RemoteCopyOptions {
+  fresh?: boolean;
+  signal?: AbortSignal;
+  /** Fetch only this many leading bytes (probing; read-only, never cached). */
+  limitBytes?: number;
+  /** Folder for cached copies; without it a temporary copy is used and removed. */
+  cacheDir?: string;
+  /** Cache key. */
+  vdiUuid?: string;
+  readOnly?: boolean;
+}
+
+interface CacheMeta {
+  format: 'xsconsole-dr-vdi-cache';
+  size: number;
+  /** [extent index, sha1] of every extent that is not all zeros. */
+  digests: Array<[number, string]>;
 }
 
 const ZEROS = Buffer.alloc(EXTENT);
@@ -33,68 +65,148 @@ function isZero(buf: Buffer): boolean {
   return buf.length === EXTENT ? buf.equals(ZEROS) : buf.equals(ZEROS.subarray(0, buf.length));
 }
 
-export async function fetchRemoteCopy(
+const sha1 = (b: Buffer) => createHash('sha1').update(b).digest('hex');
+
+/** Streams the VDI (or its first `limit` bytes) into `fh`, keeping zero extents as holes. */
+async function download(
   session: Session,
   vdiRef: Ref,
   virtualSize: number,
-  opts: { fresh?: boolean; signal?: AbortSignal; limitBytes?: number } = {},
-): Promise<RemoteCopy> {
-  const dir = await mkdtemp(join(tmpdir(), 'xsdr-vdi-'));
-  const path = join(dir, 'vdi.img');
-  const digests = new Map<number, string>();
-  let downloadedBytes = 0;
+  fh: FileHandle | null,
+  digests: Map<number, string> | null,
+  limit: number,
+  signal: AbortSignal | undefined,
+): Promise<Buffer[] | number> {
+  const dl = await exportRawVdi(session, vdiRef, { ...(signal && { signal }), expectedBytes: virtualSize });
+  const kept: Buffer[] = [];
+  let pending: Buffer = Buffer.alloc(0);
+  let offset = 0;
+  let received = 0;
+  const flushExtent = async (ext: Buffer) => {
+    if (fh === null) kept.push(Buffer.from(ext));
+    else if (!isZero(ext)) {
+      await fh.write(ext, 0, ext.length, offset);
+      digests?.set(offset / EXTENT, sha1(ext));
+    }
+    offset += ext.length;
+  };
+  for await (const chunk of dl.stream as AsyncIterable<Buffer>) {
+    received += chunk.length;
+    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    while (pending.length >= EXTENT && offset < limit) {
+      await flushExtent(pending.subarray(0, EXTENT));
+      pending = pending.subarray(EXTENT);
+    }
+    // Leaving the loop destroys the stream, cancelling the transfer: only for a prefix.
+    if (limit < virtualSize && offset >= limit) break;
+  }
+  if (pending.length && offset < limit) await flushExtent(Buffer.from(pending.subarray(0, limit - offset)));
+  if (limit < virtualSize) {
+    await dl.done.catch(() => undefined); // cancelled on purpose
+  } else {
+    await dl.done;
+    if (received !== virtualSize) throw new Error(`The VDI download ended after ${received} of ${virtualSize} bytes.`);
+  }
+  return fh === null ? kept : received;
+}
+
+async function readMeta(path: string, size: number): Promise<Map<number, string> | null> {
   try {
-    const fh = await open(path, 'w+');
+    const meta = JSON.parse(await readFile(path, 'utf8')) as CacheMeta;
+    if (meta.format !== 'xsconsole-dr-vdi-cache' || meta.size !== size || !Array.isArray(meta.digests)) return null;
+    return new Map(meta.digests);
+  } catch {
+    return null;
+  }
+}
+
+async function writeMeta(path: string, size: number, digests: Map<number, string>): Promise<void> {
+  const meta: CacheMeta = { format: 'xsconsole-dr-vdi-cache', size, digests: [...digests] };
+  await writeFile(`${path}.tmp`, JSON.stringify(meta), { mode: 0o600 });
+  await rename(`${path}.tmp`, path);
+}
+
+/** Where the copy lives: a cache slot (locked for this process) or a temporary folder. */
+async function placeCopy(opts: RemoteCopyOptions): Promise<{ path: string; metaPath: string | null; release: (keep: boolean) => Promise<void> }> {
+  if (opts.cacheDir && opts.vdiUuid && opts.limitBytes === undefined) {
+    await mkdir(opts.cacheDir, { recursive: true, mode: 0o700 });
+    const base = join(opts.cacheDir, opts.vdiUuid);
     try {
-      await fh.truncate(virtualSize);
-      if (!opts.fresh) {
-        const dl = await exportRawVdi(session, vdiRef, { ...(opts.signal && { signal: opts.signal }), expectedBytes: virtualSize });
-        // Re-block the stream into extents; all-zero extents stay holes in the copy.
-        let pending: Buffer = Buffer.alloc(0);
-        let offset = 0;
-        const flushExtent = async (ext: Buffer) => {
-          if (!isZero(ext)) {
-            await fh.write(ext, 0, ext.length, offset);
-            digests.set(offset / EXTENT, createHash('sha1').update(ext).digest('hex'));
-          }
-          offset += ext.length;
-        };
-        const limit = Math.min(virtualSize, opts.limitBytes ?? virtualSize);
-        for await (const chunk of dl.stream as AsyncIterable<Buffer>) {
-          if (downloadedBytes >= limit) break; // leaving the loop destroys the stream: the transfer is cancelled
-          downloadedBytes += chunk.length;
-          pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-          while (pending.length >= EXTENT) {
-            await flushExtent(pending.subarray(0, EXTENT));
-            pending = pending.subarray(EXTENT);
-          }
+      // One process per cached VDI at a time; a busy slot means: work without the cache.
+      await (await open(`${base}.lock`, 'wx', 0o600)).close();
+      return {
+        path: `${base}.img`,
+        metaPath: `${base}.json`,
+        release: async (keep) => {
+          if (!keep) await rm(`${base}.img`, { force: true });
+          await rm(`${base}.lock`, { force: true });
+        },
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'xsdr-vdi-'));
+  return { path: join(dir, 'vdi.img'), metaPath: null, release: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export async function fetchRemoteCopy(session: Session, vdiRef: Ref, virtualSize: number, opts: RemoteCopyOptions = {}): Promise<RemoteCopy> {
+  const place = await placeCopy(opts);
+  let digests = new Map<number, string>();
+  let downloadedBytes = 0;
+  let fromCache = false;
+  try {
+    if (!opts.fresh && place.metaPath) {
+      const cached = await readMeta(place.metaPath, virtualSize);
+      const size = await stat(place.path).then((s) => s.size, () => -1);
+      if (cached && size === virtualSize) {
+        const check = Math.min(CACHE_CHECK_BYTES, virtualSize);
+        const remote = Buffer.concat((await download(session, vdiRef, virtualSize, null, null, check, opts.signal)) as Buffer[]);
+        downloadedBytes = remote.length;
+        const local = Buffer.alloc(check);
+        const fh = await open(place.path, 'r');
+        try {
+          await fh.read(local, 0, check, 0);
+        } finally {
+          await fh.close();
         }
-        if (pending.length) await flushExtent(Buffer.from(pending));
-        if (limit < virtualSize) {
-          await dl.done.catch(() => undefined); // cancelled on purpose
-        } else {
-          await dl.done;
-        }
-        if (limit === virtualSize && downloadedBytes !== virtualSize) {
-          throw new Error(`The VDI download ended after ${downloadedBytes} of ${virtualSize} bytes.`);
+        if (remote.equals(local)) {
+          digests = cached;
+          fromCache = true;
         }
       }
-    } finally {
-      await fh.close();
+    }
+    // From here the copy may differ from the VDI: the cache is not trusted until a commit.
+    if (place.metaPath && !opts.readOnly) await rm(place.metaPath, { force: true });
+    if (!fromCache) {
+      if (place.metaPath) await rm(place.metaPath, { force: true });
+      const fh = await open(place.path, 'w+', 0o600);
+      try {
+        await fh.truncate(virtualSize);
+        if (!opts.fresh) {
+          const limit = Math.min(virtualSize, opts.limitBytes ?? virtualSize);
+          downloadedBytes += (await download(session, vdiRef, virtualSize, fh, digests, limit, opts.signal)) as number;
+        }
+      } finally {
+        await fh.close();
+      }
+      // A full read-only copy is as good as a committed one for the next run.
+      if (opts.readOnly && place.metaPath && opts.limitBytes === undefined) await writeMeta(place.metaPath, virtualSize, digests);
     }
   } catch (err) {
-    await rm(dir, { recursive: true, force: true });
+    await place.release(false);
     throw err;
   }
 
+  let committed = opts.readOnly === true;
   return {
-    path,
+    path: place.path,
     downloadedBytes,
+    fromCache,
     async commit(c = {}) {
-      const fh = await open(path, 'r');
+      const fh = await open(place.path, 'r');
+      let sent = 0;
       try {
-        // Pass 1: which extents changed. Pass 2 streams exactly those in ONE chunked PUT, so
-        // the VDI is never left half-updated by a second request that did not happen.
         const changed: number[] = [];
         const buf = Buffer.alloc(EXTENT);
         const extentLength = (index: number) => Math.min(EXTENT, virtualSize - index * EXTENT);
@@ -103,31 +215,42 @@ export async function fetchRemoteCopy(
           await fh.read(buf, 0, len, index * EXTENT);
           const ext = buf.subarray(0, len);
           const before = digests.get(index);
-          // An extent fetched as zeros has no digest: it changed iff it is no longer zero.
-          if (before === undefined ? isZero(ext) : createHash('sha1').update(ext).digest('hex') === before) continue;
+          // An extent that was zeros has no digest: it changed iff it is no longer zero.
+          if (before === undefined ? isZero(ext) : sha1(ext) === before) continue;
           changed.push(index);
-          digests.set(index, createHash('sha1').update(ext).digest('hex'));
         }
-        if (changed.length === 0) return 0;
-        const dataBytes = changed.reduce((n, i) => n + extentLength(i), 0);
-        const bodyLength = dataBytes + (changed.length + 1) * CHUNK_HEADER_BYTES;
-        async function* frames() {
-          for (const index of changed) {
-            const data = Buffer.alloc(extentLength(index));
-            await fh.read(data, 0, data.length, index * EXTENT);
-            yield chunkHeader(index * EXTENT, data.length);
-            yield data;
+        if (changed.length > 0) {
+          const dataBytes = changed.reduce((n, i) => n + extentLength(i), 0);
+          const bodyLength = dataBytes + (changed.length + 1) * CHUNK_HEADER_BYTES;
+          async function* frames() {
+            for (const index of changed) {
+              const data = Buffer.alloc(extentLength(index));
+              await fh.read(data, 0, data.length, index * EXTENT);
+              yield chunkHeader(index * EXTENT, data.length);
+              yield data;
+            }
+            yield chunkHeader(0, 0);
           }
-          yield chunkHeader(0, 0);
+          await importRawVdi(session, vdiRef, Readable.from(frames()), { chunked: true, length: bodyLength }, c.signal ? { signal: c.signal } : {});
+          sent = dataBytes;
+          for (const index of changed) {
+            const len = extentLength(index);
+            await fh.read(buf, 0, len, index * EXTENT);
+            const ext = buf.subarray(0, len);
+            if (isZero(ext)) digests.delete(index);
+            else digests.set(index, sha1(ext));
+          }
         }
-        await importRawVdi(session, vdiRef, Readable.from(frames()), { chunked: true, length: bodyLength }, c.signal ? { signal: c.signal } : {});
-        return dataBytes;
       } finally {
         await fh.close();
       }
+      // The VDI now holds exactly this copy: it may serve the next run.
+      if (place.metaPath) await writeMeta(place.metaPath, virtualSize, digests);
+      committed = true;
+      return sent;
     },
     async dispose() {
-      await rm(dir, { recursive: true, force: true });
+      await place.release(committed && place.metaPath !== null);
     },
   };
 }

@@ -3,6 +3,8 @@
  * process reaches the pool: plugged into the master's control domain when running there
  * (or next to a simulated pool), else a fetched copy written back on commit.
  */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import type { Ref, Session } from '../../xenapi/index.js';
 import type { ByteRange } from './block-device.js';
 import { attachToControlDomain, canAttachLocally, findControlDomain } from './attach.js';
@@ -30,7 +32,18 @@ export interface WorkspaceOptions {
   fresh?: boolean;
   /** Remote, read-only: fetch only this many leading bytes (the rest reads as zeros). */
   prefixBytes?: number;
+  /** Remote: folder of cached VDI copies (null: no cache). Default: defaultCacheDir(). */
+  cacheDir?: string | null;
   signal?: AbortSignal;
+}
+
+/**
+ * Per-user cache of remote VDI copies: $XSDR_CACHE_DIR, else $XDG_CACHE_HOME/xsconsole-dr/vdi,
+ * else ~/.cache/xsconsole-dr/vdi. The copies hold the pool database dump: the folder is 0700.
+ */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env['XSDR_CACHE_DIR']) return env['XSDR_CACHE_DIR'];
+  return join(env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'xsconsole-dr', 'vdi');
 }
 
 export async function chooseAccessMode(session: Session, wanted: AccessMode | 'auto' = 'auto'): Promise<AccessMode> {
@@ -40,7 +53,7 @@ export async function chooseAccessMode(session: Session, wanted: AccessMode | 'a
 
 export async function openVdiWorkspace(
   session: Session,
-  vdi: { ref: Ref; virtualSize: number },
+  vdi: { ref: Ref; uuid: string; virtualSize: number },
   opts: WorkspaceOptions = {},
 ): Promise<VdiWorkspace> {
   const mode = await chooseAccessMode(session, opts.mode);
@@ -53,8 +66,12 @@ export async function openVdiWorkspace(
     return { mode, path: dev.path, transfer, commit: async () => undefined, release: dev.release };
   }
   if (opts.prefixBytes !== undefined && !opts.readOnly) throw new Error('a partial copy can only be read');
+  const cacheDir = opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir;
   const copy = await fetchRemoteCopy(session, vdi.ref, vdi.virtualSize, {
     fresh: opts.fresh ?? false,
+    readOnly: opts.readOnly ?? false,
+    vdiUuid: vdi.uuid,
+    ...(cacheDir !== null && { cacheDir }),
     ...(opts.prefixBytes !== undefined && { limitBytes: opts.prefixBytes }),
     ...(opts.signal && { signal: opts.signal }),
   });
