@@ -32,7 +32,9 @@ function tarOf(name: string, body: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const p = pack();
     const parts: Buffer[] = [];
-    p.on('data', (c: Buffer) => parts.push(c));
+    p.on('data', (c: unknown) => {
+      parts.push(c as Buffer);
+    });
     p.on('end', () => resolve(Buffer.concat(parts)));
     p.on('error', reject);
     p.entry({ name }, body);
