@@ -131,6 +131,22 @@ describe('backup to the default SR (attach backend)', () => {
   });
 });
 
+describe('dropped connections', () => {
+  it('reports an export cut off mid-transfer for that VM, and fails cleanly when a call is dropped', async () => {
+    pool.sim.faults.add({ route: '/export_metadata', dropAfterBytes: 700, times: 1 });
+    const r = await runBackup(pool.session, { now: tick, concurrency: 1 });
+    expect(r.failures).toHaveLength(1);
+    const before = imageLs(image, '/metadata').sort();
+    pool.sim.faults.add({ method: 'VBD.get_all_records', drop: true, times: 1 });
+    const err = await runBackup(pool.session, { now: tick }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BackupStepError);
+    expect((err as Error).message).toMatch(/^Backing up VM metadata failed/);
+    expect(imageLs(image, '/metadata').sort()).toEqual(before);
+    expect(await controlDomainAttachments(pool.sim)).toEqual({ vbds: 0, devices: [] });
+    expect(fsckReadOnly(image).code).toBe(0);
+  });
+});
+
 describe('creation faults', () => {
   it('destroys a new VDI whose attach fails, and leaves no VBD', async () => {
     const p = await startTestPool({ vms: 2 });

@@ -11,6 +11,8 @@ let prod: TestPool;
 let dr: TestPool;
 let srUuid: string;
 let backupDate: string;
+/** Networks the first preflight said would be created at the DR site. */
+let announcedNetworks: Set<string>;
 
 /** Comparable snapshot of the pool's VMs, networks and names (for "nothing changed"). */
 function poolState(p: TestPool) {
@@ -63,6 +65,7 @@ describe('preflight and restore of "only VMs on this SR"', () => {
   it('previews what would happen, changing nothing', async () => {
     const before = poolState(dr);
     const pf = await preflightRestore(dr.session, { srUuid, scope: 'sr' });
+    announcedNetworks = new Set(pf.vms.filter((v) => !v.expectedError).flatMap((v) => v.newNetworks));
     expect(pf.date).toBe(backupDate);
     expect(pf.vms.length).toBeGreaterThan(0);
     expect(pf.counts.clashes).toBe(0);
@@ -98,6 +101,23 @@ describe('preflight and restore of "only VMs on this SR"', () => {
     expect(dr.sim.db.get('SR', srRef).name_label).toBe(prod.sim.db.get('SR', prod.sim.db.refByUuid('SR', srUuid)).name_label);
     expect(r.names.filter((n) => n.kind === 'VDI' && n.applied).length).toBeGreaterThan(0);
     expect(await controlDomainAttachments(dr.sim)).toEqual({ vbds: 0, devices: [] });
+  });
+
+  it('puts VMs whose network is unknown here on a new internal network, as announced', async () => {
+    expect(announcedNetworks.size).toBeGreaterThan(0);
+    // XAPI's import tags a network it had to create with the import task.
+    const created = [...dr.sim.db.allRecords('network').values()].filter((n) => n.other_config['import_task'] !== undefined).map((n) => n.name_label);
+    expect(new Set(created)).toEqual(announcedNetworks);
+    // At the production site every network exists: nothing would be created.
+    expect((await preflightRestore(prod.session, { srUuid, scope: 'sr' })).vms.flatMap((v) => v.newNetworks)).toEqual([]);
+  });
+
+  it('releases the backup VDI when a restore is aborted', async () => {
+    const ac = new AbortController();
+    const p = runRestore(dr.session, { srUuid, scope: 'all', dryRun: true, signal: ac.signal, onProgress: (e) => e.kind === 'vm' && ac.abort(new Error('Ctrl-C')) });
+    await expect(p).rejects.toThrow();
+    expect(await controlDomainAttachments(dr.sim)).toEqual({ vbds: 0, devices: [] });
+    expect(await dr.session.call<string[]>('task.get_all')).toEqual([]);
   });
 
   it('reports clashes on a second restore, per VM, with the XAPI code', async () => {

@@ -85,6 +85,24 @@ describe('ext3 volume through libext2fs', () => {
     await expect(openExt3(img, { write: false })).rejects.toBeInstanceOf(NotExtFilesystemError);
   });
 
+  it('repairs a filesystem that was not cleanly unmounted (e2fsck -p) before writing', async () => {
+    const img = await newImage('e.img');
+    const fh = await open(img, 'r+');
+    const b = Buffer.alloc(2);
+    b.writeUInt16LE(0, 0); // s_state: not clean
+    await fh.write(b, 0, 2, 1024 + 58);
+    const c = Buffer.alloc(4);
+    c.writeUInt32LE(7, 0); // s_free_blocks_count: wrong
+    await fh.write(c, 0, 4, 1024 + 12);
+    await fh.close();
+    const vol = await openExt3(img, { write: true });
+    expect(vol.repaired).toBe(true);
+    expect(vol.superblock.freeBlocks).toBeGreaterThan(7);
+    await vol.fs.writeFile('/after-repair', 'ok');
+    await vol.close();
+    expect((await checkExt3(img, { readOnly: true })).verdict).toBe('clean');
+  });
+
   it('refuses to write a filesystem needing journal recovery when it cannot check it', async () => {
     const img = await newImage('d.img');
     const fh = await open(img, 'r+');
