@@ -16,7 +16,12 @@ export interface BackupVdi {
   uuid: string;
   virtualSize: number;
   readOnly: boolean;
+  /** Found by the pre-2024 rule on a host that cannot give it the deterministic uuid. */
+  legacy?: boolean;
 }
+
+/** Set on a backup VDI whose host gave it a random uuid (XAPI before the 2024 change). */
+export const RANDOM_UUID_KEY = 'xsconsole-dr:random-uuid';
 
 export class NoBackupVdiError extends Error {
   constructor(readonly sr: SrInfo, readonly expectedUuid: string) {
@@ -57,14 +62,20 @@ export async function resolveSr(session: Session, srUuid?: string): Promise<SrIn
   return { ref, uuid: toStr(rec['uuid']), nameLabel: toStr(rec['name_label']) };
 }
 
-/** The deterministic-uuid VDI if it exists on this SR; null when it does not. */
+/**
+ * The backup VDI to write to: the deterministic-uuid VDI of this SR; or, on a host whose XAPI
+ * cannot create that uuid (so that every run would otherwise create another VDI), the VDI
+ * found by the pre-2024 stock rule — "Pool Metadata Backup" with other-config
+ * ctxs-pool-backup=true — restricted to ours (RANDOM_UUID_KEY) unless the host predates
+ * XenServer 8.2 (API < 2.15), where every backup VDI was made that way. Null when none.
+ */
 export async function findBackupVdi(session: Session, sr: SrInfo): Promise<BackupVdi | null> {
   const uuid = backupVdiUuid(sr.uuid);
   let ref: Ref;
   try {
     ref = await session.call<Ref>('VDI.get_by_uuid', uuid);
   } catch (err) {
-    if (err instanceof XenApiError && err.code === 'UUID_INVALID') return null;
+    if (err instanceof XenApiError && err.code === 'UUID_INVALID') return findLegacyBackupVdi(session, sr);
     throw err;
   }
   const rec = await session.call<Record<string, unknown>>('VDI.get_record', ref);
@@ -72,6 +83,28 @@ export async function findBackupVdi(session: Session, sr: SrInfo): Promise<Backu
     throw new BackupTargetError(`VDI ${uuid} has the backup uuid of SR "${sr.nameLabel}" but lives on another SR; refusing to use it.`);
   }
   return { ref, uuid, virtualSize: toInt(rec['virtual_size']), readOnly: rec['read_only'] === true };
+}
+
+async function findLegacyBackupVdi(session: Session, sr: SrInfo): Promise<BackupVdi | null> {
+  const { major, minor } = await session.apiVersion();
+  const preDeterministicEra = major < 2 || (major === 2 && minor < 15);
+  const recs = await session.call<Record<Ref, Record<string, unknown>>>(
+    'VDI.get_all_records_where',
+    `field "SR" = "${sr.ref}" and field "name__label" = "${BACKUP_VDI_LABEL}"`,
+  );
+  const found = Object.entries(recs).filter(([, r]) => {
+    const oc = (r['other_config'] ?? {}) as Record<string, string>;
+    return r['type'] === 'user' && oc[BACKUP_VDI_OTHER_CONFIG_KEY] === 'true' && (oc[RANDOM_UUID_KEY] === 'true' || preDeterministicEra);
+  });
+  if (found.length === 0) return null;
+  if (found.length > 1) {
+    throw new BackupTargetError(
+      `SR "${sr.nameLabel}" has several backup VDIs made before deterministic uuids (${found.map(([, r]) => toStr(r['uuid'])).join(', ')}); ` +
+        'keep one (destroy or relabel the others) and run again.',
+    );
+  }
+  const [ref, rec] = found[0]!;
+  return { ref, uuid: toStr(rec['uuid']), virtualSize: toInt(rec['virtual_size']), readOnly: rec['read_only'] === true, legacy: true };
 }
 
 /**
@@ -96,7 +129,10 @@ export async function createBackupVdi(session: Session, sr: SrInfo, size = BACKU
     await session.call('VDI.add_to_other_config', ref, BACKUP_VDI_OTHER_CONFIG_KEY, 'true');
     const rec = await session.call<Record<string, unknown>>('VDI.get_record', ref);
     const uuid = toStr(rec['uuid']);
-    return { ref, uuid, virtualSize: toInt(rec['virtual_size']), readOnly: false, deterministic: uuid === backupVdiUuid(sr.uuid) };
+    const deterministic = uuid === backupVdiUuid(sr.uuid);
+    // Remember that this host hands out random uuids, so the next run finds this VDI again.
+    if (!deterministic) await session.call('VDI.add_to_other_config', ref, RANDOM_UUID_KEY, 'true');
+    return { ref, uuid, virtualSize: toInt(rec['virtual_size']), readOnly: false, deterministic };
   } catch (err) {
     await session.call('VDI.destroy', ref).catch(() => undefined);
     throw err;

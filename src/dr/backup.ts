@@ -210,7 +210,7 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
   phase('vdi', `Using SR: ${sr.nameLabel}`);
   let vdi: BackupVdi | null = await step('vdi', () => findBackupVdi(session, sr));
   let created = false;
-  let deterministic = true;
+  let deterministic = vdi ? !vdi.legacy : true;
   if (!vdi) {
     if (options.create === false) throw new NoBackupVdiError(sr, backupVdiUuid(sr.uuid));
     throwIfAborted(signal);

@@ -237,3 +237,20 @@ describe('remote backend', () => {
     }
   });
 });
+
+describe('a host older than deterministic backup VDI uuids (XenServer 7.1 profile)', () => {
+  it('creates one backup VDI with a random uuid and keeps using it', async () => {
+    const p = await startTestPool({ vms: 2, profile: 'xs71' });
+    try {
+      const first = await runBackup(p.session, { now: tick, vdiSize: 64 * 1024 * 1024 });
+      expect(first.vdi.created).toBe(true);
+      expect(first.vdi.deterministicUuid).toBe(false);
+      const second = await runBackup(p.session, { now: tick });
+      expect(second.vdi).toEqual({ uuid: first.vdi.uuid, created: false, deterministicUuid: false });
+      expect(p.sim.db.where('VDI', (v) => v.name_label === 'Pool Metadata Backup')).toHaveLength(1);
+      expect(imageLs(vdiImagePath(p.sim, first.vdi.uuid), '/metadata')).toHaveLength(2);
+    } finally {
+      await p.close();
+    }
+  });
+});
