@@ -6,17 +6,22 @@
 import React from 'react';
 import { Command, CommanderError, Option } from 'commander';
 import { render } from 'ink';
-import { connect, type GlobalOptions } from './connect.js';
+import { hostname } from 'node:os';
+import { ORIGINATOR, type GlobalOptions } from './connect.js';
+import { resolveTarget, type Target } from './target.js';
+import { createConsoleServices } from './dr/console-services.js';
+import { tlsWarning } from './xenapi/index.js';
 import { registerSimCommand } from './commands/sim.js';
 import { registerBackupCommand } from './commands/backup.js';
 import { registerRestoreCommands } from './commands/restore.js';
+import { registerScheduleCommands } from './commands/schedule.js';
+import { registerClassicCommands } from './commands/classic.js';
+import { registerInspectCommand } from './commands/inspect.js';
 import { ExitCode } from './commands/output.js';
-import { readPoolOverview } from './dr/overview.js';
 import { describeError } from './describe-error.js';
 import { PRODUCT_NAME, PRODUCT_VERSION } from './version.js';
-import { App } from '../components/App.js';
-import { ServicesProvider } from '../components/services.js';
-import { TerminalSizeProvider } from '../components/TerminalSize.js';
+import { Console } from '../components/Console.js';
+import { themeFromEnv } from '../components/theme.js';
 
 export function buildProgram(): Command {
   const program = new Command(PRODUCT_NAME)
@@ -41,30 +46,54 @@ export function buildProgram(): Command {
   registerSimCommand(program);
   registerBackupCommand(program);
   registerRestoreCommands(program);
+  registerScheduleCommands(program);
+  registerClassicCommands(program);
+  registerInspectCommand(program);
   return program;
 }
 
+/** The host named on the status line before anyone logs in. */
+function hostLabelOf(target: Target): string {
+  return target.kind === 'local' ? hostname() : new URL(target.url).host;
+}
+
+/**
+ * The interactive console. It starts without a session: the operator logs in through the
+ * login dialogue (the embedded demo pool's password is public and documented in the README;
+ * the console never shows it). Ctrl-C is the console's own key (abort work, quit when idle),
+ * so Ink's exit-on-Ctrl-C is off. The alternate screen keeps the shell's scrollback clean.
+ */
 async function runConsole(opts: GlobalOptions): Promise<void> {
-  const conn = await connect(opts, { input: process.stdin, output: process.stdout });
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    throw new Error('The console needs a terminal; for scripts use the commands (see --help), e.g. "backup".');
+  }
+  const target = await resolveTarget(opts);
+  const warning = tlsWarning(target.tls);
+  const services = createConsoleServices({
+    target: {
+      url: target.url,
+      tls: target.tls,
+      describe: target.describe,
+      ...(target.kind === 'local' && { socketPath: target.socketPath }),
+    },
+    user: opts.user,
+    hostLabel: hostLabelOf(target),
+    originator: ORIGINATOR,
+    ...(target.kind === 'embedded' && { loginHint: 'Demo pool: the root password is documented in the README.' }),
+    ...(warning !== undefined && { securityWarning: warning }),
+  });
+  const out = process.stdout;
+  out.write('\u001b[?1049h\u001b[H');
   try {
-    if (conn.target.kind === 'remote' && conn.target.tls.insecure) {
-      process.stderr.write('Warning: --insecure: the TLS certificate of the host is not checked.\n');
-    }
-    const services = {
-      targetDescription: conn.target.describe,
-      user: opts.user,
-      readPoolOverview: () => readPoolOverview(conn.session),
-    };
-    const ink = render(
-      <TerminalSizeProvider>
-        <ServicesProvider services={services}>
-          <App />
-        </ServicesProvider>
-      </TerminalSizeProvider>,
-    );
+    const ink = render(<Console services={services} theme={themeFromEnv(process.env)} />, { exitOnCtrlC: false });
     await ink.waitUntilExit();
   } finally {
-    await conn.close();
+    out.write('\u001b[?1049l');
+    try {
+      await services.close();
+    } finally {
+      if (target.kind === 'embedded') await target.close();
+    }
   }
 }
 

@@ -1,0 +1,116 @@
+/** The non-Ink service layer the screens use: SR choice, error texts, live login/close. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDemoSimulator, type SimHandle } from '../../src/sim/index.js';
+import { createConsoleServices, explainConsoleError, isCancellation, selectSrChoices } from '../../src/dr/console-services.js';
+import { SpaceGuardError } from '../../src/dr/backup.js';
+import { BackupTargetError, NoBackupVdiError } from '../../src/dr/backup-vdi.js';
+import { AbortError, XenApiError } from '../../src/xenapi/index.js';
+import { backupFailureText } from '../../components/backup/summary.js';
+import { attachFailure, srRecord } from './fake-pool.js';
+
+describe('selectSrChoices', () => {
+  const host = 'OpaqueRef:h1';
+  const srs = {
+    'OpaqueRef:z': srRecord('00000000-0000-4000-8000-00000000000a', 'zeta'),
+    'OpaqueRef:Z': srRecord('00000000-0000-4000-8000-00000000000b', 'Zeta'),
+    'OpaqueRef:iso': srRecord('00000000-0000-4000-8000-00000000000c', 'ISOs', { content_type: 'iso' }),
+    'OpaqueRef:far': srRecord('00000000-0000-4000-8000-00000000000d', 'Elsewhere'),
+    'OpaqueRef:shared': srRecord('00000000-0000-4000-8000-00000000000e', 'Shared', { shared: true }),
+  };
+  const pbds = {
+    p1: { SR: 'OpaqueRef:far', host: 'OpaqueRef:h2' },
+    p2: { SR: 'OpaqueRef:shared', host: 'OpaqueRef:h2' },
+    p3: { SR: 'OpaqueRef:shared', host },
+  };
+
+  it('keeps SRs with a PBD on this host or none, sorted by name as bytes (stock cmp)', () => {
+    const got = selectSrChoices({ srs, pbds, thisHost: host, defaultSr: 'OpaqueRef:Z' }, { mode: 'rw', capability: 'vdi_create' });
+    expect(got.map((s) => s.nameLabel)).toEqual(['Shared', 'Zeta', 'zeta']);
+    expect(got.find((s) => s.nameLabel === 'Zeta')?.isDefault).toBe(true);
+    expect(got[0]).toMatchObject({ ref: 'OpaqueRef:shared', shared: true, physicalSize: 100 * 1024 ** 3, physicalUtilisation: 25 * 1024 ** 3 });
+  });
+
+  it("'any' mode keeps ISO libraries; a capability filters on allowed_operations", () => {
+    const any = selectSrChoices({ srs, pbds, thisHost: host, defaultSr: '' }, { mode: 'any' });
+    expect(any.map((s) => s.nameLabel)).toContain('ISOs');
+    const none = selectSrChoices({ srs, pbds, thisHost: host, defaultSr: '' }, { mode: 'any', capability: 'vdi_introduce' });
+    expect(none).toEqual([]);
+  });
+});
+
+describe('explainConsoleError', () => {
+  it('names the step of a backup failure and explains the XAPI cause', () => {
+    const e = explainConsoleError(attachFailure());
+    expect(e).toMatchObject({ code: 'VDI_IN_USE', step: 'Attaching the backup VDI' });
+    expect(backupFailureText(e)).toMatch(/^Metadata Backup failed: Attaching the backup VDI failed\.\nVDI_IN_USE: Disk OpaqueRef:vdi is in use/);
+  });
+
+  it('has operator texts for the backup guard and the target errors', () => {
+    expect(explainConsoleError(new SpaceGuardError(95))).toMatchObject({ code: 'BACKUP_VDI_FULL' });
+    expect(explainConsoleError(new SpaceGuardError(95)).meaning).toContain('95% full');
+    expect(explainConsoleError(new NoBackupVdiError({ ref: 'r', uuid: 'u', nameLabel: 'SR one' }, 'x')).code).toBe('NO_BACKUP_VDI');
+    expect(explainConsoleError(new BackupTargetError('Invalid SR UUID')).code).toBe('BACKUP_TARGET');
+    expect(explainConsoleError(new XenApiError(['SR_FULL', '10', '5'])).meaning).toContain('10 bytes requested');
+    expect(explainConsoleError(new Error('plain')).meaning).toBe('plain');
+  });
+
+  it('recognises cancellations', () => {
+    expect(isCancellation(new AbortError())).toBe(true);
+    expect(isCancellation(new XenApiError(['TASK_CANCELLED', 'OpaqueRef:t']))).toBe(true);
+    expect(isCancellation(new XenApiError(['SR_FULL']))).toBe(false);
+  });
+});
+
+describe('createConsoleServices against the simulated pool', () => {
+  let dir: string;
+  let sim: SimHandle;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'xsdr-ui-svc-'));
+    sim = await startDemoSimulator({ stateDir: join(dir, 'state'), vms: 1, rootPassword: 'svc-pw', hostname: 'svc-master' });
+  });
+  afterAll(async () => {
+    await sim.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const make = () => createConsoleServices({ target: { url: sim.url, tls: {}, describe: 'sim' }, user: 'root', hostLabel: 'h' });
+  const sessions = () => sim.db.allRecords('session').size;
+
+  it('logs in with the coordinator host name, lists SRs, and logs everything out on close', async () => {
+    const services = make();
+    const before = sessions();
+    const a = await services.login('root', 'svc-pw');
+    const b = await services.login('root', 'svc-pw');
+    expect(a.hostname).toBe('svc-master');
+    expect(a.user).toBe('root');
+    expect(sessions()).toBe(before + 2);
+    const srs = await a.listSrs({ mode: 'rw', capability: 'vdi_create' });
+    expect(srs.map((s) => s.nameLabel)).toEqual(['Local storage', 'NFS virtual disk storage', 'iSCSI virtual disk storage']);
+    await b.logout();
+    expect(sessions()).toBe(before + 1);
+    await services.close();
+    await services.close();
+    expect(sessions()).toBe(before);
+  });
+
+  it('refuses a wrong password with XAPI\'s code and never echoes the password', async () => {
+    const services = make();
+    const err = await services.login('root', 'not-the-password').catch((e: unknown) => e);
+    expect(XenApiError.is(err, 'SESSION_AUTHENTICATION_FAILED')).toBe(true);
+    const text = services.explain(err);
+    expect(text.code).toBe('SESSION_AUTHENTICATION_FAILED');
+    expect(JSON.stringify(text)).not.toContain('not-the-password');
+    expect(String((err as Error).message)).not.toContain('not-the-password');
+  });
+
+  it('stops a login when its signal is aborted', async () => {
+    const services = make();
+    const ac = new AbortController();
+    ac.abort();
+    const err = await services.login('root', 'svc-pw', ac.signal).catch((e: unknown) => e);
+    expect(isCancellation(err)).toBe(true);
+  });
+});
