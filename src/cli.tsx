@@ -32,7 +32,7 @@ export function buildProgram(): Command {
     .version(PRODUCT_VERSION)
     .option('--host <url>', "pool master or member: http(s)://host[:port] (default: this host's XAPI, else the embedded simulator)")
     .option('--user <name>', 'user name', 'root')
-    .option('--password-file <file>', 'read the password from this file (else $XSDR_PASSWORD, else a prompt)')
+    .option('--password-file <file>', 'commands: read the password from this file (else $XSDR_PASSWORD, else a prompt); the console asks in its login dialogue')
     .option('--insecure', 'accept any TLS certificate (a warning is shown)')
     .option('--fingerprint <sha256>', "accept the host's self-signed certificate only if its SHA-256 fingerprint is this")
     .option('--sim-state <dir>', 'run the embedded simulator on this persistent state folder')

@@ -11,6 +11,7 @@ import { NoBackupVdiError } from '../dr/backup-vdi.js';
 import { formatBytes } from '../dr/overview.js';
 import { parseIntOption } from './options.js';
 import { ExitCode, printJson, stdio, type Io } from './output.js';
+import { scheduledBackupAction } from './schedule.js';
 
 interface BackupCommandOptions {
   sr?: string;
@@ -20,6 +21,9 @@ interface BackupCommandOptions {
   json?: boolean;
   access: 'auto' | 'attach' | 'remote';
   concurrency?: number;
+  scheduled?: boolean;
+  stateDir?: string;
+  poolConf?: string;
 }
 
 export const EXIT_NO_VDI = 3;
@@ -87,9 +91,13 @@ export function registerBackupCommand(program: Command): void {
     .option('--json', 'print the backup report as JSON')
     .option('--access <mode>', 'how to reach the VDI: auto, attach (on the master) or remote', 'auto')
     .option('--concurrency <n>', 'VM exports in flight at once', parseIntOption('--concurrency', 1, 32))
+    .option('--scheduled', 'run as the scheduled runner (see schedule): only on the pool master, failures to syslog, result recorded, exit 0')
+    .option('--state-dir <dir>', 'with --scheduled: where the result is recorded (default /var/lib/xsconsole-dr)')
+    .option('--pool-conf <file>', 'with --scheduled: the file saying whether this host is the pool master (default /etc/xensource/pool.conf)')
     .action(async (opts: BackupCommandOptions, cmd: Command) => {
       if (!['auto', 'attach', 'remote'].includes(opts.access)) throw new Error('--access takes auto, attach or remote');
-      const code = await backupAction(cmd.optsWithGlobals() as GlobalOptions, opts);
+      const global = cmd.optsWithGlobals() as GlobalOptions;
+      const code = opts.scheduled ? await scheduledBackupAction(global, opts) : await backupAction(global, opts);
       if (code !== 0) throw new ExitCode(code);
     });
 }

@@ -156,6 +156,11 @@ export class BackupStepError extends Error {
   }
 }
 
+/** What a step does, for messages like "<step> failed: …". */
+export function backupStepText(step: BackupPhase): string {
+  return STEP_TEXT[step];
+}
+
 const STEP_TEXT: Record<BackupPhase, string> = {
   sr: 'Finding the SR',
   vdi: 'Finding or creating the backup VDI',

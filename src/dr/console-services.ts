@@ -5,7 +5,7 @@
  * can hand them one bound to an in-process simulator.
  */
 import { Session, XenApiError, explainError, isAbortError, toStr, type Ref, type TlsOptions } from '../xenapi/index.js';
-import { BackupStepError, SpaceGuardError, runBackup, type BackupProgress, type BackupReport } from './backup.js';
+import { BackupStepError, backupStepText, SpaceGuardError, runBackup, type BackupProgress, type BackupReport } from './backup.js';
 import { BackupTargetError, NoBackupVdiError } from './backup-vdi.js';
 import { readPoolOverview, type PoolOverview } from './overview.js';
 
@@ -126,9 +126,7 @@ export function selectSrChoices(input: SrChoiceInput, filter: SrFilter): SrChoic
 
 export function explainConsoleError(err: unknown): FailureText {
   if (err instanceof BackupStepError) {
-    const e = explainError(err.cause);
-    const cut = err.message.indexOf(' failed: ');
-    return { ...e, ...(cut > 0 && { step: err.message.slice(0, cut) }) };
+    return { ...explainError(err.cause), step: backupStepText(err.step) };
   }
   if (err instanceof SpaceGuardError) {
     return {

@@ -141,6 +141,8 @@ export class SimDb {
   private writing: Promise<void> = Promise.resolve();
   private dirty = false;
   private closed = false;
+  /** How long the last write of db.json took (ms): it spaces out the next one. */
+  private lastWriteMs = 0;
   /** Small persisted key/value store for simulator internals (e.g. the root password hash). */
   private metaStore: Record<string, string> = {};
 
@@ -496,12 +498,14 @@ export class SimDb {
   private scheduleWrite(): void {
     this.dirty = true;
     if (!this.file || this.closed || this.timer) return;
+    // A big pool's db.json takes long to serialise; spacing writes at 10x that keeps
+    // persistence under ~10 % of the simulator's CPU instead of most of it under load.
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.flush().catch((err: unknown) => {
         process.emitWarning(`simulator: cannot write ${this.file}: ${(err as Error).message}`);
       });
-    }, this.debounceMs);
+    }, Math.max(this.debounceMs, 10 * this.lastWriteMs));
     this.timer.unref();
   }
 
@@ -510,6 +514,7 @@ export class SimDb {
     if (!file) return;
     await mkdir(dirname(file), { recursive: true });
     const tmp = `${file}.tmp-${process.pid}`;
+    const started = Date.now();
     const fh = await open(tmp, 'w', 0o600);
     try {
       await fh.writeFile(this.toJson(), 'utf8');
@@ -523,6 +528,7 @@ export class SimDb {
       await unlink(tmp).catch(() => undefined);
       throw err;
     }
+    this.lastWriteMs = Date.now() - started;
   }
 
   private loadJson(text: string, source: string): void {

@@ -535,6 +535,12 @@ export async function createDemoPool(db: SimDb, opts: DemoOptions = {}): Promise
   }
 
   for (const sr of [local, nfs, iscsi, tools, dvd]) refreshSrUsage(db, sr);
+  // A big pool gets storage to match: without it, 100+ VMs overcommit the fixed sizes above
+  // and even the 1 GiB backup VDI is refused with SR_FULL. Small demos keep their sizes.
+  for (const sr of [local, nfs, iscsi]) {
+    const { physical_size: size, virtual_allocation: used } = db.get('SR', sr);
+    if (used + 64 * GiB > size) db.update('SR', sr, { physical_size: Math.ceil((used * 1.25) / (1024 * GiB)) * 1024 * GiB });
+  }
 
   const createFiles = opts.createFiles ?? opts.stateDir !== undefined;
   if (createFiles) {

@@ -1,0 +1,57 @@
+/**
+ * `xsconsole-dr inspect IMAGE [--date D]`: the backups inside a backup VDI image file,
+ * offline (no pool, nothing written). Exit codes: 0 done, 1 not a backup / unreadable.
+ */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { inspectImage, type ImageInspection } from '../dr/inspect.js';
+import { formatBytes } from '../dr/overview.js';
+import { ExitCode, printJson, stdio, type Io } from './output.js';
+import { printDomainFailure } from './domain-failure.js';
+
+export function inspectText(r: ImageInspection): string {
+  const lines = [
+    `Image: ${r.image} (${formatBytes(r.sizeBytes)}, ${r.usedPercent}% used)`,
+    `Backup VDI: ${r.backupVdis.join(', ') || 'unknown (no conf/ file)'}${r.history !== null ? `; keeps ${r.history} backup(s)` : ''}`,
+  ];
+  for (const d of r.databases) lines.push(`Pool ${d.pool}: ${d.dumps} database dump(s)`);
+  if (r.backups.length === 0) lines.push('No VM metadata backups found.');
+  else lines.push(`Backups (newest first):`);
+  for (const b of r.backups) {
+    const bySr = b.bySr.map((s) => `${s.sr}: ${s.vms}`).join(', ');
+    lines.push(`  ${b.date}  ${b.vms} VM(s)${bySr ? `; by SR ${bySr}` : ''}${b.hasSrMeta ? '' : '; no SRMETA.xml'}`);
+  }
+  for (const n of r.incomplete) lines.push(`Interrupted run (ignored): ${n}`);
+  for (const n of r.ignored) lines.push(`Not a backup name (ignored): ${JSON.stringify(n)}`);
+  const d = r.detail;
+  if (d) {
+    lines.push(`Backup ${d.date}:`);
+    for (const v of d.vms) {
+      if (v.error) lines.push(`  ${v.uuid}  unreadable: ${v.error}`);
+      else lines.push(`  ${v.uuid}  "${v.name}"  ${v.isTemplate ? 'template' : v.powerState}, ${v.disks} disk(s)${v.srs?.length ? ` on SR ${v.srs.join(', ')}` : ''}`);
+    }
+    for (const n of d.ignored) lines.push(`  ignored: ${JSON.stringify(n)}`);
+    if (d.srMeta) for (const sr of d.srMeta) lines.push(`  SR ${sr.uuid} "${sr.nameLabel}": ${sr.vdis.length} VDI name(s)`);
+    if (d.srMetaError) lines.push(`  SRMETA.xml unreadable: ${d.srMetaError}`);
+  }
+  return lines.join('\n');
+}
+
+export function registerInspectCommand(program: Command, io: Io = stdio): void {
+  program
+    .command('inspect')
+    .description('list the backups inside a backup VDI image file, offline (nothing is written)')
+    .argument('<image>', 'image file (or block device) of a "Pool Metadata Backup" VDI')
+    .option('--date <date>', 'also list the VMs of this backup')
+    .option('--json', 'print JSON')
+    .action(async (image: string, opts: { date?: string; json?: boolean }) => {
+      try {
+        const r = await inspectImage(resolve(image), opts.date !== undefined ? { date: opts.date } : {});
+        if (opts.json) printJson(io, r);
+        else io.out(inspectText(r));
+      } catch (err) {
+        printDomainFailure(io, err, opts.json ?? false);
+        throw new ExitCode(1);
+      }
+    });
+}
