@@ -3,14 +3,8 @@
  * Entry point: argv → the console (no command) or a non-interactive command.
  * Passwords never come from argv: --password-file, $XSDR_PASSWORD, or a prompt.
  */
-import React from 'react';
 import { Command, CommanderError, Option } from 'commander';
-import { render } from 'ink';
-import { hostname } from 'node:os';
-import { ORIGINATOR, type GlobalOptions } from './connect.js';
-import { resolveTarget, type Target } from './target.js';
-import { createConsoleServices } from './dr/console-services.js';
-import { tlsWarning } from './xenapi/index.js';
+import type { GlobalOptions } from './connect.js';
 import { registerSimCommand } from './commands/sim.js';
 import { registerBackupCommand } from './commands/backup.js';
 import { registerRestoreCommands } from './commands/restore.js';
@@ -20,8 +14,6 @@ import { registerInspectCommand } from './commands/inspect.js';
 import { ExitCode } from './commands/output.js';
 import { describeError } from './describe-error.js';
 import { PRODUCT_NAME, PRODUCT_VERSION } from './version.js';
-import { Console } from '../components/Console.js';
-import { themeFromEnv } from '../components/theme.js';
 
 export function buildProgram(): Command {
   const program = new Command(PRODUCT_NAME)
@@ -41,6 +33,8 @@ export function buildProgram(): Command {
     }))
     .showHelpAfterError()
     .action(async (opts: GlobalOptions) => {
+      // Ink, React and the screens load only for the console, not for every command.
+      const { runConsole } = await import('./console-main.js');
       await runConsole(opts);
     });
   registerSimCommand(program);
@@ -50,51 +44,6 @@ export function buildProgram(): Command {
   registerClassicCommands(program);
   registerInspectCommand(program);
   return program;
-}
-
-/** The host named on the status line before anyone logs in. */
-function hostLabelOf(target: Target): string {
-  return target.kind === 'local' ? hostname() : new URL(target.url).host;
-}
-
-/**
- * The interactive console. It starts without a session: the operator logs in through the
- * login dialogue (the embedded demo pool's password is public and documented in the README;
- * the console never shows it). Ctrl-C is the console's own key (abort work, quit when idle),
- * so Ink's exit-on-Ctrl-C is off. The alternate screen keeps the shell's scrollback clean.
- */
-async function runConsole(opts: GlobalOptions): Promise<void> {
-  if (!process.stdin.isTTY || !process.stdout.isTTY) {
-    throw new Error('The console needs a terminal; for scripts use the commands (see --help), e.g. "backup".');
-  }
-  const target = await resolveTarget(opts);
-  const warning = tlsWarning(target.tls);
-  const services = createConsoleServices({
-    target: {
-      url: target.url,
-      tls: target.tls,
-      describe: target.describe,
-      ...(target.kind === 'local' && { socketPath: target.socketPath }),
-    },
-    user: opts.user,
-    hostLabel: hostLabelOf(target),
-    originator: ORIGINATOR,
-    ...(target.kind === 'embedded' && { loginHint: 'Demo pool: the root password is documented in the README.' }),
-    ...(warning !== undefined && { securityWarning: warning }),
-  });
-  const out = process.stdout;
-  out.write('\u001b[?1049h\u001b[H');
-  try {
-    const ink = render(<Console services={services} theme={themeFromEnv(process.env)} />, { exitOnCtrlC: false });
-    await ink.waitUntilExit();
-  } finally {
-    out.write('\u001b[?1049l');
-    try {
-      await services.close();
-    } finally {
-      if (target.kind === 'embedded') await target.close();
-    }
-  }
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -9,7 +9,7 @@ import { constants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TlsOptions } from './xenapi/index.js';
-import { startDemoSimulator, DEMO_ROOT_PASSWORD, type SimHandle } from './sim/index.js';
+import type { SimHandle } from './sim/index.js';
 
 /** Files whose presence means "this is a XenServer / XCP-ng control domain". */
 export const XAPI_INVENTORY = '/etc/xensource-inventory';
@@ -97,6 +97,8 @@ export async function resolveTarget(opts: TargetOptions): Promise<Target> {
   }
   const temporary = !opts.simState;
   const stateDir = opts.simState ?? (await mkdtemp(join(tmpdir(), 'xsconsole-dr-sim-')));
+  // The simulator is loaded only when it is used (not for --host or on a XenServer host).
+  const { startDemoSimulator, DEMO_ROOT_PASSWORD } = await import('./sim/index.js');
   const sim = await startDemoSimulator({ stateDir });
   return {
     kind: 'embedded',

@@ -1,0 +1,59 @@
+/**
+ * The interactive console's start-up, kept out of cli.tsx so that the commands do not load
+ * Ink, React and the screens.
+ */
+import React from 'react';
+import { render } from 'ink';
+import { hostname } from 'node:os';
+import { ORIGINATOR, type GlobalOptions } from './connect.js';
+import { resolveTarget, type Target } from './target.js';
+import { createConsoleServices } from './dr/console-services.js';
+import { tlsWarning } from './xenapi/index.js';
+import { Console } from '../components/Console.js';
+import { themeFromEnv } from '../components/theme.js';
+
+/** The host named on the status line before anyone logs in. */
+function hostLabelOf(target: Target): string {
+  return target.kind === 'local' ? hostname() : new URL(target.url).host;
+}
+
+/**
+ * The interactive console. It starts without a session: the operator logs in through the
+ * login dialogue (the embedded demo pool's password is public and documented in the README;
+ * the console never shows it). Ctrl-C is the console's own key (abort work, quit when idle),
+ * so Ink's exit-on-Ctrl-C is off. The alternate screen keeps the shell's scrollback clean.
+ */
+export async function runConsole(opts: GlobalOptions): Promise<void> {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    throw new Error('The console needs a terminal; for scripts use the commands (see --help), e.g. "backup".');
+  }
+  const target = await resolveTarget(opts);
+  const warning = tlsWarning(target.tls);
+  const services = createConsoleServices({
+    target: {
+      url: target.url,
+      tls: target.tls,
+      describe: target.describe,
+      ...(target.kind === 'local' && { socketPath: target.socketPath }),
+    },
+    user: opts.user,
+    hostLabel: hostLabelOf(target),
+    originator: ORIGINATOR,
+    ...(target.kind === 'embedded' && { loginHint: 'Demo pool: the root password is documented in the README.' }),
+    ...(warning !== undefined && { securityWarning: warning }),
+  });
+  const out = process.stdout;
+  out.write('\u001b[?1049h\u001b[H');
+  try {
+    const ink = render(<Console services={services} theme={themeFromEnv(process.env)} />, { exitOnCtrlC: false });
+    await ink.waitUntilExit();
+  } finally {
+    out.write('\u001b[?1049l');
+    try {
+      await services.close();
+    } finally {
+      if (target.kind === 'embedded') await target.close();
+    }
+  }
+}
+
