@@ -6,7 +6,6 @@
  * goes to syslog (failures) and to the state folder (always).
  */
 import type { Command } from 'commander';
-import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { connect, type GlobalOptions } from '../connect.js';
 import { isXenServerHost } from '../target.js';
@@ -15,6 +14,7 @@ import {
   DEFAULT_POOL_CONF,
   DEFAULT_STATE_DIR,
   FREQUENCIES,
+  currentProgram,
   describeEntry,
   getSchedule,
   isScheduleSetting,
@@ -70,13 +70,6 @@ export function scheduledOutcomeText(o: ScheduledOutcome): string {
   if (o.result.alert) lines.push(o.result.alertLogged ? `Logged to syslog: ${o.result.alert}` : `Not logged (no logger): ${o.result.alert}`);
   lines.push(o.recorded ? `Result recorded in ${o.resultFile}` : `Warning: ${o.recordError}`);
   return lines.join('\n');
-}
-
-/** The path of the program being run, for the runner script to start again. */
-function thisCli(): string {
-  const argv1 = process.argv[1];
-  if (!argv1) throw new Error('Cannot tell where this program is installed (no script path): run it as `node <path>/cli.js`.');
-  return realpathSync(argv1);
 }
 
 interface ScheduleCommonOptions {
@@ -177,8 +170,7 @@ export function registerScheduleCommands(program: Command, io: Io = stdio): void
           force: opts.force ?? false,
           ...(frequency !== 'never' && {
             runner: {
-              node: process.execPath,
-              cli: thisCli(),
+              ...currentProgram(),
               ...(opts.sr && { sr: opts.sr }),
               ...(g.host && { host: g.host }),
               ...(g.user && { user: g.user }),

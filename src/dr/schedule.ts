@@ -9,6 +9,7 @@
  * An existing `backup-metadata` that is not our link (the stock runner's link, or a file
  * someone wrote) is never replaced or removed without `force`, and what it was is reported.
  */
+import { realpathSync } from 'node:fs';
 import { lstat, mkdir, readFile, readlink, rename, rm, symlink, writeFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { isUuid } from './layout.js';
@@ -198,6 +199,13 @@ export async function readRunnerConfig(cronRoot: string): Promise<RunnerConfig |
   } catch {
     return null;
   }
+}
+
+/** Node and this program's script, for the runner to start again (the console uses it too). */
+export function currentProgram(): { node: string; cli: string } {
+  const script = process.argv[1];
+  if (!script) throw new Error('Cannot tell where this program is installed (no script path): run it as `node <path>/cli.js`.');
+  return { node: process.execPath, cli: realpathSync(script) };
 }
 
 export interface ScheduleStatus {

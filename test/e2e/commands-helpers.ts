@@ -1,0 +1,81 @@
+/**
+ * Driving a built command line (dist/src/cli.js or the bundle) as an operator would:
+ * separate processes, real sockets, a standalone simulated pool (`sim`).
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(__dirname, '../..');
+export const DIST_CLI = join(ROOT, 'dist/src/cli.js');
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** e2fsprogs live in /usr/sbin, which a non-login PATH may lack. */
+export const SBIN_PATH = `${process.env['PATH'] ?? ''}:/usr/sbin:/sbin`;
+
+export function runCli(cli: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Run> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [cli, ...args],
+      { env: { ...process.env, PATH: SBIN_PATH, XSDR_PASSWORD: '', ...opts.env }, cwd: opts.cwd, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        done({ code: err ? Number((err as NodeJS.ErrnoException).code ?? 1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+export function runFile(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
+  return new Promise((done) => {
+    execFile(file, args, { env, timeout: 60_000 }, (err, stdout, stderr) => {
+      done({ code: err ? Number((err as NodeJS.ErrnoException).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+export interface SimProcess {
+  proc: ChildProcess;
+  url: string;
+  lines: string[];
+  /** The state folder it announced. */
+  state: string;
+}
+
+/** Starts `<cli> sim`; resolves once it announced its URL and is serving. */
+export async function startSim(cli: string, args: string[], opts: { cwd?: string } = {}): Promise<SimProcess> {
+  const proc = spawn(process.execPath, [cli, 'sim', '--port', '0', '--auth-delay', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    cwd: opts.cwd,
+    env: { ...process.env, PATH: SBIN_PATH },
+  });
+  const rl = createInterface({ input: proc.stdout! });
+  const lines: string[] = [];
+  await new Promise<void>((ok, fail) => {
+    proc.once('exit', (c) => fail(new Error(`sim exited with ${c}`)));
+    rl.on('line', (l) => {
+      lines.push(l);
+      if (l.startsWith('Press Ctrl-C')) ok();
+    });
+  });
+  const state = lines.find((l) => l.startsWith('state: '))!.slice('state: '.length);
+  return { proc, url: lines[0]!, lines, state };
+}
+
+export async function stopSim(sim: SimProcess | undefined): Promise<void> {
+  if (!sim || sim.proc.exitCode !== null) return;
+  await new Promise<void>((ok) => {
+    sim.proc.once('exit', () => ok());
+    sim.proc.kill('SIGINT');
+  });
+}
+
+/** The sparse file of a VDI in a simulator state folder (location = uuid for new VDIs). */
+export function simVdiImage(state: string, srUuid: string, vdiUuid: string): string {
+  return join(state, 'srs', srUuid, `${vdiUuid}.img`);
+}
