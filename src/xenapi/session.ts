@@ -288,12 +288,21 @@ async function loginFollowingRedirects(
   signal: AbortSignal | undefined,
 ): Promise<{ rpc: RpcClient; ref: Ref }> {
   let rpc = first;
+  // (uname, pwd, version, originator): `version` came with XenServer 4.1, `originator` with
+  // 6.2; an older host answers MESSAGE_PARAMETER_COUNT_MISMATCH with the count it expects.
+  let params: unknown[] = [creds.user, creds.password, LOGIN_VERSION, originator];
   for (let hop = 0; ; hop++) {
     try {
-      const ref = await rpc.call('session.login_with_password', [creds.user, creds.password, LOGIN_VERSION, originator], signal ? { signal } : {});
+      const ref = await rpc.call('session.login_with_password', params, signal ? { signal } : {});
       if (typeof ref !== 'string' || ref === '') throw new TransportError('login returned no session ref', { kind: 'protocol' });
       return { rpc, ref };
     } catch (err) {
+      const expected = XenApiError.is(err, 'MESSAGE_PARAMETER_COUNT_MISMATCH') ? Number(err.params[1]) : NaN;
+      if (Number.isInteger(expected) && expected >= 2 && expected < params.length) {
+        params = params.slice(0, expected);
+        hop--; // not a redirect
+        continue;
+      }
       const canFollow = XenApiError.is(err, 'HOST_IS_SLAVE') && err.params[0] && !creds.socketPath && hop < maxRedirects;
       if (!canFollow) throw scrubPassword(err, creds.password);
       rpc = new RpcClient(masterUrl(rpc.url, (err as XenApiError).params[0]!), {

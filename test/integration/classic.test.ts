@@ -176,3 +176,22 @@ describe('dry run on old pools', () => {
     }
   });
 });
+
+describe('XenServer 4.1 (the seed article\'s classic path)', () => {
+  it('exports every VM to numbered files and imports them back on a 4.1 pool', async () => {
+    const old = await startTestPool({ vms: 2, profile: 'xs41' });
+    try {
+      const dir = await mkdtemp(join(tmpdir(), 'xsdr-41-'));
+      const f = join(dir, 'backup.xva');
+      const exp = await exportClassic(old.session, { all: true, out: f });
+      expect(exp.exported).toBe(2);
+      expect(exp.files.map((x) => x.file)).toEqual([f, `${f}2`]);
+      await expect(importClassic(old.session, { file: f, dryRun: true })).rejects.toBeInstanceOf(ClassicError);
+      const imp = await importClassic(old.session, { file: f });
+      expect(imp).toMatchObject({ imported: 2, errors: 0 });
+      await rm(dir, { recursive: true, force: true });
+    } finally {
+      await old.close();
+    }
+  });
+});

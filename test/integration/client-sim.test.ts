@@ -186,3 +186,16 @@ describe('TLS', () => {
     }
   });
 });
+
+describe('old hosts', () => {
+  it('logs in to XenServer 4.1, which takes no originator', async () => {
+    const old = await startDemoSimulator({ stateDir: join(dir, 'xs41'), vms: 1, profile: 'xs41' });
+    try {
+      const session = await login(old.url);
+      expect((await session.apiVersion()).major).toBe(1);
+      await session.logout();
+    } finally {
+      await old.stop();
+    }
+  });
+});
