@@ -10,6 +10,8 @@ import type { XmlRpcStruct } from '../../src/sim/codec.js';
 import type { SimHandle } from '../../src/sim/server.js';
 import { backupVdiUuid, uuidV5 } from '../../src/sim/uuid.js';
 import { login, rpc, rpcFail, startTempSim, tempDir } from './sim-helpers.js';
+import { startDemoSimulator } from '../../src/sim/index.js';
+import { createVbd, plugVbd } from '../../src/sim/api/vbd-vm.js';
 
 const GiB = 1024 ** 3;
 
@@ -281,6 +283,26 @@ describe('SR folders', () => {
     } finally {
       await b.cleanup();
       await rm(shared, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('concurrent plugs into the control domain', () => {
+  test('give each VBD its own device name', async () => {
+    const dir = await tempDir();
+    const sim = await startDemoSimulator({ stateDir: dir, vms: 3 });
+    try {
+      const dom0 = sim.db.where('VM', (v) => v.is_control_domain)[0]!.ref;
+      const vdis = sim.db.where('VDI', (v) => v.type === 'user' && !v.is_a_snapshot).slice(0, 4);
+      expect(vdis.length).toBe(4);
+      const vbds = vdis.map((v) => createVbd(sim.context, { VM: dom0, VDI: v.ref, userdevice: 'autodetect', bootable: false, mode: 'RO', type: 'Disk', unpluggable: true, empty: false, other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {} }));
+      await Promise.all(vbds.map((b) => plugVbd(sim.context, b)));
+      const devices = vbds.map((b) => sim.db.get('VBD', b).device);
+      expect(new Set(devices).size).toBe(4);
+      for (const [i, b] of vbds.entries()) expect(await readlink(join(sim.deviceDir, devices[i]!))).toContain(sim.db.get('VDI', sim.db.get('VBD', b).VDI).location);
+    } finally {
+      await sim.stop();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -93,8 +93,16 @@ export async function plugVbd(sim: SimContext, vbd: Ref): Promise<void> {
     const file = vdiFilePath(db, sim.stateDir, rec.VDI);
     const st = await stat(file).catch(() => undefined);
     if (!st?.isFile()) throw new ApiFailure('VDI_MISSING', [db.get('VDI', rec.VDI).SR, rec.VDI]);
+    // Claim the name before the first await: two plugs in flight must not both get xvdb.
     device = freeDeviceName(db, rec.VM);
-    await linkDevice(sim.deviceDir, device, file);
+    db.update('VBD', vbd, { currently_attached: true, device });
+    try {
+      await linkDevice(sim.deviceDir, device, file);
+    } catch (err) {
+      db.update('VBD', vbd, { currently_attached: false });
+      throw err;
+    }
+    return;
   } else if (device === '') {
     device = `xvd${String.fromCharCode(97 + Math.min(25, Number(rec.userdevice) || 0))}`;
   }
