@@ -6,5 +6,7 @@
 import type { FeatureRegistration } from './registry.js';
 import { registerCore } from './core-features.js';
 import { registerBackup } from './backup/feature.js';
+import { registerRestore } from './restore/feature.js';
+import { registerSchedule } from './schedule/feature.js';
 
-export const FEATURES: readonly FeatureRegistration[] = [registerCore, registerBackup];
+export const FEATURES: readonly FeatureRegistration[] = [registerCore, registerSchedule, registerBackup, registerRestore];

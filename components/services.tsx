@@ -13,6 +13,13 @@ export type {
   SrFilter,
   BackupRunOptions,
   FailureText,
+  BackupVdiChoice,
+  BackupVdiSearch,
+  BackupVdiRef,
+  BackupListing,
+  RestoreRequest,
+  SrLabel,
+  ConsoleSchedule,
 } from '../src/dr/console-services.js';
 import type { ConsoleServices } from '../src/dr/console-services.js';
 

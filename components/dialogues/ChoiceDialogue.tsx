@@ -1,38 +1,50 @@
 /**
  * A list to choose from inside a dialogue (xsconsole's menu dialogues: "Available Metadata
- * Backups", restore methods): Up/Down wrap, first-letter jump, PgUp/PgDn, Enter/Right
- * choose, Esc/Left cancel. Choosing replaces the dialogue with the screen `next` returns,
- * or closes it when `next` returns null.
+ * Backups", restore methods, schedule frequencies): Up/Down wrap, first-letter jump,
+ * PgUp/PgDn, Enter/Right choose, Esc/Left cancel. Choosing replaces the dialogue with the
+ * screen `next` returns (or closes it when `next` returns null); or, with `onChoose`, leaves
+ * the stack to the caller (e.g. to push the next step so Left comes back here).
  */
 import React from 'react';
 import { Box } from 'ink';
 import { DialogueBox, DIALOGUE_WIDTH, Line } from '../Frame.js';
+import type { ConsoleKey } from '../keys/decode.js';
 import { MenuList } from '../menu/MenuList.js';
 import { useMenu } from '../menu/useMenu.js';
 import { isSelectKey, useScreen, useScreenKeys } from '../navigation.js';
 import { wrapText } from '../text.js';
+import { layoutLines, type TextLine } from './TextDialogue.js';
 
 export interface Choice<T> {
   label: string;
   value: T;
 }
 
-export interface ChoiceDialogueProps<T> {
+interface ChoiceDialogueBase<T> {
   title: string;
   /** Text above the list (wrapped). */
   prompt?: string;
+  /** Draw the prompt in the alert colour (a warning). */
+  promptAlert?: boolean;
   /** Bold line naming the list (xsconsole's menu title). */
   listTitle?: string;
   choices: readonly Choice<T>[];
   /** Shown when `choices` is empty. */
   empty?: string;
+  /** Lines below the list (details, warnings). */
+  notes?: readonly TextLine[];
   /** Key help (default "<Enter> OK  <Esc> Cancel"). */
   keys?: string;
   rows?: number;
-  next: (value: T) => React.ReactElement | null;
+  /** Keys the list does not use (e.g. Esc cancelling a whole flow); true when handled. */
+  onKey?: (key: ConsoleKey) => boolean;
 }
 
-export function ChoiceDialogue<T>({ title, prompt, listTitle, choices, empty = '<None>', keys = '<Enter> OK  <Esc> Cancel', rows = 10, next }: ChoiceDialogueProps<T>) {
+export type ChoiceDialogueProps<T> = ChoiceDialogueBase<T> &
+  ({ next: (value: T) => React.ReactElement | null; onChoose?: never } | { onChoose: (value: T) => void; next?: never });
+
+export function ChoiceDialogue<T>(props: ChoiceDialogueProps<T>) {
+  const { title, prompt, promptAlert, listTitle, choices, empty = '<None>', notes, keys = '<Enter> OK  <Esc> Cancel', rows = 10, onKey } = props;
   const screen = useScreen();
   const labels = choices.length > 0 ? choices.map((c) => c.label) : [empty];
   const menu = useMenu(labels, rows);
@@ -40,28 +52,41 @@ export function ChoiceDialogue<T>({ title, prompt, listTitle, choices, empty = '
     if (menu.handleKey(key)) return true;
     if (isSelectKey(key)) {
       const choice = choices[menu.current().index];
-      if (choice) {
-        const el = next(choice.value);
-        if (el) screen.replace(el);
-        else screen.close();
+      if (!choice) return true;
+      if (props.onChoose) {
+        props.onChoose(choice.value);
+        return true;
       }
+      const el = props.next(choice.value);
+      if (el) screen.replace(el);
+      else screen.close();
       return true;
     }
-    return false;
+    return onKey?.(key) ?? false;
   });
+  const width = DIALOGUE_WIDTH - 4;
   return (
     <DialogueBox title={title} keys={keys}>
       <Box flexDirection="column">
         {prompt !== undefined &&
-          wrapText(prompt, DIALOGUE_WIDTH - 4).map((l, i) => (
-            <Line key={`p${i}`} wrap="truncate">
+          wrapText(prompt, width).map((l, i) => (
+            <Line key={`p${i}`} wrap="truncate" alert={promptAlert === true}>
               {l === '' ? ' ' : l}
             </Line>
           ))}
         <Box flexDirection="column" marginTop={prompt !== undefined ? 1 : 0}>
           {listTitle !== undefined && <Line bold>{listTitle}</Line>}
-          <MenuList rows={labels} index={menu.index} offset={menu.offset} height={rows} width={DIALOGUE_WIDTH - 4} active={choices.length > 0} />
+          <MenuList rows={labels} index={menu.index} offset={menu.offset} height={Math.min(rows, labels.length)} width={width} active={choices.length > 0} />
         </Box>
+        {notes !== undefined && notes.length > 0 && (
+          <Box flexDirection="column" marginTop={1}>
+            {layoutLines(notes, width).map((row, i) => (
+              <Line key={`n${i}`} wrap="truncate" alert={row.alert} bold={row.bold}>
+                {row.text === '' ? ' ' : row.text}
+              </Line>
+            ))}
+          </Box>
+        )}
       </Box>
     </DialogueBox>
   );

@@ -53,15 +53,29 @@ export function MenuScreen({ menuId }: { menuId: string }) {
   });
 
   const item = items[menu.index];
+  const statusTitle = item ? resolveText(item.statusTitle ?? item.title, env) : '';
+  // xsconsole draws the status title inside the pane; here it is the border's title, and a
+  // title too long for the border (e.g. "Schedule Virtual Machine Metadata Backup") moves
+  // into the pane as its first line, the menu text taking the border.
+  const fits = statusTitle.length <= STATUS_PANE_WIDTH - 6;
+  const statusLines = wrapText(item ? resolveText(item.statusText, env) : '', STATUS_PANE_WIDTH - 4);
   return (
     <TwoPane
       leftTitle={registry.menu(menuId).title}
       left={<MenuList rows={titles} index={menu.index} offset={menu.offset} height={PANE_CONTENT_ROWS} width={MENU_PANE_WIDTH - 4} />}
       leftKeys={menuId === ROOT_MENU ? MENU_KEYS : SUBMENU_KEYS}
-      rightTitle={item ? resolveText(item.statusTitle ?? item.title, env) : ''}
+      rightTitle={fits || !item ? statusTitle : resolveText(item.title, env)}
       right={
         <Box flexDirection="column">
-          {wrapText(item ? resolveText(item.statusText, env) : '', STATUS_PANE_WIDTH - 4).map((l, i) => (
+          {!fits &&
+            wrapText(statusTitle, STATUS_PANE_WIDTH - 4)
+              .concat([''])
+              .map((l, i) => (
+                <Line key={`t${i}`} bold wrap="truncate">
+                  {l === '' ? ' ' : l}
+                </Line>
+              ))}
+          {statusLines.map((l, i) => (
             <Line key={i} wrap="truncate">
               {l === '' ? ' ' : l}
             </Line>

@@ -4,10 +4,26 @@
  * see the XenAPI client: they get this object through components/services.tsx, so tests
  * can hand them one bound to an in-process simulator.
  */
-import { Session, XenApiError, explainError, isAbortError, toStr, type Ref, type TlsOptions } from '../xenapi/index.js';
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Session, XenApiError, explainError, isAbortError, isNullRef, toStr, type Ref, type TlsOptions } from '../xenapi/index.js';
 import { BackupStepError, backupStepText, SpaceGuardError, runBackup, type BackupProgress, type BackupReport } from './backup.js';
-import { BackupTargetError, NoBackupVdiError } from './backup-vdi.js';
+import { BackupTargetError, NoBackupVdiError, resolveSr } from './backup-vdi.js';
+import { BackupSource, BackupSourceError, probeBackupVdis, type BackupSummary, type RestoreScope } from './backup-source.js';
 import { readPoolOverview, type PoolOverview } from './overview.js';
+import { preflightRestore, runRestore, type PreflightReport, type RestoreProgress, type RestoreReport } from './restore.js';
+import {
+  DEFAULT_CRON_ROOT,
+  DEFAULT_POOL_CONF,
+  DEFAULT_STATE_DIR,
+  ScheduleError,
+  getSchedule,
+  setSchedule,
+  type RunnerSettings,
+  type ScheduleSetting,
+  type ScheduleStatus,
+  type SetScheduleReport,
+} from './schedule.js';
 
 /** An SR as the SR picker lists it. */
 export interface SrChoice {
@@ -46,6 +62,51 @@ export interface FailureText {
   step?: string;
 }
 
+/** A VDI holding a metadata backup, as the restore's VDI chooser lists it. */
+export interface BackupVdiChoice {
+  uuid: string;
+  nameLabel: string;
+  virtualSize: number;
+  /** The SR's deterministic backup VDI (the only one trusted without asking). */
+  trusted: boolean;
+}
+
+export interface BackupVdiSearch {
+  sr: { uuid: string; name: string };
+  /** VDIs with the backup marker; the trusted one first. */
+  found: BackupVdiChoice[];
+  /** Disks looked at. */
+  examined: number;
+}
+
+/** Which backup VDI to read: the trusted one, or (legacy) one found by the scan. */
+export interface BackupVdiRef {
+  srUuid: string;
+  vdiUuid: string;
+  /** The VDI came from the scan for pre-2024 backups (the operator agreed to it). */
+  legacy: boolean;
+}
+
+export interface BackupListing {
+  vdi: { uuid: string; trusted: boolean };
+  /** Newest first. */
+  backups: BackupSummary[];
+}
+
+/** One restore as the console asks for it (stock: never forced). */
+export interface RestoreRequest extends BackupVdiRef {
+  date: string;
+  scope: RestoreScope;
+  dryRun: boolean;
+}
+
+/** An SR named for the operator (schedule: where the scheduled backup goes). */
+export interface SrLabel {
+  uuid: string;
+  name: string;
+  isDefault: boolean;
+}
+
 /** The services that need a logged-in session. */
 export interface ConsoleSession {
   readonly user: string;
@@ -54,6 +115,15 @@ export interface ConsoleSession {
   listSrs(filter: SrFilter, signal?: AbortSignal): Promise<SrChoice[]>;
   runBackup(options: BackupRunOptions): Promise<BackupReport>;
   readPoolOverview(): Promise<PoolOverview>;
+  /** The SR's backup VDI; with `legacy`, every disk of the SR that looks like one. */
+  findBackupVdis(srUuid: string, options: { legacy: boolean; signal?: AbortSignal }): Promise<BackupVdiSearch>;
+  /** The backups on a backup VDI, newest first, with VM counts. */
+  listBackups(source: BackupVdiRef, signal?: AbortSignal): Promise<BackupListing>;
+  /** What a restore would do, changing nothing. */
+  preflightRestore(request: RestoreRequest, signal?: AbortSignal): Promise<PreflightReport>;
+  runRestore(request: RestoreRequest, options: { signal: AbortSignal; onProgress?: (e: RestoreProgress) => void }): Promise<RestoreReport>;
+  /** An SR by uuid, or the pool's default SR for null; null when there is none. */
+  srLabel(srUuid: string | null): Promise<SrLabel | null>;
   /** Ends the session; idempotent. */
   logout(): Promise<void>;
 }
@@ -73,6 +143,33 @@ export interface ConsoleServices {
   login(user: string, password: string, signal?: AbortSignal): Promise<ConsoleSession>;
   /** Operator-facing text for anything a service threw. */
   explain(err: unknown): FailureText;
+  /** Folder a saved report goes to unless the operator names another (default: the working directory). */
+  saveDir: string;
+  /**
+   * Writes a report the operator asked to keep. Never replaces an existing file unless
+   * `overwrite` (the file is created exclusively, so a file appearing meanwhile is not
+   * lost either); throws FileExistsError. Returns the absolute path written.
+   */
+  saveText(path: string, text: string, options?: { overwrite?: boolean }): Promise<string>;
+  /** The scheduled backup; absent when this console cannot manage one (the menu hides it). */
+  schedule?: ConsoleSchedule;
+}
+
+/** The schedule as the console manages it (stock cron links under `cronRoot`). */
+export interface ConsoleSchedule {
+  readonly cronRoot: string;
+  /** Why no frequency can be set from this console (null: it can). "Never" always works. */
+  readonly cannotSet: string | null;
+  status(): Promise<ScheduleStatus>;
+  /** `force` replaces a schedule xsconsole-dr did not write. */
+  set(setting: ScheduleSetting, options?: { force?: boolean }): Promise<SetScheduleReport>;
+}
+
+export class FileExistsError extends Error {
+  constructor(readonly path: string) {
+    super(`${path} already exists.`);
+    this.name = 'FileExistsError';
+  }
 }
 
 // ---- SR choice (pure) ---------------------------------------------------------------
@@ -141,8 +238,38 @@ export function explainConsoleError(err: unknown): FailureText {
   if (err instanceof BackupTargetError) {
     return { code: 'BACKUP_TARGET', meaning: err.message, nextStep: 'Choose another SR, or refresh (F5) the list.' };
   }
+  if (err instanceof BackupSourceError) {
+    return { code: err.code === 'NO_VDI' ? 'NO_BACKUP_VDI' : err.code, meaning: err.message, nextStep: BACKUP_SOURCE_NEXT_STEP[err.code] };
+  }
+  if (err instanceof ScheduleError) {
+    return { code: err.code, meaning: err.message, nextStep: SCHEDULE_NEXT_STEP[err.code] };
+  }
+  if (err instanceof FileExistsError) {
+    return { code: 'FILE_EXISTS', meaning: err.message, nextStep: 'Choose another file name, or agree to replace it.' };
+  }
+  const errno = err as NodeJS.ErrnoException;
+  if (err instanceof Error && typeof errno.code === 'string' && typeof errno.syscall === 'string') {
+    return { code: errno.code, meaning: err.message, nextStep: 'Choose another file or folder.' };
+  }
   return explainError(err);
 }
+
+const BACKUP_SOURCE_NEXT_STEP: Record<BackupSourceError['code'], string> = {
+  NO_VDI: 'Choose the SR the backup was written to; a backup made before 2024 needs the scan for older backup VDIs.',
+  NOT_A_BACKUP: 'Choose another VDI or SR.',
+  NOT_PERMITTED: 'Only the SR\'s own backup VDI is used unless you agree to the scan for older backup VDIs.',
+  NO_METADATA: 'Back up to this SR first, or choose the SR holding the backup.',
+  NO_SUCH_DATE: 'Choose the backup again from the list.',
+  NO_ENTRIES: 'Choose "All VM Metadata", or another backup.',
+  MULTIPLE: 'Choose one of the VDIs found.',
+};
+
+const SCHEDULE_NEXT_STEP: Record<ScheduleError['code'], string> = {
+  FOREIGN_ENTRY: 'Replace it only if it is no longer wanted.',
+  NO_CRON_DIR: 'Install cron (or anacron) on this host, or run the console with the right cron folder.',
+  BAD_SETTING: 'Choose Daily, Weekly, Monthly or Never.',
+  LINK_FAILED: 'Check the permissions of the cron folders (the console must run as root on the host).',
+};
 
 export function isCancellation(err: unknown): boolean {
   return isAbortError(err) || XenApiError.is(err, 'TASK_CANCELLED');
@@ -166,6 +293,113 @@ export interface ConsoleServiceOptions {
   originator?: string;
   /** Per-call deadline (ms) for the sessions' XML-RPC calls. */
   timeoutMs?: number;
+  /** Where saved reports go by default (default: the working directory). */
+  saveDir?: string;
+  /** The scheduled backup (absent: the console does not offer the Schedule item). */
+  schedule?: ConsoleScheduleOptions;
+}
+
+/** How the scheduled runner reaches the pool (no password: a file at most). */
+export type ScheduleRunnerBase = Omit<RunnerSettings, 'sr' | 'stateDir' | 'poolConf'> & { node: string; cli: string };
+
+export interface ConsoleScheduleOptions {
+  /** Folder holding cron.daily, cron.weekly, cron.monthly (default /etc). */
+  cronRoot?: string;
+  /** Where the runner records its result (default: the runner's own, else /var/lib/xsconsole-dr). */
+  stateDir?: string;
+  poolConf?: string;
+  /** null: this console cannot set a schedule (e.g. a password typed at login cannot be given to cron). */
+  runner: ScheduleRunnerBase | null;
+  /** Why `runner` is null, for the operator. */
+  unavailable?: string;
+}
+
+/** What the console was started with, as far as the scheduled runner must repeat it. */
+export interface ScheduleTargetInfo {
+  kind: 'local' | 'remote' | 'embedded';
+  /** The program cron will start: this Node and this CLI script. */
+  node: string;
+  cli: string;
+  host?: string;
+  user?: string;
+  passwordFile?: string;
+  insecure?: boolean;
+  fingerprint?: string;
+  /** The embedded pool's state folder (absent: a temporary one). */
+  simState?: string;
+}
+
+/**
+ * How the runner reaches the same pool as this console, or why it cannot (the same rules as
+ * `schedule set`): a password typed at the login dialogue is never written anywhere, so a
+ * pool given by --host needs --password-file; a temporary embedded pool is gone by the time
+ * cron runs.
+ */
+export function scheduleRunnerFor(t: ScheduleTargetInfo): Pick<ConsoleScheduleOptions, 'runner' | 'unavailable'> {
+  const base = { node: t.node, cli: t.cli };
+  switch (t.kind) {
+    case 'local':
+      return { runner: { ...base, ...(t.user && t.user !== 'root' && { user: t.user }) } };
+    case 'embedded':
+      return t.simState
+        ? { runner: { ...base, simState: resolve(t.simState) } }
+        : { runner: null, unavailable: "the embedded pool's state is temporary; start the console with --sim-state DIR to schedule its backups." };
+    case 'remote':
+      if (!t.host || !t.passwordFile) {
+        return { runner: null, unavailable: 'cron cannot type a password: start the console with --password-file FILE to schedule backups of a pool given by --host.' };
+      }
+      return {
+        runner: {
+          ...base,
+          host: t.host,
+          ...(t.user && { user: t.user }),
+          passwordFile: resolve(t.passwordFile),
+          ...(t.insecure && { insecure: true }),
+          ...(t.fingerprint && { fingerprint: t.fingerprint }),
+        },
+      };
+  }
+}
+
+export function createConsoleSchedule(opts: ConsoleScheduleOptions): ConsoleSchedule {
+  const cronRoot = resolve(opts.cronRoot ?? DEFAULT_CRON_ROOT);
+  const cannotSet = opts.runner ? null : (opts.unavailable ?? 'This console cannot tell cron how to reach the pool.');
+  return {
+    cronRoot,
+    cannotSet,
+    status: () => getSchedule({ cronRoot, ...(opts.stateDir !== undefined && { stateDir: resolve(opts.stateDir) }) }),
+    async set(setting, options = {}) {
+      if (setting !== 'never' && !opts.runner) throw new ScheduleError('BAD_SETTING', cannotSet ?? '');
+      const current = await getSchedule({ cronRoot });
+      // Changing the frequency keeps the SR an earlier schedule was given (stock: the default SR).
+      const sr = current.sr ?? undefined;
+      return setSchedule({
+        cronRoot,
+        setting,
+        force: options.force ?? false,
+        ...(opts.runner && {
+          runner: {
+            ...opts.runner,
+            ...(sr && { sr }),
+            stateDir: opts.stateDir ?? current.config?.stateDir ?? DEFAULT_STATE_DIR,
+            poolConf: opts.poolConf ?? current.config?.poolConf ?? DEFAULT_POOL_CONF,
+          },
+        }),
+      });
+    },
+  };
+}
+
+/** Writes a saved report: exclusive create unless overwriting; readable by its owner only (it names every VM). */
+export async function saveTextFile(dir: string, path: string, text: string, overwrite = false): Promise<string> {
+  const abs = resolve(dir, path);
+  try {
+    await writeFile(abs, text.endsWith('\n') ? text : `${text}\n`, { flag: overwrite ? 'w' : 'wx', mode: 0o600 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new FileExistsError(abs);
+    throw err;
+  }
+  return abs;
 }
 
 export interface LiveConsoleServices extends ConsoleServices {
@@ -209,10 +443,59 @@ class LiveSession implements ConsoleSession {
     return readPoolOverview(this.session);
   }
 
+  async findBackupVdis(srUuid: string, options: { legacy: boolean; signal?: AbortSignal }): Promise<BackupVdiSearch> {
+    const r = await probeBackupVdis(this.session, srUuid, { legacy: options.legacy, ...(options.signal && { signal: options.signal }) });
+    return {
+      sr: { uuid: r.sr.uuid, name: r.sr.nameLabel },
+      found: r.found.map((c) => ({ uuid: c.uuid, nameLabel: c.nameLabel, virtualSize: c.virtualSize, trusted: c.trusted })),
+      examined: r.examined,
+    };
+  }
+
+  async listBackups(source: BackupVdiRef, signal?: AbortSignal): Promise<BackupListing> {
+    const src = await BackupSource.open(this.session, { srUuid: source.srUuid, vdiUuid: source.vdiUuid, legacy: source.legacy, ...(signal && { signal }) });
+    try {
+      return { vdi: { uuid: src.vdi.uuid, trusted: src.vdi.trusted }, backups: await src.summaries() };
+    } finally {
+      await src.close();
+    }
+  }
+
+  preflightRestore(request: RestoreRequest, signal?: AbortSignal): Promise<PreflightReport> {
+    return preflightRestore(this.session, { ...restoreSource(request), force: false, ...(signal && { signal }) });
+  }
+
+  runRestore(request: RestoreRequest, options: { signal: AbortSignal; onProgress?: (e: RestoreProgress) => void }): Promise<RestoreReport> {
+    return runRestore(this.session, {
+      ...restoreSource(request),
+      dryRun: request.dryRun,
+      force: false, // as the stock console: no --force
+      signal: options.signal,
+      ...(options.onProgress && { onProgress: options.onProgress }),
+    });
+  }
+
+  async srLabel(srUuid: string | null): Promise<SrLabel | null> {
+    const pool = (await this.session.call<Ref[]>('pool.get_all'))[0];
+    const defaultRef = pool ? await this.session.call<Ref>('pool.get_default_SR', pool) : '';
+    if (srUuid === null && (!defaultRef || isNullRef(defaultRef))) return null;
+    try {
+      const sr = await resolveSr(this.session, srUuid ?? undefined);
+      return { uuid: sr.uuid, name: sr.nameLabel, isDefault: sr.ref === defaultRef };
+    } catch (err) {
+      if (err instanceof BackupTargetError) return null;
+      throw err;
+    }
+  }
+
   async logout(): Promise<void> {
     this.onLogout(this);
     await this.session.logout();
   }
+}
+
+function restoreSource(r: RestoreRequest) {
+  return { srUuid: r.srUuid, vdiUuid: r.vdiUuid, legacy: r.legacy, date: r.date, scope: r.scope };
 }
 
 async function coordinatorHostname(session: Session, signal?: AbortSignal): Promise<string> {
@@ -251,6 +534,11 @@ export function createConsoleServices(opts: ConsoleServiceOptions): LiveConsoleS
       }
     },
     explain: explainConsoleError,
+    saveDir: resolve(opts.saveDir ?? process.cwd()),
+    saveText(path, text, options = {}) {
+      return saveTextFile(resolve(opts.saveDir ?? process.cwd()), path, text, options.overwrite ?? false);
+    },
+    ...(opts.schedule && { schedule: createConsoleSchedule(opts.schedule) }),
     async close() {
       const all = [...open];
       open.clear();

@@ -4,7 +4,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDemoSimulator, type SimHandle } from '../../src/sim/index.js';
-import { createConsoleServices, explainConsoleError, isCancellation, selectSrChoices } from '../../src/dr/console-services.js';
+import { FileExistsError, createConsoleSchedule, scheduleRunnerFor, createConsoleServices, explainConsoleError, isCancellation, saveTextFile, selectSrChoices } from '../../src/dr/console-services.js';
+import { BackupSourceError } from '../../src/dr/backup-source.js';
+import { ScheduleError, cronLinkPath, readRunnerConfig, setSchedule } from '../../src/dr/schedule.js';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { SpaceGuardError } from '../../src/dr/backup.js';
 import { BackupTargetError, NoBackupVdiError } from '../../src/dr/backup-vdi.js';
 import { AbortError, XenApiError } from '../../src/xenapi/index.js';
@@ -55,6 +58,15 @@ describe('explainConsoleError', () => {
     expect(explainConsoleError(new BackupTargetError('Invalid SR UUID')).code).toBe('BACKUP_TARGET');
     expect(explainConsoleError(new XenApiError(['SR_FULL', '10', '5'])).meaning).toContain('10 bytes requested');
     expect(explainConsoleError(new Error('plain')).meaning).toBe('plain');
+  });
+
+  it('explains restore, schedule and file errors with a next step', () => {
+    expect(explainConsoleError(new BackupSourceError('NO_VDI', 'No backup VDI x on SR "y".'))).toMatchObject({ code: 'NO_BACKUP_VDI', meaning: 'No backup VDI x on SR "y".' });
+    expect(explainConsoleError(new BackupSourceError('NO_ENTRIES', 'none')).nextStep).toContain('All VM Metadata');
+    expect(explainConsoleError(new ScheduleError('NO_CRON_DIR', '/x/cron.daily does not exist'))).toMatchObject({ code: 'NO_CRON_DIR' });
+    expect(explainConsoleError(new FileExistsError('/tmp/a.txt'))).toMatchObject({ code: 'FILE_EXISTS', meaning: '/tmp/a.txt already exists.' });
+    const enoent = Object.assign(new Error("ENOENT: no such file or directory, open '/nope/x'"), { code: 'ENOENT', syscall: 'open' });
+    expect(explainConsoleError(enoent)).toMatchObject({ code: 'ENOENT', nextStep: 'Choose another file or folder.' });
   });
 
   it('recognises cancellations', () => {
@@ -112,5 +124,57 @@ describe('createConsoleServices against the simulated pool', () => {
     ac.abort();
     const err = await services.login('root', 'svc-pw', ac.signal).catch((e: unknown) => e);
     expect(isCancellation(err)).toBe(true);
+  });
+});
+
+describe('saving a report and the console schedule (files only)', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'xsdr-ui-files-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('creates the file exclusively, owner-only, relative to the save folder; replaces only when told', async () => {
+    const path = await saveTextFile(dir, 'summary.txt', 'first');
+    expect(path).toBe(join(dir, 'summary.txt'));
+    expect(await readFile(path, 'utf8')).toBe('first\n');
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    await expect(saveTextFile(dir, 'summary.txt', 'second')).rejects.toBeInstanceOf(FileExistsError);
+    expect(await readFile(path, 'utf8')).toBe('first\n');
+    await saveTextFile(dir, path, 'second\n', true);
+    expect(await readFile(path, 'utf8')).toBe('second\n');
+  });
+
+  it('tells the runner how to reach the console\'s pool, or why it cannot (never a password)', () => {
+    const exe = { node: '/usr/bin/node', cli: '/opt/x/cli.js' };
+    expect(scheduleRunnerFor({ kind: 'local', ...exe, user: 'root' })).toEqual({ runner: exe });
+    expect(scheduleRunnerFor({ kind: 'embedded', ...exe, simState: '/srv/state' })).toEqual({ runner: { ...exe, simState: '/srv/state' } });
+    expect(scheduleRunnerFor({ kind: 'embedded', ...exe })).toMatchObject({ runner: null, unavailable: expect.stringContaining('--sim-state') });
+    expect(scheduleRunnerFor({ kind: 'remote', ...exe, host: 'https://pool', user: 'root' })).toMatchObject({ runner: null, unavailable: expect.stringContaining('--password-file') });
+    expect(scheduleRunnerFor({ kind: 'remote', ...exe, host: 'https://pool', user: 'ops', passwordFile: '/root/pw', fingerprint: 'AB:CD' })).toEqual({
+      runner: { ...exe, host: 'https://pool', user: 'ops', passwordFile: '/root/pw', fingerprint: 'AB:CD' },
+    });
+  });
+
+  it('keeps the SR a schedule was given when the frequency changes; refuses a frequency without a runner', async () => {
+    const root = join(dir, 'cron');
+    for (const f of ['daily', 'weekly']) await mkdir(join(root, `cron.${f}`), { recursive: true });
+    const runner = { node: process.execPath, cli: '/opt/x/cli.js' };
+    const sr = '3f6e8a10-0000-4000-8000-000000000001';
+    await setSchedule({ cronRoot: root, setting: 'daily', runner: { ...runner, sr, stateDir: join(dir, 'state'), poolConf: join(dir, 'pool.conf') } });
+    const schedule = createConsoleSchedule({ cronRoot: root, runner });
+    expect(schedule.cannotSet).toBeNull();
+    const report = await schedule.set('weekly');
+    expect(report).toMatchObject({ setting: 'weekly', previous: 'daily', sr });
+    expect(await readRunnerConfig(root)).toMatchObject({ sr, stateDir: join(dir, 'state'), poolConf: join(dir, 'pool.conf') });
+    expect((await schedule.status()).setting).toBe('weekly');
+
+    const readOnly = createConsoleSchedule({ cronRoot: root, runner: null, unavailable: 'typed password' });
+    expect(readOnly.cannotSet).toBe('typed password');
+    await expect(readOnly.set('daily')).rejects.toMatchObject({ code: 'BAD_SETTING', message: 'typed password' });
+    expect((await readOnly.set('never')).setting).toBe('never');
+    await expect(stat(cronLinkPath(root, 'weekly'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });

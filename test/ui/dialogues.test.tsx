@@ -5,7 +5,8 @@
  */
 import React from 'react';
 import { describe, expect, it } from 'vitest';
-import { FEATURES } from '../../components/features.js';
+import { registerCore } from '../../components/core-features.js';
+import { registerBackup } from '../../components/backup/feature.js';
 import { BUR_MENU, type FeatureRegistry } from '../../components/registry.js';
 import { QuestionDialogue } from '../../components/dialogues/QuestionDialogue.js';
 import { ChoiceDialogue } from '../../components/dialogues/ChoiceDialogue.js';
@@ -49,6 +50,9 @@ function registerTestRestore(registry: FeatureRegistry): void {
   });
 }
 
+/** The core and Backup, plus the test folder in Restore's place. */
+const TEST_FEATURES = [registerCore, registerBackup, registerTestRestore];
+
 async function toRestore(r: Rendered, pool: FakePool): Promise<void> {
   await waitForText(r, 'Customize System');
   press(r, KEYS.enter);
@@ -67,7 +71,7 @@ async function toRestore(r: Rendered, pool: FakePool): Promise<void> {
 describe('question and choice dialogues', () => {
   it('answers no with Esc, n or Left, and ignores other keys', async () => {
     const pool = new FakePool();
-    const r = renderConsole({ services: pool, features: [...FEATURES, registerTestRestore] });
+    const r = renderConsole({ services: pool, features: TEST_FEATURES });
     await toRestore(r, pool);
     let f = await waitForText(r, '<F8> Yes  <Esc> No');
     press(r, KEYS.enter);
@@ -86,7 +90,7 @@ describe('question and choice dialogues', () => {
 
   it('answers yes with F8 and chooses from a list with letter jump and Enter', async () => {
     const pool = new FakePool();
-    const r = renderConsole({ services: pool, features: [...FEATURES, registerTestRestore] });
+    const r = renderConsole({ services: pool, features: TEST_FEATURES });
     await toRestore(r, pool);
     press(r, KEYS.f8);
     let f = await waitForFrame(r, (fr) => paneTitle(fr) === 'Available Metadata Backups');
@@ -106,7 +110,7 @@ describe('question and choice dialogues', () => {
 
   it('cancels a choice list with Esc back to the menu', async () => {
     const pool = new FakePool();
-    const r = renderConsole({ services: pool, features: [...FEATURES, registerTestRestore] });
+    const r = renderConsole({ services: pool, features: TEST_FEATURES });
     await toRestore(r, pool);
     press(r, 'Y');
     await waitForFrame(r, (fr) => paneTitle(fr) === 'Available Metadata Backups');

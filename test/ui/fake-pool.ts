@@ -8,9 +8,16 @@
  */
 import { AbortError, XenApiError } from '../../src/xenapi/index.js';
 import { BackupStepError, type BackupReport, type BackupProgress } from '../../src/dr/backup.js';
+import { tmpdir } from 'node:os';
 import {
   explainConsoleError,
+  saveTextFile,
   selectSrChoices,
+  type BackupListing,
+  type ConsoleSchedule,
+  type BackupVdiSearch,
+  type RestoreRequest,
+  type SrLabel,
   type BackupRunOptions,
   type ConsoleServices,
   type ConsoleSession,
@@ -18,6 +25,7 @@ import {
   type SrFilter,
 } from '../../src/dr/console-services.js';
 import type { PoolOverview } from '../../src/dr/overview.js';
+import type { PreflightReport, RestoreReport } from '../../src/dr/restore.js';
 
 type Rec = Record<string, unknown>;
 const GiB = 1024 ** 3;
@@ -105,6 +113,11 @@ export class FakePool implements ConsoleServices {
   }
 
   explain = explainConsoleError;
+  saveDir = tmpdir();
+  schedule?: ConsoleSchedule;
+  saveText(path: string, text: string, options: { overwrite?: boolean } = {}): Promise<string> {
+    return saveTextFile(this.saveDir, path, text, options.overwrite ?? false);
+  }
 
   advance(): void {
     this.step.open();
@@ -167,6 +180,25 @@ class FakeSession implements ConsoleSession {
 
   readPoolOverview(): Promise<PoolOverview> {
     throw new Error('not used by the console screens');
+  }
+
+  // The restore screens are tested against the simulated pool, not this one.
+  findBackupVdis(): Promise<BackupVdiSearch> {
+    throw new Error('restore is not staged by the hand-made pool');
+  }
+  listBackups(): Promise<BackupListing> {
+    throw new Error('restore is not staged by the hand-made pool');
+  }
+  preflightRestore(_r: RestoreRequest): Promise<PreflightReport> {
+    throw new Error('restore is not staged by the hand-made pool');
+  }
+  runRestore(_r: RestoreRequest): Promise<RestoreReport> {
+    throw new Error('restore is not staged by the hand-made pool');
+  }
+  async srLabel(srUuid: string | null): Promise<SrLabel | null> {
+    const entry = Object.entries(this.pool.srs).find(([ref, sr]) => (srUuid === null ? ref === this.pool.defaultSr : sr['uuid'] === srUuid));
+    if (!entry) return null;
+    return { uuid: String(entry[1]['uuid']), name: String(entry[1]['name_label']), isDefault: entry[0] === this.pool.defaultSr };
   }
 
   async logout(): Promise<void> {

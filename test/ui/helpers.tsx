@@ -24,6 +24,8 @@ export const KEYS = {
   backspace: '\u007f',
   pageUp: '\u001b[5~',
   pageDown: '\u001b[6~',
+  home: '\u001b[H',
+  end: '\u001b[F',
   f5: '\u001b[15~',
   f8: '\u001b[19~',
   ctrlC: '\u0003',

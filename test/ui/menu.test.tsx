@@ -5,6 +5,7 @@ import { INITIAL_MENU_STATE, jumpCharOf, menuReducer, type MenuAction, type Menu
 import { stackReducer, type ScreenEntry } from '../../components/navigation.js';
 import { BUR_MENU, FeatureRegistry, ROOT_MENU, type MenuEnv } from '../../components/registry.js';
 import { FEATURES } from '../../components/features.js';
+import { createConsoleSchedule } from '../../src/dr/console-services.js';
 import { registerCore } from '../../components/core-features.js';
 import { registerBackup } from '../../components/backup/feature.js';
 import { statusLineText, titledTopBorder, tooSmallMessage } from '../../components/Frame.js';
@@ -90,9 +91,13 @@ describe('feature registry', () => {
   it('orders a menu by priority and hides invisible items', () => {
     const r = FeatureRegistry.from(FEATURES);
     expect(r.itemsOf(ROOT_MENU, env).map((i) => i.key)).toEqual(['MENU_BUR', 'LOGINOUT', 'QUIT']);
-    expect(r.itemsOf(BUR_MENU, env).map((i) => i.key)).toEqual(['DRBACKUP']);
+    // Schedule is offered only by services that can manage one (the hand-made pool cannot).
+    expect(r.itemsOf(BUR_MENU, env).map((i) => i.key)).toEqual(['DRBACKUP', 'DRRESTORE']);
+    const withSchedule = new FakePool();
+    withSchedule.schedule = createConsoleSchedule({ cronRoot: '/nonexistent', runner: null, unavailable: 'test' });
+    expect(r.itemsOf(BUR_MENU, { ...env, services: withSchedule }).map((i) => i.key)).toEqual(['DRSCHEDULE', 'DRBACKUP', 'DRRESTORE']);
     r.addItem({ key: 'HIDDEN', menu: BUR_MENU, priority: 1, title: 'Hidden', statusText: '', keyHelp: '', visible: () => false, activate: () => undefined });
-    expect(r.itemsOf(BUR_MENU, env).map((i) => i.key)).toEqual(['DRBACKUP']);
+    expect(r.itemsOf(BUR_MENU, env).map((i) => i.key)).toEqual(['DRBACKUP', 'DRRESTORE']);
   });
 
   it('lets a feature folder add an item in stock order without touching the core, and replace one by key', () => {

@@ -1,0 +1,118 @@
+/**
+ * "Searching for backup VDI...": the SR's own backup VDI (its deterministic uuid); when
+ * there is none, the stock question whether to scan for backups made before 2024, with
+ * the XSA-459 risk spelt out; with several candidates, the operator chooses (never us).
+ */
+import React from 'react';
+import { Line } from '../Frame.js';
+import { Banner } from '../dialogues/Banner.js';
+import { ChoiceDialogue } from '../dialogues/ChoiceDialogue.js';
+import { InfoDialogue } from '../dialogues/InfoDialogue.js';
+import { QuestionDialogue } from '../dialogues/QuestionDialogue.js';
+import { useFlowScreen, type Flow } from '../flow.js';
+import { isBackKey, useNavigator, useScreen, useScreenKeys } from '../navigation.js';
+import { useServices, type BackupVdiChoice, type BackupVdiSearch, type ConsoleSession, type SrChoice } from '../services.js';
+import { useMountJob } from '../useMountJob.js';
+import { BackupDates } from './BackupDates.js';
+import {
+  LEGACY_QUESTION,
+  LEGACY_RISK,
+  LIST_KEYS,
+  NO_BACKUP_VDI,
+  RESTORE_MENU_TITLE,
+  SEARCH_BANNER,
+  VDI_CHOOSER_TITLE,
+  VDI_CHOOSER_WARNING,
+  restoreFailureText,
+  vdiRow,
+} from './texts.js';
+
+export interface RestoreSearchProps {
+  flow: Flow;
+  session: ConsoleSession;
+  sr: SrChoice;
+  /** Scan every disk of the SR (the operator agreed to the legacy question). */
+  legacy: boolean;
+}
+
+export function RestoreSearch({ flow, session, sr, legacy }: RestoreSearchProps) {
+  useFlowScreen(flow);
+  const services = useServices();
+  const screen = useScreen();
+  const nav = useNavigator();
+
+  const job = useMountJob<BackupVdiSearch>('Searching for the backup VDI', (signal) => session.findBackupVdis(sr.uuid, { legacy, signal }), {
+    done(search) {
+      const found = search.found;
+      if (found.length === 0 && !legacy) {
+        screen.replace(
+          <QuestionDialogue
+            title={RESTORE_MENU_TITLE}
+            text={`${LEGACY_QUESTION}\n\n${LEGACY_RISK}`}
+            onAnswer={(yes) => {
+              if (yes) nav.push(<RestoreSearch flow={flow} session={session} sr={sr} legacy />);
+              else nav.push(<InfoDialogue title={RESTORE_MENU_TITLE} text={NO_BACKUP_VDI} alert />);
+            }}
+          />,
+        );
+      } else if (found.length === 0) {
+        const examined = search.examined === 0 ? 'The SR has no disks to examine.' : `None of the ${search.examined} disk(s) of this SR holds a metadata backup.`;
+        screen.replace(<InfoDialogue title={RESTORE_MENU_TITLE} text={`${NO_BACKUP_VDI}\n\n${examined}`} alert />);
+      } else if (found.length === 1) {
+        screen.replace(<BackupDates flow={flow} session={session} sr={sr} vdi={found[0]!} legacy={legacy} />);
+      } else {
+        screen.replace(<VdiChooser flow={flow} session={session} sr={sr} found={found} />);
+      }
+    },
+    failed(err) {
+      screen.replace(<InfoDialogue title={RESTORE_MENU_TITLE} text={restoreFailureText(services.explain(err))} alert />);
+    },
+    aborted() {
+      flow.cancel();
+    },
+  });
+
+  // Esc or Left while searching: stop, as Ctrl-C does.
+  useScreenKeys((key) => {
+    if (isBackKey(key)) job.abort();
+    return true;
+  });
+  return (
+    <Banner
+      title={RESTORE_MENU_TITLE}
+      text={SEARCH_BANNER}
+      detail={
+        <>
+          <Line wrap="truncate">SR: {sr.nameLabel || sr.uuid}</Line>
+          {legacy && <Line>Scanning every disk of this SR for backups made before 2024.</Line>}
+        </>
+      }
+      keys={job.cancelling ? 'Please wait...' : '<Ctrl-C> Abort'}
+    />
+  );
+}
+
+/** Several disks look like backups: the operator picks one, warned; Left comes back here. */
+function VdiChooser({ flow, session, sr, found }: { flow: Flow; session: ConsoleSession; sr: SrChoice; found: BackupVdiChoice[] }) {
+  useFlowScreen(flow);
+  const nav = useNavigator();
+  return (
+    <ChoiceDialogue
+      title={VDI_CHOOSER_TITLE}
+      prompt={`${VDI_CHOOSER_WARNING}\n\n${LEGACY_RISK}`}
+      promptAlert
+      listTitle={`Disks of SR "${sr.nameLabel || sr.uuid}" holding a metadata backup`}
+      choices={found.map((v) => ({ label: vdiRow(v), value: v }))}
+      keys={LIST_KEYS}
+      notes={found.filter((v) => v.trusted).map((v) => `${v.uuid} is this SR's own backup VDI (its uuid is derived from the SR's).`)}
+      onChoose={(vdi) => nav.push(<BackupDates flow={flow} session={session} sr={sr} vdi={vdi} legacy />)}
+      onKey={(key) => {
+        if (key.name === 'escape') {
+          flow.cancel();
+          return true;
+        }
+        return false; // Left: back (the default)
+      }}
+    />
+  );
+}

@@ -1,0 +1,220 @@
+/**
+ * The restore's texts: stock xsconsole wording where it has one (facts §6.9), and the
+ * preflight and summary screens it does not have. Pure functions, tested without a terminal.
+ */
+import type { BackupSummary, RestoreScope } from '../../src/dr/backup-source.js';
+import { formatBackupDate } from '../../src/dr/layout.js';
+import { formatBytes } from '../../src/dr/overview.js';
+import type { PreflightReport, PreflightVm, RestoreReport } from '../../src/dr/restore.js';
+import type { BackupVdiChoice, FailureText } from '../services.js';
+import { cell } from '../text.js';
+import type { TextLine } from '../dialogues/TextDialogue.js';
+
+export const RESTORE_MENU_TITLE = 'Restore Virtual Machine Metadata';
+export const RESTORE_STATUS_TEXT = 'Press <Enter> to restore Virtual Machine metadata from a Storage Repository.';
+export const RESTORE_KEY_HELP = '<Enter> Restore';
+export const RESTORE_PICKER_TITLE = 'Select Storage Repository to Restore From';
+export const SEARCH_BANNER = 'Searching for backup VDI...\n\nCtrl-C to abort';
+export const LEGACY_QUESTION =
+  'A backup VDI could not be positively identified. Do you wish to scan for backup VDIs created with earlier versions ' +
+  '(Warning: this operation should only be performed if you trust the contents of all VDIs in this storage repository)?';
+/** Why the question matters (XSA-459): shown with the legacy question and the VDI chooser. */
+export const LEGACY_RISK =
+  'A guest can format one of its own disks to look like a metadata backup (XSA-459 / CVE-2024-31144); ' +
+  'restoring from such a disk imports VMs and names of its choosing.';
+export const NO_BACKUP_VDI = 'Metadata Restore failed: a backup VDI could not be found';
+export const VDI_CHOOSER_TITLE = 'Available Metadata VDIs';
+export const VDI_CHOOSER_WARNING =
+  'You should only restore metadata from a trustworthy VDI; loading untrustworthy metadata may put your system at risk';
+export const LISTING_BANNER = 'Found VDI, retrieving available backups...';
+export const DATES_TITLE = 'Available Metadata Backups';
+export const DATES_LIST_TITLE = 'Select Metadata Backup to Restore From';
+export const RESTORING_BANNER = 'Restoring VM Metadata. This may take a few minutes...';
+export const PREFLIGHT_BANNER = 'Checking the backup against this pool...';
+export const RESTORE_FAILED_PREFIX = 'Metadata Restore failed:';
+export const METHOD_KEYS = '<Enter> Restore VMs  <Esc> Cancel  <Left> Back';
+export const LIST_KEYS = '<Enter> OK  <Esc> Cancel  <Left> Back';
+export const PREFLIGHT_KEYS = '<F8> Restore  <Esc> Cancel  <Left> Back';
+export const SUMMARY_KEYS = '<Enter> OK  <S> Save  <Left> Back';
+export const UNTRUSTED_VDI_NOTE =
+  'This VDI was found by the scan for backups made before 2024, not by its uuid: only restore from it if you trust every disk on this SR.';
+
+export function methodTitle(date: string): string {
+  return `Restore Backup from ${date}`;
+}
+
+export function methodListTitle(date: string): string {
+  return `Select the set of VMs to restore from ${date}`;
+}
+
+export interface RestoreMethod {
+  scope: RestoreScope;
+  dryRun: boolean;
+}
+
+/** The four stock choices, in stock order. */
+export const RESTORE_METHODS: ReadonlyArray<RestoreMethod & { label: string }> = [
+  { label: 'Only VMs on This SR', scope: 'sr', dryRun: false },
+  { label: 'All VM Metadata', scope: 'all', dryRun: false },
+  { label: 'Only VMs on This SR (Dry Run)', scope: 'sr', dryRun: true },
+  { label: 'All VM Metadata (Dry Run)', scope: 'all', dryRun: true },
+];
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** A method row with the number of VM exports it would import. */
+export function methodRow(m: { label: string; scope: RestoreScope }, b: BackupSummary): string {
+  return `${m.label.padEnd(32)}${plural(m.scope === 'sr' ? b.vmsOnSr : b.vms, 'VM')}`;
+}
+
+export function dateRow(b: BackupSummary): string {
+  return `${b.date}  ${plural(b.vms, 'VM')}, ${b.vmsOnSr} on this SR${b.hasSrMeta ? '' : ', no SR/VDI names'}`;
+}
+
+/** uuid, name, size: 61 columns (a dialogue row holds 65). */
+export function vdiRow(v: BackupVdiChoice): string {
+  return `${v.uuid}  ${cell(v.nameLabel || '(no name)', 14)} ${formatBytes(v.virtualSize).padStart(8)}`;
+}
+
+export function scopeText(scope: RestoreScope): string {
+  return scope === 'sr' ? 'only the VMs on this SR' : 'all VM metadata';
+}
+
+function vdiText(vdi: { uuid: string; trusted: boolean }): string {
+  return `Backup VDI: ${vdi.uuid} (${vdi.trusted ? "this SR's backup VDI" : 'found by the scan for older backups, not verified'})`;
+}
+
+/** "Metadata Restore failed: CODE: meaning" and the next step. */
+export function restoreFailureText(f: FailureText, prefix = RESTORE_FAILED_PREFIX): string {
+  const code = f.code === 'ERROR' ? '' : `${f.code}: `;
+  return `${prefix} ${code}${f.meaning}${f.nextStep ? `\n\n${f.nextStep}` : ''}`;
+}
+
+function vmHeading(v: { name: string; uuid: string }): string {
+  return `  ${cell(v.name || '(no name)', 28)} ${v.uuid}`;
+}
+
+/** What to tell about one VM of the preflight (empty when nothing is special). */
+function preflightNotes(v: PreflightVm, dryRun: boolean): TextLine[] {
+  const notes: TextLine[] = [];
+  if (v.expectedError) notes.push({ text: `    expected to fail: ${v.expectedError}`, alert: true });
+  if (v.clash) notes.push({ text: `    a VM with this uuid is already here: "${v.clash.name}" (${v.clash.powerState})`, alert: true });
+  if (v.missingDisks.length) notes.push(`    ${plural(v.missingDisks.length, 'disk')} not found in this pool: ${v.missingDisks.map((d) => d.vdiName || d.vdiUuid).join(', ')}`);
+  if (v.newNetworks.length) {
+    notes.push(`    ${dryRun ? 'would be' : 'will be'} put on new internal network(s): ${v.newNetworks.map((n) => `"${n}"`).join(', ')}`);
+  }
+  return notes;
+}
+
+/** The preflight screen before a real restore (and the warnings of every summary). */
+export function preflightLines(p: PreflightReport, vdi: { uuid: string; trusted: boolean }): TextLine[] {
+  const c = p.counts;
+  const lines: TextLine[] = [
+    { text: `Restore ${scopeText(p.scope)} from backup ${p.date}`, bold: true },
+    `SR "${p.sr.name || p.sr.uuid}" (${p.sr.uuid})`,
+    { text: vdiText(vdi), alert: !vdi.trusted },
+    '',
+    `${plural(c.vms, 'VM')} and ${plural(c.templates, 'template')} to import (halted, keeping their uuids); ${plural(p.names.length, 'SR/VDI name')} to set.`,
+  ];
+  const warn: string[] = [];
+  if (c.expectedErrors) warn.push(`${c.expectedErrors} expected to fail`);
+  if (c.clashes) warn.push(`${c.clashes} already in this pool`);
+  if (c.missingDisks) warn.push(`${c.missingDisks} with disks not found here`);
+  if (c.newNetworks) warn.push(`${c.newNetworks} on networks not found here`);
+  if (c.unreadable) warn.push(`${c.unreadable} unreadable`);
+  lines.push(warn.length ? { text: `Of these: ${warn.join(', ')}.`, alert: c.expectedErrors + c.unreadable > 0 } : 'No clashes, missing disks or unknown networks were found.');
+  lines.push('');
+  for (const v of p.vms) {
+    if (v.error) {
+      lines.push({ text: vmHeading({ name: v.file, uuid: v.uuid }), alert: true }, { text: `    unreadable, will not be sent to XAPI: ${v.error}`, alert: true });
+      continue;
+    }
+    lines.push(vmHeading(v), ...(v.isTemplate ? ['    custom template'] : []), ...preflightNotes(v, false));
+  }
+  for (const s of p.skipped) lines.push({ text: `  skipped ${s.name}: ${s.reason}`, alert: true });
+  lines.push('', { text: 'Press <F8> to restore now, or <Esc> to cancel.', bold: true });
+  return lines;
+}
+
+export function summaryTitle(r: RestoreReport): string {
+  return `Metadata Restore ${r.errors > 0 ? 'Failed' : 'Succeeded'}${r.dryRun ? ' (Dry Run)' : ''}`;
+}
+
+/**
+ * The summary after a restore: restored VMs (name, uuid), errors with their codes, the
+ * SR/VDI names set, and the warnings the preflight found (networks that were or would be
+ * created as internal networks, VMs already in the pool).
+ */
+export function summaryLines(r: RestoreReport, p: PreflightReport | null, finishedAt: Date): TextLine[] {
+  const dry = r.dryRun;
+  const lines: TextLine[] = [
+    { text: `${dry ? 'Dry run: ' : ''}${r.summary}`, bold: true, alert: r.errors > 0 },
+    `Backup ${r.date} on SR "${r.sr.name || r.sr.uuid}" (${r.sr.uuid}), ${scopeText(r.scope)}`,
+    { text: vdiText(r.vdi), alert: !r.vdi.trusted },
+    `${dry ? 'Checked' : 'Finished'} ${formatBackupDate(finishedAt)} in ${(r.durationMs / 1000).toFixed(1)} s.${dry ? ' Nothing was changed.' : ''}`,
+    '',
+  ];
+  const ok = r.results.filter((x) => x.ok);
+  lines.push({ text: `${dry ? 'VMs that would be restored' : 'Restored VMs'} (${ok.length}):`, bold: true });
+  if (!ok.length) lines.push('  none');
+  for (const x of ok) {
+    const main = x.created.find((c) => c.uuid === x.vmUuid);
+    const extra = x.created.length > 1 ? `  +${x.created.length - 1}` : '';
+    lines.push(`${vmHeading({ name: main?.name || x.name, uuid: x.vmUuid })}${extra}`);
+  }
+  const failed = r.results.filter((x) => !x.ok);
+  if (failed.length) {
+    lines.push('', { text: `Errors (${failed.length}):`, bold: true, alert: true });
+    // What to do, once per code: many VMs often fail the same way.
+    const nextSteps = new Map<string, string>();
+    for (const x of failed) {
+      const e = x.error!;
+      lines.push({ text: vmHeading({ name: x.name || x.file, uuid: x.vmUuid }), alert: true }, { text: `    ${e.code}: ${e.meaning}`, alert: true });
+      if (e.nextStep && !nextSteps.has(e.code)) nextSteps.set(e.code, e.nextStep);
+    }
+    if (nextSteps.size) {
+      lines.push('', { text: 'What to do:', bold: true });
+      for (const [code, step] of nextSteps) lines.push(`  ${code}: ${step}`);
+    }
+  }
+  if (r.skipped.length) {
+    lines.push('', { text: `Skipped entries (${r.skipped.length}):`, bold: true, alert: true });
+    for (const s of r.skipped) lines.push({ text: `  ${s.name}: ${s.reason}`, alert: true });
+  }
+  lines.push('', { text: `${dry ? 'SR and VDI names that would be set' : 'SR and VDI names set'} (${r.names.filter((n) => !n.error).length} of ${r.names.length}):`, bold: true });
+  if (!r.names.length) lines.push('  none (the backup has no SR/VDI names for this scope)');
+  for (const n of r.names) {
+    const row = `  ${n.kind.padEnd(3)} ${n.uuid}  "${n.nameLabel}"`;
+    lines.push(n.error ? { text: `${row}: not set, ${n.error}`, alert: true } : row);
+  }
+  const warnings = summaryWarnings(r, p);
+  lines.push('', { text: `Warnings (${warnings.length}):`, bold: true, alert: warnings.length > 0 });
+  if (!warnings.length) lines.push('  none');
+  for (const w of warnings) lines.push({ text: `  ${w}`, alert: true });
+  return lines;
+}
+
+function summaryWarnings(r: RestoreReport, p: PreflightReport | null): string[] {
+  if (!p) return [];
+  const out: string[] = [];
+  const outcome = new Map(r.results.map((x) => [x.vmUuid, x.ok]));
+  for (const v of p.vms) {
+    const name = `${v.name || v.file} (${v.uuid})`;
+    const restored = outcome.get(v.uuid) === true;
+    if (v.newNetworks.length && restored) {
+      const nets = v.newNetworks.map((n) => `"${n}"`).join(', ');
+      out.push(
+        r.dryRun
+          ? `${name} would be put on new internal network(s) for ${nets}, not found in this pool.`
+          : `${name} is on new internal network(s) for ${nets}, not found in this pool: connect it to a real network before starting it.`,
+      );
+    }
+    if (v.clash) out.push(`${name}: a VM with this uuid was already in this pool ("${v.clash.name}", ${v.clash.powerState}).`);
+  }
+  return out;
+}
+
+/** Default file name for a saved summary: the time of the restore, never the same twice in a second. */
+export function summaryFileName(r: RestoreReport, finishedAt: Date): string {
+  return `xsconsole-dr-restore-${r.dryRun ? 'dry-run-' : ''}${formatBackupDate(finishedAt)}.txt`;
+}

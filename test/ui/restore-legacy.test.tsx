@@ -1,0 +1,149 @@
+/**
+ * The restore on a pool whose backup VDI does not have the deterministic uuid (XenServer
+ * 7.1 profile: random uuids): the stock legacy question with the XSA-459 warning, and,
+ * once a guest has planted a disk that looks like a backup, the VDI chooser that never
+ * picks one itself.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runBackup } from '../../src/dr/backup.js';
+import { makeExt3 } from '../../src/dr/volume/e2fsprogs.js';
+import { openExt3 } from '../../src/dr/volume/ext3.js';
+import { writeFileBytes } from '../../src/dr/volume/files.js';
+import { DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';
+import { createConsoleServices, type LiveConsoleServices } from '../../src/dr/console-services.js';
+import { LEGACY_QUESTION, NO_BACKUP_VDI, UNTRUSTED_VDI_NOTE, VDI_CHOOSER_WARNING } from '../../components/restore/texts.js';
+import { controlDomainAttachments, startTestPool, vdiImagePath, type TestPool } from '../helpers/pool.js';
+import { KEYS, flat, highlighted, paneTitle, press, renderConsole, waitForFrame, waitForText, type Rendered } from './helpers.js';
+import { atBurMenu, highlightRow, openRestorePicker, readAllPages } from './restore-helpers.js';
+import type { Ref } from '../../src/xenapi/index.js';
+
+let p: TestPool;
+let sr: { uuid: string; name: string; ref: Ref };
+let backupVdi: string;
+let date: string;
+let r: Rendered | undefined;
+let live: LiveConsoleServices | undefined;
+
+beforeAll(async () => {
+  p = await startTestPool({ vms: 3, profile: 'xs71' });
+  const poolRef = (await p.session.call<Ref[]>('pool.get_all'))[0]!;
+  const ref = await p.session.call<Ref>('pool.get_default_SR', poolRef);
+  sr = { ref, uuid: await p.session.call<string>('SR.get_uuid', ref), name: await p.session.call<string>('SR.get_name_label', ref) };
+  const report = await runBackup(p.session, { srUuid: sr.uuid, vdiSize: 64 * 1024 * 1024 });
+  expect(report.vdi.deterministicUuid).toBe(false);
+  backupVdi = report.vdi.uuid;
+  date = report.date;
+}, 30_000);
+
+afterAll(async () => {
+  await p?.close();
+});
+
+afterEach(async () => {
+  r?.unmount();
+  r = undefined;
+  await live?.close();
+  live = undefined;
+});
+
+async function noneAttached(): Promise<void> {
+  expect(await controlDomainAttachments(p.sim)).toEqual({ vbds: 0, devices: [] });
+}
+
+/** Console → Restore → the SR → the legacy question. */
+async function toLegacyQuestion(first: boolean): Promise<string> {
+  if (first) {
+    live = createConsoleServices({ target: { url: p.sim.url, tls: {}, describe: 'XenServer 7.1 pool' }, user: 'root', hostLabel: 'xs71' });
+    r = renderConsole({ services: live });
+  }
+  await openRestorePicker(r!, first ? DEMO_ROOT_PASSWORD : null);
+  await highlightRow(r!, sr.name);
+  press(r!, KEYS.enter);
+  return waitForText(r!, 'A backup VDI could not be positively identified.');
+}
+
+describe('a backup VDI made before deterministic uuids', () => {
+  it('asks the stock legacy question with the XSA-459 warning; "no" ends with the stock failure', async () => {
+    const f = await toLegacyQuestion(true);
+    expect(flat(f)).toContain(flat(LEGACY_QUESTION));
+    expect(flat(f)).toContain('XSA-459 / CVE-2024-31144');
+    expect(f).toContain('<F8> Yes  <Esc> No');
+    press(r!, KEYS.escape);
+    const g = await waitForText(r!, NO_BACKUP_VDI);
+    expect(paneTitle(g)).toBe('Restore Virtual Machine Metadata');
+    press(r!, KEYS.enter);
+    await waitForFrame(r!, atBurMenu);
+    await noneAttached();
+  });
+
+  it('"yes" scans the SR, finds the one backup VDI, warns that it is not verified, and restores a dry run from it', async () => {
+    await toLegacyQuestion(true);
+    press(r!, KEYS.f8);
+    let f = await waitForFrame(r!, (fr) => paneTitle(fr) === 'Available Metadata Backups', 10_000);
+    expect(flat(f)).toContain(flat(UNTRUSTED_VDI_NOTE));
+    expect(highlighted(f)).toMatch(new RegExp(`^${date}  \\d+ VMs`));
+    press(r!, KEYS.enter);
+    f = await waitForFrame(r!, (fr) => paneTitle(fr) === `Restore Backup from ${date}`);
+    expect(flat(f)).toContain(flat(UNTRUSTED_VDI_NOTE));
+    await highlightRow(r!, 'All VM Metadata (Dry Run)');
+    press(r!, KEYS.enter);
+    await waitForFrame(r!, (fr) => paneTitle(fr)?.startsWith('Metadata Restore') === true, 10_000);
+    const all = await readAllPages(r!);
+    expect(all).toMatch(/Dry run: Restored \d+ VM\(s\), and \d+ error\(s\)/);
+    expect(all).toContain(`Backup VDI: ${backupVdi} (found by the scan for older backups, not verified)`);
+    // Every VM of the backup is in this very pool: the dry run says so for each.
+    expect(all).toMatch(/a VM with this uuid was already in this pool/);
+    press(r!, KEYS.enter);
+    await waitForFrame(r!, atBurMenu);
+    await noneAttached();
+  });
+
+  it('with a look-alike disk planted by a guest: the operator chooses among the VDIs, warned; Left and Esc', async () => {
+    const planted = await p.session.call<Ref>('VDI.create', {
+      name_label: 'guest data',
+      name_description: '',
+      SR: sr.ref,
+      virtual_size: String(64 * 1024 * 1024),
+      type: 'user',
+      sharable: false,
+      read_only: false,
+      other_config: {},
+      xenstore_data: {},
+      sm_config: {},
+      tags: [],
+    });
+    const plantedUuid = await p.session.call<string>('VDI.get_uuid', planted);
+    const img = vdiImagePath(p.sim, plantedUuid);
+    await makeExt3(img);
+    const vol = await openExt3(img, { write: true });
+    await writeFileBytes(vol.fs, '/.ctxs-metadata-backup', '1\n');
+    await vol.fs.mkdir('/metadata');
+    await vol.close();
+
+    await toLegacyQuestion(true);
+    press(r!, KEYS.f8);
+    let f = await waitForFrame(r!, (fr) => paneTitle(fr) === 'Available Metadata VDIs', 10_000);
+    expect(flat(f)).toContain(VDI_CHOOSER_WARNING);
+    expect(f).toContain(backupVdi);
+    expect(f).toContain(plantedUuid);
+    expect(f).toMatch(new RegExp(`${plantedUuid}\\s+guest data\\s+64 MiB`));
+    expect(f).not.toContain("this SR's own backup VDI"); // neither is the SR's deterministic one
+
+    // The look-alike holds no backups: said so, and back to the choice.
+    await highlightRow(r!, plantedUuid);
+    press(r!, KEYS.enter);
+    f = await waitForFrame(r!, (fr) => flat(fr).includes(`Metadata Restore failed: No VM metadata backups found on VDI ${plantedUuid}.`));
+    press(r!, KEYS.enter);
+    await waitForFrame(r!, (fr) => paneTitle(fr) === 'Available Metadata VDIs');
+
+    await highlightRow(r!, backupVdi);
+    press(r!, KEYS.enter);
+    f = await waitForFrame(r!, (fr) => paneTitle(fr) === 'Available Metadata Backups', 10_000);
+    expect(f).toContain(date);
+    press(r!, KEYS.left);
+    await waitForFrame(r!, (fr) => paneTitle(fr) === 'Available Metadata VDIs');
+    press(r!, KEYS.escape);
+    await waitForFrame(r!, atBurMenu);
+    await noneAttached();
+  });
+});

@@ -1,0 +1,215 @@
+/** The restore's and the schedule's texts, and the pieces of the dialogues, without a terminal. */
+import { describe, expect, it } from 'vitest';
+import { layoutLines, plainText } from '../../components/dialogues/TextDialogue.js';
+import { createFlow } from '../../components/flow.js';
+import { stackReducer, type Navigator, type ScreenEntry } from '../../components/navigation.js';
+import { dateRow, methodRow, preflightLines, restoreFailureText, summaryFileName, summaryLines, summaryTitle, vdiRow } from '../../components/restore/texts.js';
+import { lastRunLine, scheduleSetMessage, schedulePrompt, srLine } from '../../components/schedule/texts.js';
+import { cancelledText } from '../../components/restore/RestoreRun.js';
+import type { PreflightReport, RestoreReport } from '../../src/dr/restore.js';
+import type { ScheduleStatus } from '../../src/dr/schedule.js';
+import React from 'react';
+
+const SR = { uuid: '11111111-1111-4111-8111-111111111111', name: 'NFS storage' };
+const VDI = { uuid: '22222222-2222-5222-8222-222222222222', trusted: true };
+const VM = (n: number) => `aaaaaaaa-0000-4000-8000-00000000000${n}`;
+const text = (lines: ReturnType<typeof summaryLines>) => plainText(lines);
+
+function report(over: Partial<RestoreReport> = {}): RestoreReport {
+  return {
+    sr: SR,
+    vdi: VDI,
+    date: '2025-06-02-08-30-00',
+    scope: 'sr',
+    dryRun: false,
+    force: false,
+    results: [
+      { file: `${VM(1)}.vmmeta`, vmUuid: VM(1), name: 'web-01', ok: true, created: [{ uuid: VM(1), name: 'web-01' }] },
+      { file: `${VM(2)}.vmmeta`, vmUuid: VM(2), name: 'db-01', ok: false, created: [], error: { code: 'VDI_CONTENT_ID_MISSING', params: ['x'], meaning: 'A disk was not found.', nextStep: 'Rescan the SR.' } },
+      { file: `${VM(3)}.vmmeta`, vmUuid: VM(3), name: 'db-02', ok: false, created: [], error: { code: 'VDI_CONTENT_ID_MISSING', params: ['y'], meaning: 'Another disk was not found.', nextStep: 'Rescan the SR.' } },
+    ],
+    skipped: [{ name: 'evil.vmmeta', reason: 'not a <vm-uuid>.vmmeta name; ignored' }],
+    names: [
+      { kind: 'SR', uuid: SR.uuid, nameLabel: 'NFS storage', nameDescription: '', applied: true },
+      { kind: 'VDI', uuid: VM(9), nameLabel: 'gone', nameDescription: '', applied: false, error: `no VDI ${VM(9)} in this pool` },
+    ],
+    restored: 1,
+    errors: 2,
+    summary: 'Restored 1 VM(s), and 2 error(s)',
+    durationMs: 1234,
+    ...over,
+  };
+}
+
+function preflight(): PreflightReport {
+  const base = { file: '', powerState: 'Halted', isTemplate: false, clash: null, missingDisks: [], newNetworks: [] as string[] };
+  return {
+    sr: SR,
+    vdi: VDI,
+    date: '2025-06-02-08-30-00',
+    scope: 'sr',
+    vms: [
+      { ...base, uuid: VM(1), name: 'web-01', newNetworks: ['Production LAN'] },
+      { ...base, uuid: VM(2), name: 'db-01', expectedError: 'VDI_CONTENT_ID_MISSING', missingDisks: [{ vdiUuid: VM(7), location: VM(7), srUuid: VM(8), vdiName: 'db-01 disk 0' }], newNetworks: ['Backend'] },
+      { ...base, uuid: VM(3), name: 'tmpl', isTemplate: true, clash: { name: 'tmpl', powerState: 'Halted' } },
+      { ...base, uuid: VM(4), name: '', file: `${VM(4)}.vmmeta`, error: 'the first entry is not ova.xml' },
+    ],
+    skipped: [],
+    names: [{ kind: 'SR', uuid: SR.uuid, nameLabel: 'NFS storage', nameDescription: '' }],
+    counts: { vms: 2, templates: 1, clashes: 1, missingDisks: 1, newNetworks: 2, unreadable: 1, expectedErrors: 1 },
+  };
+}
+
+describe('restore summary', () => {
+  it('lists restored VMs, errors with codes (what to do once per code), names and warnings', () => {
+    const lines = summaryLines(report(), preflight(), new Date(2025, 5, 2, 9, 0, 0));
+    const t = text(lines);
+    expect(t.split('\n')[0]).toBe('Restored 1 VM(s), and 2 error(s)');
+    expect(t).toContain('Finished 2025-06-02-09-00-00 in 1.2 s.');
+    expect(t).toMatch(new RegExp(`Restored VMs \\(1\\):\\n  web-01 +${VM(1)}`));
+    expect(t).toContain(`Errors (2):\n  db-01${' '.repeat(24)}${VM(2)}\n    VDI_CONTENT_ID_MISSING: A disk was not found.`);
+    expect(t.match(/Rescan the SR\./g)).toHaveLength(1);
+    expect(t).toContain('Skipped entries (1):\n  evil.vmmeta: not a <vm-uuid>.vmmeta name; ignored');
+    expect(t).toContain(`SR and VDI names set (1 of 2):\n  SR  ${SR.uuid}  "NFS storage"\n  VDI ${VM(9)}  "gone": not set, no VDI ${VM(9)} in this pool`);
+    // Network warnings only for VMs that were restored; clashes always.
+    expect(t).toContain(`web-01 (${VM(1)}) is on new internal network(s) for "Production LAN"`);
+    expect(t).not.toContain('"Backend"');
+    expect(t).toContain(`tmpl (${VM(3)}): a VM with this uuid was already in this pool ("tmpl", Halted).`);
+    expect(summaryTitle(report())).toBe('Metadata Restore Failed');
+    // Error lines are marked for the alert colour.
+    expect(lines.find((l) => typeof l !== 'string' && l.text.startsWith('Errors'))).toMatchObject({ alert: true, bold: true });
+  });
+
+  it('words a dry run as what would happen, and names the file after the time it ran', () => {
+    const r = report({ dryRun: true, errors: 0, results: report().results.slice(0, 1), restored: 1, summary: 'Restored 1 VM(s), and 0 error(s)' });
+    const t = text(summaryLines(r, preflight(), new Date(2025, 0, 31, 23, 59, 58)));
+    expect(t.split('\n')[0]).toBe('Dry run: Restored 1 VM(s), and 0 error(s)');
+    expect(t).toContain('Nothing was changed.');
+    expect(t).toContain('VMs that would be restored (1):');
+    expect(t).toContain('would be put on new internal network(s) for "Production LAN"');
+    expect(summaryTitle(r)).toBe('Metadata Restore Succeeded (Dry Run)');
+    expect(summaryFileName(r, new Date(2025, 0, 31, 23, 59, 58))).toBe('xsconsole-dr-restore-dry-run-2025-01-31-23-59-58.txt');
+    expect(summaryFileName(report(), new Date(2025, 0, 31, 23, 59, 58))).toBe('xsconsole-dr-restore-2025-01-31-23-59-58.txt');
+  });
+
+  it('says the VDI came from the legacy scan when it is not the trusted one', () => {
+    const t = text(summaryLines(report({ vdi: { uuid: VDI.uuid, trusted: false } }), null, new Date()));
+    expect(t).toContain(`Backup VDI: ${VDI.uuid} (found by the scan for older backups, not verified)`);
+    expect(t).toContain('Warnings (0):\n  none');
+  });
+});
+
+describe('preflight and lists', () => {
+  it('shows counts, per-VM notes, unreadable exports, and how to confirm', () => {
+    const t = plainText(preflightLines(preflight(), VDI));
+    expect(t).toContain('Restore only the VMs on this SR from backup 2025-06-02-08-30-00');
+    expect(t).toContain('2 VMs and 1 template to import (halted, keeping their uuids); 1 SR/VDI name to set.');
+    expect(t).toContain('Of these: 1 expected to fail, 1 already in this pool, 1 with disks not found here, 2 on networks not found here, 1 unreadable.');
+    expect(t).toContain('    expected to fail: VDI_CONTENT_ID_MISSING');
+    expect(t).toContain('    1 disk not found in this pool: db-01 disk 0');
+    expect(t).toContain('    custom template');
+    expect(t).toContain('    will be put on new internal network(s): "Production LAN"');
+    expect(t).toContain('    unreadable, will not be sent to XAPI: the first entry is not ova.xml');
+    expect(t.split('\n').at(-1)).toBe('Press <F8> to restore now, or <Esc> to cancel.');
+  });
+
+  it('formats backup, method and VDI rows to fit the dialogue', () => {
+    const b = { date: '2025-06-02-08-30-00', vms: 9, vmsOnSr: 1, hasSrMeta: false };
+    expect(dateRow(b)).toBe('2025-06-02-08-30-00  9 VMs, 1 on this SR, no SR/VDI names');
+    expect(methodRow({ label: 'Only VMs on This SR', scope: 'sr' }, b)).toBe(`${'Only VMs on This SR'.padEnd(32)}1 VM`);
+    const row = vdiRow({ uuid: VDI.uuid, nameLabel: 'Pool Metadata Backup', virtualSize: 1024 ** 3, trusted: true });
+    expect(row).toBe(`${VDI.uuid}  Pool Metadata~  1.0 GiB`);
+    expect(row.length).toBeLessThanOrEqual(65);
+    expect(restoreFailureText({ code: 'NO_METADATA', meaning: 'Metadata backups not found on this VDI.', nextStep: 'Back up first.' })).toBe(
+      'Metadata Restore failed: NO_METADATA: Metadata backups not found on this VDI.\n\nBack up first.',
+    );
+    expect(cancelledText(false, { done: 2, total: 5, errors: 1, recent: [] })).toMatch(/^The restore was stopped with Ctrl-C after 2 of 5 VM\(s\) \(1 restored, 1 failed\)\./);
+    expect(cancelledText(true, null)).toBe('The dry run was stopped with Ctrl-C. Nothing was changed in this pool.');
+  });
+
+  it('keeps the columns of lines that fit and wraps the others', () => {
+    const rows = layoutLines(['a    b', { text: 'word '.repeat(20).trim(), alert: true }], 30);
+    expect(rows[0]).toEqual({ text: 'a    b', alert: false, bold: false });
+    expect(rows.slice(1).every((r) => r.alert && r.text.length <= 30)).toBe(true);
+    expect(rows.length).toBeGreaterThan(3);
+  });
+});
+
+describe('schedule texts', () => {
+  const status = (over: Partial<ScheduleStatus>): ScheduleStatus => ({
+    setting: 'never',
+    entries: [],
+    active: null,
+    config: null,
+    runner: { path: '/etc/xsconsole-dr/backup-metadata-cron', exists: false },
+    sr: null,
+    stateDir: '/var/lib/xsconsole-dr',
+    lastResult: null,
+    warnings: [],
+    ...over,
+  });
+  const label = { uuid: SR.uuid, name: SR.name, isDefault: true };
+
+  it('uses the stock prompts and results', () => {
+    expect(schedulePrompt('never')).toBe('Scheduled Metadata Backups are currently disabled.  Please select the desired frequency:');
+    expect(schedulePrompt('monthly')).toBe('Scheduled Metadata Backups are currently set to occur monthly.  Please select the desired frequency:');
+    expect(scheduleSetMessage({ setting: 'never', previous: 'daily', link: null, runner: null, sr: null, removed: [] })).toBe('Metadata Backup Schedule successfully disabled');
+    expect(scheduleSetMessage({ setting: 'daily', previous: 'never', link: '/etc/cron.daily/backup-metadata', runner: '/etc/xsconsole-dr/backup-metadata-cron', sr: null, removed: [] })).toMatch(
+      /^Metadata Backup Schedule successfully changed to occur daily\.\n\nCron runs \/etc\/cron\.daily\/backup-metadata, which starts/,
+    );
+  });
+
+  it('names the SR the scheduled backup uses, whoever wrote the schedule', () => {
+    expect(srLine(status({}), label)).toBe(`A new schedule backs up to: SR "NFS storage" (${SR.uuid}), the pool's default SR.`);
+    const ours = { frequency: 'daily' as const, path: '/etc/cron.daily/backup-metadata', kind: 'ours' as const, target: '/x' };
+    expect(srLine(status({ setting: 'daily', active: ours, sr: SR.uuid }), { ...label, isDefault: false })).toBe(`Backs up to: SR "NFS storage" (${SR.uuid}).`);
+    expect(srLine(status({ setting: 'daily', active: ours, sr: SR.uuid }), null)).toContain('which is not in this pool');
+    expect(srLine(status({ setting: 'daily', active: { ...ours, kind: 'stock' } }), label)).toContain('as the stock runner (xe-backup-metadata -c) does');
+    expect(srLine(status({ setting: 'daily', active: { ...ours, kind: 'other-link' } }), label)).toContain('unknown');
+  });
+
+  it('reports the last scheduled run, failures in the alert colour', () => {
+    expect(lastRunLine(null)).toBe('Last scheduled backup: none recorded.');
+    const base = { startedAt: '2025-06-02T01:00:00.000Z', finishedAt: '2025-06-02T01:00:05.000Z', requestedSr: null, sr: { uuid: SR.uuid, name: SR.name }, fellBackToDefaultSr: false, warnings: [] };
+    const failed = lastRunLine({ ...base, status: 'failed', exitCode: 1, error: { code: 'SR_FULL', meaning: 'The SR is full.', nextStep: '' } });
+    expect(failed).toMatchObject({ alert: true });
+    expect(typeof failed !== 'string' && failed.text).toMatch(/^Last scheduled backup \(\d{4}-\d\d-\d\d \d\d:\d\d\) to SR "NFS storage" FAILED: SR_FULL: The SR is full\.$/);
+    const backup = { date: '2025-06-02-01-00-00', vdi: VDI.uuid, vdiCreated: false, vmsExported: 5, templatesExported: 1, failureCount: 2, failures: [], backupsKept: 3, usedPercent: 4, access: 'attach', durationMs: 5000 };
+    expect(lastRunLine({ ...base, status: 'partial', exitCode: 4, backup })).toMatchObject({ alert: true, text: expect.stringContaining('2 export(s) FAILED') });
+    expect(lastRunLine({ ...base, status: 'ok', exitCode: 0, backup })).toMatch(/: backup 2025-06-02-01-00-00, 5 VM\(s\) and 1 template\(s\)\.$/);
+  });
+});
+
+describe('flow', () => {
+  it('closes every screen of the flow from its lowest one, whatever replaced what', () => {
+    let stack: ScreenEntry[] = [{ id: 0, element: React.createElement('root') }, { id: 1, element: React.createElement('menu') }];
+    let next = 2;
+    const nav: Navigator = {
+      push(element) {
+        const id = next++;
+        stack = stackReducer(stack, { type: 'push', entry: { id, element } });
+        return id;
+      },
+      pop: () => (stack = stackReducer(stack, { type: 'pop' })),
+      close: (id) => (stack = stackReducer(stack, { type: 'close', id })),
+      replace(id, element) {
+        const nid = next++;
+        stack = stackReducer(stack, { type: 'replace', id, entry: { id: nid, element } });
+        return nid;
+      },
+      popToRoot: () => (stack = stackReducer(stack, { type: 'popToRoot' })),
+    };
+    const flow = createFlow(nav);
+    const picker = nav.push(React.createElement('picker'));
+    const search = nav.replace(picker, React.createElement('search'));
+    const leaveSearch = flow.join(search);
+    const dates = nav.replace(search, React.createElement('dates'));
+    leaveSearch();
+    flow.join(dates);
+    flow.join(nav.push(React.createElement('methods')));
+    flow.join(nav.push(React.createElement('summary')));
+    expect(stack).toHaveLength(5);
+    flow.cancel();
+    expect(stack.map((s) => s.id)).toEqual([0, 1]);
+  });
+});

@@ -1,0 +1,371 @@
+/**
+ * The restore flow against the DR story: a production pool backs up to its default SR; a
+ * second, empty simulated pool attaches that SR's folder (the replicated SR at the DR site)
+ * and the console there restores from it. Real XML-RPC, control-domain attach, metadata
+ * imports; the pool's state is compared before and after.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runBackup } from '../../src/dr/backup.js';
+import { preflightRestore } from '../../src/dr/restore.js';
+import { attachSrFolder, DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';
+import { createConsoleServices, type LiveConsoleServices } from '../../src/dr/console-services.js';
+import { SAVE_SUMMARY_TITLE } from '../../components/restore/RestoreSummary.js';
+import { LISTING_BANNER, PREFLIGHT_BANNER, RESTORE_MENU_TITLE, RESTORING_BANNER, SEARCH_BANNER } from '../../components/restore/texts.js';
+import { controlDomainAttachments, startTestPool, type TestPool } from '../helpers/pool.js';
+import { KEYS, flat, highlighted, paneTitle, press, renderConsole, waitForFrame, waitForText, type Rendered } from './helpers.js';
+import { atBurMenu, chooseSrAndListBackups, highlightRow, openRestorePicker, readAllPages, statusPane } from './restore-helpers.js';
+import type { Ref } from '../../src/xenapi/index.js';
+
+let prod: TestPool;
+let dr: TestPool;
+let sr: { uuid: string; name: string };
+const OLDER = '2025-06-01-08-30-00';
+const NEWER = '2025-06-02-08-30-00';
+/** VM exports (VMs and custom templates, each a VM to XAPI) in the newer backup. */
+let exported = 0;
+let r: Rendered | undefined;
+let live: LiveConsoleServices | undefined;
+
+/** VMs, networks and SR/VDI names of the DR pool, comparable. */
+function drState() {
+  const db = dr.sim.db;
+  const sorted = (xs: string[]) => xs.sort();
+  return {
+    vms: sorted([...db.allRecords('VM').values()].map((v) => `${v.uuid}:${v.name_label}:${v.power_state}`)),
+    nets: sorted([...db.allRecords('network').values()].map((n) => n.name_label)),
+    vdis: sorted([...db.allRecords('VDI').values()].map((v) => `${v.uuid}:${v.name_label}`)),
+    srs: sorted([...db.allRecords('SR').values()].map((s) => `${s.uuid}:${s.name_label}`)),
+  };
+}
+
+async function noneAttached(): Promise<void> {
+  expect(await controlDomainAttachments(dr.sim)).toEqual({ vbds: 0, devices: [] });
+}
+
+/** The console on the DR pool, logged in, at the SR picker; the attached SR (its current name or uuid). */
+async function startAtPicker(): Promise<Rendered> {
+  live = createConsoleServices({ target: { url: dr.sim.url, tls: {}, describe: 'DR pool' }, user: 'root', hostLabel: 'dr', saveDir: dr.dir });
+  const rendered = renderConsole({ services: live });
+  await openRestorePicker(rendered, DEMO_ROOT_PASSWORD);
+  return rendered;
+}
+
+function srNow() {
+  return { uuid: sr.uuid, name: dr.sim.db.get('SR', dr.sim.db.refByUuid('SR', sr.uuid)).name_label };
+}
+
+/** From the backup list: the newer backup → its four choices → the one labelled `method`. */
+async function chooseMethod(rendered: Rendered, method: string): Promise<void> {
+  await highlightRow(rendered, NEWER);
+  press(rendered, KEYS.enter);
+  await waitForFrame(rendered, (f) => paneTitle(f) === `Restore Backup from ${NEWER}`);
+  await highlightRow(rendered, `${method}  `, `${method} `);
+  press(rendered, KEYS.enter);
+}
+
+beforeAll(async () => {
+  prod = await startTestPool({ vms: 6, seed: 7 });
+  const poolRef = (await prod.session.call<Ref[]>('pool.get_all'))[0]!;
+  const srRef = await prod.session.call<Ref>('pool.get_default_SR', poolRef);
+  sr = { uuid: await prod.session.call<string>('SR.get_uuid', srRef), name: await prod.session.call<string>('SR.get_name_label', srRef) };
+  await runBackup(prod.session, { srUuid: sr.uuid, now: () => new Date(2025, 5, 1, 8, 30, 0) });
+  const newer = await runBackup(prod.session, { srUuid: sr.uuid, now: () => new Date(2025, 5, 2, 8, 30, 0) });
+  exported = newer.vmsExported + newer.templatesExported;
+  dr = await startTestPool({ vms: 0 });
+  const attached = await attachSrFolder(dr.sim, join(prod.sim.stateDir, 'srs', sr.uuid));
+  // A plugged NFS SR offers VDI creation; the simulator's attach does not say so yet, and
+  // the restore's SR picker (as stock) lists only SRs that do.
+  dr.sim.db.update('SR', attached, { allowed_operations: ['scan', 'vdi_create', 'vdi_destroy'] });
+}, 30_000);
+
+afterAll(async () => {
+  await dr?.close();
+  await prod?.close();
+});
+
+afterEach(async () => {
+  r?.unmount();
+  r = undefined;
+  await live?.close();
+  live = undefined;
+  dr.sim.faults.clear();
+});
+
+describe('restore at the DR site', () => {
+  it('is the third item of Backup, Restore and Update, with the stock status text', async () => {
+    live = createConsoleServices({ target: { url: dr.sim.url, tls: {}, describe: 'DR pool' }, user: 'root', hostLabel: 'dr' });
+    r = renderConsole({ services: live });
+    await waitForText(r, 'Customize System');
+    press(r, KEYS.enter);
+    let f = await waitForFrame(r, atBurMenu);
+    expect(f).toMatch(/Backup Virtual Machine Metadata[\s\S]*Restore Virtual Machine Metadata/);
+    press(r, 'r');
+    f = await waitForFrame(r, (fr) => highlighted(fr) === RESTORE_MENU_TITLE);
+    expect(statusPane(f)).toContain('Press <Enter> to restore Virtual Machine metadata from a Storage Repository.');
+    expect(f).toContain('<Enter> Restore');
+  });
+
+  it('finds the backup VDI, lists the backups newest first with VM counts, and offers the four stock choices', async () => {
+    // Slow attaches, so the search and listing banners stay up long enough to be seen.
+    dr.sim.faults.add({ method: 'VBD.plug', latencyMs: 250, times: 2 });
+    r = await startAtPicker();
+    await highlightRow(r, sr.uuid.slice(0, 20));
+    press(r, KEYS.enter);
+    let f = await waitForText(r, 'Searching for backup VDI...', 'Ctrl-C to abort');
+    expect(flat(f)).toContain(flat(SEARCH_BANNER));
+    f = await waitForText(r, LISTING_BANNER);
+    f = await waitForFrame(r, (fr) => paneTitle(fr) === 'Available Metadata Backups');
+    const rows = f.split('\n').filter((l) => /\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d\s+\d+ VMs?, \d+ on this SR/.test(l));
+    expect(rows.map((l) => /(\d{4}(?:-\d\d){5})/.exec(l)?.[1])).toEqual([NEWER, OLDER]);
+    expect(rows[0]).toMatch(new RegExp(`${exported} VMs, \\d+ on this SR`));
+    expect(f).not.toContain('found by the scan');
+    press(r, KEYS.enter);
+    f = await waitForFrame(r, (fr) => paneTitle(fr) === `Restore Backup from ${NEWER}`);
+    expect(f).toContain(`Select the set of VMs to restore from ${NEWER}`);
+    const methods = f.split('\n').map((l) => /(Only VMs on This SR(?: \(Dry Run\))?|All VM Metadata(?: \(Dry Run\))?)\s+\d+ VMs?/.exec(l)?.[1]).filter(Boolean);
+    expect(methods).toEqual(['Only VMs on This SR', 'All VM Metadata', 'Only VMs on This SR (Dry Run)', 'All VM Metadata (Dry Run)']);
+    expect(f).toContain('<Enter> Restore VMs');
+    await noneAttached();
+  });
+
+  it('Only VMs on This SR (Dry Run): progress, then what would be restored; nothing changes; the summary is saved', async () => {
+    const before = drState();
+    dr.sim.faults.add({ route: '/import_metadata', latencyMs: 100 });
+    r = await startAtPicker();
+    await chooseSrAndListBackups(r, srNow());
+    await chooseMethod(r, 'Only VMs on This SR (Dry Run)');
+    let f = await waitForText(r, RESTORING_BANNER, 'VMs: 1 of');
+    expect(f).toContain(`Backup ${NEWER}, only VMs on this SR (dry run)`);
+    expect(f).toMatch(/checked {2}\S/);
+    f = await waitForFrame(r, (fr) => paneTitle(fr)?.startsWith('Metadata Restore') === true, 15_000);
+    expect(paneTitle(f)).toMatch(/^Metadata Restore (Succeeded|Failed) \(Dry Run\)$/);
+    let text = flat(f);
+    expect(text).toMatch(/Dry run: Restored \d+ VM\(s\), and \d+ error\(s\)/);
+    expect(text).toContain(`Backup ${NEWER} on SR`);
+    expect(text).toContain('Nothing was changed.');
+    expect(text).toMatch(/VMs that would be restored \(\d+\):/);
+    expect(drState()).toEqual(before);
+    await noneAttached();
+
+    // Everything in the summary, scrolled to the end: names and the network warnings.
+    press(r, KEYS.end);
+    f = await waitForText(r, 'Warnings (');
+    text = flat(f);
+    expect(text).toMatch(/would be put on new internal network\(s\) for "/);
+    expect(f).toContain('<S> Save');
+
+    // Save: the default name in the console's save folder; then never overwritten unasked.
+    press(r, 's');
+    f = await waitForFrame(r, (fr) => paneTitle(fr) === SAVE_SUMMARY_TITLE);
+    const path = /(\/\S*xsconsole-dr-restore-dry-run-\d{4}(?:-\d\d){5}\.txt)_/.exec(flat(f).replace(/ /g, ''))?.[1];
+    expect(path?.startsWith(dr.dir)).toBe(true);
+    press(r, KEYS.enter);
+    f = await waitForText(r, 'The restore summary was saved to');
+    expect(flat(f).replace(/ /g, '')).toContain(path!);
+    const saved = await readFile(path!, 'utf8');
+    expect(saved).toMatch(/^Metadata Restore (Succeeded|Failed) \(Dry Run\)\n\nDry run: Restored \d+ VM\(s\)/);
+    expect(saved).toContain('SR and VDI names that would be set');
+    press(r, KEYS.enter);
+    await waitForFrame(r, (fr) => paneTitle(fr)?.endsWith('(Dry Run)') === true);
+
+    await writeFile(path!, 'kept\n');
+    press(r, 'S');
+    await waitForFrame(r, (fr) => paneTitle(fr) === SAVE_SUMMARY_TITLE);
+    press(r, KEYS.enter);
+    f = await waitForText(r, 'already exists. Do you want to replace it?');
+    press(r, KEYS.escape);
+    f = await waitForText(r, 'Not replaced.');
+    expect(await readFile(path!, 'utf8')).toBe('kept\n');
+    press(r, KEYS.enter);
+    await waitForText(r, 'already exists');
+    press(r, KEYS.f8);
+    await waitForText(r, 'The restore summary was saved to');
+    expect(await readFile(path!, 'utf8')).toBe(saved);
+    press(r, KEYS.enter);
+    await waitForFrame(r, (fr) => paneTitle(fr)?.endsWith('(Dry Run)') === true);
+
+    // Another name: typed over the default (Ctrl-U clears); Esc leaves the dialogue.
+    press(r, 's');
+    await waitForFrame(r, (fr) => paneTitle(fr) === SAVE_SUMMARY_TITLE);
+    press(r, '\u0015');
+    await waitForFrame(r, (fr) => /│\s*_\s*│/.test(fr));
+    press(r, 'no-such-dir/x.txt');
+    press(r, KEYS.enter);
+    f = await waitForText(r, 'Could not save: ENOENT');
+    press(r, KEYS.escape);
+    await waitForFrame(r, (fr) => paneTitle(fr)?.endsWith('(Dry Run)') === true);
+    await rm(path!);
+
+    // Left: back to the choice of VMs (to run the real restore next); Enter there is a new run.
+    press(r, KEYS.left);
+    f = await waitForFrame(r, (fr) => paneTitle(fr) === `Restore Backup from ${NEWER}`);
+    press(r, KEYS.escape);
+    await waitForFrame(r, atBurMenu);
+  });
+
+  it('All VM Metadata (Dry Run) names each VM XAPI would refuse, with its code', async () => {
+    const expected = await preflightRestore(dr.session, { srUuid: sr.uuid, scope: 'all' });
+    const failing = expected.vms.filter((v) => v.expectedError);
+    expect(failing.length).toBeGreaterThan(0);
+    r = await startAtPicker();
+    await chooseSrAndListBackups(r, srNow());
+    await chooseMethod(r, 'All VM Metadata (Dry Run)');
+    const f = await waitForFrame(r, (fr) => paneTitle(fr) === 'Metadata Restore Failed (Dry Run)', 15_000);
+    expect(flat(f)).toContain(`Dry run: Restored ${expected.vms.length - failing.length} VM(s), and ${failing.length} error(s)`);
+    const all = await readAllPages(r);
+    expect(all).toContain(`Errors (${failing.length}):`);
+    const errors = all.slice(all.indexOf('Errors ('), all.indexOf('What to do:'));
+    for (const v of failing) expect(errors).toMatch(new RegExp(`${v.uuid} +${v.expectedError!.split(' ')[0]}: `));
+    expect(errors).toMatch(/VDI_CONTENT_ID_MISSING: A disk recorded in the backup/);
+    expect(all.slice(all.indexOf('What to do:'))).toMatch(/VDI_CONTENT_ID_MISSING: Rescan the SR/);
+    press(r, KEYS.enter);
+    await waitForFrame(r, atBurMenu);
+    await noneAttached();
+  });
+
+  it('a real restore shows the preflight first: Left and Esc leave it, F8 restores with progress', async () => {
+    const before = drState();
+    r = await startAtPicker();
+    await chooseSrAndListBackups(r, srNow());
+    await chooseMethod(r, 'Only VMs on This SR');
+    let f = await waitForFrame(r, (fr) => paneTitle(fr) === `Confirm Restore from ${NEWER}` && fr.includes('<F8> Restore'), 10_000);
+    let text = flat(f);
+    expect(text).toContain(`Restore only the VMs on this SR from backup ${NEWER}`);
+    expect(text).toMatch(/\d+ VMs? and \d+ templates? to import \(halted, keeping their uuids\)/);
+    expect(f).toContain('<F8> Restore  <Esc> Cancel  <Left> Back');
+    press(r, KEYS.left);
+    await waitForFrame(r, (fr) => paneTitle(fr) === `Restore Backup from ${NEWER}`);
+    await highlightRow(r, 'Only VMs on This SR  ');
+    press(r, KEYS.enter);
+    await waitForFrame(r, (fr) => paneTitle(fr) === `Confirm Restore from ${NEWER}` && fr.includes('<F8> Restore'), 10_000);
+    press(r, KEYS.escape);
+    await waitForFrame(r, atBurMenu);
+    expect(drState()).toEqual(before);
+
+    // Again, and F8; each import is slowed so the progress can be seen (and Esc ignored).
+    dr.sim.faults.add({ route: '/import_metadata', latencyMs: 100 });
+    press(r, KEYS.enter);
+    await waitForFrame(r, (fr) => paneTitle(fr) === 'Select Storage Repository to Restore From' && !fr.includes('Reading'));
+    await chooseSrAndListBackups(r, srNow());
+    await chooseMethod(r, 'Only VMs on This SR');
+    await waitForFrame(r, (fr) => paneTitle(fr) === `Confirm Restore from ${NEWER}` && fr.includes('<F8> Restore'), 10_000);
+    press(r, KEYS.f8);
+    f = await waitForText(r, RESTORING_BANNER, 'VMs: 1 of');
+    press(r, KEYS.escape);
+    f = await waitForFrame(r, (fr) => paneTitle(fr)?.startsWith('Metadata Restore') === true, 15_000);
+    text = flat(f);
+    expect(text).toMatch(/^.*Restored \d+ VM\(s\), and \d+ error\(s\)/);
+    expect(text).not.toContain('Dry run');
+    const restored = [...dr.sim.db.allRecords('VM').values()].filter((v) => !v.is_control_domain && !before.vms.some((b) => b.startsWith(v.uuid)));
+    expect(restored.length).toBeGreaterThan(0);
+    expect(text).toContain(`Restored VMs (${restored.length}):`);
+    for (const v of restored.slice(0, 3)) expect(text).toContain(v.uuid);
+    expect(restored.every((v) => v.power_state === 'Halted')).toBe(true);
+    // The SR got its production name back, as SRMETA.xml says.
+    expect(srNow().name).toBe(sr.name);
+    text = await readAllPages(r);
+    expect(text).toMatch(/SR and VDI names set \((\d+) of \1\):/);
+    expect(text).toMatch(/is on new internal network\(s\) for ".*", not found in this pool: connect it to a real network before starting it\./);
+    press(r, KEYS.enter);
+    await waitForFrame(r, atBurMenu);
+    await noneAttached();
+  });
+
+  it('All VM Metadata after that: the preflight names the clashes, the summary the errors and warnings', async () => {
+    r = await startAtPicker();
+    await chooseSrAndListBackups(r, srNow());
+    await chooseMethod(r, 'All VM Metadata');
+    let f = await waitForFrame(r, (fr) => paneTitle(fr) === `Confirm Restore from ${NEWER}` && fr.includes('<F8> Restore'), 10_000);
+    expect(flat(f)).toMatch(/Of these: \d+ expected to fail, \d+ already in this pool/);
+    let seen = flat(f);
+    press(r, KEYS.end);
+    f = await waitForText(r, 'Press <F8> to restore now');
+    seen += flat(f);
+    expect(seen).toContain('a VM with this uuid is already here');
+    press(r, KEYS.f8);
+    await waitForFrame(r, (fr) => paneTitle(fr) === 'Metadata Restore Failed', 15_000);
+    seen = await readAllPages(r);
+    expect(seen).toContain('VM_TO_IMPORT_IS_NOT_NEWER_VERSION');
+    expect(seen).toMatch(/a VM with this uuid was already in this pool \(".*", Halted\)/);
+    press(r, KEYS.escape);
+    await waitForFrame(r, atBurMenu);
+    await noneAttached();
+  });
+
+  it('Esc and Left on every restore screen', async () => {
+    r = await startAtPicker();
+    // SR picker: Left back to the menu.
+    press(r, KEYS.left);
+    await waitForFrame(r, atBurMenu);
+
+    // Search banner: Esc, then Left, stop the search (the VBD is released) and leave.
+    for (const key of [KEYS.escape, KEYS.left]) {
+      dr.sim.faults.add({ method: 'VBD.plug', latencyMs: 300, times: 1 });
+      press(r, KEYS.enter);
+      await waitForFrame(r, (fr) => paneTitle(fr) === 'Select Storage Repository to Restore From' && !fr.includes('Reading'));
+      await highlightRow(r, srNow().name);
+      press(r, KEYS.enter);
+      await waitForText(r, 'Searching for backup VDI...');
+      press(r, key);
+      await waitForFrame(r, atBurMenu, 10_000);
+      await noneAttached();
+    }
+
+    const toDates = async () => {
+      press(r!, KEYS.enter);
+      await waitForFrame(r!, (fr) => paneTitle(fr) === 'Select Storage Repository to Restore From' && !fr.includes('Reading'));
+      await chooseSrAndListBackups(r!, srNow());
+    };
+    // Backup list: Left and Esc both leave (nothing before it but the search).
+    await toDates();
+    press(r, KEYS.left);
+    await waitForFrame(r, atBurMenu);
+    await toDates();
+    press(r, KEYS.escape);
+    await waitForFrame(r, atBurMenu);
+
+    // Choices: Left back to the list, Esc out of the restore.
+    await toDates();
+    press(r, KEYS.enter);
+    await waitForFrame(r, (fr) => paneTitle(fr)?.startsWith('Restore Backup from') === true);
+    press(r, KEYS.left);
+    await waitForFrame(r, (fr) => paneTitle(fr) === 'Available Metadata Backups');
+    press(r, KEYS.enter);
+    await waitForFrame(r, (fr) => paneTitle(fr)?.startsWith('Restore Backup from') === true);
+    press(r, KEYS.escape);
+    await waitForFrame(r, atBurMenu);
+
+    // Preflight, while computing: Esc stops it and goes back to the choices.
+    dr.sim.faults.add({ method: 'VBD.plug', latencyMs: 300, after: 1, times: 1 });
+    await toDates();
+    await chooseMethod(r, 'All VM Metadata');
+    await waitForText(r, PREFLIGHT_BANNER);
+    press(r, KEYS.escape);
+    await waitForText(r, `Select the set of VMs to restore from ${NEWER}`);
+    await noneAttached();
+    press(r, KEYS.escape);
+    await waitForFrame(r, atBurMenu);
+  });
+
+  it('Ctrl-C during a restore stops it, releases the backup VDI, and says what was done', async () => {
+    // The first import answers at once, the others hang until the abort.
+    dr.sim.faults.add({ route: '/import_metadata', latencyMs: 60_000, after: 1 });
+    r = await startAtPicker();
+    await chooseSrAndListBackups(r, srNow());
+    await chooseMethod(r, 'All VM Metadata');
+    await waitForFrame(r, (fr) => paneTitle(fr) === `Confirm Restore from ${NEWER}` && fr.includes('<F8> Restore'), 10_000);
+    press(r, KEYS.f8);
+    await waitForText(r, 'VMs: 1 of');
+    expect(dr.sim.db.allRecords('VBD').size).toBeGreaterThan(0);
+    press(r, KEYS.ctrlC);
+    const f = await waitForFrame(r, (fr) => paneTitle(fr) === 'Restore Cancelled', 10_000);
+    expect(flat(f)).toMatch(/The restore was stopped with Ctrl-C after 1 of \d+ VM\(s\) \(\d restored, \d failed\)\./);
+    expect(flat(f)).toContain('The backup VDI was released.');
+    await noneAttached();
+    expect(await dr.session.call<string[]>('task.get_all')).toEqual([]);
+    press(r, KEYS.enter);
+    await waitForFrame(r, atBurMenu);
+  });
+});
