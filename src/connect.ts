@@ -9,6 +9,8 @@ import { Session } from './xenapi/index.js';
 export interface GlobalOptions extends TargetOptions {
   user: string;
   passwordFile?: string;
+  /** Folder holding cron.daily/weekly/monthly (the console's and the schedule commands'). */
+  cronRoot?: string;
 }
 
 export interface Connection {

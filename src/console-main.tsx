@@ -7,14 +7,20 @@ import { render } from 'ink';
 import { hostname } from 'node:os';
 import { ORIGINATOR, type GlobalOptions } from './connect.js';
 import { resolveTarget, type Target } from './target.js';
-import { createConsoleServices } from './dr/console-services.js';
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createConsoleServices, scheduleRunnerFor } from './dr/console-services.js';
+import { DEFAULT_CRON_ROOT } from './dr/schedule.js';
 import { tlsWarning } from './xenapi/index.js';
 import { Console } from '../components/Console.js';
 import { themeFromEnv } from '../components/theme.js';
 
 /** The host named on the status line before anyone logs in. */
 function hostLabelOf(target: Target): string {
-  return target.kind === 'local' ? hostname() : new URL(target.url).host;
+  if (target.kind === 'local') return hostname();
+  // Always on screen: nobody should mistake the demo pool for a real one.
+  if (target.kind === 'embedded') return `simulated pool ${new URL(target.url).host}`;
+  return new URL(target.url).host;
 }
 
 /**
@@ -41,6 +47,20 @@ export async function runConsole(opts: GlobalOptions): Promise<void> {
     originator: ORIGINATOR,
     ...(target.kind === 'embedded' && { loginHint: 'Demo pool: the root password is documented in the README.' }),
     ...(warning !== undefined && { securityWarning: warning }),
+    schedule: {
+      cronRoot: resolve(opts.cronRoot ?? DEFAULT_CRON_ROOT),
+      ...scheduleRunnerFor({
+        kind: target.kind,
+        node: process.execPath,
+        cli: realpathSync(process.argv[1]!),
+        user: opts.user,
+        ...(opts.host && { host: opts.host }),
+        ...(opts.passwordFile && { passwordFile: opts.passwordFile }),
+        ...(opts.insecure && { insecure: true }),
+        ...(opts.fingerprint && { fingerprint: opts.fingerprint }),
+        ...(opts.simState && { simState: opts.simState }),
+      }),
+    },
   });
   const out = process.stdout;
   out.write('\u001b[?1049h\u001b[H');

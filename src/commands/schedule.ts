@@ -73,7 +73,6 @@ export function scheduledOutcomeText(o: ScheduledOutcome): string {
 }
 
 interface ScheduleCommonOptions {
-  cronRoot: string;
   stateDir?: string;
   json?: boolean;
 }
@@ -129,12 +128,12 @@ export function registerScheduleCommands(program: Command, io: Io = stdio): void
   schedule
     .command('get')
     .description('show the schedule (as stock xsconsole reads it), its SR and the last scheduled result')
-    .option('--cron-root <dir>', 'folder holding cron.daily, cron.weekly, cron.monthly', DEFAULT_CRON_ROOT)
     .option('--state-dir <dir>', `where the scheduled runner records its result (default: the runner's, else ${DEFAULT_STATE_DIR})`)
     .option('--json', 'print JSON')
-    .action(async (opts: ScheduleCommonOptions) => {
+    .action(async (opts: ScheduleCommonOptions, cmd: Command) => {
       try {
-        const s = await getSchedule({ cronRoot: resolve(opts.cronRoot), ...(opts.stateDir && { stateDir: resolve(opts.stateDir) }) });
+        const { cronRoot } = cmd.optsWithGlobals() as GlobalOptions;
+        const s = await getSchedule({ cronRoot: resolve(cronRoot ?? DEFAULT_CRON_ROOT), ...(opts.stateDir && { stateDir: resolve(opts.stateDir) }) });
         if (opts.json) printJson(io, s);
         else io.out(scheduleGetText(s));
       } catch (err) {
@@ -148,7 +147,6 @@ export function registerScheduleCommands(program: Command, io: Io = stdio): void
     .description('set the schedule: daily, weekly, monthly or never')
     .argument('<frequency>', `${FREQUENCIES.join(', ')} or never`)
     .option('--sr <uuid>', "SR the scheduled backup writes to (default: the pool's default SR, as stock)")
-    .option('--cron-root <dir>', 'folder holding cron.daily, cron.weekly, cron.monthly', DEFAULT_CRON_ROOT)
     .option('--state-dir <dir>', 'where the runner records its result', DEFAULT_STATE_DIR)
     .option('--pool-conf <file>', 'the file saying whether this host is the pool master', DEFAULT_POOL_CONF)
     .option('--force', 'replace a schedule xsconsole-dr did not write (e.g. the stock runner)')
@@ -165,7 +163,7 @@ export function registerScheduleCommands(program: Command, io: Io = stdio): void
           throw new Error('This is not a XenServer host: give the pool to back up with --host URL and --password-file FILE.');
         }
         const r = await setSchedule({
-          cronRoot: resolve(opts.cronRoot),
+          cronRoot: resolve(g.cronRoot ?? DEFAULT_CRON_ROOT),
           setting: frequency,
           force: opts.force ?? false,
           ...(frequency !== 'never' && {

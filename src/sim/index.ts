@@ -11,6 +11,7 @@ import { populateDemo } from './demo.js';
 import { masterHost } from './context.js';
 import { scanSr, refreshSrUsage } from './storage.js';
 import { isUuid } from './uuid.js';
+import { PLUGGED_SR_OPERATIONS } from './api/storage.js';
 
 export { SIM_PROFILES, type SimProfileName } from './profiles.js';
 export type { SimHandle } from './server.js';
@@ -70,6 +71,7 @@ export async function attachSrFolder(sim: SimHandle, dir: string, opts: { type?:
     type: opts.type ?? 'nfs',
     content_type: '',
     shared: true,
+    allowed_operations: [...PLUGGED_SR_OPERATIONS],
   });
   db.create('PBD', { host: masterHost(db), SR: sr, device_config: { path: dir }, currently_attached: true });
   await scanSr(db, sim.stateDir, sr);

@@ -74,10 +74,7 @@ beforeAll(async () => {
   const newer = await runBackup(prod.session, { srUuid: sr.uuid, now: () => new Date(2025, 5, 2, 8, 30, 0) });
   exported = newer.vmsExported + newer.templatesExported;
   dr = await startTestPool({ vms: 0 });
-  const attached = await attachSrFolder(dr.sim, join(prod.sim.stateDir, 'srs', sr.uuid));
-  // A plugged NFS SR offers VDI creation; the simulator's attach does not say so yet, and
-  // the restore's SR picker (as stock) lists only SRs that do.
-  dr.sim.db.update('SR', attached, { allowed_operations: ['scan', 'vdi_create', 'vdi_destroy'] });
+  await attachSrFolder(dr.sim, join(prod.sim.stateDir, 'srs', sr.uuid));
 }, 30_000);
 
 afterAll(async () => {

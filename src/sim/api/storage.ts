@@ -27,6 +27,9 @@ import { backupVdiUuid, uuidV4 } from '../uuid.js';
 /** Label that triggers the deterministic uuid (§5.2). */
 export const BACKUP_VDI_LABEL = 'Pool Metadata Backup';
 
+/** What a plugged, writable SR allows (as XAPI lists it for a file or LVM SR). */
+export const PLUGGED_SR_OPERATIONS = ['scan', 'vdi_create', 'vdi_destroy', 'vdi_snapshot', 'vdi_clone', 'vdi_resize', 'plug', 'unplug', 'forget', 'update'] as const;
+
 const VDI_CREATE_REQUIRED = ['name_label', 'name_description', 'SR', 'virtual_size', 'type', 'sharable', 'read_only', 'other_config'];
 const VDI_CREATE_FIELDS = [...VDI_CREATE_REQUIRED, 'xenstore_data', 'sm_config', 'tags'];
 
@@ -182,6 +185,9 @@ export function registerStorageMethods(reg: MethodRegistry): void {
       const rec = sim.db.get('PBD', ref);
       if (rec.currently_attached) return '';
       sim.db.set('PBD', ref, 'currently_attached', true);
+      // XAPI derives an SR's allowed operations from its plugged PBDs: an introduced SR
+      // becomes usable (vdi_create …) once plugged.
+      if (sim.db.get('SR', rec.SR).allowed_operations.length === 0) sim.db.set('SR', rec.SR, 'allowed_operations', [...PLUGGED_SR_OPERATIONS]);
       await scanSr(sim.db, sim.stateDir, rec.SR);
       return '';
     },
