@@ -5,8 +5,8 @@
  * force as chosen; one failing VM never stops the others; the report says per VM what was
  * created or which XAPI error refused it.
  */
-import { XenApiError, explainError, importMetadata, throwIfAborted, toStr, type Ref, type Session } from '../xenapi/index.js';
-import { BackupSource, type BackupEntry, type EntryProblem, type RestoreScope } from './backup-source.js';
+import { XenApiError, explainError, importMetadata, isAbortError, throwIfAborted, toStr, type Ref, type Session } from '../xenapi/index.js';
+import { BackupSource, BackupSourceError, type BackupEntry, type EntryProblem, type RestoreScope } from './backup-source.js';
 import { parseSrMeta, type SrNames } from './srmeta.js';
 import { readVmmeta, type VmmetaSummary } from './vmmeta.js';
 import type { AccessMode } from './volume/workspace.js';
@@ -131,8 +131,55 @@ function flatNames(srs: SrNames[]): Array<Omit<NameChange, 'applied' | 'error'>>
   ]);
 }
 
+export type RestoreStep = 'source' | 'list' | 'pool' | 'close';
+
+const RESTORE_STEP_TEXT: Record<RestoreStep, string> = {
+  source: 'Opening the backup VDI',
+  list: 'Reading the backup',
+  pool: "Reading this pool's VMs, disks and networks",
+  close: 'Releasing the backup VDI',
+};
+
+/**
+ * A failure outside the per-VM imports (those are reported per VM), naming the step for the
+ * operator. Problems with the backup itself stay BackupSourceError: they say it already.
+ */
+export class RestoreStepError extends Error {
+  constructor(
+    readonly step: RestoreStep,
+    override readonly cause: unknown,
+  ) {
+    const e = explainError(cause);
+    super(`${RESTORE_STEP_TEXT[step]} failed: ${e.code === 'ERROR' ? '' : `${e.code}: `}${e.meaning}`);
+    this.name = 'RestoreStepError';
+  }
+}
+
+async function restoreStep<T>(step: RestoreStep, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof RestoreStepError || err instanceof BackupSourceError || isAbortError(err)) throw err;
+    throw new RestoreStepError(step, err);
+  }
+}
+
 async function withSource<T>(session: Session, opts: RestoreOptions, fn: (src: BackupSource) => Promise<T>): Promise<T> {
-  const src = await BackupSource.open(session, {
+  const src = await restoreStep('source', () => openSource(session, opts));
+  let result: T;
+  try {
+    result = await fn(src);
+  } catch (err) {
+    // The first failure is the one to report; releasing is still attempted.
+    await src.close().catch(() => undefined);
+    throw err;
+  }
+  await restoreStep('close', () => src.close());
+  return result;
+}
+
+function openSource(session: Session, opts: RestoreOptions): Promise<BackupSource> {
+  return BackupSource.open(session, {
     ...(opts.srUuid && { srUuid: opts.srUuid }),
     ...(opts.vdiUuid && { vdiUuid: opts.vdiUuid }),
     legacy: opts.legacy ?? false,
@@ -140,19 +187,14 @@ async function withSource<T>(session: Session, opts: RestoreOptions, fn: (src: B
     ...(opts.cacheDir !== undefined && { cacheDir: opts.cacheDir }),
     ...(opts.signal && { signal: opts.signal }),
   });
-  try {
-    return await fn(src);
-  } finally {
-    await src.close();
-  }
 }
 
 export async function preflightRestore(session: Session, opts: RestoreOptions = {}): Promise<PreflightReport> {
   const scope = opts.scope ?? 'all';
   return withSource(session, opts, async (src) => {
-    const date = await src.resolveDate(opts.date);
-    const { entries, problems } = await src.entries(date, scope);
-    const pool = await poolIndex(session);
+    const date = await restoreStep('list', () => src.resolveDate(opts.date));
+    const { entries, problems } = await restoreStep('list', () => src.entries(date, scope));
+    const pool = await restoreStep('pool', () => poolIndex(session));
     const vms: PreflightVm[] = [];
     for (const entry of entries) {
       throwIfAborted(opts.signal);
@@ -184,7 +226,7 @@ export async function preflightRestore(session: Session, opts: RestoreOptions = 
         newNetworks: [...new Set(vm.networks.filter((n) => !pool.netNames.has(n.networkName) && !pool.bridges.has(n.bridge)).map((n) => n.networkName))],
       });
     }
-    const srmeta = await src.readSrMeta(date);
+    const srmeta = await restoreStep('list', () => src.readSrMeta(date));
     const names = srmeta ? flatNames(namesInScope(parseSrMeta(srmeta).srs, scope, src.sr.uuid)) : [];
     return {
       sr: { uuid: src.sr.uuid, name: src.sr.nameLabel },
@@ -310,8 +352,8 @@ export async function runRestore(session: Session, opts: RestoreOptions = {}): P
   const scope = opts.scope ?? 'all';
   const emit = opts.onProgress ?? (() => undefined);
   return withSource(session, opts, async (src) => {
-    const date = await src.resolveDate(opts.date);
-    const { entries, problems } = await src.entries(date, scope);
+    const date = await restoreStep('list', () => src.resolveDate(opts.date));
+    const { entries, problems } = await restoreStep('list', () => src.entries(date, scope));
     // Stock: the backup VDI it restored from gets the marker key (a trusted one only).
     if (!opts.dryRun && src.vdi.trusted) {
       await session.call('VDI.remove_from_other_config', src.vdi.ref, 'ctxs-pool-backup').catch(() => undefined);
@@ -325,7 +367,7 @@ export async function runRestore(session: Session, opts: RestoreOptions = {}): P
       results.push(r);
       emit({ kind: 'vm', done: results.length, total: entries.length, current: r.name || r.vmUuid, errors: results.filter((x) => !x.ok).length });
     }
-    const srmeta = await src.readSrMeta(date);
+    const srmeta = await restoreStep('list', () => src.readSrMeta(date));
     let names: NameChange[] = [];
     if (srmeta) {
       emit({ kind: 'phase', message: 'Restoring SR and VDI names...' });

@@ -33,10 +33,15 @@ declare module 'ext2fs' {
     lstat(path: string): Promise<Ext2Stats>;
     chmod(path: string, mode: number): Promise<void>;
     open(path: string, flags: string, mode?: number): Promise<{
+      /** The handle's descriptor, for `close(fd)` (see files.ts closeFile). */
+      readonly fd: number;
       read(buffer: Buffer, offset: number, length: number, position: number | null): Promise<{ bytesRead: number }>;
       write(buffer: Buffer, offset?: number, length?: number, position?: number | null): Promise<{ bytesWritten: number }>;
+      /** Does NOT wait for the close (ext2fs 4.2.5 drops the promise): use files.ts closeFile. */
       close(): Promise<void>;
     }>;
+    /** Closes a descriptor and resolves when libext2fs has closed it. */
+    close(fd: number): Promise<void>;
     trim(): Promise<void>;
   }
   export interface Ext2Fs {

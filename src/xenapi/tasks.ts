@@ -108,14 +108,29 @@ export async function cancelTask(session: Session, taskRef: Ref): Promise<void> 
   }
 }
 
-/** Best-effort task.destroy for `finally` blocks: never masks the real outcome. */
+/**
+ * Best-effort task.destroy for `finally` blocks: never masks the real outcome. One transient
+ * failure (a dropped connection, an internal error) is retried, so that it leaves no task.
+ */
 export async function destroyTask(session: Session, taskRef: Ref): Promise<void> {
-  if (session.closed) return;
-  try {
-    await session.call('task.destroy', taskRef);
-  } catch {
-    // Already gone, or the connection dropped: XAPI garbage-collects finished tasks.
+  for (let attempt = 0; attempt < 2 && !session.closed; attempt++) {
+    try {
+      await session.call('task.destroy', taskRef);
+      return;
+    } catch (err) {
+      // Gone already: done. Anything else: once more; then XAPI garbage-collects it.
+      if (XenApiError.is(err, 'HANDLE_INVALID')) return;
+    }
   }
+}
+
+/** Consecutive failed task polls tolerated before giving up. */
+const MAX_FAILED_POLLS = 2;
+
+/** A lost answer or a hiccup of XAPI, not a verdict on the task. */
+function isTransientPollError(err: unknown): boolean {
+  if (err instanceof TransportError) return !['unauthorized', 'forbidden', 'tls-untrusted', 'tls-hostname', 'tls-fingerprint-mismatch', 'tls'].includes(err.kind);
+  return XenApiError.is(err, 'INTERNAL_ERROR');
 }
 
 /**
@@ -128,10 +143,21 @@ export async function waitTask<T = unknown>(session: Session, taskRef: Ref, opts
   const maxPoll = opts.maxPollMs ?? 1000;
   let interval = Math.min(opts.pollMs ?? 100, maxPoll);
   let lastProgress = Number.NaN;
+  let failedPolls = 0;
   try {
     throwIfAborted(signal);
     for (;;) {
-      const t = await getTask(session, taskRef, signal);
+      let t: TaskSnapshot;
+      try {
+        t = await getTask(session, taskRef, signal);
+        failedPolls = 0;
+      } catch (err) {
+        // A poll is harmless to repeat, and giving up on one lost answer would report an
+        // operation that went through (a VM imported, a disk plugged) as failed.
+        if (isAbortError(err) || !isTransientPollError(err) || ++failedPolls > MAX_FAILED_POLLS) throw err;
+        await delay(interval, signal);
+        continue;
+      }
       if (onProgress && t.progress >= 0 && t.progress !== lastProgress) {
         lastProgress = t.progress;
         onProgress(Math.min(1, t.progress));

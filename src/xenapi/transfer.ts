@@ -93,6 +93,8 @@ export async function createTransferTask(session: Session, label: string): Promi
     // Old hosts lack task.set_progress; the transfer still works, we just cannot tell later
     // whether the handler ever saw the task.
     if (!XenApiError.is(err, 'MESSAGE_METHOD_UNKNOWN')) {
+      // XAPI only marks a pending task for destruction: end it first, or it stays pending.
+      await session.call('task.set_status', taskRef, 'cancelled').catch(() => undefined);
       await destroyTask(session, taskRef);
       throw err;
     }

@@ -112,22 +112,51 @@ export async function attachToControlDomain(
     device: '',
     currently_attached: false,
   });
-  let plugged = false;
+  // Once a plug has been asked for, the VBD may end up plugged even when we never hear
+  // so (a lost answer, a failed poll, Ctrl-C while the task runs): release unplugs then too.
+  let plugRequested = false;
   let released: Promise<void> | null = null;
   const release = () =>
     (released ??= (async () => {
-      if (plugged) await unplugPatiently(session, vbdRef);
-      await session.call('VBD.destroy', vbdRef);
+      if (plugRequested) await onceMore(() => unplugPatiently(session, vbdRef));
+      await onceMore(() => destroyVbd(session, vbdRef));
     })());
   try {
+    plugRequested = true;
     await runTask(session, 'VBD.plug', [vbdRef], opts.signal ? { signal: opts.signal } : {});
-    plugged = true;
     const device = await session.call<string>('VBD.get_device', vbdRef);
     if (!/^[a-z][a-z0-9]*$/.test(device)) throw new Error(`XAPI named the plugged device ${JSON.stringify(device)}, which is not a device name.`);
     return { path: join(info.deviceDir, device), vbdRef, release };
   } catch (err) {
     await release().catch(() => undefined);
     throw err;
+  }
+}
+
+/** Cleanup must not give up on one transient failure (a dropped connection, an internal error). */
+async function onceMore(step: () => Promise<void>): Promise<void> {
+  try {
+    await step();
+  } catch {
+    await step();
+  }
+}
+
+/** VBD.destroy, after a plug or unplug still running has finished; a VBD already gone is fine. */
+async function destroyVbd(session: Session, vbdRef: Ref, budgetMs = 20_000): Promise<void> {
+  const deadline = Date.now() + budgetMs;
+  for (;;) {
+    try {
+      await session.call('VBD.destroy', vbdRef);
+      return;
+    } catch (err) {
+      if (err instanceof XenApiError && err.code === 'HANDLE_INVALID') return;
+      if (err instanceof XenApiError && err.code === 'OTHER_OPERATION_IN_PROGRESS' && Date.now() < deadline) {
+        await sleep(100);
+        continue;
+      }
+      throw err;
+    }
   }
 }
 
@@ -142,6 +171,11 @@ async function unplugPatiently(session: Session, vbdRef: Ref, budgetMs = 20_000)
       if (err instanceof XenApiError && err.code === 'DEVICE_ALREADY_DETACHED') return;
       if (err instanceof XenApiError && err.code === 'DEVICE_DETACH_REJECTED' && Date.now() < deadline) {
         await sleep(500);
+        continue;
+      }
+      // A plug whose answer we lost may still be running: wait for it, then unplug.
+      if (err instanceof XenApiError && err.code === 'OTHER_OPERATION_IN_PROGRESS' && Date.now() < deadline) {
+        await sleep(100);
         continue;
       }
       throw err;

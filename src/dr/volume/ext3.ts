@@ -12,6 +12,7 @@ import * as ext2fs from 'ext2fs';
 import type { Ext2Fs, Ext2Promises } from 'ext2fs';
 import { CopyOnWriteDevice, FileBlockDevice, type BlockDevice } from './block-device.js';
 import { CachedBlockDevice } from './cached-device.js';
+import { withSafeReaddir } from './directory.js';
 import { checkExt3, findTool, type FsckResult } from './e2fsprogs.js';
 import { readSuperblock, type SuperblockInfo } from './superblock.js';
 
@@ -109,7 +110,7 @@ export async function openExt3(path: string, opts: OpenOptions): Promise<Ext3Vol
 function makeVolume(fs: Ext2Fs, device: BlockDevice, superblock: SuperblockInfo, repaired: boolean): Ext3Volume {
   let closing: Promise<void> | null = null;
   return {
-    fs: fs.promises,
+    fs: withSafeReaddir(fs.promises),
     device,
     superblock,
     repaired,

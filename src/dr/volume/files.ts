@@ -7,6 +7,18 @@
 import type { Ext2Promises } from 'ext2fs';
 
 const CHUNK = 1024 * 1024;
+
+type FileHandle = Awaited<ReturnType<Ext2Promises['open']>>;
+
+/**
+ * Closes a handle and waits until libext2fs has. The package's FileHandle.close() starts the
+ * close without returning its promise, so an unmount right after it found the descriptor
+ * still open and closed it a second time: a double free in the WebAssembly heap, later seen
+ * as "memory access out of bounds" or a failed mount.
+ */
+export async function closeFile(fs: Ext2Promises, fh: FileHandle): Promise<void> {
+  await fs.close(fh.fd);
+}
 export const FILE_MODE = 0o644;
 export const DIR_MODE = 0o755;
 
@@ -37,7 +49,7 @@ export async function readFileBytes(fs: Ext2Promises, path: string, maxBytes: nu
     }
     return done === st.size ? out : out.subarray(0, done);
   } finally {
-    await fh.close();
+    await closeFile(fs, fh);
   }
 }
 
@@ -49,7 +61,7 @@ export async function writeFileBytes(fs: Ext2Promises, path: string, data: Buffe
     let done = 0;
     while (done < bytes.length) done += (await fh.write(bytes, done, Math.min(CHUNK, bytes.length - done), done)).bytesWritten;
   } finally {
-    await fh.close();
+    await closeFile(fs, fh);
   }
   return bytes.length;
 }
@@ -68,7 +80,7 @@ export async function writeStreamToFile(fs: Ext2Promises, path: string, stream: 
       pos += chunk.length;
     }
   } finally {
-    await fh.close();
+    await closeFile(fs, fh);
   }
   return pos;
 }

@@ -72,7 +72,35 @@ function assertRunning(sim: SimContext, vm: Ref): void {
   if (state !== 'Running') throw new ApiFailure('VM_BAD_POWER_STATE', [vm, 'running', powerString(state)]);
 }
 
-export async function plugVbd(sim: SimContext, vbd: Ref): Promise<void> {
+/**
+ * VBD operations in flight per simulator. XAPI serialises operations on an object: a second
+ * one meanwhile is refused with OTHER_OPERATION_IN_PROGRESS (without this, an unplug during
+ * a plug's await found nothing to unlink and the plug then linked a device for no VBD).
+ */
+const vbdBusy = new WeakMap<SimContext, Map<Ref, string>>();
+
+function assertIdle(sim: SimContext, vbd: Ref): void {
+  const op = vbdBusy.get(sim)?.get(vbd);
+  if (op !== undefined) throw new ApiFailure('OTHER_OPERATION_IN_PROGRESS', ['VBD', vbd, op]);
+}
+
+async function exclusively<T>(sim: SimContext, vbd: Ref, op: string, fn: () => Promise<T>): Promise<T> {
+  assertIdle(sim, vbd);
+  let busy = vbdBusy.get(sim);
+  if (!busy) vbdBusy.set(sim, (busy = new Map()));
+  busy.set(vbd, op);
+  try {
+    return await fn();
+  } finally {
+    busy.delete(vbd);
+  }
+}
+
+export function plugVbd(sim: SimContext, vbd: Ref): Promise<void> {
+  return exclusively(sim, vbd, 'plug', () => plugIdleVbd(sim, vbd));
+}
+
+async function plugIdleVbd(sim: SimContext, vbd: Ref): Promise<void> {
   const db = sim.db;
   const rec = db.get('VBD', vbd);
   assertRunning(sim, rec.VM);
@@ -110,7 +138,11 @@ export async function plugVbd(sim: SimContext, vbd: Ref): Promise<void> {
 }
 
 /** unplug and unplug_force behave alike here: the simulator has no guest that could refuse. */
-export async function unplugVbd(sim: SimContext, vbd: Ref): Promise<void> {
+export function unplugVbd(sim: SimContext, vbd: Ref): Promise<void> {
+  return exclusively(sim, vbd, 'unplug', () => unplugIdleVbd(sim, vbd));
+}
+
+async function unplugIdleVbd(sim: SimContext, vbd: Ref): Promise<void> {
   const db = sim.db;
   const rec = db.get('VBD', vbd);
   assertRunning(sim, rec.VM);
@@ -123,6 +155,7 @@ export async function unplugVbd(sim: SimContext, vbd: Ref): Promise<void> {
 export function destroyVbd(sim: SimContext, vbd: Ref): void {
   const db = sim.db;
   const rec = db.get('VBD', vbd);
+  assertIdle(sim, vbd);
   if (rec.currently_attached) {
     const vmUuid = db.tryGet('VM', rec.VM)?.uuid ?? '';
     throw new ApiFailure('OPERATION_NOT_ALLOWED', [`VBD '${rec.uuid}' still attached to '${vmUuid}'`]);
