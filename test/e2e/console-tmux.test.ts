@@ -104,7 +104,8 @@ afterAll(async () => {
 
 describe('the console in a terminal', () => {
   it('logs in, backs up to the default SR, restores a dry run from it, and quits', async () => {
-    let s = await waitForText('Customize System', 20_000);
+    // The first frame includes starting the embedded pool: generous for a loaded 2-core CI box.
+    let s = await waitForText('Customize System', 60_000);
     // The console says which pool it talks to: the embedded one, on the state folder given.
     await highlight((row) => row === 'Log In', 'Log In');
     s = await waitForText('embedded simulated pool');
@@ -163,5 +164,5 @@ describe('the console in a terminal', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     await expect.poll(() => readFile(exitFile, 'utf8'), { timeout: 5000 }).toBe('0\n');
-  });
+  }, 120_000);
 });
