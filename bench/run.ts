@@ -64,9 +64,9 @@ interface Row {
 }
 
 const MB = 1024 * 1024;
-const fmtS = (ms: number) => (ms / 1000).toFixed(ms < 10_000 ? 2 : 1);
-const fmtB = (b: number) => (b >= MB ? `${(b / MB).toFixed(1)} MB` : `${(b / 1024).toFixed(0)} kB`);
-const fmtMb = (kb: number) => `${(kb / 1024).toFixed(0)}`;
+const fmtS = (ms: number) => (Number.isNaN(ms) ? '—' : (ms / 1000).toFixed(ms < 10_000 ? 2 : 1));
+const fmtB = (b: number) => (Number.isNaN(b) ? '—' : b >= MB ? `${(b / MB).toFixed(1)} MB` : `${(b / 1024).toFixed(0)} kB`);
+const fmtMb = (kb: number) => (Number.isNaN(kb) ? '—' : `${(kb / 1024).toFixed(0)}`);
 
 function rowOf(vms: number, run: string, r: { wallMs: number; maxRssKb: number }, s: SimStatsReply, vdi: string, note = ''): Row {
   const bytes = httpBytes(s.stats);
@@ -114,10 +114,10 @@ function stockTime(r: ClientResult, setSize: number): { ms: number; sampled: boo
 const num = (v: unknown) => Number(v ?? NaN);
 const transferOf = (j: Record<string, unknown>) => (j['transfer'] ?? {}) as Record<string, unknown>;
 
-async function benchSize(cli: string, vms: number, log: (s: string) => void): Promise<Row[]> {
+/** Runs every scenario at one pool size, adding each row to `rows` as soon as it is known. */
+async function benchSize(cli: string, vms: number, log: (s: string) => void, rows: Row[]): Promise<void> {
   const tmp = await mkdtemp(join(tmpdir(), `xsdr-bench-${vms}-`));
   const sim = { latencyMs, transferLatencyMs };
-  const rows: Row[] = [];
   try {
     log(`${vms} VMs: starting the production pool`);
     const prod = await SimProcess.start({ state: join(tmp, 'prod'), vms, ...sim });
@@ -201,7 +201,6 @@ async function benchSize(cli: string, vms: number, log: (s: string) => void): Pr
     restoreRow.stockMs = st.ms;
     restoreRow.stockSampled = st.sampled;
     rows.push(restoreRow, rowOf(vms, 'stock restore', sr, srs, '', `${sr['restored']} restored, ${sr['errors']} errors${st.sampled ? `; import loop measured on ${sr['loopItems']}` : ''}`));
-    return rows;
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
@@ -251,7 +250,7 @@ function targets(rows: Row[], ui: ConsoleFigures | undefined): string {
   if (ui?.firstFrameMs !== undefined) out.push(`| console first frame ≤ 300 ms (dist/, as npx runs it) | ${ui.firstFrameMs.toFixed(0)} ms | ${atMost(ui.firstFrameMs, 300)} |`);
   if (ui?.bundleFirstFrameMs !== undefined) out.push(`| console first frame ≤ 300 ms (single-file bundle) | ${ui.bundleFirstFrameMs.toFixed(0)} ms | ${atMost(ui.bundleFirstFrameMs, 300)} |`);
   const big = Math.max(...rows.map((r) => r.vms));
-  for (const r of rows.filter((x) => x.vms === big && !x.run.startsWith('stock'))) {
+  for (const r of rows.filter((x) => x.vms === big && !x.run.startsWith('stock') && x.run !== 'FAILED')) {
     out.push(`| client RSS ≤ 150 MB (${r.run}, ${big} VMs) | ${fmtMb(r.clientRssKb)} MB | ${atMost(r.clientRssKb / 1024, 150)} |`);
   }
   return out.join('\n');
@@ -267,7 +266,16 @@ async function main(): Promise<void> {
   const log = (s: string) => process.stderr.write(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s] ${s}\n`);
   const rows: Row[] = [];
   const cli = await buildCli(log);
-  for (const n of sizes) rows.push(...(await benchSize(cli, n, log)));
+  for (const n of sizes) {
+    try {
+      await benchSize(cli, n, log, rows);
+    } catch (err) {
+      // One failure must not cost the rest of a long run: it becomes a row of the table.
+      const message = (err instanceof Error ? err.message : String(err)).replace(/\|/g, '/').slice(0, 300);
+      log(`${n} VMs: FAILED: ${message}`);
+      rows.push({ vms: n, run: 'FAILED', wallMs: NaN, calls: NaN, transfers: NaN, toPool: NaN, fromPool: NaN, vdi: '', clientRssKb: NaN, simRssKb: NaN, leftovers: '', note: message });
+    }
+  }
   let ui: ConsoleFigures | undefined;
   if (withConsole) {
     log('console: first frame and key presses in a pseudo-terminal');

@@ -1,18 +1,22 @@
 /**
- * Resource faults of the filesystem library under a long-running console: the `ext2fs`
- * package (libext2fs in WebAssembly, a fixed 16 MiB heap shared by the whole process) lost
- * ~16 KiB per readdir and double-closed a file handle closed just before an unmount. Both
- * ended every later filesystem operation of the process ("Aborted(OOM)", "memory access out
- * of bounds"). The volume layer now lists directories and closes files itself.
+ * Faults of the filesystem library (the `ext2fs` package 4.2.5, libext2fs in WebAssembly
+ * with a fixed 16 MiB heap shared by the whole process) that the volume layer works around:
+ *  - readdir lost ~16 KiB of the heap per call: after ~1000 listings every later operation
+ *    of the process failed ("Aborted(OOM)");
+ *  - FileHandle.close() did not wait, so an unmount right after closed the file again (a
+ *    double free: "memory access out of bounds");
+ *  - write() ignored the buffer offset: every file over 1 MiB was silently corrupted (a
+ *    5000-VM pool's SRMETA.xml could not be read back).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeExt3 } from '../../src/dr/volume/e2fsprogs.js';
 import { openExt3 } from '../../src/dr/volume/ext3.js';
-import { closeFile, readFileBytes, writeFileBytes } from '../../src/dr/volume/files.js';
+import { closeFile, readFileBytes, writeFileBytes, writeStreamToFile } from '../../src/dr/volume/files.js';
 import { debugfs, imageLs } from '../helpers/pool.js';
 
 const SBIN_ENV = { ...process.env, PATH: `${process.env['PATH']}:/usr/sbin:/sbin`, LC_ALL: 'C' };
@@ -70,6 +74,34 @@ describe('directory listing', () => {
         await vol.close();
       }
     }
+  });
+});
+
+describe('file contents', () => {
+  it('writes files larger than one write chunk byte for byte (the package dropped the buffer offset)', async () => {
+    const data = randomBytes(3 * 1024 * 1024 + 1);
+    const vol = await openExt3(image, { write: true });
+    try {
+      await writeFileBytes(vol.fs, '/large', data);
+      // A stream whose chunks are bigger than a write chunk takes the same path.
+      await writeStreamToFile(vol.fs, '/streamed', (async function* () {
+        yield data.subarray(0, 2 * 1024 * 1024 + 7);
+        yield data.subarray(2 * 1024 * 1024 + 7);
+      })());
+    } finally {
+      await vol.close();
+    }
+    const ro = await openExt3(image, { write: false, fsck: false });
+    try {
+      expect((await readFileBytes(ro.fs, '/large', 1 << 26)).equals(data)).toBe(true);
+      expect((await readFileBytes(ro.fs, '/streamed', 1 << 26)).equals(data)).toBe(true);
+    } finally {
+      await ro.close();
+    }
+    // And as e2fsprogs reads it.
+    const dumped = join(dir, 'large.out');
+    execFileSync('debugfs', ['-R', `dump /large ${dumped}`, image], { env: SBIN_ENV, stdio: 'ignore' });
+    expect((await readFile(dumped)).equals(data)).toBe(true);
   });
 });
 

@@ -53,13 +53,23 @@ export async function readFileBytes(fs: Ext2Promises, path: string, maxBytes: nu
   }
 }
 
+/**
+ * Writes `part` at `position`. The package's write ignores a buffer offset (ext2fs 4.2.5:
+ * the offset argument never reaches the copy, which always starts at byte 0), so writing
+ * the second MiB of a buffer wrote its first MiB again: every file over 1 MiB was silently
+ * corrupted. Only whole buffers, at offset 0, are passed.
+ */
+async function writeAt(fh: FileHandle, part: Buffer, position: number): Promise<number> {
+  return (await fh.write(part, 0, part.length, position)).bytesWritten;
+}
+
 /** Creates or truncates `path` with `mode` (ext2fs's writeFile ignores the mode). */
 export async function writeFileBytes(fs: Ext2Promises, path: string, data: Buffer | string, mode = FILE_MODE): Promise<number> {
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   const fh = await fs.open(path, 'w', mode);
   try {
     let done = 0;
-    while (done < bytes.length) done += (await fh.write(bytes, done, Math.min(CHUNK, bytes.length - done), done)).bytesWritten;
+    while (done < bytes.length) done += await writeAt(fh, bytes.subarray(done, done + CHUNK), done);
   } finally {
     await closeFile(fs, fh);
   }
@@ -73,10 +83,7 @@ export async function writeStreamToFile(fs: Ext2Promises, path: string, stream: 
   try {
     for await (const chunk of stream) {
       let done = 0;
-      while (done < chunk.length) {
-        const n = Math.min(CHUNK, chunk.length - done);
-        done += (await fh.write(chunk, done, n, pos + done)).bytesWritten;
-      }
+      while (done < chunk.length) done += await writeAt(fh, chunk.subarray(done, done + CHUNK), pos + done);
       pos += chunk.length;
     }
   } finally {
