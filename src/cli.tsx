@@ -14,6 +14,7 @@ import { registerInspectCommand } from './commands/inspect.js';
 import { ExitCode } from './commands/output.js';
 import { describeError } from './describe-error.js';
 import { PRODUCT_NAME, PRODUCT_VERSION } from './version.js';
+import { loadWithoutCiDetection } from './interactive-load.js';
 
 export function buildProgram(): Command {
   const program = new Command(PRODUCT_NAME)
@@ -37,7 +38,7 @@ export function buildProgram(): Command {
     .configureHelp({ showGlobalOptions: true })
     .action(async (opts: GlobalOptions) => {
       // Ink, React and the screens load only for the console, not for every command.
-      const { runConsole } = await import('./console-main.js');
+      const { runConsole } = await loadWithoutCiDetection(() => import('./console-main.js'));
       await runConsole(opts);
     });
   registerSimCommand(program);
