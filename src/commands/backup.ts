@@ -90,7 +90,7 @@ export function registerBackupCommand(program: Command): void {
     .option('--force', 'back up even when the backup VDI is more than 90% full')
     .option('--json', 'print the backup report as JSON')
     .option('--access <mode>', 'how to reach the VDI: auto, attach (on the master) or remote', 'auto')
-    .option('--concurrency <n>', 'VM exports in flight at once', parseIntOption('--concurrency', 1, 32))
+    .option('--concurrency <n>', 'VM exports in flight at once (default 8)', parseIntOption('--concurrency', 1, 32))
     .option('--scheduled', 'run as the scheduled runner (see schedule): only on the pool master, failures to syslog, result recorded, exit 0')
     .option('--state-dir <dir>', 'with --scheduled: where the result is recorded (default /var/lib/xsconsole-dr)')
     .option('--pool-conf <file>', 'with --scheduled: the file saying whether this host is the pool master (default /etc/xensource/pool.conf)')

@@ -14,6 +14,7 @@ import { BackupSource, BackupSourceError, probeBackupVdis, type RestoreScope } f
 import { preflightRestore, runRestore, type PreflightReport, type RestoreReport } from '../dr/restore.js';
 import type { AccessMode } from '../dr/volume/workspace.js';
 import { ExitCode, printJson, stdio, type Io } from './output.js';
+import { parseIntOption } from './options.js';
 
 /** The XSA-459 / CVE-2024-31144 warning, shown whenever the legacy scan is used. */
 export const LEGACY_WARNING =
@@ -176,7 +177,8 @@ export function registerRestoreCommands(program: Command, io: Io = stdio): void 
     .option('--dry-run', 'check every import with XAPI, create nothing, set no names')
     .option('--force', 'let XAPI skip missing disks and running clashes (xe --force)')
     .option('--yes', 'do not ask for confirmation')
-    .action(async (opts: SourceOptions & { date?: string; mode: RestoreScope; dryRun?: boolean; force?: boolean; yes?: boolean }, cmd: Command) => {
+    .option('--concurrency <n>', 'VM imports in flight at once (default 8)', parseIntOption('--concurrency', 1, 32))
+    .action(async (opts: SourceOptions & { date?: string; mode: RestoreScope; dryRun?: boolean; force?: boolean; yes?: boolean; concurrency?: number }, cmd: Command) => {
       const code = await runWithConnection(cmd.optsWithGlobals() as GlobalOptions, { json: opts.json ?? false, io }, async (conn, signal) => {
         const vdi = await chooseVdi(conn.session, opts, io, signal);
         if (!opts.dryRun && !opts.yes && !(await confirm(io))) {
@@ -191,6 +193,7 @@ export function registerRestoreCommands(program: Command, io: Io = stdio): void 
           scope: opts.mode,
           dryRun: opts.dryRun ?? false,
           force: opts.force ?? false,
+          ...(opts.concurrency !== undefined && { concurrency: opts.concurrency }),
           access: opts.access,
           signal,
         });

@@ -318,8 +318,9 @@ export class BackupSource {
     return { entries, problems };
   }
 
+  /** May be called from concurrent imports: reads are taken one at a time. */
   async readEntry(entry: BackupEntry, maxBytes = VMMETA_MAX_BYTES): Promise<Buffer> {
-    return readFileBytes(this.vol.fs, entry.path, maxBytes);
+    return this.vol.exclusive(() => readFileBytes(this.vol.fs, entry.path, maxBytes));
   }
 
   async readSrMeta(date: string): Promise<Buffer | null> {

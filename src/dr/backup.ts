@@ -55,6 +55,7 @@ import { readSuperblock } from './volume/superblock.js';
 import { openExt3, type Ext3Volume } from './volume/ext3.js';
 import { openVdiWorkspace, type AccessMode, type VdiWorkspace } from './volume/workspace.js';
 import { readPoolRecords, selectBackupSet, srsOfVm, type PoolRecords } from './pool-records.js';
+import { clampConcurrency, forEachConcurrently } from './work-pool.js';
 
 export interface BackupOptions {
   /** SR to back up to; default the pool's default SR. */
@@ -67,7 +68,7 @@ export interface BackupOptions {
   force?: boolean;
   /** Size of a backup VDI created by this run. Default 1 GiB (stock; 500 MiB on the 8.2 CU1 line). */
   vdiSize?: number;
-  /** VM exports in flight at once. Default 4. */
+  /** VM exports in flight at once. Default 8 (work-pool.ts). */
   concurrency?: number;
   access?: AccessMode | 'auto';
   /** Remote access: folder of cached VDI copies (null: none). */
@@ -176,16 +177,6 @@ const STEP_TEXT: Record<BackupPhase, string> = {
   release: 'Releasing the backup VDI',
 };
 
-/** Serialises filesystem calls: libext2fs is one state machine behind an async API. */
-class FsQueue {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(fn, fn);
-    this.tail = next.catch(() => undefined);
-    return next;
-  }
-}
-
 function spaceOf(sb: { usedPercent: number; usedBytes: number; availableBytes: number }): SpaceUse {
   return { usedPercent: sb.usedPercent, usedBytes: sb.usedBytes, availableBytes: sb.availableBytes };
 }
@@ -252,10 +243,9 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
     volume = await step('check', () => openExt3(ws.path, { write: true }));
     const vol = volume;
     const fs = vol.fs;
-    const q = new FsQueue();
     let bytesWritten = 0;
     const write = (path: string, data: Buffer | string) =>
-      q.run(async () => {
+      vol.exclusive(async () => {
         bytesWritten += await writeFileBytes(fs, path, data);
       });
 
@@ -288,10 +278,10 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
     await step('database', async () => {
       const partial = `/.${poolUuid}.db.incomplete`;
       const dl = await streamPoolDatabase(session, signal ? { signal } : {});
-      const n = await q.run(() => writeStreamToFile(fs, partial, dl.stream as AsyncIterable<Buffer>));
+      const n = await vol.exclusive(() => writeStreamToFile(fs, partial, dl.stream as AsyncIterable<Buffer>));
       await dl.done;
       bytesWritten += n;
-      await q.run(async () => {
+      await vol.exclusive(async () => {
         const generations = (await fs.readdir('/'))
           .map((name) => dbGenerationOf(name, poolUuid))
           .filter((g): g is number => g !== null);
@@ -304,10 +294,10 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
     });
 
     // The dated folder, under a name no lister shows until it is complete.
-    const date = await q.run(() => freeDateName(fs, (options.now ?? (() => new Date()))()));
+    const date = await vol.exclusive(() => freeDateName(fs, (options.now ?? (() => new Date()))()));
     tmpDir = incompleteDir(date);
     const dir = tmpDir;
-    await q.run(async () => {
+    await vol.exclusive(async () => {
       await fs.mkdir(dir, DIR_MODE);
       await fs.mkdir(`${dir}/all`, DIR_MODE);
       await fs.mkdir(`${dir}/by-sr`, DIR_MODE);
@@ -322,30 +312,30 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
     const failures: BackupFailure[] = [];
     const exported = new Set<Ref>();
     let done = 0;
-    const concurrency = Math.max(1, Math.min(options.concurrency ?? 4, 32));
-    let next = 0;
-    const worker = async () => {
-      while (next < all.length) {
-        throwIfAborted(signal);
-        const vm = all[next++]!;
-        try {
-          const tar = await exportMetadata(session, { vmRef: vm.ref, exportSnapshots: false }, signal ? { signal } : {});
-          await write(`${dir}/all/${vmmetaName(vm.uuid)}`, tar);
-          exported.add(vm.ref);
-        } catch (err) {
-          if (signal?.aborted) throw err;
-          const e = explainError(err);
-          failures.push({ uuid: vm.uuid, name: vm.name, template: vm.template, code: e.code, message: err instanceof XenApiError ? `${e.meaning} (${err.params.join(', ')})` : e.meaning });
-        }
-        done++;
-        emit({ kind: 'vm', done, total: all.length, current: vm.name, failed: failures.length });
-      }
-    };
-    await step('vms', () => Promise.all(Array.from({ length: Math.min(concurrency, all.length) }, worker)));
+    await step('vms', () =>
+      forEachConcurrently(
+        all,
+        clampConcurrency(options.concurrency),
+        async (vm) => {
+          try {
+            const tar = await exportMetadata(session, { vmRef: vm.ref, exportSnapshots: false }, signal ? { signal } : {});
+            await write(`${dir}/all/${vmmetaName(vm.uuid)}`, tar);
+            exported.add(vm.ref);
+          } catch (err) {
+            if (signal?.aborted) throw err;
+            const e = explainError(err);
+            failures.push({ uuid: vm.uuid, name: vm.name, template: vm.template, code: e.code, message: err instanceof XenApiError ? `${e.meaning} (${err.params.join(', ')})` : e.meaning });
+          }
+          done++;
+          emit({ kind: 'vm', done, total: all.length, current: vm.name, failed: failures.length });
+        },
+        signal,
+      ),
+    );
 
     phase('links', 'Linking VMs by SR...');
     await step('links', () =>
-      q.run(async () => {
+      vol.exclusive(async () => {
         const made = new Set<string>();
         for (const vm of all) {
           if (!exported.has(vm.ref)) continue; // no dangling links for failed exports
@@ -364,7 +354,7 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
     // Complete: make it visible, then apply the history.
     phase('retention', 'Cleaning old VM metadata...');
     const retention = await step('retention', () =>
-      q.run(async () => {
+      vol.exclusive(async () => {
         await fs.rename(dir, backupDir(date));
         tmpDir = null;
         const names = await fs.readdir(METADATA_DIR);
@@ -420,6 +410,8 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
     phase('release', 'Releasing the backup VDI...');
     if (workspace) await workspace.release().catch(() => undefined);
     if (created && !initialised) await session.call('VDI.destroy', backupVdi.ref).catch(() => undefined);
+    // The transfers' task.destroy calls still under way end before the run does.
+    await session.settle();
   }
 }
 

@@ -159,6 +159,7 @@ export async function exportClassic(session: Session, opts: ClassicExportOptions
     warnings.push(`${firstGap.file} is missing (its export failed): an import of ${opts.out} stops there, and the files after it must be imported separately.`);
   }
   const exported = files.filter((f) => f.ok).length;
+  await session.settle(); // the transfers' task clean-ups end with the run
   return { files, exported, failed: files.length - exported, removedStale, warnings };
 }
 
@@ -245,6 +246,7 @@ export async function importClassic(session: Session, opts: ClassicImportOptions
   }
   const imported = results.filter((r) => r.ok).length;
   const errors = results.length - imported;
+  await session.settle(); // the transfers' task clean-ups end with the run
   return {
     sr: { uuid: sr.uuid, name: sr.nameLabel },
     preserve: opts.preserve ?? false,

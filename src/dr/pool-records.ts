@@ -24,16 +24,19 @@ export interface PoolRecords {
   srs: Map<Ref, { uuid: string; nameLabel: string; nameDescription: string; vdis: Ref[] }>;
 }
 
-type Records = Record<Ref, Record<string, unknown>>;
+/** The fields read of each class: a large pool's records are never held whole. */
+const FIELDS = {
+  pool: ['uuid', 'name_label'],
+  VM: ['uuid', 'name_label', 'power_state', 'is_a_template', 'is_default_template', 'is_a_snapshot', 'is_control_domain', 'other_config', 'VBDs'],
+  VBD: ['VM', 'VDI'],
+  VDI: ['uuid', 'name_label', 'name_description', 'SR'],
+  SR: ['uuid', 'name_label', 'name_description', 'VDIs'],
+} as const;
+
+const records = (session: Session, cls: keyof typeof FIELDS) => session.getAllRecords(cls, { recordFields: new Set(FIELDS[cls]) });
 
 export async function readPoolRecords(session: Session): Promise<PoolRecords> {
-  const [pools, vms, vbds, vdis, srs] = await Promise.all([
-    session.call<Records>('pool.get_all_records'),
-    session.call<Records>('VM.get_all_records'),
-    session.call<Records>('VBD.get_all_records'),
-    session.call<Records>('VDI.get_all_records'),
-    session.call<Records>('SR.get_all_records'),
-  ]);
+  const [pools, vms, vbds, vdis, srs] = await Promise.all([records(session, 'pool'), records(session, 'VM'), records(session, 'VBD'), records(session, 'VDI'), records(session, 'SR')]);
   const [poolRef, pool] = Object.entries(pools)[0] ?? [];
   if (!poolRef || !pool) throw new Error('The pool has no pool object.');
   const out: PoolRecords = {

@@ -10,6 +10,8 @@ import { BackupSource, BackupSourceError, type BackupEntry, type EntryProblem, t
 import { parseSrMeta, type SrNames } from './srmeta.js';
 import { readVmmeta, type VmmetaSummary } from './vmmeta.js';
 import type { AccessMode } from './volume/workspace.js';
+import { NetworkClaims, type NetworkRef } from './network-claims.js';
+import { clampConcurrency, forEachConcurrently } from './work-pool.js';
 
 export interface RestoreOptions {
   srUuid?: string;
@@ -21,6 +23,8 @@ export interface RestoreOptions {
   scope?: RestoreScope;
   dryRun?: boolean;
   force?: boolean;
+  /** Imports (and renames) in flight at once. Default 8 (work-pool.ts). */
+  concurrency?: number;
   access?: AccessMode | 'auto';
   /** Remote access: folder of cached VDI copies (null: none). */
   cacheDir?: string | null;
@@ -53,7 +57,10 @@ export interface NameChange {
   uuid: string;
   nameLabel: string;
   nameDescription: string;
+  /** The object has these names now (set by this restore, or already so). */
   applied: boolean;
+  /** It had them already: nothing was sent. */
+  unchanged?: boolean;
   error?: string;
 }
 
@@ -102,15 +109,15 @@ export interface PreflightReport {
   counts: { vms: number; templates: number; clashes: number; missingDisks: number; newNetworks: number; unreadable: number; expectedErrors: number };
 }
 
-type Records = Record<Ref, Record<string, unknown>>;
 
 /** What the pool has now, for the preflight's comparisons. */
 async function poolIndex(session: Session) {
+  const fields = (...f: string[]) => ({ recordFields: new Set(f) });
   const [vms, vdis, srs, networks] = await Promise.all([
-    session.call<Records>('VM.get_all_records'),
-    session.call<Records>('VDI.get_all_records'),
-    session.call<Records>('SR.get_all_records'),
-    session.call<Records>('network.get_all_records'),
+    session.getAllRecords('VM', fields('uuid', 'name_label', 'power_state')),
+    session.getAllRecords('VDI', fields('SR', 'location')),
+    session.getAllRecords('SR', fields('uuid')),
+    session.getAllRecords('network', fields('name_label', 'bridge')),
   ]);
   const srUuidByRef = new Map(Object.entries(srs).map(([ref, r]) => [ref, toStr(r['uuid'])]));
   const vmByUuid = new Map(Object.values(vms).map((r) => [toStr(r['uuid']), r]));
@@ -118,6 +125,12 @@ async function poolIndex(session: Session) {
   const netNames = new Set(Object.values(networks).map((r) => toStr(r['name_label'])));
   const bridges = new Set(Object.values(networks).map((r) => toStr(r['bridge'])));
   return { vmByUuid, vdiByLocation, srUuids: new Set(srUuidByRef.values()), netNames, bridges };
+}
+
+/** The pool's networks as import matches them (name_label, bridge). */
+async function poolNetworks(session: Session): Promise<NetworkRef[]> {
+  const recs = await session.getAllRecords('network', { recordFields: new Set(['name_label', 'bridge']) });
+  return Object.values(recs).map((r) => ({ name: toStr(r['name_label']), bridge: toStr(r['bridge']) }));
 }
 
 function namesInScope(srs: SrNames[], scope: RestoreScope, srUuid: string): SrNames[] {
@@ -131,12 +144,13 @@ function flatNames(srs: SrNames[]): Array<Omit<NameChange, 'applied' | 'error'>>
   ]);
 }
 
-export type RestoreStep = 'source' | 'list' | 'pool' | 'close';
+export type RestoreStep = 'source' | 'list' | 'pool' | 'networks' | 'close';
 
 const RESTORE_STEP_TEXT: Record<RestoreStep, string> = {
   source: 'Opening the backup VDI',
   list: 'Reading the backup',
   pool: "Reading this pool's VMs, disks and networks",
+  networks: "Reading this pool's networks",
   close: 'Releasing the backup VDI',
 };
 
@@ -268,20 +282,28 @@ function predictError(
   return undefined;
 }
 
-async function vmNames(session: Session, refs: Ref[]): Promise<ImportedVm[]> {
-  const out: ImportedVm[] = [];
-  for (const ref of refs) {
-    try {
-      const rec = await session.call<Record<string, unknown>>('VM.get_record', ref);
-      out.push({ uuid: toStr(rec['uuid']), name: toStr(rec['name_label']) });
-    } catch {
-      out.push({ uuid: '', name: ref });
-    }
-  }
-  return out;
+/** Names and uuids of the VMs an import created (read side by side). */
+function vmNames(session: Session, refs: Ref[]): Promise<ImportedVm[]> {
+  return Promise.all(
+    refs.map(async (ref) => {
+      try {
+        const rec = await session.call<Record<string, unknown>>('VM.get_record', ref);
+        return { uuid: toStr(rec['uuid']), name: toStr(rec['name_label']) };
+      } catch {
+        return { uuid: '', name: ref };
+      }
+    }),
+  );
 }
 
-async function importOne(session: Session, src: BackupSource, entry: BackupEntry, opts: RestoreOptions, srRef: Ref): Promise<VmRestoreResult> {
+async function importOne(
+  session: Session,
+  src: BackupSource,
+  entry: BackupEntry,
+  opts: RestoreOptions,
+  srRef: Ref,
+  networks: NetworkClaims | null,
+): Promise<VmRestoreResult> {
   let name = '';
   try {
     // Only a file that passes our own safe read and parse goes to XAPI: a crafted one stops here.
@@ -301,12 +323,10 @@ async function importOne(session: Session, src: BackupSource, entry: BackupEntry
       };
     }
     name = meta.vms.find((v) => v.uuid === entry.vmUuid)?.name ?? '';
-    const refs = await importMetadata(
-      session,
-      tar,
-      { restore: true, force: opts.force ?? false, dryRun: opts.dryRun ?? false, srRef },
-      opts.signal ? { signal: opts.signal } : {},
-    );
+    const send = () =>
+      importMetadata(session, tar, { restore: true, force: opts.force ?? false, dryRun: opts.dryRun ?? false, srRef }, opts.signal ? { signal: opts.signal } : {});
+    const wanted = meta.vms.flatMap((v) => v.networks.map((n) => ({ name: n.networkName, bridge: n.bridge })));
+    const refs = networks ? await networks.run(wanted, send, () => true) : await send();
     return { file: entry.name, vmUuid: entry.vmUuid, name, ok: true, created: await vmNames(session, refs) };
   } catch (err) {
     if (opts.signal?.aborted) throw err;
@@ -322,28 +342,62 @@ async function importOne(session: Session, src: BackupSource, entry: BackupEntry
   }
 }
 
-/** Re-applies SR and VDI names; a missing SR or VDI is reported and the rest carries on. */
-async function applyNames(session: Session, srs: SrNames[], dryRun: boolean): Promise<NameChange[]> {
-  const out: NameChange[] = [];
-  const setNames = async (cls: 'SR' | 'VDI', uuid: string, label: string, desc: string): Promise<NameChange> => {
-    const change: NameChange = { kind: cls, uuid, nameLabel: label, nameDescription: desc, applied: false };
-    try {
-      const ref = await session.call<Ref>(`${cls}.get_by_uuid`, uuid);
-      if (!dryRun) {
-        await session.call(`${cls}.set_name_label`, ref, label);
-        await session.call(`${cls}.set_name_description`, ref, desc);
-        change.applied = true;
-      }
-    } catch (err) {
-      const e = explainError(err);
-      change.error = err instanceof XenApiError && err.code === 'UUID_INVALID' ? `no ${cls} ${uuid} in this pool` : `${e.code}: ${e.meaning}`;
-    }
-    return change;
-  };
-  for (const sr of srs) {
-    out.push(await setNames('SR', sr.uuid, sr.nameLabel, sr.nameDescription));
-    for (const vdi of sr.vdis) out.push(await setNames('VDI', vdi.uuid, vdi.nameLabel, vdi.nameDescription));
+type NameRecords = Map<string, { ref: Ref; nameLabel: string; nameDescription: string }>;
+
+/** uuid → ref and current names of every SR or VDI (one bulk read, three fields each). */
+async function namesByUuid(session: Session, cls: 'SR' | 'VDI'): Promise<NameRecords> {
+  const recs = await session.getAllRecords(cls, { recordFields: new Set(['uuid', 'name_label', 'name_description']) });
+  const out: NameRecords = new Map();
+  for (const [ref, r] of Object.entries(recs)) out.set(toStr(r['uuid']), { ref, nameLabel: toStr(r['name_label']), nameDescription: toStr(r['name_description']) });
+  return out;
+}
+
+/**
+ * Re-applies SR and VDI names. Stock sets both names of every object one call at a time;
+ * here the pool's names are read in bulk and only those that differ are set, side by side.
+ * A missing SR or VDI is reported and the rest carries on.
+ */
+async function applyNames(session: Session, srs: SrNames[], dryRun: boolean, concurrency: number, signal?: AbortSignal): Promise<NameChange[]> {
+  const out: NameChange[] = flatNames(srs).map((w) => ({ ...w, applied: false }));
+  let srNow: NameRecords;
+  let vdiNow: NameRecords;
+  try {
+    [srNow, vdiNow] = await Promise.all([namesByUuid(session, 'SR'), namesByUuid(session, 'VDI')]);
+  } catch (err) {
+    // The imports are done: report the names as not set rather than lose the report.
+    if (isAbortError(err)) throw err;
+    const e = explainError(err);
+    for (const c of out) c.error = `${e.code}: ${e.meaning}`;
+    return out;
   }
+  await forEachConcurrently(
+    out,
+    concurrency,
+    async (change) => {
+      const now = (change.kind === 'SR' ? srNow : vdiNow).get(change.uuid);
+      if (!now) {
+        change.error = `no ${change.kind} ${change.uuid} in this pool`;
+        return;
+      }
+      if (now.nameLabel === change.nameLabel && now.nameDescription === change.nameDescription) {
+        change.unchanged = true;
+        change.applied = !dryRun;
+        return;
+      }
+      if (dryRun) return;
+      try {
+        await Promise.all([
+          now.nameLabel === change.nameLabel ? undefined : session.call(`${change.kind}.set_name_label`, now.ref, change.nameLabel),
+          now.nameDescription === change.nameDescription ? undefined : session.call(`${change.kind}.set_name_description`, now.ref, change.nameDescription),
+        ]);
+        change.applied = true;
+      } catch (err) {
+        const e = explainError(err);
+        change.error = `${e.code}: ${e.meaning}`;
+      }
+    },
+    signal,
+  );
   return out;
 }
 
@@ -359,19 +413,34 @@ export async function runRestore(session: Session, opts: RestoreOptions = {}): P
       await session.call('VDI.remove_from_other_config', src.vdi.ref, 'ctxs-pool-backup').catch(() => undefined);
       await session.call('VDI.add_to_other_config', src.vdi.ref, 'ctxs-pool-backup', 'true').catch(() => undefined);
     }
-    const results: VmRestoreResult[] = [];
     emit({ kind: 'phase', message: `Restoring ${entries.length} VM metadata export(s) from ${date}${opts.dryRun ? ' (dry run)' : ''}...` });
-    for (const entry of entries) {
-      throwIfAborted(opts.signal);
-      const r = await importOne(session, src, entry, opts, src.sr.ref);
-      results.push(r);
-      emit({ kind: 'vm', done: results.length, total: entries.length, current: r.name || r.vmUuid, errors: results.filter((x) => !x.ok).length });
+    const concurrency = clampConcurrency(opts.concurrency);
+    // A dry run creates no network, so its imports need no coordination.
+    const networks = opts.dryRun ? null : new NetworkClaims(await restoreStep('networks', () => poolNetworks(session)));
+    const results: VmRestoreResult[] = new Array(entries.length);
+    let done = 0;
+    let failed = 0;
+    try {
+      await forEachConcurrently(
+        entries,
+        concurrency,
+        async (entry, i) => {
+          const r = await importOne(session, src, entry, opts, src.sr.ref, networks);
+          results[i] = r;
+          done++;
+          if (!r.ok) failed++;
+          emit({ kind: 'vm', done, total: entries.length, current: r.name || r.vmUuid, errors: failed });
+        },
+        opts.signal,
+      );
+    } finally {
+      await session.settle();
     }
     const srmeta = await restoreStep('list', () => src.readSrMeta(date));
     let names: NameChange[] = [];
     if (srmeta) {
       emit({ kind: 'phase', message: 'Restoring SR and VDI names...' });
-      names = await applyNames(session, namesInScope(parseSrMeta(srmeta).srs, scope, src.sr.uuid), opts.dryRun ?? false);
+      names = await applyNames(session, namesInScope(parseSrMeta(srmeta).srs, scope, src.sr.uuid), opts.dryRun ?? false, concurrency, opts.signal);
     }
     const restored = results.filter((r) => r.ok).length;
     const errors = results.length - restored;

@@ -104,6 +104,12 @@ export class OpenRequest {
   }
 }
 
+/**
+ * Connections to one host at most: calls, handler transfers (one connection each: XAPI
+ * closes them) and the clean-ups beside them, for up to 32 transfers in flight.
+ */
+const MAX_SOCKETS = 64;
+
 export class Connector {
   readonly tls: TlsOptions | undefined;
   readonly socketPath: string | undefined;
@@ -119,9 +125,9 @@ export class Connector {
     this.socketPath = opts.socketPath;
     this.tlsMode = tlsMode(opts.tls);
     this.tlsWarning = tlsWarning(opts.tls);
-    this.#httpAgent = new http.Agent({ keepAlive: opts.keepAlive ?? true, maxSockets: 16 });
+    this.#httpAgent = new http.Agent({ keepAlive: opts.keepAlive ?? true, maxSockets: MAX_SOCKETS });
     // Validate the policy now (bad fingerprint text) rather than at first https use.
-    this.#httpsAgent = createHttpsAgent(opts.tls, { keepAlive: opts.keepAlive ?? true });
+    this.#httpsAgent = createHttpsAgent(opts.tls, { keepAlive: opts.keepAlive ?? true, maxSockets: MAX_SOCKETS });
   }
 
   /** Printable target, never with a query string. */
@@ -166,21 +172,39 @@ export class Connector {
  * Reads a whole response body, refusing more than `limit` bytes. Errors prefer the
  * cause recorded on the OpenRequest (abort, timeout).
  */
-export function readBody(
+export async function readBody(
   res: http.IncomingMessage,
   open: OpenRequest,
   limit: number,
   onBytes?: (received: number) => void,
 ): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const size = await consumeBody(res, open, limit, (c, received) => {
+    chunks.push(c);
+    onBytes?.(received);
+  });
+  return Buffer.concat(chunks, size);
+}
+
+/**
+ * Hands each chunk of a response body to `onChunk` as it arrives (at most `limit` bytes
+ * in all); resolves with the size once the body is complete. A throwing `onChunk` ends
+ * the exchange with its error.
+ */
+export function consumeBody(
+  res: http.IncomingMessage,
+  open: OpenRequest,
+  limit: number,
+  onChunk: (chunk: Buffer, received: number) => void,
+): Promise<number> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
     const settle = (err: Error | null) => {
       if (settled) return;
       settled = true;
       if (err) reject(open.error ?? err);
-      else resolve(Buffer.concat(chunks, size));
+      else resolve(size);
     };
     res.on('data', (c: Buffer) => {
       if (settled) return;
@@ -190,8 +214,15 @@ export function readBody(
         settle(open.error ?? new Error('too large'));
         return;
       }
-      chunks.push(c);
-      onBytes?.(size);
+      try {
+        onChunk(c, size);
+      } catch (err) {
+        // Not read any further: the connection cannot be reused.
+        const e = err instanceof Error ? err : new Error(String(err));
+        settled = true;
+        reject(e);
+        res.destroy();
+      }
     });
     res.once('end', () => settle(null));
     res.on('error', (e) => settle(toTransportError(e, open.target)));

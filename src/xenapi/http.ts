@@ -43,7 +43,10 @@ function exportMetadataQuery(t: ExportMetadataTarget): Query {
   return q;
 }
 
-/** GET /export_metadata → the .vmmeta tar (ova.xml inside), fully in memory. */
+/**
+ * GET /export_metadata → the .vmmeta tar (ova.xml inside), fully in memory. XAPI builds
+ * the whole archive before it replies (facts §3.2), so a complete body is the success.
+ */
 export async function exportMetadata(
   session: Session,
   target: ExportMetadataTarget,
@@ -52,6 +55,7 @@ export async function exportMetadata(
   const { body } = await getBuffer(session, '/export_metadata', exportMetadataQuery(target), 'xsconsole-dr: export VM metadata', {
     ...opts,
     maxBytes: opts.maxBytes ?? DEFAULT_MAX_METADATA_BYTES,
+    bodyIsOutcome: true,
   });
   return body;
 }

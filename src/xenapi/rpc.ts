@@ -4,13 +4,19 @@
  * No session logic here (see session.ts).
  */
 import { AbortError, TransportError, XenApiError, throwIfAborted } from './errors.js';
-import { readBody, type Connector, type OpenRequest } from './connector.js';
-import { XmlRpcFault, parseMethodResponse, serializeMethodCall } from './xmlrpc-codec.js';
+import { consumeBody, type Connector, type OpenRequest } from './connector.js';
+import { serializeMethodCall } from './xmlrpc-codec.js';
+import { MethodResponseDecoder, XmlRpcFault } from './xmlrpc-decoder.js';
 
 export interface CallOptions {
   signal?: AbortSignal;
   /** Deadline for this call; defaults to the client's. */
   timeoutMs?: number;
+  /**
+   * For get_all_records(_where) answers: keep only these fields of each record (the rest
+   * is parsed and dropped as it arrives, so a large pool's records never sit in memory).
+   */
+  recordFields?: ReadonlySet<string>;
 }
 
 export interface RpcClientOptions {
@@ -78,27 +84,29 @@ export class RpcClient {
           detail: `HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trim(),
         });
       }
-      const buf = await readBody(res, open, this.maxResponseBytes);
-      return await parseResponse(buf, open);
+      const decoder = new MethodResponseDecoder(opts.recordFields ? { recordFields: opts.recordFields } : {});
+      try {
+        await consumeBody(res, open, this.maxResponseBytes, (chunk) => decoder.write(chunk));
+        return decoder.end();
+      } catch (err) {
+        throw notXmlRpc(err, open);
+      }
     } finally {
       open.done();
     }
   }
 }
 
-async function parseResponse(buf: Buffer, open: OpenRequest): Promise<unknown> {
-  try {
-    return await parseMethodResponse(buf);
-  } catch (err) {
-    if (err instanceof AbortError) throw err;
-    const detail = err instanceof XmlRpcFault ? err.message : `not an XML-RPC answer: ${(err as Error).message}`.slice(0, 200);
-    throw new TransportError(`${open.target} sent an answer that is not XenAPI XML-RPC`, {
-      kind: 'protocol',
-      target: open.target,
-      detail,
-      cause: err,
-    });
-  }
+/** A decoding failure as a protocol error; transport failures (abort, reset, size) as they are. */
+function notXmlRpc(err: unknown, open: OpenRequest): unknown {
+  if (err instanceof AbortError || err instanceof TransportError) return err;
+  const detail = err instanceof XmlRpcFault ? err.message : `not an XML-RPC answer: ${(err as Error).message}`.slice(0, 200);
+  return new TransportError(`${open.target} sent an answer that is not XenAPI XML-RPC`, {
+    kind: 'protocol',
+    target: open.target,
+    detail,
+    cause: err,
+  });
 }
 
 /** XAPI's envelope → Value, or throws XenApiError / TransportError('protocol'). */

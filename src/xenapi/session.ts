@@ -74,6 +74,7 @@ export class Session {
   readonly #maxRedirects: number;
   #relogin: Promise<void> | undefined;
   #closed = false;
+  readonly #cleanups = new Set<Promise<void>>();
 
   private constructor(rpc: RpcClient, ref: Ref, opts: LoginOptions) {
     this.#rpc = rpc;
@@ -178,8 +179,28 @@ export class Session {
     await this.#relogin;
   }
 
-  /** Ends the session; idempotent; an already-invalid session is not an error. */
+  /**
+   * Runs a clean-up call whose answer nothing waits for (a finished transfer's
+   * task.destroy), so that it overlaps the next piece of work instead of adding a round
+   * trip to it. settle() and logout() wait for every one; a failure is the clean-up's own
+   * business (it must not throw).
+   */
+  cleanUpLater(work: () => Promise<void>): void {
+    const p: Promise<void> = work()
+      .catch(() => undefined)
+      .finally(() => this.#cleanups.delete(p));
+    this.#cleanups.add(p);
+  }
+
+  /** Waits until every clean-up started with cleanUpLater() has ended. */
+  async settle(): Promise<void> {
+    while (this.#cleanups.size > 0) await Promise.all([...this.#cleanups]);
+  }
+
+  /** Ends the session (after pending clean-ups); idempotent; an already-invalid session is not an error. */
   async logout(): Promise<void> {
+    if (this.#closed) return;
+    await this.settle();
     if (this.#closed) return;
     this.#closed = true;
     try {

@@ -1,10 +1,16 @@
 /**
  * Streaming GET / PUT against XAPI's HTTP handlers, bound to a task the way the xe CLI
- * does it: task.create, progress -1.0, `?session_id=…&task_id=…`, then the task tells
- * the outcome. Follows 302 to the host XAPI names (re-adding session_id / task_id).
+ * does it: task.create (exports also set progress -1.0), `?session_id=…&task_id=…`, then
+ * the task tells the outcome. Follows 302 to the host XAPI names (re-adding session_id /
+ * task_id).
  *
  * Imports: XAPI sends "200 OK" before it reads the body, so a 200 proves nothing and a
- * dropped connection after it is not yet a failure; only the task decides.
+ * dropped connection after it is not yet a failure; only the task decides. XAPI closes
+ * the connection when the handler has finished, so the task is read once, after that.
+ *
+ * Round trips: a finished transfer's task.destroy is left to run beside the caller's next
+ * step (Session.cleanUpLater); a metadata export whose whole body arrived needs no task
+ * read at all (the body is the outcome).
  */
 import type http from 'node:http';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
@@ -83,10 +89,19 @@ function statusError(res: http.IncomingMessage, open: OpenRequest): TransportErr
   });
 }
 
-/** task.create + progress -1.0: "the handler has not taken this task over yet". */
-export async function createTransferTask(session: Session, label: string): Promise<Ref> {
+export interface TransferTaskOptions {
+  /**
+   * Set progress -1.0 after task.create ("no handler has taken this task over yet"), as
+   * the xe CLI does for exports (facts §2.6, §3.7). Imports do without: there the status
+   * line XAPI sends before reading the body tells that the handler has the task.
+   */
+  handoverMarker: boolean;
+}
+
+export async function createTransferTask(session: Session, label: string, opts: TransferTaskOptions = { handoverMarker: true }): Promise<Ref> {
   const taskRef = await session.call('task.create', label, 'xsconsole-dr HTTP transfer');
   if (typeof taskRef !== 'string' || taskRef === '') throw new TransportError('task.create returned no task', { kind: 'protocol' });
+  if (!opts.handoverMarker) return taskRef;
   try {
     await session.call('task.set_progress', taskRef, xenDouble(-1));
   } catch (err) {
@@ -102,12 +117,19 @@ export async function createTransferTask(session: Session, label: string): Promi
   return taskRef;
 }
 
+/** What a transfer learnt of the handler: with a marker, from the task; else from the reply. */
+interface Handover {
+  marker: boolean;
+  /** A status line arrived: the handler has the task (imports). */
+  answered: boolean;
+}
+
 /**
  * After a failed transfer: prefer the task's own error (XAPI fails the task before it
  * answers 500), fail a task the handler never took over (still at -1.0) ourselves, and
  * cancel a running one on abort. Returns the error to throw.
  */
-async function settleFailedTransfer(session: Session, taskRef: Ref, err: unknown): Promise<unknown> {
+async function settleFailedTransfer(session: Session, taskRef: Ref, err: unknown, handover: Handover = { marker: true, answered: false }): Promise<unknown> {
   if (err instanceof XenApiError || session.closed) return err;
   const aborted = isAbortError(err);
   let t;
@@ -120,8 +142,9 @@ async function settleFailedTransfer(session: Session, taskRef: Ref, err: unknown
     return taskError(t, err);
   }
   if (t.status === 'pending') {
+    const neverTakenOver = handover.marker ? t.progress < 0 : !handover.answered;
     try {
-      if (t.progress < 0) {
+      if (neverTakenOver) {
         const info = aborted ? ['TASK_CANCELLED', taskRef] : ['INTERNAL_ERROR', `transfer failed: ${(err as Error).message ?? String(err)}`];
         await session.call('task.set_error_info', taskRef, info);
         await session.call('task.set_status', taskRef, aborted ? 'cancelled' : 'failure');
@@ -135,17 +158,30 @@ async function settleFailedTransfer(session: Session, taskRef: Ref, err: unknown
   return err;
 }
 
-/** Creates the transfer task, runs `fn`, settles failures, always destroys the task. */
-async function inTransferTask<T>(session: Session, label: string, signal: AbortSignal | undefined, fn: (taskRef: Ref) => Promise<T>): Promise<T> {
+/**
+ * Creates the transfer task, runs `fn`, settles failures, always destroys the task: after
+ * a failure before returning, after success beside the caller's next step.
+ */
+async function inTransferTask<T>(
+  session: Session,
+  label: string,
+  signal: AbortSignal | undefined,
+  marker: boolean,
+  fn: (taskRef: Ref, handover: Handover) => Promise<T>,
+): Promise<T> {
   throwIfAborted(signal);
-  const taskRef = await createTransferTask(session, label);
+  const taskRef = await createTransferTask(session, label, { handoverMarker: marker });
+  const handover: Handover = { marker, answered: false };
+  let result: T;
   try {
-    return await fn(taskRef);
+    result = await fn(taskRef, handover);
   } catch (err) {
-    throw await settleFailedTransfer(session, taskRef, err);
-  } finally {
+    const e = await settleFailedTransfer(session, taskRef, err, handover);
     await destroyTask(session, taskRef);
+    throw e;
   }
+  session.cleanUpLater(() => destroyTask(session, taskRef));
+  return result;
 }
 
 /**
@@ -205,21 +241,26 @@ export interface GetBufferResult<T = unknown> {
   result: T;
 }
 
-/** GET a handler's whole body into memory (metadata exports, database dumps). */
+/**
+ * GET a handler's whole body into memory (metadata exports, database dumps). With
+ * `bodyIsOutcome` (a handler that builds its whole answer before replying, like
+ * /export_metadata), a body of exactly the announced Content-Length is the success and
+ * the task is not read; otherwise the task decides.
+ */
 export function getBuffer<T = unknown>(
   session: Session,
   path: string,
   query: Query,
   label: string,
-  opts: TransferOptions & { maxBytes: number },
-): Promise<GetBufferResult<T>> {
+  opts: TransferOptions & { maxBytes: number; bodyIsOutcome?: boolean },
+): Promise<GetBufferResult<T | undefined>> {
   return retryOnUnauthorized(session, () =>
-    inTransferTask(session, label, opts.signal, async (taskRef) => {
+    inTransferTask(session, label, opts.signal, true, async (taskRef) => {
       const sessionRef = session.ref;
       const { res, open } = await openGet(session, handlerUrl(session, path, taskRef, query, sessionRef), sessionRef, taskRef, opts);
       let body: Buffer;
+      const total = contentLength(res);
       try {
-        const total = contentLength(res);
         opts.onProgress?.(0, total);
         body = await readBody(res, open, opts.maxBytes, (n) => opts.onProgress?.(n, total));
         if (total !== undefined && body.length !== total) {
@@ -228,6 +269,7 @@ export function getBuffer<T = unknown>(
       } finally {
         open.done();
       }
+      if (opts.bodyIsOutcome && total !== undefined) return { body, result: undefined };
       const result = await waitTask<T>(session, taskRef, waitOpts(opts));
       return { body, result };
     }),
@@ -333,7 +375,39 @@ function writeBody(open: OpenRequest, body: Buffer | Readable, length: number, o
   });
 }
 
-type PutOutcome = { redirect: URL } | { ok: true };
+type PutOutcome = { redirect: URL } | { ok: true; ended: Promise<void> };
+
+/** How long a finished upload waits for XAPI to close the connection before reading the task. */
+const CLOSE_WAIT_MS = 2000;
+
+/** Waits for `p`, but no longer than `ms` or until `signal` aborts (never rejects). */
+async function settledOrAfter(p: Promise<void>, ms: number, signal: AbortSignal | undefined): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  try {
+    await Promise.race([
+      p,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+        onAbort = resolve;
+        signal?.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Resolves when the response has ended or its connection closed (never rejects). */
+function endOf(res: http.IncomingMessage): Promise<void> {
+  if (res.complete || res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    res.once('end', resolve);
+    res.once('close', resolve);
+    res.once('error', () => resolve());
+  });
+}
 
 /**
  * One PUT attempt. A Buffer body is written at once (it can be replayed after a 302). A
@@ -349,6 +423,7 @@ async function putOnce(
   sessionRef: Ref,
   taskRef: Ref,
   opts: TransferOptions,
+  handover: Handover,
 ): Promise<PutOutcome> {
   const open = session.connector.open(url, {
     method: 'PUT',
@@ -369,7 +444,9 @@ async function putOnce(
   try {
     const res = await open.response;
     res.resume(); // XAPI sends no body (and a stray 500 after a failure): ignore it.
+    const ended = endOf(res);
     const status = res.statusCode ?? 0;
+    if (status === 200) handover.answered = true;
     if (status !== 200) {
       open.fail(new AbortError('request superseded'));
       if (!isRedirect(status)) throw statusError(res, open);
@@ -385,7 +462,7 @@ async function putOnce(
       if (isAbortError(err) || err instanceof RangeError) throw err;
       // The 200 is in and XAPI stopped reading: whether that is a failure is the task's call.
     }
-    return { ok: true };
+    return { ok: true, ended };
   } finally {
     clearTimeout(holdTimer);
     open.done();
@@ -404,12 +481,16 @@ export async function putBody<T = unknown>(
 ): Promise<T> {
   if (!Number.isSafeInteger(length) || length < 0) throw new RangeError(`invalid upload length ${length}`);
   const attempt = () =>
-    inTransferTask(session, label, opts.signal, async (taskRef) => {
+    inTransferTask(session, label, opts.signal, false, async (taskRef, handover) => {
       const sessionRef = session.ref;
       let url = handlerUrl(session, path, taskRef, query, sessionRef);
       for (let hop = 0; ; hop++) {
-        const outcome = await putOnce(session, url, body, length, sessionRef, taskRef, opts);
-        if ('ok' in outcome) break;
+        const outcome = await putOnce(session, url, body, length, sessionRef, taskRef, opts, handover);
+        if ('ok' in outcome) {
+          // XAPI closes once the handler is done: then one task read tells the outcome.
+          await settledOrAfter(outcome.ended, CLOSE_WAIT_MS, opts.signal);
+          break;
+        }
         if (hop >= (opts.maxRedirects ?? 3)) throw new TransportError('too many redirects', { kind: 'http-status', target: url.origin });
         url = outcome.redirect;
       }

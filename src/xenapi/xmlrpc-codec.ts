@@ -1,15 +1,17 @@
 /**
- * XML-RPC encoding and decoding, built on the npm `xmlrpc` package's Serializer and
- * Deserializer (we drive HTTP ourselves, see connector.ts, so we can abort, time out and
- * limit response sizes, which its Client cannot).
+ * XML-RPC encoding, built on the npm `xmlrpc` package's Serializer (we drive HTTP
+ * ourselves, see connector.ts, so we can abort, time out and limit response sizes, which
+ * its Client cannot). Answers are decoded by xmlrpc-decoder.ts.
  *
  * Outgoing values follow the XenAPI int64 convention: every JS integer travels as a
  * decimal string (XAPI parses ints from strings; npm xmlrpc would send <int>, and JS
  * numbers above 2^53 lose precision).
  */
 import { createRequire } from 'node:module';
-import { PassThrough } from 'node:stream';
 import { XenDouble } from './values.js';
+import { decodeMethodResponse, type DecodeOptions } from './xmlrpc-decoder.js';
+
+export { XmlRpcFault } from './xmlrpc-decoder.js';
 
 interface XmlBuilderNode {
   ele(name: string): XmlBuilderNode;
@@ -18,19 +20,10 @@ interface XmlBuilderNode {
 interface SerializerModule {
   serializeMethodCall(method: string, params: unknown[], encoding?: string): string;
 }
-type DeserializerCallback = (err: Error | null | undefined, result?: unknown) => void;
-interface DeserializerInstance {
-  stack: unknown[];
-  marks: number[];
-  value: boolean;
-  deserializeMethodResponse(stream: NodeJS.ReadableStream, cb: DeserializerCallback): void;
-  endStruct(data: string): void;
-}
 type CustomTypeCtor = new (raw: string) => { raw: string; tagName: string; serialize(xml: XmlBuilderNode): XmlBuilderNode };
 
 const require = createRequire(import.meta.url);
 const Serializer = require('xmlrpc/lib/serializer.js') as SerializerModule;
-const Deserializer = require('xmlrpc/lib/deserializer.js') as new (encoding?: string) => DeserializerInstance;
 const CustomType = require('xmlrpc/lib/customtype.js') as CustomTypeCtor;
 
 /** A scalar with an explicit XML-RPC tag (xmlrpc's CustomType mechanism). */
@@ -103,53 +96,9 @@ export function serializeMethodCall(method: string, params: readonly unknown[]):
   );
 }
 
-/**
- * Builds a Deserializer whose structs cannot be abused: the stock one assigns member
- * names with `obj[name] = …`, so a member called "__proto__" would swap the prototype.
- */
-function safeDeserializer(): DeserializerInstance {
-  const d = new Deserializer('utf8');
-  d.endStruct = function endStruct(this: DeserializerInstance) {
-    const mark = this.marks.pop() ?? 0;
-    const items = this.stack.slice(mark);
-    const struct: Record<string, unknown> = {};
-    for (let i = 0; i < items.length; i += 2) {
-      Object.defineProperty(struct, String(items[i]), { value: items[i + 1], enumerable: true, writable: true, configurable: true });
-    }
-    this.stack.splice(mark, this.stack.length - mark, struct);
-    this.value = false;
-  };
-  return d;
-}
-
-/** A fault inside <methodResponse><fault> (XAPI never sends one; a proxy might). */
-export class XmlRpcFault extends Error {
-  override name = 'XmlRpcFault';
-  constructor(
-    readonly faultCode: unknown,
-    readonly faultString: string,
-  ) {
-    super(`XML-RPC fault ${String(faultCode)}: ${faultString}`);
-  }
-}
-
-/** Parses a complete <methodResponse> document into its single value. */
-export function parseMethodResponse(xml: Buffer | string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const input = new PassThrough();
-    safeDeserializer().deserializeMethodResponse(input, (err, result) => {
-      if (settled) return;
-      settled = true;
-      if (err) {
-        const e = err as Error & { faultCode?: unknown; faultString?: unknown };
-        if (e.faultCode !== undefined || e.faultString !== undefined) {
-          reject(new XmlRpcFault(e.faultCode, String(e.faultString ?? '')));
-        } else reject(err);
-      } else resolve(result);
-    });
-    input.end(xml);
-  });
+/** Parses a complete <methodResponse> document into its single value (see xmlrpc-decoder.ts). */
+export async function parseMethodResponse(xml: Buffer | string, opts: DecodeOptions = {}): Promise<unknown> {
+  return decodeMethodResponse(xml, opts);
 }
 
 /**

@@ -11,7 +11,7 @@ import { dbGenerationOf, formatBackupDate, isBackupDate, isUuid, parseLogrotateH
 import { parseDirectoryEntries } from '../../src/dr/volume/directory.js';
 import { exportMetadata, type Ref } from '../../src/xenapi/index.js';
 import { startTestPool, type TestPool } from '../helpers/pool.js';
-import { BOUND_MS, bounded, cases, settled } from './mutate.js';
+import { BOUND_MS, CASES, bounded, cases, settled } from './mutate.js';
 
 let pool: TestPool;
 let vmmeta: Buffer;
@@ -30,13 +30,14 @@ afterAll(async () => {
 describe('backup VDI contents', () => {
   it('.vmmeta tar (tar-stream + ova.xml) never hangs or escapes', async () => {
     expect((await readVmmeta(vmmeta)).vms.length).toBeGreaterThan(0);
-    let parsed = 0;
+    let reachedXml = 0;
     for (const { i, input } of cases([vmmeta])) {
       const o = await bounded(() => readVmmeta(input), BOUND_MS);
       settled(o, `tar case ${i}`);
-      if (o.kind === 'value') parsed++;
+      if (o.kind === 'value' || /ova\.xml/.test(String((o.error as Error | undefined)?.message))) reachedXml++;
     }
-    expect(parsed).toBeGreaterThan(0); // some mutations keep it valid: the parser was reached
+    // Many mutations keep the tar intact, so the strict XML parser behind it is exercised.
+    expect(reachedXml).toBeGreaterThan(CASES / 4);
   });
 
   it('ova.xml never hangs or escapes, and yields only strings where it promises them', async () => {

@@ -94,6 +94,9 @@ describe('GET /export_metadata', () => {
     // xe convention: the task starts at progress -1.0 (sent as a double)
     const setProgress = f.callsOf('task.set_progress')[0]!;
     expect(setProgress.params[2]).toEqual({ t: 'double', v: '-1.0' });
+    // XAPI builds the archive before replying: a body of the announced length is the outcome.
+    expect(f.callsOf('task.get_record')).toHaveLength(0);
+    await s.settle(); // a finished transfer's task is destroyed beside the next step
     expect(f.tasks.size).toBe(0);
     expect(f.destroyedTasks).toHaveLength(1);
   });
@@ -127,6 +130,7 @@ describe('GET /export_metadata', () => {
     expect(err).toBeInstanceOf(XenApiError);
     expect(err).toMatchObject({ code: 'UUID_INVALID', params: ['VM', 'nope'] });
     expect((err as Error).cause).toBeInstanceOf(TransportError);
+    await s.settle(); // a finished transfer's task is destroyed beside the next step
     expect(f.tasks.size).toBe(0);
   });
 
@@ -147,6 +151,7 @@ describe('GET /export_metadata', () => {
     expect(err).toMatchObject({ kind: 'http-status', status: 500 });
     expect(statusSeen).toEqual(['failure']);
     expect(plain(f.callsOf('task.set_error_info')[0]!.params[2]!)).toEqual(['INTERNAL_ERROR', expect.stringContaining('HTTP 500')]);
+    await s.settle(); // a finished transfer's task is destroyed beside the next step
     expect(f.tasks.size).toBe(0);
     // The error text never carries the session ref from the query string.
     expect(String(err)).not.toContain(s.ref);
@@ -168,6 +173,7 @@ describe('GET /export_metadata', () => {
     expect(requests).toBe(2);
     expect(s.ref).not.toBe(firstRef);
     expect(f.callsOf('session.login_with_password')).toHaveLength(2);
+    await s.settle(); // a finished transfer's task is destroyed beside the next step
     expect(f.tasks.size).toBe(0);
   });
 
@@ -178,6 +184,7 @@ describe('GET /export_metadata', () => {
       res.writeHead(401, { 'www-authenticate': 'Basic realm="xapi"', connection: 'close' }).end();
     });
     expect(await exportMetadata(s, { vmRef: 'OpaqueRef:vm' }, fast).catch((e: unknown) => e)).toMatchObject({ kind: 'unauthorized', status: 401 });
+    await s.settle(); // a finished transfer's task is destroyed beside the next step
     expect(f.tasks.size).toBe(0);
   });
 
@@ -199,6 +206,7 @@ describe('GET /export_metadata', () => {
     const q = other.httpRequests[0]!.url.searchParams;
     expect(q.get('ref')).toBe('OpaqueRef:vm');
     expect(q.get('session_id')).toBe(s.ref);
+    await s.settle();
     expect(q.get('task_id')).toBe(f.destroyedTasks[0]);
   });
 
@@ -215,6 +223,7 @@ describe('GET /export_metadata', () => {
     );
     expect(err).toBeInstanceOf(AbortError);
     expect(plain(f.callsOf('task.set_status')[0]!.params[2]!)).toBe('cancelled');
+    await s.settle(); // a finished transfer's task is destroyed beside the next step
     expect(f.tasks.size).toBe(0);
   });
 
@@ -227,6 +236,7 @@ describe('GET /export_metadata', () => {
     });
     const err = await exportMetadata(s, { vmRef: 'OpaqueRef:vm' }, { ...fast, idleTimeoutMs: 100 }).catch((e: unknown) => e);
     expect(err).toMatchObject({ kind: 'timeout' });
+    await s.settle(); // a finished transfer's task is destroyed beside the next step
     expect(f.tasks.size).toBe(0);
   });
 
@@ -279,6 +289,10 @@ describe('PUT /import_metadata', () => {
     expect(seen.query!.get('sr_id')).toBe('OpaqueRef:sr');
     expect(seen.query!.get('vdi:src-uuid')).toBe('dst-uuid');
     expect(progress.at(-1)).toBe(TAR.length);
+    // As xe: no -1.0 marker for imports; the task is read once, after XAPI closed the connection.
+    expect(f.callsOf('task.set_progress')).toHaveLength(0);
+    expect(f.callsOf('task.get_record')).toHaveLength(1);
+    await s.settle(); // a finished transfer's task is destroyed beside the next step
     expect(f.tasks.size).toBe(0);
   });
 
@@ -295,6 +309,7 @@ describe('PUT /import_metadata', () => {
     importRoute(f, {}, (t) => f.fail(t, ['VDI_LOCATION_MISSING', 'OpaqueRef:sr', 'f00-location']));
     const err = await importMetadata(s, TAR, {}, fast).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'VDI_LOCATION_MISSING', params: ['OpaqueRef:sr', 'f00-location'] });
+    await s.settle(); // a finished transfer's task is destroyed beside the next step
     expect(f.tasks.size).toBe(0);
   });
 
@@ -310,6 +325,7 @@ describe('PUT /import_metadata', () => {
     });
     const big = Buffer.alloc(8 * 1024 * 1024, 1);
     expect(await importMetadata(s, big, {}, fast).catch((e: unknown) => e)).toMatchObject({ code: 'IMPORT_ERROR_PREMATURE_EOF' });
+    await s.settle(); // a finished transfer's task is destroyed beside the next step
     expect(f.tasks.size).toBe(0);
   });
 });
@@ -336,6 +352,7 @@ describe('raw VDI transfers', () => {
     const q = f.httpRequests.find((r) => r.url.pathname === '/export_raw_vdi')!.url.searchParams;
     expect(q.get('vdi')).toBe('vdi-uuid-1');
     expect(q.get('format')).toBe('raw');
+    await s.settle(); // a finished transfer's task is destroyed beside the next step
     expect(f.tasks.size).toBe(0);
   });
 
@@ -350,6 +367,7 @@ describe('raw VDI transfers', () => {
     const dl = await exportRawVdi(s, 'OpaqueRef:vdi', fast);
     await drain(dl.stream);
     expect(await dl.done.catch((e: unknown) => e)).toMatchObject({ code: 'VDI_IO_ERROR' });
+    await s.settle(); // a finished transfer's task is destroyed beside the next step
     expect(f.tasks.size).toBe(0);
   });
 
@@ -367,6 +385,7 @@ describe('raw VDI transfers', () => {
     dl.stream.destroy();
     expect(await dl.done.catch((e: unknown) => e)).toBeInstanceOf(AbortError);
     await f.until(() => serverSawClose, 'the server to see the connection close');
+    await s.settle(); // a finished transfer's task is destroyed beside the next step
     expect(f.tasks.size).toBe(0);
   });
 
@@ -379,6 +398,7 @@ describe('raw VDI transfers', () => {
       res.writeHead(404, { connection: 'close' }).end();
     });
     expect(await exportRawVdi(s, 'OpaqueRef:vdi', fast).catch((e: unknown) => e)).toMatchObject({ code: 'INTERNAL_ERROR' });
+    await s.settle(); // a finished transfer's task is destroyed beside the next step
     expect(f.tasks.size).toBe(0);
   });
 
@@ -448,17 +468,28 @@ describe('raw VDI transfers', () => {
     await expect(importRawVdi(s, 'vdi-uuid', Readable.from(parts), {}, fast)).rejects.toThrow(TypeError);
   });
 
-  it('import_raw_vdi: a stream shorter than declared fails and the task is failed', async () => {
+  it('import_raw_vdi: a stream shorter than declared fails; a task no handler answered for is failed by the client', async () => {
     const { f, s } = await setup();
+    f.routes.set('/import_raw_vdi', (req, res, url) => {
+      if (!authorise(f, req, res, url)) return;
+      req.resume(); // reads first, answers never: the cut body leaves the task untouched
+    });
+    const err = await importRawVdi(s, 'vdi-uuid', Readable.from([Buffer.alloc(10)]), { length: 20 }, fast).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RangeError);
+    expect(plain(f.callsOf('task.set_status')[0]!.params[2]!)).toBe('failure');
+    expect(f.tasks.size).toBe(0);
+
+    // A handler that answered has the task: its outcome is XAPI's to set; the client only destroys it.
     f.routes.set('/import_raw_vdi', (req, res, url) => {
       if (!authorise(f, req, res, url)) return;
       res.writeHead(200, { connection: 'close' });
       res.flushHeaders();
       req.resume();
     });
-    const err = await importRawVdi(s, 'vdi-uuid', Readable.from([Buffer.alloc(10)]), { length: 20 }, fast).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(RangeError);
-    expect(plain(f.callsOf('task.set_status')[0]!.params[2]!)).toBe('failure');
+    const again = await importRawVdi(s, 'vdi-uuid', Readable.from([Buffer.alloc(10)]), { length: 20 }, fast).catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(RangeError);
+    expect(f.callsOf('task.set_status')).toHaveLength(1);
+    await s.settle(); // a finished transfer's task is destroyed beside the next step
     expect(f.tasks.size).toBe(0);
   });
 
@@ -508,6 +539,7 @@ describe('raw VDI transfers', () => {
     expect(await importRawVdi(s, 'vdi-uuid', body, { length: 50_000 }, fast)).toBe('OpaqueRef:vdi-b');
     expect(seen.body!.equals(Buffer.alloc(50_000, 9))).toBe(true);
     expect(other.httpRequests[0]!.url.searchParams.get('session_id')).toBe(s.ref);
+    await s.settle(); // a finished transfer's task is destroyed beside the next step
     expect(f.tasks.size).toBe(0);
   });
 });
@@ -523,6 +555,7 @@ describe('GET /pool/xmldbdump', () => {
       res.end(db, () => f.complete(task, ''));
     });
     expect((await dumpPoolDatabase(s, fast)).toString()).toBe(db);
+    await s.settle(); // a finished transfer's task is destroyed beside the next step
     expect(f.tasks.size).toBe(0);
   });
 });

@@ -64,10 +64,11 @@ describe('parseMethodResponse / decodeValueXml', () => {
     expect(Object.keys(v)).toEqual(['__proto__']);
   });
 
-  it('does not expand entities declared in a DTD', async () => {
+  it('refuses a DTD, so no entity is ever declared or expanded', async () => {
     const xml = `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY big "AAAAAAAAAAAAAAAA">]><methodResponse><params><param><value>&big;</value></param></params></methodResponse>`;
-    // The reference stays literal text: the internal subset is never interpreted.
-    expect(await parseMethodResponse(xml)).toBe('&big;');
+    await expect(parseMethodResponse(xml)).rejects.toThrow(/DOCTYPE/);
+    // Without a DTD an unknown entity is a well-formedness error, not text.
+    await expect(parseMethodResponse('<methodResponse><params><param><value>&big;</value></param></params></methodResponse>')).rejects.toThrow();
   });
 
   it('rejects a document that is not a method response', async () => {

@@ -13,12 +13,15 @@ export interface CacheOptions {
   maxDirtyBytes?: number;
   /** Total cached bytes before clean pages are dropped. */
   maxCachedBytes?: number;
+  /** Pages read at once on a miss (default 16). */
+  readAheadPages?: number;
 }
 
 export class CachedBlockDevice implements BlockDevice {
   private readonly pageSize: number;
   private readonly maxDirtyPages: number;
   private readonly maxPages: number;
+  private readonly readAheadPages: number;
   private readonly pages = new Map<number, Buffer>();
   private readonly dirty = new Set<number>();
 
@@ -29,6 +32,7 @@ export class CachedBlockDevice implements BlockDevice {
     this.pageSize = opts.pageSize ?? 4096;
     this.maxDirtyPages = Math.max(1, Math.floor((opts.maxDirtyBytes ?? 32 * 1024 * 1024) / this.pageSize));
     this.maxPages = Math.max(this.maxDirtyPages, Math.floor((opts.maxCachedBytes ?? 64 * 1024 * 1024) / this.pageSize));
+    this.readAheadPages = Math.max(1, opts.readAheadPages ?? 16);
   }
 
   get path(): string {
@@ -52,12 +56,31 @@ export class CachedBlockDevice implements BlockDevice {
       this.pages.set(index, p);
       return p;
     }
-    p = Buffer.alloc(this.pageSize);
+    // A miss reads ahead the pages that follow (up to the first cached one): libext2fs
+    // walks bitmaps and inode tables block by block, and one 64 KiB read costs about what
+    // one 4 KiB read does (1000-VM backup: 600 ms of 4 KiB reads before).
+    let count = 1;
+    const last = Math.ceil(this.size / this.pageSize) - 1;
+    const ahead = Math.min(this.readAheadPages, Math.max(1, Math.floor(this.maxPages / 4)));
+    while (count < ahead && index + count <= last && !this.pages.has(index + count)) count++;
     const start = index * this.pageSize;
-    await this.base.read(p, 0, Math.min(this.pageSize, this.size - start), start);
-    this.pages.set(index, p);
+    const run = Buffer.alloc(count * this.pageSize);
+    await this.base.read(run, 0, Math.min(run.length, this.size - start), start);
+    // The requested page goes in last, as the most recent: an eviction never takes it.
+    for (let i = count - 1; i >= 0; i--) this.pages.set(index + i, run.subarray(i * this.pageSize, (i + 1) * this.pageSize));
+    p = this.pages.get(index)!;
     if (this.pages.size > this.maxPages) await this.evict();
     return p;
+  }
+
+  /** The page for a write that covers it whole: its old content is not needed. */
+  private async wholePage(index: number): Promise<Buffer> {
+    const p = this.pages.get(index);
+    if (p) return this.page(index);
+    const fresh = Buffer.alloc(this.pageSize);
+    this.pages.set(index, fresh);
+    if (this.pages.size > this.maxPages) await this.evict();
+    return fresh;
   }
 
   private async evict(): Promise<void> {
@@ -91,7 +114,7 @@ export class CachedBlockDevice implements BlockDevice {
       const index = Math.floor(pos / this.pageSize);
       const within = pos - index * this.pageSize;
       const n = Math.min(this.pageSize - within, length - done);
-      const p = await this.page(index);
+      const p = within === 0 && n === this.pageSize ? await this.wholePage(index) : await this.page(index);
       buffer.copy(p, within, bufferOffset + done, bufferOffset + done + n);
       this.dirty.add(index);
       done += n;

@@ -15,6 +15,7 @@ import { CachedBlockDevice } from './cached-device.js';
 import { withSafeReaddir } from './directory.js';
 import { checkExt3, findTool, type FsckResult } from './e2fsprogs.js';
 import { readSuperblock, type SuperblockInfo } from './superblock.js';
+import { SerialQueue } from './serial.js';
 
 export class FilesystemRefusedError extends Error {
   constructor(
@@ -34,6 +35,11 @@ export interface Ext3Volume {
   readonly repaired: boolean;
   /** Superblock as it is now on the device (after unmount: the final state). */
   readSuperblock(): Promise<SuperblockInfo>;
+  /**
+   * Runs `fn` when every earlier exclusive() call has ended: callers that use the
+   * filesystem from concurrent tasks (exports arriving, imports reading) go through here.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
   /** Flushes libext2fs and releases the device; idempotent. */
   close(): Promise<void>;
 }
@@ -109,7 +115,9 @@ export async function openExt3(path: string, opts: OpenOptions): Promise<Ext3Vol
 
 function makeVolume(fs: Ext2Fs, device: BlockDevice, superblock: SuperblockInfo, repaired: boolean): Ext3Volume {
   let closing: Promise<void> | null = null;
+  const queue = new SerialQueue();
   return {
+    exclusive: (fn) => queue.run(fn),
     fs: withSafeReaddir(fs.promises),
     device,
     superblock,
