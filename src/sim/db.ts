@@ -137,6 +137,8 @@ export class SimDb {
   private gen = 0;
   private readonly file: string | undefined;
   private readonly debounceMs: number;
+  private readonly classVersions = new Map<ClassName, number>();
+  private readonly derivedCache = new Map<string, { cls: ClassName; version: number; value: unknown }>();
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
   private dirty = false;
@@ -218,6 +220,21 @@ export class SimDb {
     const ref = this.table(cls).byUuid.get(uuid);
     if (ref === undefined) throw new ApiFailure('UUID_INVALID', [cls, uuid]);
     return ref;
+  }
+
+  /**
+   * A value derived from one class's records (not its derived relation sets), rebuilt
+   * only after such a record changed
+   * (lookup indexes that every request would otherwise rebuild: XAPI's database indexes
+   * them; a scan per request made a 1000-VM restore quadratic).
+   */
+  derived<T>(key: string, cls: ClassName, build: () => T): T {
+    const version = this.classVersions.get(cls) ?? 0;
+    const hit = this.derivedCache.get(key);
+    if (hit && hit.cls === cls && hit.version === version) return hit.value as T;
+    const value = build();
+    this.derivedCache.set(key, { cls, version, value });
+    return value;
   }
 
   /** Ref of the object with this uuid, or undefined. */
@@ -462,7 +479,7 @@ export class SimDb {
       const from = rows.get(oldTarget);
       if (from) {
         from[r.setField] = (from[r.setField] as string[]).filter((m) => m !== member);
-        this.changed(r.setClass, oldTarget, 'mod');
+        this.changed(r.setClass, oldTarget, 'mod', true);
       }
     }
     if (newTarget !== undefined) {
@@ -475,13 +492,15 @@ export class SimDb {
       if (to) {
         // A member is only ever in the set of the object its ref field names, so no duplicate check.
         (to[r.setField] as string[]).push(member);
-        this.changed(r.setClass, newTarget, 'mod');
+        this.changed(r.setClass, newTarget, 'mod', true);
       }
     }
   }
 
-  private changed(cls: ClassName, ref: Ref, operation: DbChange['operation']): void {
+  /** `relationOnly`: only a derived set changed (not seen by derived() values). */
+  private changed(cls: ClassName, ref: Ref, operation: DbChange['operation'], relationOnly = false): void {
     this.gen++;
+    if (!relationOnly) this.classVersions.set(cls, (this.classVersions.get(cls) ?? 0) + 1);
     if (!TRANSIENT_CLASSES.includes(cls)) this.scheduleWrite();
     if (this.listeners.size === 0) return;
     // Listeners read the current record themselves if they need it (cheap for bulk changes).

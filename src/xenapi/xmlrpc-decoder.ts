@@ -43,24 +43,17 @@ export interface DecodeOptions {
 
 type Scalar = 'string' | 'int' | 'i4' | 'i8' | 'double' | 'boolean' | 'base64' | 'dateTime.iso8601' | 'nil';
 
-interface ValueFrame {
-  kind: 'value';
-  /** A typed child (or container) gave the value; the frame's own text is then ignored. */
-  given: boolean;
-}
-interface ArrayFrame {
-  kind: 'array';
-  items: unknown[];
-}
-interface StructFrame {
-  kind: 'struct';
-  obj: Record<string, unknown>;
-  /** Member name waiting for its value. */
-  name: string | undefined;
-  /** Structs above this one (0 = outermost). */
-  depth: number;
-}
-type Frame = ValueFrame | ArrayFrame | StructFrame | { kind: 'other'; tag: string };
+/**
+ * Where finished values go: an array's items, a struct member, the response's param or
+ * fault. `valueBase` = open <value> elements when the sink opened: a value finished while
+ * more are open fills the innermost of them.
+ */
+type Sink = { valueBase: number } & (
+  | { kind: 'array'; items: unknown[] }
+  | { kind: 'struct'; obj: Record<string, unknown>; name: string | undefined; depth: number }
+  | { kind: 'param' }
+  | { kind: 'fault' }
+);
 
 const SCALARS = new Set<string>(['string', 'int', 'i4', 'i8', 'double', 'boolean', 'base64', 'dateTime.iso8601', 'nil']);
 const STRUCTURE = new Set<string>(['methodResponse', 'params', 'param', 'fault', 'data', 'member', 'name']);
@@ -101,7 +94,9 @@ function scalarValue(tag: Scalar, text: string): unknown {
 export class MethodResponseDecoder {
   readonly #parser = new SaxesParser();
   readonly #utf8 = new StringDecoder('utf8');
-  readonly #frames: Frame[] = [];
+  readonly #sinks: Sink[] = [];
+  /** Per open <value>: whether a typed child or a container has given it its value. */
+  readonly #values: boolean[] = [];
   readonly #fields: ReadonlySet<string> | undefined;
   readonly #recordDepth: number;
   #text = '';
@@ -161,117 +156,104 @@ export class MethodResponseDecoder {
       return;
     }
     this.#text = '';
+    const valueBase = this.#values.length;
     switch (tag) {
       case 'value':
-        this.#frames.push({ kind: 'value', given: false });
+        this.#values.push(false);
         return;
       case 'array':
-        this.#frames.push({ kind: 'array', items: [] });
+        this.#sinks.push({ kind: 'array', items: [], valueBase });
         return;
       case 'struct':
-        this.#frames.push({ kind: 'struct', obj: {}, name: undefined, depth: this.#structDepth++ });
+        this.#sinks.push({ kind: 'struct', obj: {}, name: undefined, depth: this.#structDepth++, valueBase });
+        return;
+      case 'param':
+      case 'fault':
+        this.#sinks.push({ kind: tag, valueBase });
         return;
       case 'methodResponse':
-        if (this.#frames.length > 0) this.#fail(new Error('nested <methodResponse>'));
+        if (this.#sawResponse) this.#fail(new Error('a second <methodResponse>'));
         this.#sawResponse = true;
-        break;
+        return;
       default:
         if (!SCALARS.has(tag) && !STRUCTURE.has(tag)) this.#fail(new Error(`unknown XML-RPC tag <${tag.slice(0, 40)}>`));
     }
-    this.#frames.push({ kind: 'other', tag });
   }
 
   #close(tag: string): void {
     if (this.#skipping > 0) {
       // The skipped member's own </member> brings the decoder back.
       if (--this.#skipping === 0 && tag !== 'member') this.#fail(new Error('malformed struct member'));
-      if (this.#skipping === 0) this.#frames.pop();
       return;
     }
-    const frame = this.#frames.pop();
     const text = this.#text;
     this.#text = '';
-    if (!frame) return;
-    switch (frame.kind) {
+    switch (tag) {
       case 'value':
-        if (!frame.given) this.#give(text);
+        if (!this.#values.pop()) this.#give(text);
         return;
+      case 'array': {
+        const sink = this.#sinks.pop();
+        if (sink?.kind !== 'array') this.#fail(new Error('misplaced </array>'));
+        this.#give(sink.items);
+        return;
+      }
+      case 'struct': {
+        const sink = this.#sinks.pop();
+        if (sink?.kind !== 'struct') this.#fail(new Error('misplaced </struct>'));
+        this.#structDepth--;
+        this.#give(sink.obj);
+        return;
+      }
+      case 'param':
+      case 'fault':
+        this.#sinks.pop();
+        return;
+      case 'name': {
+        const struct = this.#sinks[this.#sinks.length - 1];
+        if (struct?.kind !== 'struct' || this.#values.length !== struct.valueBase) this.#fail(new Error('<name> outside a struct member'));
+        if (this.#fields && struct.depth === this.#recordDepth && !this.#fields.has(text)) {
+          // Skip the rest of this member: its </member> is one level up.
+          this.#skipping = 1;
+          return;
+        }
+        struct.name = text;
+        return;
+      }
+      default:
+        if (!SCALARS.has(tag)) return; // params, data, member, methodResponse
+        try {
+          this.#give(scalarValue(tag as Scalar, text));
+        } catch (err) {
+          this.#fail(err as Error);
+        }
+    }
+  }
+
+  /** A finished value: it fills the innermost open <value> of its sink, and goes to the sink. */
+  #give(v: unknown): void {
+    const sink = this.#sinks[this.#sinks.length - 1];
+    if (!sink) this.#fail(new Error('a value outside <param> or <fault>'));
+    const open = this.#values.length - 1;
+    if (open >= sink.valueBase) {
+      if (this.#values[open]) this.#fail(new Error('a <value> holds more than one value'));
+      this.#values[open] = true;
+    }
+    switch (sink.kind) {
       case 'array':
-        this.#give(frame.items);
+        sink.items.push(v);
         return;
       case 'struct':
-        this.#structDepth--;
-        this.#give(frame.obj);
+        if (sink.name === undefined) this.#fail(new Error('a struct member without a <name>'));
+        Object.defineProperty(sink.obj, sink.name, { value: v, enumerable: true, writable: true, configurable: true });
+        sink.name = undefined;
         return;
-      case 'other':
-        break;
-    }
-    if (SCALARS.has(tag)) {
-      try {
-        this.#give(scalarValue(tag as Scalar, text));
-      } catch (err) {
-        this.#fail(err as Error);
-      }
-      return;
-    }
-    if (tag === 'name') {
-      const struct = this.#top();
-      if (struct?.kind !== 'struct') this.#fail(new Error('<name> outside a struct member'));
-      if (this.#fields && struct.depth === this.#recordDepth && !this.#fields.has(text)) {
-        // Skip the rest of this member: its </member> is one level up.
-        this.#skipping = 1;
-        return;
-      }
-      struct.name = text;
-    }
-  }
-
-  /** The frame below the current <member>/<data>/… wrappers that takes a value. */
-  #top(): ArrayFrame | StructFrame | undefined {
-    for (let i = this.#frames.length - 1; i >= 0; i--) {
-      const f = this.#frames[i]!;
-      if (f.kind === 'array' || f.kind === 'struct') return f;
-      if (f.kind === 'value') return undefined;
-    }
-    return undefined;
-  }
-
-  /** Hands a finished value to the <value> frame that encloses it, and on to its parent. */
-  #give(v: unknown): void {
-    const enclosing = this.#frames[this.#frames.length - 1];
-    if (enclosing?.kind === 'value') {
-      if (enclosing.given) this.#fail(new Error('a <value> holds more than one value'));
-      enclosing.given = true;
-      return this.#deliver(v, this.#frames.length - 2);
-    }
-    // A bare <value> closing: deliver to whatever holds it.
-    this.#deliver(v, this.#frames.length - 1);
-  }
-
-  #deliver(v: unknown, from: number): void {
-    for (let i = from; i >= 0; i--) {
-      const f = this.#frames[i]!;
-      if (f.kind === 'array') {
-        f.items.push(v);
-        return;
-      }
-      if (f.kind === 'struct') {
-        if (f.name === undefined) this.#fail(new Error('a struct member without a <name>'));
-        Object.defineProperty(f.obj, f.name, { value: v, enumerable: true, writable: true, configurable: true });
-        f.name = undefined;
-        return;
-      }
-      if (f.kind === 'other' && f.tag === 'param') {
+      case 'param':
         this.#params.push(v);
         return;
-      }
-      if (f.kind === 'other' && f.tag === 'fault') {
+      case 'fault':
         this.#fault = v;
-        return;
-      }
-      if (f.kind === 'value') this.#fail(new Error('misplaced value'));
     }
-    this.#fail(new Error('a value outside <param> or <fault>'));
   }
 }
 

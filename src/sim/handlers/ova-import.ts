@@ -111,20 +111,24 @@ function handleSr(db: SimDb, state: State, o: ExportObject): void {
   if (sr !== undefined) state.table.set(o.id, sr);
 }
 
-/** (SR, location) and SCSIid → the first VDI in database order (XAPI's choose_one), built once per import. */
+/**
+ * (SR, location) and SCSIid → the first VDI in database order (XAPI's choose_one). The
+ * index is kept by the database until a VDI changes (an import creates none).
+ */
 function vdiIndex(db: SimDb, state: State): NonNullable<State['vdiIndex']> {
-  if (state.vdiIndex) return state.vdiIndex;
-  const bySrLocation = new Map<string, Ref>();
-  const byScsi = new Map<string, Ref>();
-  // where() used as an iterator: the predicate sees stored records and nothing is copied.
-  db.where('VDI', (v, ref) => {
-    const key = `${v.SR}\u0000${v.location}`;
-    if (!bySrLocation.has(key)) bySrLocation.set(key, ref);
-    const scsi = v.sm_config.SCSIid;
-    if (scsi !== undefined && !byScsi.has(scsi)) byScsi.set(scsi, ref);
-    return false;
+  state.vdiIndex ??= db.derived('import:vdi-index', 'VDI', () => {
+    const bySrLocation = new Map<string, Ref>();
+    const byScsi = new Map<string, Ref>();
+    // where() used as an iterator: the predicate sees stored records and nothing is copied.
+    db.where('VDI', (v, ref) => {
+      const key = `${v.SR}\u0000${v.location}`;
+      if (!bySrLocation.has(key)) bySrLocation.set(key, ref);
+      const scsi = v.sm_config.SCSIid;
+      if (scsi !== undefined && !byScsi.has(scsi)) byScsi.set(scsi, ref);
+      return false;
+    });
+    return { bySrLocation, byScsi };
   });
-  state.vdiIndex = { bySrLocation, byScsi };
   return state.vdiIndex;
 }
 
@@ -468,7 +472,9 @@ export function assertCanRestoreBackup(db: SimDb, header: ExportHeader): void {
     return db.tryGet('VM', vm.snapshot_of)?.uuid;
   };
   const bySeed = new Map<string, RecordOf<'VM'>[]>();
-  for (const { rec } of db.where('VM', (v) => v.other_config.mac_seed !== undefined)) {
+  // Only the pool's VMs sharing a seed with the export are copied out (not every VM per import).
+  const seeds = new Set([...exportedVms.values()].map((v) => v.other_config.mac_seed).filter((x) => x !== undefined));
+  for (const { rec } of db.where('VM', (v) => v.other_config.mac_seed !== undefined && seeds.has(v.other_config.mac_seed))) {
     const seed = rec.other_config.mac_seed as string;
     const list = bySeed.get(seed) ?? [];
     list.push(rec);
