@@ -55,7 +55,11 @@ import { readSuperblock } from './volume/superblock.js';
 import { openExt3, type Ext3Volume } from './volume/ext3.js';
 import { openVdiWorkspace, type AccessMode, type VdiWorkspace } from './volume/workspace.js';
 import { readPoolRecords, selectBackupSet, srsOfVm, type PoolRecords } from './pool-records.js';
-import { clampConcurrency, forEachConcurrently } from './work-pool.js';
+import { childAbort, clampConcurrency, forEachConcurrently } from './work-pool.js';
+import { WriteBehind } from './volume/write-behind.js';
+
+/** VM exports held in memory waiting for the filesystem, at most. */
+const WRITE_BEHIND_BYTES = 16 * 1024 * 1024;
 
 export interface BackupOptions {
   /** SR to back up to; default the pool's default SR. */
@@ -218,6 +222,9 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
   }
   if (vdi.readOnly) throw new BackupStepError('vdi', new Error(`The backup VDI ${vdi.uuid} is read-only.`));
 
+  // The pool's records (tens of MB on a big pool) are read while the VDI is attached.
+  const recordsRead = readPoolRecords(session);
+  recordsRead.catch(() => undefined); // awaited below, or in finally when the run ends early
   let workspace: VdiWorkspace | null = null;
   let volume: Ext3Volume | null = null;
   let initialised = !created;
@@ -246,10 +253,11 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
     let bytesWritten = 0;
     const write = (path: string, data: Buffer | string) =>
       vol.exclusive(async () => {
-        bytesWritten += await writeFileBytes(fs, path, data);
+        const n = await writeFileBytes(fs, path, data);
+        bytesWritten += n;
       });
 
-    const records = await step('vms', () => readPoolRecords(session));
+    const records = await step('vms', () => recordsRead);
     const poolUuid = records.pool.uuid;
 
     // First use of this VDI: the rotation config and the marker (stock writes them once).
@@ -271,27 +279,21 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
     phase('check', `Checking backup VDI space usage: ${spaceBefore.usedPercent}%`);
     if (spaceBefore.usedPercent > SPACE_GUARD_PERCENT && !options.force) throw new SpaceGuardError(spaceBefore.usedPercent);
 
-    // Database: dump under a temporary name, then rotate, then put it in place.
+    // The database dump and the VM exports run side by side; a failure of either stops both.
+    const inner = childAbort(signal);
+    const innerOpts = { signal: inner.signal };
+
+    // Database: dumped under a temporary name, rotated in once complete (below).
     throwIfAborted(signal);
     phase('database', 'Backing up pool database...');
-    let databaseHistory = 0;
-    await step('database', async () => {
-      const partial = `/.${poolUuid}.db.incomplete`;
-      const dl = await streamPoolDatabase(session, signal ? { signal } : {});
-      const n = await vol.exclusive(() => writeStreamToFile(fs, partial, dl.stream as AsyncIterable<Buffer>));
-      await dl.done;
+    const partialDb = `/.${poolUuid}.db.incomplete`;
+    const dumping = step('database', async () => {
+      const dl = await streamPoolDatabase(session, innerOpts);
+      const n = await writeStreamToFile(fs, partialDb, dl.stream as AsyncIterable<Buffer>, { exclusive: vol.exclusive });
       bytesWritten += n;
-      await vol.exclusive(async () => {
-        const generations = (await fs.readdir('/'))
-          .map((name) => dbGenerationOf(name, poolUuid))
-          .filter((g): g is number => g !== null);
-        const plan = planDbRotation(generations, rotate);
-        for (const g of plan.remove) await fs.unlink(dbDumpPath(poolUuid, g));
-        for (const [from, to] of plan.renames) await fs.rename(dbDumpPath(poolUuid, from), dbDumpPath(poolUuid, to));
-        await fs.rename(partial, dbDumpPath(poolUuid, 0));
-        databaseHistory = plan.renames.length;
-      });
+      await dl.done;
     });
+    dumping.catch(() => inner.abort(new Error('the database dump failed')));
 
     // The dated folder, under a name no lister shows until it is complete.
     const date = await vol.exclusive(() => freeDateName(fs, (options.now ?? (() => new Date()))()));
@@ -312,25 +314,56 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
     const failures: BackupFailure[] = [];
     const exported = new Set<Ref>();
     let done = 0;
-    await step('vms', () =>
-      forEachConcurrently(
-        all,
-        clampConcurrency(options.concurrency),
-        async (vm) => {
-          try {
-            const tar = await exportMetadata(session, { vmRef: vm.ref, exportSnapshots: false }, signal ? { signal } : {});
-            await write(`${dir}/all/${vmmetaName(vm.uuid)}`, tar);
-            exported.add(vm.ref);
-          } catch (err) {
-            if (signal?.aborted) throw err;
-            const e = explainError(err);
-            failures.push({ uuid: vm.uuid, name: vm.name, template: vm.template, code: e.code, message: err instanceof XenApiError ? `${e.meaning} (${err.params.join(', ')})` : e.meaning });
-          }
-          done++;
-          emit({ kind: 'vm', done, total: all.length, current: vm.name, failed: failures.length });
-        },
-        signal,
-      ),
+    const finished = (vm: (typeof all)[number], err?: unknown) => {
+      if (err !== undefined) {
+        const e = explainError(err);
+        failures.push({ uuid: vm.uuid, name: vm.name, template: vm.template, code: e.code, message: err instanceof XenApiError ? `${e.meaning} (${err.params.join(', ')})` : e.meaning });
+      } else exported.add(vm.ref);
+      done++;
+      emit({ kind: 'vm', done, total: all.length, current: vm.name, failed: failures.length });
+    };
+    // An export that has arrived is written while the worker fetches the next one.
+    const writes = new WriteBehind(WRITE_BEHIND_BYTES);
+    const exporting = step('vms', async () => {
+      try {
+        await forEachConcurrently(
+          all,
+          clampConcurrency(options.concurrency),
+          async (vm) => {
+            let tar: Buffer;
+            try {
+              tar = await exportMetadata(session, { vmRef: vm.ref, exportSnapshots: false }, innerOpts);
+            } catch (err) {
+              if (inner.signal.aborted) throw err;
+              return finished(vm, err);
+            }
+            await writes.add(tar.length, () => write(`${dir}/all/${vmmetaName(vm.uuid)}`, tar).then(() => finished(vm), (err: unknown) => finished(vm, err)));
+          },
+          inner.signal,
+        );
+      } finally {
+        await writes.drain();
+      }
+    });
+    const [dumped, exportsDone] = await Promise.allSettled([dumping, exporting]);
+    inner.dispose();
+    // The user's Ctrl-C first, then the failure that stopped the rest.
+    throwIfAborted(signal);
+    if (dumped.status === 'rejected') throw dumped.reason;
+    if (exportsDone.status === 'rejected') throw exportsDone.reason;
+
+    let databaseHistory = 0;
+    await step('database', () =>
+      vol.exclusive(async () => {
+        const generations = (await fs.readdir('/'))
+          .map((name) => dbGenerationOf(name, poolUuid))
+          .filter((g): g is number => g !== null);
+        const plan = planDbRotation(generations, rotate);
+        for (const g of plan.remove) await fs.unlink(dbDumpPath(poolUuid, g));
+        for (const [from, to] of plan.renames) await fs.rename(dbDumpPath(poolUuid, from), dbDumpPath(poolUuid, to));
+        await fs.rename(partialDb, dbDumpPath(poolUuid, 0));
+        databaseHistory = plan.renames.length;
+      }),
     );
 
     phase('links', 'Linking VMs by SR...');
@@ -407,6 +440,7 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
     }
     throw err;
   } finally {
+    await recordsRead.catch(() => undefined);
     phase('release', 'Releasing the backup VDI...');
     if (workspace) await workspace.release().catch(() => undefined);
     if (created && !initialised) await session.call('VDI.destroy', backupVdi.ref).catch(() => undefined);

@@ -11,7 +11,7 @@ import { parseSrMeta, type SrNames } from './srmeta.js';
 import { readVmmeta, type VmmetaSummary } from './vmmeta.js';
 import type { AccessMode } from './volume/workspace.js';
 import { NetworkClaims, type NetworkRef } from './network-claims.js';
-import { clampConcurrency, forEachConcurrently } from './work-pool.js';
+import { childAbort, clampConcurrency, forEachConcurrently } from './work-pool.js';
 
 export interface RestoreOptions {
   srUuid?: string;
@@ -420,20 +420,23 @@ export async function runRestore(session: Session, opts: RestoreOptions = {}): P
     const results: VmRestoreResult[] = new Array(entries.length);
     let done = 0;
     let failed = 0;
+    const inner = childAbort(opts.signal);
+    const importOpts = { ...opts, signal: inner.signal };
     try {
       await forEachConcurrently(
         entries,
         concurrency,
         async (entry, i) => {
-          const r = await importOne(session, src, entry, opts, src.sr.ref, networks);
+          const r = await importOne(session, src, entry, importOpts, src.sr.ref, networks);
           results[i] = r;
           done++;
           if (!r.ok) failed++;
           emit({ kind: 'vm', done, total: entries.length, current: r.name || r.vmUuid, errors: failed });
         },
-        opts.signal,
+        inner.signal,
       );
     } finally {
+      inner.dispose();
       await session.settle();
     }
     const srmeta = await restoreStep('list', () => src.readSrMeta(date));

@@ -1,6 +1,7 @@
 /**
  * Bounded concurrency for the per-VM steps (exports, imports, renames).
  */
+import { setMaxListeners } from 'node:events';
 import { throwIfAborted } from '../xenapi/index.js';
 
 /** Transfers in flight at once unless asked otherwise; XAPI serves each in its own thread. */
@@ -40,4 +41,29 @@ export async function forEachConcurrently<T>(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
   if (failure) throw failure.err;
+}
+
+export interface ChildAbort {
+  readonly signal: AbortSignal;
+  abort(reason?: unknown): void;
+  /** Stops following the parent. */
+  dispose(): void;
+}
+
+/**
+ * A signal for concurrent work: aborted with `parent`, or on its own (one failing part
+ * stopping the others). Every request in flight listens on it, so it takes more listeners
+ * than Node's leak warning (10) expects.
+ */
+export function childAbort(parent?: AbortSignal): ChildAbort {
+  const ac = new AbortController();
+  setMaxListeners(8 * MAX_CONCURRENCY, ac.signal);
+  const follow = () => ac.abort(parent?.reason);
+  if (parent?.aborted) follow();
+  else parent?.addEventListener('abort', follow, { once: true });
+  return {
+    signal: ac.signal,
+    abort: (reason) => ac.abort(reason),
+    dispose: () => parent?.removeEventListener('abort', follow),
+  };
 }

@@ -97,7 +97,11 @@ export function structOf(entries: Iterable<readonly [string, XmlRpcValue]>): Xml
 // Serialisation
 
 /** XAPI's text escaping: < > & " as entities, control characters except tab/LF/CR dropped. */
+/** Anything escapeText changes or drops; most strings have none and are returned as they are. */
+const NEEDS_ESCAPE = /[&<>"\u0000-\u0008\u000b\u000c\u000e-\u001f\ud800-\udfff\ufffe\uffff]/;
+
 export function escapeText(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return s;
   let out = '';
   for (const ch of s) {
     const c = ch.codePointAt(0) ?? 0;
@@ -131,39 +135,28 @@ export function formatDouble(x: number): string {
   return fixed.includes('.') ? fixed.replace(/0+$/, '').replace(/\.$/, '') : fixed;
 }
 
-function serializeInner(v: XmlRpcValue, out: string[]): void {
-  if (typeof v === 'string') out.push(escapeText(v));
-  else if (typeof v === 'bigint') out.push(v.toString());
-  else if (typeof v === 'number') out.push('<double>', formatDouble(v), '</double>');
-  else if (typeof v === 'boolean') out.push('<boolean>', v ? '1' : '0', '</boolean>');
-  else if (v === null) return;
-  else if (v instanceof XmlRpcDateTime) out.push('<dateTime.iso8601>', v.text, '</dateTime.iso8601>');
-  else if (Array.isArray(v)) {
-    out.push('<array><data>');
-    for (const e of v) serializeInto(e, out);
-    out.push('</data></array>');
-  } else {
-    out.push('<struct>');
-    for (const k of Object.keys(v)) {
-      out.push('<member><name>', escapeText(k), '</name>');
-      serializeInto(v[k] as XmlRpcValue, out);
-      out.push('</member>');
-    }
-    out.push('</struct>');
+// Built by string concatenation: V8 joins such strings lazily (ropes), which measured
+// faster than pushing millions of pieces into an array and joining them (12 MB answers).
+function serializeInner(v: XmlRpcValue): string {
+  if (typeof v === 'string') return escapeText(v);
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'number') return `<double>${formatDouble(v)}</double>`;
+  if (typeof v === 'boolean') return v ? '<boolean>1</boolean>' : '<boolean>0</boolean>';
+  if (v === null) return '';
+  if (v instanceof XmlRpcDateTime) return `<dateTime.iso8601>${v.text}</dateTime.iso8601>`;
+  if (Array.isArray(v)) {
+    let out = '<array><data>';
+    for (const e of v) out += `<value>${serializeInner(e)}</value>`;
+    return `${out}</data></array>`;
   }
-}
-
-function serializeInto(v: XmlRpcValue, out: string[]): void {
-  out.push('<value>');
-  serializeInner(v, out);
-  out.push('</value>');
+  let out = '<struct>';
+  for (const k of Object.keys(v)) out += `<member><name>${escapeText(k)}</name><value>${serializeInner(v[k] as XmlRpcValue)}</value></member>`;
+  return `${out}</struct>`;
 }
 
 /** One `<value>…</value>` on one line, XAPI style (task results, ova.xml). */
 export function serializeValue(v: XmlRpcValue): string {
-  const out: string[] = [];
-  serializeInto(v, out);
-  return out.join('');
+  return `<value>${serializeInner(v)}</value>`;
 }
 
 const RESPONSE_HEAD = '<?xml version="1.0"?><methodResponse><params><param>';
@@ -181,14 +174,9 @@ export function serializeFailure(description: readonly string[]): string {
 
 /** A `<methodCall>` (for tools and round-trip tests; XAPI clients send the same shape). */
 export function serializeMethodCall(methodName: string, params: readonly XmlRpcValue[]): string {
-  const out: string[] = ['<?xml version="1.0"?><methodCall><methodName>', escapeText(methodName), '</methodName><params>'];
-  for (const p of params) {
-    out.push('<param>');
-    serializeInto(p, out);
-    out.push('</param>');
-  }
-  out.push('</params></methodCall>');
-  return out.join('');
+  let out = `<?xml version="1.0"?><methodCall><methodName>${escapeText(methodName)}</methodName><params>`;
+  for (const p of params) out += `<param>${serializeValue(p)}</param>`;
+  return `${out}</params></methodCall>`;
 }
 
 // ---------------------------------------------------------------------------------------

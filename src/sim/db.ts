@@ -138,6 +138,9 @@ export class SimDb {
   private readonly file: string | undefined;
   private readonly debounceMs: number;
   private readonly classVersions = new Map<ClassName, number>();
+  /** Database order (creation order) of every object, for sorting a few refs without a scan. */
+  private readonly creation = new Map<Ref, number>();
+  private nextCreation = 0;
   private readonly derivedCache = new Map<string, { cls: ClassName; version: number; value: unknown }>();
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
@@ -242,6 +245,11 @@ export class SimDb {
     return this.table(cls).byUuid.get(uuid);
   }
 
+  /** `refs` (of one class) sorted into database order, as refs(cls) would list them. */
+  inDatabaseOrder(refs: Iterable<Ref>): Ref[] {
+    return [...refs].sort((a, b) => (this.creation.get(a) ?? 0) - (this.creation.get(b) ?? 0));
+  }
+
   /** All refs of a class, in creation order. */
   refs(cls: ClassName): Ref[] {
     return [...this.table(cls).rows.keys()];
@@ -298,6 +306,7 @@ export class SimDb {
     table.rows.set(ref, rec);
     table.byUuid.set(uuid, ref);
     this.classByRef.set(ref, cls);
+    this.creation.set(ref, this.nextCreation++);
     // With a caller-chosen ref, objects created earlier may already point at it.
     if (opts.ref !== undefined) {
       RELATIONS.forEach((r, i) => {
@@ -388,6 +397,7 @@ export class SimDb {
     const row = table.rows.get(ref);
     if (!row) throw new ApiFailure('HANDLE_INVALID', [cls, ref]);
     table.rows.delete(ref);
+    this.creation.delete(ref);
     table.byUuid.delete(row.uuid as string);
     this.classByRef.delete(ref);
     this.changed(cls, ref, 'del');
@@ -585,6 +595,7 @@ export class SimDb {
         if (typeof rec.uuid !== 'string' || rec.uuid === '' || table.byUuid.has(rec.uuid)) continue;
         if (this.classByRef.has(ref)) continue;
         table.rows.set(ref, rec);
+        this.creation.set(ref, this.nextCreation++);
         table.byUuid.set(rec.uuid, ref);
         this.classByRef.set(ref, clsName);
       }

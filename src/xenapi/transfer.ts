@@ -1,8 +1,12 @@
 /**
  * Streaming GET / PUT against XAPI's HTTP handlers, bound to a task the way the xe CLI
- * does it: task.create (exports also set progress -1.0), `?session_id=…&task_id=…`, then
- * the task tells the outcome. Follows 302 to the host XAPI names (re-adding session_id /
- * task_id).
+ * does it: task.create, `?session_id=…&task_id=…`, then the task tells the outcome.
+ * Follows 302 to the host XAPI names (re-adding session_id / task_id).
+ *
+ * A handler has taken the task over once it answered 200 (imports answer before reading
+ * the body). A transfer that failed before that leaves the task pending for good, so the
+ * client ends it itself. (xe marks export tasks with progress -1.0 for the same purpose;
+ * the status line tells it without the extra call.)
  *
  * Imports: XAPI sends "200 OK" before it reads the body, so a 200 proves nothing and a
  * dropped connection after it is not yet a failure; only the task decides. XAPI closes
@@ -19,7 +23,7 @@ import { readBody, type OpenRequest } from './connector.js';
 import { AbortError, TransportError, XenApiError, isAbortError, throwIfAborted, toTransportError } from './errors.js';
 import type { Session } from './session.js';
 import { cancelTask, destroyTask, getTask, taskError, waitTask } from './tasks.js';
-import { xenDouble, type Ref } from './values.js';
+import type { Ref } from './values.js';
 
 export interface TransferOptions {
   signal?: AbortSignal;
@@ -89,47 +93,24 @@ function statusError(res: http.IncomingMessage, open: OpenRequest): TransportErr
   });
 }
 
-export interface TransferTaskOptions {
-  /**
-   * Set progress -1.0 after task.create ("no handler has taken this task over yet"), as
-   * the xe CLI does for exports (facts §2.6, §3.7). Imports do without: there the status
-   * line XAPI sends before reading the body tells that the handler has the task.
-   */
-  handoverMarker: boolean;
-}
-
-export async function createTransferTask(session: Session, label: string, opts: TransferTaskOptions = { handoverMarker: true }): Promise<Ref> {
+export async function createTransferTask(session: Session, label: string): Promise<Ref> {
   const taskRef = await session.call('task.create', label, 'xsconsole-dr HTTP transfer');
   if (typeof taskRef !== 'string' || taskRef === '') throw new TransportError('task.create returned no task', { kind: 'protocol' });
-  if (!opts.handoverMarker) return taskRef;
-  try {
-    await session.call('task.set_progress', taskRef, xenDouble(-1));
-  } catch (err) {
-    // Old hosts lack task.set_progress; the transfer still works, we just cannot tell later
-    // whether the handler ever saw the task.
-    if (!XenApiError.is(err, 'MESSAGE_METHOD_UNKNOWN')) {
-      // XAPI only marks a pending task for destruction: end it first, or it stays pending.
-      await session.call('task.set_status', taskRef, 'cancelled').catch(() => undefined);
-      await destroyTask(session, taskRef);
-      throw err;
-    }
-  }
   return taskRef;
 }
 
-/** What a transfer learnt of the handler: with a marker, from the task; else from the reply. */
+/** What a transfer learnt of the handler. */
 interface Handover {
-  marker: boolean;
-  /** A status line arrived: the handler has the task (imports). */
+  /** The handler answered 200: it has the task and will complete it. */
   answered: boolean;
 }
 
 /**
  * After a failed transfer: prefer the task's own error (XAPI fails the task before it
- * answers 500), fail a task the handler never took over (still at -1.0) ourselves, and
+ * answers 500), fail a task no handler took over (no 200 came) ourselves, and
  * cancel a running one on abort. Returns the error to throw.
  */
-async function settleFailedTransfer(session: Session, taskRef: Ref, err: unknown, handover: Handover = { marker: true, answered: false }): Promise<unknown> {
+async function settleFailedTransfer(session: Session, taskRef: Ref, err: unknown, handover: Handover): Promise<unknown> {
   if (err instanceof XenApiError || session.closed) return err;
   const aborted = isAbortError(err);
   let t;
@@ -142,9 +123,8 @@ async function settleFailedTransfer(session: Session, taskRef: Ref, err: unknown
     return taskError(t, err);
   }
   if (t.status === 'pending') {
-    const neverTakenOver = handover.marker ? t.progress < 0 : !handover.answered;
     try {
-      if (neverTakenOver) {
+      if (!handover.answered) {
         const info = aborted ? ['TASK_CANCELLED', taskRef] : ['INTERNAL_ERROR', `transfer failed: ${(err as Error).message ?? String(err)}`];
         await session.call('task.set_error_info', taskRef, info);
         await session.call('task.set_status', taskRef, aborted ? 'cancelled' : 'failure');
@@ -166,12 +146,11 @@ async function inTransferTask<T>(
   session: Session,
   label: string,
   signal: AbortSignal | undefined,
-  marker: boolean,
   fn: (taskRef: Ref, handover: Handover) => Promise<T>,
 ): Promise<T> {
   throwIfAborted(signal);
-  const taskRef = await createTransferTask(session, label, { handoverMarker: marker });
-  const handover: Handover = { marker, answered: false };
+  const taskRef = await createTransferTask(session, label);
+  const handover: Handover = { answered: false };
   let result: T;
   try {
     result = await fn(taskRef, handover);
@@ -206,6 +185,7 @@ async function openGet(
   sessionRef: Ref,
   taskRef: Ref,
   opts: TransferOptions,
+  handover: Handover,
 ): Promise<{ res: http.IncomingMessage; open: OpenRequest }> {
   let url = first;
   for (let hop = 0; ; hop++) {
@@ -218,7 +198,10 @@ async function openGet(
     open.req.end();
     const res = await open.response;
     const status = res.statusCode ?? 0;
-    if (status === 200) return { res, open };
+    if (status === 200) {
+      handover.answered = true;
+      return { res, open };
+    }
     res.resume();
     open.done();
     if (!isRedirect(status)) throw statusError(res, open);
@@ -255,9 +238,9 @@ export function getBuffer<T = unknown>(
   opts: TransferOptions & { maxBytes: number; bodyIsOutcome?: boolean },
 ): Promise<GetBufferResult<T | undefined>> {
   return retryOnUnauthorized(session, () =>
-    inTransferTask(session, label, opts.signal, true, async (taskRef) => {
+    inTransferTask(session, label, opts.signal, async (taskRef, handover) => {
       const sessionRef = session.ref;
-      const { res, open } = await openGet(session, handlerUrl(session, path, taskRef, query, sessionRef), sessionRef, taskRef, opts);
+      const { res, open } = await openGet(session, handlerUrl(session, path, taskRef, query, sessionRef), sessionRef, taskRef, opts, handover);
       let body: Buffer;
       const total = contentLength(res);
       try {
@@ -301,12 +284,13 @@ export async function getStream(
   throwIfAborted(opts.signal);
   const taskRef = await createTransferTask(session, label);
   const sessionRef = session.ref;
+  const handover: Handover = { answered: false };
   let res: http.IncomingMessage;
   let open: OpenRequest;
   try {
-    ({ res, open } = await openGet(session, handlerUrl(session, path, taskRef, query, sessionRef), sessionRef, taskRef, opts));
+    ({ res, open } = await openGet(session, handlerUrl(session, path, taskRef, query, sessionRef), sessionRef, taskRef, opts, handover));
   } catch (err) {
-    const e = await settleFailedTransfer(session, taskRef, err);
+    const e = await settleFailedTransfer(session, taskRef, err, handover);
     await destroyTask(session, taskRef);
     throw e;
   }
@@ -332,7 +316,7 @@ export async function getStream(
       await flowing;
       await waitTask(session, taskRef, waitOpts(opts));
     } catch (err) {
-      throw await settleFailedTransfer(session, taskRef, err);
+      throw await settleFailedTransfer(session, taskRef, err, handover);
     } finally {
       open.done();
       await destroyTask(session, taskRef);
@@ -481,7 +465,7 @@ export async function putBody<T = unknown>(
 ): Promise<T> {
   if (!Number.isSafeInteger(length) || length < 0) throw new RangeError(`invalid upload length ${length}`);
   const attempt = () =>
-    inTransferTask(session, label, opts.signal, false, async (taskRef, handover) => {
+    inTransferTask(session, label, opts.signal, async (taskRef, handover) => {
       const sessionRef = session.ref;
       let url = handlerUrl(session, path, taskRef, query, sessionRef);
       for (let hop = 0; ; hop++) {

@@ -91,10 +91,9 @@ describe('GET /export_metadata', () => {
     expect(req.url.searchParams.get('export_snapshots')).toBe('false');
     expect(progress[0]).toEqual([0, TAR.length]);
     expect(progress.at(-1)).toEqual([TAR.length, TAR.length]);
-    // xe convention: the task starts at progress -1.0 (sent as a double)
-    const setProgress = f.callsOf('task.set_progress')[0]!;
-    expect(setProgress.params[2]).toEqual({ t: 'double', v: '-1.0' });
-    // XAPI builds the archive before replying: a body of the announced length is the outcome.
+    // The 200 tells that the handler has the task (no -1.0 marker call), and XAPI builds the
+    // archive before replying: a body of the announced length is the outcome (no task read).
+    expect(f.callsOf('task.set_progress')).toHaveLength(0);
     expect(f.callsOf('task.get_record')).toHaveLength(0);
     await s.settle(); // a finished transfer's task is destroyed beside the next step
     expect(f.tasks.size).toBe(0);
@@ -210,7 +209,7 @@ describe('GET /export_metadata', () => {
     expect(q.get('task_id')).toBe(f.destroyedTasks[0]);
   });
 
-  it('abort mid-download → AbortError, the untouched task is marked cancelled and destroyed', async () => {
+  it('abort mid-download → AbortError; the handler has the task (it answered 200): cancelled through XAPI, destroyed', async () => {
     const { f, s } = await setup();
     f.routes.set('/export_metadata', (req, res, url) => {
       if (!authorise(f, req, res, url)) return;
@@ -222,8 +221,20 @@ describe('GET /export_metadata', () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(AbortError);
-    expect(plain(f.callsOf('task.set_status')[0]!.params[2]!)).toBe('cancelled');
+    expect(f.callsOf('task.cancel')).toHaveLength(1);
+    expect(f.callsOf('task.set_status')).toHaveLength(0);
     await s.settle(); // a finished transfer's task is destroyed beside the next step
+    expect(f.tasks.size).toBe(0);
+  });
+
+  it('abort before any answer → AbortError; the task no handler took over is marked cancelled by the client', async () => {
+    const { f, s } = await setup();
+    f.routes.set('/export_metadata', () => undefined); // never answers
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 50);
+    const err = await exportMetadata(s, { vmRef: 'OpaqueRef:vm' }, { ...fast, signal: ac.signal }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AbortError);
+    expect(plain(f.callsOf('task.set_status')[0]!.params[2]!)).toBe('cancelled');
     expect(f.tasks.size).toBe(0);
   });
 
@@ -289,7 +300,7 @@ describe('PUT /import_metadata', () => {
     expect(seen.query!.get('sr_id')).toBe('OpaqueRef:sr');
     expect(seen.query!.get('vdi:src-uuid')).toBe('dst-uuid');
     expect(progress.at(-1)).toBe(TAR.length);
-    // As xe: no -1.0 marker for imports; the task is read once, after XAPI closed the connection.
+    // No -1.0 marker call; the task is read once, after XAPI closed the connection.
     expect(f.callsOf('task.set_progress')).toHaveLength(0);
     expect(f.callsOf('task.get_record')).toHaveLength(1);
     await s.settle(); // a finished transfer's task is destroyed beside the next step

@@ -24,6 +24,7 @@ export class CachedBlockDevice implements BlockDevice {
   private readonly readAheadPages: number;
   private readonly pages = new Map<number, Buffer>();
   private readonly dirty = new Set<number>();
+  private lastUsed = -1;
 
   constructor(
     private readonly base: BlockDevice,
@@ -51,9 +52,13 @@ export class CachedBlockDevice implements BlockDevice {
   private async page(index: number): Promise<Buffer> {
     let p = this.pages.get(index);
     if (p) {
-      // Map order doubles as recency: re-insert on use.
-      this.pages.delete(index);
-      this.pages.set(index, p);
+      // Map order doubles as recency: re-insert on use (not again for a run of uses of the
+      // same page, which is how libext2fs reads and writes: many small pieces of one block).
+      if (index !== this.lastUsed) {
+        this.pages.delete(index);
+        this.pages.set(index, p);
+        this.lastUsed = index;
+      }
       return p;
     }
     // A miss reads ahead the pages that follow (up to the first cached one): libext2fs
@@ -69,6 +74,7 @@ export class CachedBlockDevice implements BlockDevice {
     // The requested page goes in last, as the most recent: an eviction never takes it.
     for (let i = count - 1; i >= 0; i--) this.pages.set(index + i, run.subarray(i * this.pageSize, (i + 1) * this.pageSize));
     p = this.pages.get(index)!;
+    this.lastUsed = index;
     if (this.pages.size > this.maxPages) await this.evict();
     return p;
   }
@@ -79,6 +85,7 @@ export class CachedBlockDevice implements BlockDevice {
     if (p) return this.page(index);
     const fresh = Buffer.alloc(this.pageSize);
     this.pages.set(index, fresh);
+    this.lastUsed = index;
     if (this.pages.size > this.maxPages) await this.evict();
     return fresh;
   }

@@ -76,18 +76,41 @@ export async function writeFileBytes(fs: Ext2Promises, path: string, data: Buffe
   return bytes.length;
 }
 
-/** Streams chunks into a new file; returns the bytes written. */
-export async function writeStreamToFile(fs: Ext2Promises, path: string, stream: AsyncIterable<Buffer>, mode = FILE_MODE): Promise<number> {
-  const fh = await fs.open(path, 'w', mode);
+/** Runs a filesystem call when the caller's turn comes (Ext3Volume.exclusive), or at once. */
+export type Exclusive = <T>(fn: () => Promise<T>) => Promise<T>;
+const now: Exclusive = (fn) => fn();
+
+/**
+ * Streams chunks into a new file; returns the bytes written. Chunks are gathered into
+ * 1 MiB writes, each taken through `exclusive` on its own, so other writers (VM exports)
+ * get their turn while the stream is still arriving.
+ */
+export async function writeStreamToFile(fs: Ext2Promises, path: string, stream: AsyncIterable<Buffer>, opts: { mode?: number; exclusive?: Exclusive } = {}): Promise<number> {
+  const ex = opts.exclusive ?? now;
+  const fh = await ex(() => fs.open(path, 'w', opts.mode ?? FILE_MODE));
   let pos = 0;
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  const flush = async () => {
+    if (heldBytes === 0) return;
+    const buf = Buffer.concat(held, heldBytes);
+    held = [];
+    heldBytes = 0;
+    await ex(async () => {
+      let done = 0;
+      while (done < buf.length) done += await writeAt(fh, buf.subarray(done, done + CHUNK), pos + done);
+    });
+    pos += buf.length;
+  };
   try {
     for await (const chunk of stream) {
-      let done = 0;
-      while (done < chunk.length) done += await writeAt(fh, chunk.subarray(done, done + CHUNK), pos + done);
-      pos += chunk.length;
+      held.push(chunk);
+      heldBytes += chunk.length;
+      if (heldBytes >= CHUNK) await flush();
     }
+    await flush();
   } finally {
-    await closeFile(fs, fh);
+    await ex(() => closeFile(fs, fh));
   }
   return pos;
 }

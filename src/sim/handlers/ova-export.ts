@@ -52,6 +52,7 @@ const CLASS_ORDER: readonly ClassName[] = ['host', 'VM', 'VM_guest_metrics', 'VB
 
 class ExportTable {
   private readonly ids = new Map<Ref, string>();
+  private readonly byClass = new Map<ClassName, Ref[]>();
 
   constructor(private readonly db: SimDb) {}
 
@@ -61,9 +62,19 @@ class ExportTable {
 
   /** Adds a live object (dangling and null refs are left out rather than failing the export). */
   add(ref: Ref): boolean {
-    if (ref === NULL_REF || this.ids.has(ref) || this.db.classOf(ref) === undefined) return false;
+    if (ref === NULL_REF || this.ids.has(ref)) return false;
+    const cls = this.db.classOf(ref);
+    if (cls === undefined) return false;
     this.ids.set(ref, makeId());
+    const list = this.byClass.get(cls);
+    if (list) list.push(ref);
+    else this.byClass.set(cls, [ref]);
     return true;
+  }
+
+  /** The exported objects of a class, in database order. */
+  refsOf(cls: ClassName): Ref[] {
+    return this.db.inDatabaseOrder(this.byClass.get(cls) ?? []);
   }
 
   lookup(ref: string): string {
@@ -182,8 +193,7 @@ export function buildOvaXml(db: SimDb, vms: readonly Ref[], profile: SimProfile,
   for (const vm of vms) collect(db, table, vm, opts.withSnapshotMetadata, opts);
   const objects: XmlRpcValue[] = [];
   for (const cls of CLASS_ORDER) {
-    for (const ref of db.refs(cls)) {
-      if (!table.has(ref)) continue;
+    for (const ref of table.refsOf(cls)) {
       const rec = db.get(cls, ref) as AnyRecord;
       rewriteRefs(cls, rec, table);
       blank(cls, rec, opts);

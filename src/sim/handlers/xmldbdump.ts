@@ -21,7 +21,11 @@ export function protectSpaces(s: string): string {
   return s.replace(/[ \t\n\r%]/g, (c) => ({ ' ': '%.', '\t': '%t', '\n': '%n', '\r': '%r', '%': '%%' })[c] as string);
 }
 
+/** Anything escapeAttr changes or drops; most values have none. */
+const NEEDS_ESCAPE = /[&<>"\u0000-\u0008\u000b\u000c\u000e-\u001f\ud800-\udfff\ufffe\uffff]/;
+
 function escapeAttr(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return s;
   let out = '';
   for (const ch of s) {
     const c = ch.codePointAt(0) ?? 0;
@@ -46,21 +50,32 @@ function manifest(db: SimDb, profile: SimProfile): string {
   return `<manifest>${pair('schema_major_vsn', '5')}${pair('schema_minor_vsn', String(profile.apiMajor * 100 + profile.apiMinor))}${pair('generation_count', String(db.generation))}</manifest>`;
 }
 
-function table(db: SimDb, cls: ClassName): string {
-  if (NOT_PERSISTED.has(cls)) return `<table name="${cls}"/>`;
+/** Rows per piece sent: the simulator keeps answering other requests during a big dump. */
+const ROWS_PER_PIECE = 200;
+
+function* table(db: SimDb, cls: ClassName): Generator<string> {
+  if (NOT_PERSISTED.has(cls)) {
+    yield `<table name="${cls}"/>`;
+    return;
+  }
   const fields = fieldNames(cls);
   const rows = [...db.allRecords(cls)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const out: string[] = [`<table name="${cls}">`];
+  let out = `<table name="${cls}">`;
+  let inPiece = 0;
   for (const [ref, rec] of rows) {
-    const attrs = [`ref="${escapeAttr(ref)}"`];
+    out += `<row ref="${escapeAttr(ref)}"`;
     for (const f of fields) {
       const text = columnText(cls, f, (rec as Record<string, unknown>)[f]);
-      attrs.push(`${columnName(cls, f)}="${escapeAttr(protectSpaces(text))}"`);
+      out += ` ${columnName(cls, f)}="${escapeAttr(protectSpaces(text))}"`;
     }
-    out.push(`<row ${attrs.join(' ')}/>`);
+    out += '/>';
+    if (++inPiece === ROWS_PER_PIECE) {
+      yield out;
+      out = '';
+      inPiece = 0;
+    }
   }
-  out.push('</table>');
-  return out.join('');
+  yield `${out}</table>`;
 }
 
 async function handleXmlDbDump(ctx: HandlerContext): Promise<void> {
@@ -75,7 +90,14 @@ async function handleXmlDbDump(ctx: HandlerContext): Promise<void> {
   });
   try {
     await ctx.send(`<?xml version="1.0" encoding="UTF-8"?><database>${manifest(ctx.db, ctx.profile)}`);
-    for (const cls of DB_CLASSES) await ctx.send(table(ctx.db, cls));
+    for (const cls of DB_CLASSES) {
+      for (const piece of table(ctx.db, cls)) {
+        await ctx.send(piece);
+        // A socket write can complete without returning to the event loop: yield, so other
+        // requests are served while a big dump is produced (XAPI streams it from a thread).
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
     await ctx.send('</database>');
   } catch {
     // Connection cut mid-dump.
