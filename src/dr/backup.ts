@@ -21,6 +21,7 @@ import {
   streamPoolDatabase,
   throwIfAborted,
   toStr,
+  type ErrorExplanation,
   type Ref,
   type Session,
 } from '../xenapi/index.js';
@@ -59,7 +60,7 @@ import { childAbort, clampConcurrency, forEachConcurrently } from './work-pool.j
 import { WriteBehind } from './volume/write-behind.js';
 
 /** VM exports held in memory waiting for the filesystem, at most. */
-const WRITE_BEHIND_BYTES = 16 * 1024 * 1024;
+const WRITE_BEHIND_BYTES = 4 * 1024 * 1024;
 
 export interface BackupOptions {
   /** SR to back up to; default the pool's default SR. */
@@ -140,12 +141,15 @@ export interface BackupReport {
 }
 
 export class SpaceGuardError extends Error {
+  readonly explanation: ErrorExplanation;
   constructor(readonly usedPercent: number) {
-    super(
-      `The backup VDI is ${usedPercent}% full (limit ${SPACE_GUARD_PERCENT}%). ` +
-        'Lower the history kept, free space on it, or back up anyway with --force.',
-    );
+    super(`The backup VDI is ${usedPercent}% full (limit ${SPACE_GUARD_PERCENT}%).`);
     this.name = 'SpaceGuardError';
+    this.explanation = {
+      code: 'BACKUP_VDI_FULL',
+      meaning: this.message,
+      nextStep: 'Lower the number of backups kept (--keep; older ones are removed after the next backup), or back up anyway with --force.',
+    };
   }
 }
 
@@ -158,7 +162,10 @@ export class BackupStepError extends Error {
     const e = explainError(cause);
     super(`${STEP_TEXT[step]} failed: ${e.code === 'ERROR' ? '' : `${e.code}: `}${e.meaning}`);
     this.name = 'BackupStepError';
+    this.explanation = { code: e.code, meaning: `${STEP_TEXT[step]} failed: ${e.meaning}`, nextStep: e.nextStep };
   }
+
+  readonly explanation: ErrorExplanation;
 }
 
 /** What a step does, for messages like "<step> failed: …". */

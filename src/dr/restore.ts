@@ -5,7 +5,7 @@
  * force as chosen; one failing VM never stops the others; the report says per VM what was
  * created or which XAPI error refused it.
  */
-import { XenApiError, explainError, importMetadata, isAbortError, throwIfAborted, toStr, type Ref, type Session } from '../xenapi/index.js';
+import { XenApiError, explainError, importMetadata, isAbortError, throwIfAborted, toStr, type ErrorExplanation, type Ref, type Session } from '../xenapi/index.js';
 import { BackupSource, BackupSourceError, type BackupEntry, type EntryProblem, type RestoreScope } from './backup-source.js';
 import { parseSrMeta, type SrNames } from './srmeta.js';
 import { readVmmeta, type VmmetaSummary } from './vmmeta.js';
@@ -166,7 +166,10 @@ export class RestoreStepError extends Error {
     const e = explainError(cause);
     super(`${RESTORE_STEP_TEXT[step]} failed: ${e.code === 'ERROR' ? '' : `${e.code}: `}${e.meaning}`);
     this.name = 'RestoreStepError';
+    this.explanation = { code: e.code, meaning: `${RESTORE_STEP_TEXT[step]} failed: ${e.meaning}`, nextStep: e.nextStep };
   }
+
+  readonly explanation: ErrorExplanation;
 }
 
 async function restoreStep<T>(step: RestoreStep, fn: () => Promise<T>): Promise<T> {

@@ -249,7 +249,21 @@ export function explainTransportError(err: TransportError): ErrorExplanation {
 }
 
 /** One entry point for screens: any thrown value → code, meaning, next step. */
+/**
+ * An error that knows how to explain itself to the operator (the domain's step and
+ * filesystem errors): explainError() uses its explanation as it is.
+ */
+export interface SelfExplainingError extends Error {
+  readonly explanation: ErrorExplanation;
+}
+
+function isSelfExplaining(err: unknown): err is SelfExplainingError {
+  const e = (err as { explanation?: Partial<ErrorExplanation> } | null)?.explanation;
+  return err instanceof Error && typeof e?.code === 'string' && typeof e.meaning === 'string' && typeof e.nextStep === 'string';
+}
+
 export function explainError(err: unknown): ErrorExplanation {
+  if (isSelfExplaining(err)) return err.explanation;
   if (err instanceof XenApiError) return explainXenApiError(err);
   if (err instanceof TransportError) return explainTransportError(err);
   if (err instanceof AbortError || isAbortError(err)) {

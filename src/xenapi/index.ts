@@ -2,7 +2,7 @@
 export { XenApiError, TransportError, AbortError, isAbortError, throwIfAborted, describeTarget } from './errors.js';
 export type { TransportErrorKind } from './errors.js';
 export { explainError, explainXenApiError, explainTransportError } from './explain.js';
-export type { ErrorExplanation } from './explain.js';
+export type { ErrorExplanation, SelfExplainingError } from './explain.js';
 export {
   NULL_REF,
   isNullRef,

@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { makeExt3, checkExt3 } from '../../src/dr/volume/e2fsprogs.js';
 import { openExt3, FilesystemRefusedError } from '../../src/dr/volume/ext3.js';
 import { NotExtFilesystemError } from '../../src/dr/volume/superblock.js';
+import { FilesystemError } from '../../src/dr/volume/fs-errors.js';
+import { writeFileBytes } from '../../src/dr/volume/files.js';
+import { explainError } from '../../src/xenapi/index.js';
 
 const SBIN = { ...process.env, PATH: `${process.env['PATH']}:/usr/sbin:/sbin` };
 const debugfs = (img: string, cmd: string) =>
@@ -30,6 +33,25 @@ async function newImage(name: string, size = 64 * 1024 * 1024): Promise<string> 
 }
 
 describe('ext3 volume through libext2fs', () => {
+  it('names a full filesystem as such, with what to do, instead of libext2fs error numbers', async () => {
+    const img = await newImage('full.img', 8 * 1024 * 1024);
+    const vol = await openExt3(img, { write: true });
+    let err: unknown;
+    try {
+      for (let i = 0; i < 64; i++) await writeFileBytes(vol.fs, `/f${i}`, Buffer.alloc(512 * 1024, i));
+    } catch (e) {
+      err = e;
+    } finally {
+      await vol.close();
+    }
+    expect(err).toBeInstanceOf(FilesystemError);
+    const e = explainError(err);
+    expect(e.code).toBe('EXT2_ET_BLOCK_ALLOC_FAIL');
+    expect(e.meaning).toMatch(/full/);
+    expect(e.nextStep).toMatch(/--keep/);
+    expect(e.meaning).not.toMatch(/2133571/);
+  });
+
   it('writes files, folders and relative symlinks that e2fsck and debugfs accept', async () => {
     const img = await newImage('a.img');
     const vol = await openExt3(img, { write: true });

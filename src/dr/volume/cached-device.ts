@@ -31,8 +31,8 @@ export class CachedBlockDevice implements BlockDevice {
     opts: CacheOptions = {},
   ) {
     this.pageSize = opts.pageSize ?? 4096;
-    this.maxDirtyPages = Math.max(1, Math.floor((opts.maxDirtyBytes ?? 32 * 1024 * 1024) / this.pageSize));
-    this.maxPages = Math.max(this.maxDirtyPages, Math.floor((opts.maxCachedBytes ?? 64 * 1024 * 1024) / this.pageSize));
+    this.maxDirtyPages = Math.max(1, Math.floor((opts.maxDirtyBytes ?? 4 * 1024 * 1024) / this.pageSize));
+    this.maxPages = Math.max(this.maxDirtyPages, Math.floor((opts.maxCachedBytes ?? 8 * 1024 * 1024) / this.pageSize));
     this.readAheadPages = Math.max(1, opts.readAheadPages ?? 16);
   }
 
@@ -71,8 +71,9 @@ export class CachedBlockDevice implements BlockDevice {
     const start = index * this.pageSize;
     const run = Buffer.alloc(count * this.pageSize);
     await this.base.read(run, 0, Math.min(run.length, this.size - start), start);
-    // The requested page goes in last, as the most recent: an eviction never takes it.
-    for (let i = count - 1; i >= 0; i--) this.pages.set(index + i, run.subarray(i * this.pageSize, (i + 1) * this.pageSize));
+    // The requested page goes in last, as the most recent: an eviction never takes it. Each
+    // page is a copy: a slice would keep the whole run alive as long as any page of it.
+    for (let i = count - 1; i >= 0; i--) this.pages.set(index + i, Buffer.from(run.subarray(i * this.pageSize, (i + 1) * this.pageSize)));
     p = this.pages.get(index)!;
     this.lastUsed = index;
     if (this.pages.size > this.maxPages) await this.evict();

@@ -16,6 +16,7 @@ import { withSafeReaddir } from './directory.js';
 import { checkExt3, findTool, type FsckResult } from './e2fsprogs.js';
 import { readSuperblock, type SuperblockInfo } from './superblock.js';
 import { SerialQueue } from './serial.js';
+import { withFsErrors } from './fs-errors.js';
 
 export class FilesystemRefusedError extends Error {
   constructor(
@@ -118,7 +119,7 @@ function makeVolume(fs: Ext2Fs, device: BlockDevice, superblock: SuperblockInfo,
   const queue = new SerialQueue();
   return {
     exclusive: (fn) => queue.run(fn),
-    fs: withSafeReaddir(fs.promises),
+    fs: withSafeReaddir(withFsErrors(fs.promises)),
     device,
     superblock,
     repaired,

@@ -5,6 +5,7 @@
  * go through open/read/write in bounded chunks here.
  */
 import type { Ext2Promises } from 'ext2fs';
+import { translateFsError } from './fs-errors.js';
 
 const CHUNK = 1024 * 1024;
 
@@ -60,7 +61,11 @@ export async function readFileBytes(fs: Ext2Promises, path: string, maxBytes: nu
  * corrupted. Only whole buffers, at offset 0, are passed.
  */
 async function writeAt(fh: FileHandle, part: Buffer, position: number): Promise<number> {
-  return (await fh.write(part, 0, part.length, position)).bytesWritten;
+  try {
+    return (await fh.write(part, 0, part.length, position)).bytesWritten;
+  } catch (err) {
+    throw translateFsError(err, 'write');
+  }
 }
 
 /** Creates or truncates `path` with `mode` (ext2fs's writeFile ignores the mode). */
