@@ -7,9 +7,11 @@
  * Prints one JSON line: {scenario, wallMs, maxRssKb, …} or {error}.
  *
  *   stock-backup   pool-dump-database; vm-list; per VM and custom template vm-export
- *                  --metadata to a file; backup-sr-metadata.py (SR records, a VDI record each)
+ *                  --metadata to a file; backup-sr-metadata.py (SR records, a VDI record each);
+ *                  --limit N measures the VM loop and the VDI record loop on their first N
  *   stock-restore  per file vm-import --metadata --preserve --force; restore-sr-metadata.py
- *                  (per SR and VDI: get_by_uuid, set_name_label, set_name_description)
+ *                  (per SR and VDI: get_by_uuid, set_name_label, set_name_description);
+ *                  --limit N measures the rename loop on its first N objects
  *
  * The password comes from XSDR_PASSWORD (never argv).
  */
@@ -33,6 +35,7 @@ const password = process.env['XSDR_PASSWORD'] ?? '';
 if (password === '') throw new Error('client-child: set XSDR_PASSWORD');
 const url = values.url ?? '';
 const SRMETA = 'SRMETA.xml';
+const UNSAMPLED = 'unsampled-vdis';
 
 /** One `xe` process: its own session for one piece of work. */
 async function xe<T>(work: (s: Session) => Promise<T>): Promise<T> {
@@ -71,22 +74,33 @@ async function stockBackup(dir: string): Promise<Record<string, unknown>> {
     }
   }
   const loopMs = performance.now() - loopStarted;
+  // --limit: the per-VDI record loop too is measured on its first N VDIs (the caller scales it).
+  let vdiRecords = 0;
+  let vdiTotal = 0;
+  let namesMs = 0;
   const srmeta = await xe(async (s) => {
     const srs = await s.call<Records>('SR.get_all_records');
     const out: SrNames[] = [];
+    const started = performance.now();
     for (const sr of Object.values(srs)) {
       const vdis: SrNames['vdis'] = [];
       for (const ref of (sr['VDIs'] ?? []) as Ref[]) {
+        vdiTotal++;
+        if (values.limit && vdiRecords >= Number(values.limit)) continue;
+        vdiRecords++;
         const v = await s.call<Record<string, unknown>>('VDI.get_record', ref).catch(() => null);
         if (v) vdis.push({ uuid: toStr(v['uuid']), nameLabel: toStr(v['name_label']), nameDescription: toStr(v['name_description']) });
       }
       out.push({ uuid: toStr(sr['uuid']), nameLabel: toStr(sr['name_label']), nameDescription: toStr(sr['name_description']), vdis });
     }
+    namesMs = performance.now() - started;
     return buildSrMeta(out);
   });
   await writeFile(join(dir, SRMETA), srmeta);
+  // The VDIs left out of the sample: the restore scales its rename loop to the whole set.
+  await writeFile(join(dir, UNSAMPLED), String(vdiTotal - vdiRecords));
   bytes += Buffer.byteLength(srmeta);
-  return { exported: set.length - failures, failures, setSize: all.length, bytes, loopMs, loopItems: set.length };
+  return { exported: set.length - failures, failures, setSize: all.length, bytes, loopMs, loopItems: set.length, namesMs, namesItems: vdiRecords, namesTotal: vdiTotal };
 }
 
 async function stockRestore(dir: string): Promise<Record<string, unknown>> {
@@ -106,6 +120,11 @@ async function stockRestore(dir: string): Promise<Record<string, unknown>> {
   const loopMs = performance.now() - loopStarted;
   let names = 0;
   const meta = parseSrMeta(await readFile(join(dir, SRMETA)));
+  // --limit: the rename loop too is measured on its first N objects (the caller scales it).
+  const unsampled = Number(await readFile(join(dir, UNSAMPLED), 'utf8').catch(() => '0'));
+  const objects = meta.srs.reduce((n, sr) => n + 1 + sr.vdis.length, 0);
+  const nameLimit = values.limit ? Number(values.limit) : Infinity;
+  const namesStarted = performance.now();
   await xe(async (s) => {
     const rename = async (cls: 'SR' | 'VDI', uuid: string, label: string, desc: string) => {
       try {
@@ -117,12 +136,18 @@ async function stockRestore(dir: string): Promise<Record<string, unknown>> {
         // stock: a missing VDI is reported and skipped
       }
     };
+    let tried = 0;
     for (const sr of meta.srs) {
+      if (tried++ >= nameLimit) break;
       await rename('SR', sr.uuid, sr.nameLabel, sr.nameDescription);
-      for (const v of sr.vdis) await rename('VDI', v.uuid, v.nameLabel, v.nameDescription);
+      for (const v of sr.vdis) {
+        if (tried++ >= nameLimit) break;
+        await rename('VDI', v.uuid, v.nameLabel, v.nameDescription);
+      }
     }
   });
-  return { restored, errors, names, loopMs, loopItems: files.length };
+  const namesMs = performance.now() - namesStarted;
+  return { restored, errors, names, loopMs, loopItems: files.length, namesMs, namesItems: Math.min(objects, nameLimit), namesTotal: objects + unsampled };
 }
 
 async function main(): Promise<void> {

@@ -129,10 +129,19 @@ async function ours(cli: string, sim: SimProcess, args: string[]): Promise<[CliR
 }
 
 /** The stock pattern's time for the whole set, its per-VM loop scaled up when sampled. */
+/** The stock pattern's time for the whole set, its per-VM (and per-name) loops scaled up when sampled. */
 function stockTime(r: ClientResult, setSize: number): { ms: number; sampled: boolean } {
-  const items = Number(r['loopItems']);
-  if (items >= setSize || items === 0) return { ms: r.wallMs, sampled: false };
-  return { ms: r.wallMs + Number(r['loopMs']) * (setSize / items - 1), sampled: true };
+  let ms = r.wallMs;
+  let sampled = false;
+  const scale = (loopMs: unknown, items: unknown, total: number) => {
+    const n = Number(items);
+    if (!(n > 0) || n >= total) return;
+    ms += Number(loopMs) * (total / n - 1);
+    sampled = true;
+  };
+  scale(r['loopMs'], r['loopItems'], setSize);
+  if (r['namesTotal'] !== undefined) scale(r['namesMs'], r['namesItems'], Number(r['namesTotal']));
+  return { ms, sampled };
 }
 
 const num = (v: unknown) => Number(v ?? NaN);
@@ -208,7 +217,7 @@ async function benchSize(cli: string, vms: number, log: (s: string) => void, row
       log(`${vms} VMs: stock restore pattern at a second DR site`);
       const dr2 = await SimProcess.start({ state: join(tmp, 'dr2'), vms: 0, attach: srDirs, ...sim });
       try {
-        return await stock(dr2, ['--scenario', 'stock-restore', '--dir', stockDir]);
+        return await stock(dr2, ['--scenario', 'stock-restore', '--dir', stockDir, ...(sample ? ['--limit', String(sample)] : [])]);
       } finally {
         await dr2.stop();
       }

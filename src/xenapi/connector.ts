@@ -183,7 +183,8 @@ export async function readBody(
     chunks.push(c);
     onBytes?.(received);
   });
-  return Buffer.concat(chunks, size);
+  // One chunk (most metadata exports) is the body as it is: no copy, no garbage.
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
 }
 
 /**

@@ -94,24 +94,28 @@ export async function writeStreamToFile(fs: Ext2Promises, path: string, stream: 
   const ex = opts.exclusive ?? now;
   const fh = await ex(() => fs.open(path, 'w', opts.mode ?? FILE_MODE));
   let pos = 0;
-  let held: Buffer[] = [];
-  let heldBytes = 0;
+  // One staging buffer for the whole stream: a big dump leaves no MiB-sized garbage behind.
+  const staged = Buffer.allocUnsafe(CHUNK);
+  let held = 0;
   const flush = async () => {
-    if (heldBytes === 0) return;
-    const buf = Buffer.concat(held, heldBytes);
-    held = [];
-    heldBytes = 0;
+    if (held === 0) return;
+    const n = held;
     await ex(async () => {
       let done = 0;
-      while (done < buf.length) done += await writeAt(fh, buf.subarray(done, done + CHUNK), pos + done);
+      while (done < n) done += await writeAt(fh, staged.subarray(done, n), pos + done);
     });
-    pos += buf.length;
+    pos += n;
+    held = 0;
   };
   try {
     for await (const chunk of stream) {
-      held.push(chunk);
-      heldBytes += chunk.length;
-      if (heldBytes >= CHUNK) await flush();
+      let at = 0;
+      while (at < chunk.length) {
+        const n = chunk.copy(staged, held, at);
+        held += n;
+        at += n;
+        if (held === CHUNK) await flush();
+      }
     }
     await flush();
   } finally {
