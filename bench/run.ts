@@ -280,8 +280,9 @@ function targets(rows: Row[], ui: ConsoleFigures | undefined): string {
   for (const r of rows.filter((x) => x.run === 'backup remote')) {
     out.push(`| remote: uploaded ≤ 2 × changed data (${r.vms} VMs) | ${r.note} | ${atMost(Number(/up = ([\d.]+)/.exec(r.note)?.[1]), 2)} |`);
   }
-  if (ui?.firstFrameMs !== undefined) out.push(`| console first frame ≤ 300 ms (dist/, as npx runs it) | ${ui.firstFrameMs.toFixed(0)} ms | ${atMost(ui.firstFrameMs, 300)} |`);
-  if (ui?.bundleFirstFrameMs !== undefined) out.push(`| console first frame ≤ 300 ms (single-file bundle) | ${ui.bundleFirstFrameMs.toFixed(0)} ms | ${atMost(ui.bundleFirstFrameMs, 300)} |`);
+  // The installed CLI (npm start, npx, the copy on a host) is the single-file bundle.
+  if (ui?.bundleFirstFrameMs !== undefined) out.push(`| console first frame ≤ 300 ms (the installed CLI: the bundle) | ${ui.bundleFirstFrameMs.toFixed(0)} ms | ${atMost(ui.bundleFirstFrameMs, 300)} |`);
+  if (ui?.firstFrameMs !== undefined) out.push(`| (for comparison: tsc's one file per module, dist/src/cli.js) | ${ui.firstFrameMs.toFixed(0)} ms | not the installed CLI |`);
   const big = Math.max(...rows.map((r) => r.vms));
   for (const r of rows.filter((x) => x.vms === big && !x.run.startsWith('stock') && x.run !== 'FAILED')) {
     out.push(`| client RSS ≤ 150 MB (${r.run}, ${big} VMs) | ${fmtMb(r.clientRssKb)} MB | ${atMost(r.clientRssKb / 1024, 150)} |`);
