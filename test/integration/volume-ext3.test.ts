@@ -33,6 +33,12 @@ async function newImage(name: string, size = 64 * 1024 * 1024): Promise<string> 
 }
 
 describe('ext3 volume through libext2fs', () => {
+  it('leaves no handler of the ext2fs loader that rethrows crashes from its own one-line source', () => {
+    for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+      expect(process.listeners(event).filter((l) => /ExitStatus|throw reason/.test(String(l)))).toEqual([]);
+    }
+  });
+
   it('names a full filesystem as such, with what to do, instead of libext2fs error numbers', async () => {
     const img = await newImage('full.img', 8 * 1024 * 1024);
     const vol = await openExt3(img, { write: true });

@@ -18,6 +18,17 @@ import { readSuperblock, type SuperblockInfo } from './superblock.js';
 import { SerialQueue } from './serial.js';
 import { withFsErrors } from './fs-errors.js';
 
+// emscripten's loader inside `ext2fs` installs process handlers that rethrow every uncaught
+// exception and unhandled rejection from its own source, a single 350 KB line that Node then
+// prints whole to the operator's terminal. The program reports its own errors (cli.tsx, the
+// console); Node's default handling is kept for anything else.
+const processEvents = process as NodeJS.EventEmitter;
+for (const event of ['uncaughtException', 'unhandledRejection']) {
+  for (const listener of processEvents.listeners(event)) {
+    if (/ExitStatus|throw reason/.test(String(listener))) processEvents.off(event, listener as (...args: unknown[]) => void);
+  }
+}
+
 export class FilesystemRefusedError extends Error {
   constructor(
     message: string,
