@@ -286,22 +286,6 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
     phase('check', `Checking backup VDI space usage: ${spaceBefore.usedPercent}%`);
     if (spaceBefore.usedPercent > SPACE_GUARD_PERCENT && !options.force) throw new SpaceGuardError(spaceBefore.usedPercent);
 
-    // The database dump and the VM exports run side by side; a failure of either stops both.
-    const inner = childAbort(signal);
-    const innerOpts = { signal: inner.signal };
-
-    // Database: dumped under a temporary name, rotated in once complete (below).
-    throwIfAborted(signal);
-    phase('database', 'Backing up pool database...');
-    const partialDb = `/.${poolUuid}.db.incomplete`;
-    const dumping = step('database', async () => {
-      const dl = await streamPoolDatabase(session, innerOpts);
-      const n = await writeStreamToFile(fs, partialDb, dl.stream as AsyncIterable<Buffer>, { exclusive: vol.exclusive });
-      bytesWritten += n;
-      await dl.done;
-    });
-    dumping.catch(() => inner.abort(new Error('the database dump failed')));
-
     // The dated folder, under a name no lister shows until it is complete.
     const date = await vol.exclusive(() => freeDateName(fs, (options.now ?? (() => new Date()))()));
     tmpDir = incompleteDir(date);
@@ -314,6 +298,27 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
 
     phase('srmeta', 'Backing up SR metadata...');
     await step('srmeta', () => write(`${dir}/${SRMETA_FILE}`, buildSrMeta(srNamesOf(records))));
+
+    // The database dump and the VM exports run side by side; a failure of either stops both.
+    // Database: dumped under a temporary name, rotated in once complete (below).
+    throwIfAborted(signal);
+    const inner = childAbort(signal);
+    const innerOpts = { signal: inner.signal };
+    phase('database', 'Backing up pool database...');
+    const partialDb = `/.${poolUuid}.db.incomplete`;
+    const dumping = step('database', async () => {
+      const dl = await streamPoolDatabase(session, innerOpts);
+      const n = await writeStreamToFile(fs, partialDb, dl.stream as AsyncIterable<Buffer>, { exclusive: vol.exclusive });
+      bytesWritten += n;
+      await dl.done;
+    });
+    // The first of the two to fail is the one reported; it stops the other.
+    let firstFailure: { err: unknown } | undefined;
+    const stopOnFailure = (err: unknown) => {
+      firstFailure ??= { err };
+      inner.abort(new Error('the backup stopped'));
+    };
+    dumping.catch(stopOnFailure);
 
     const set = selectBackupSet(records);
     const all = [...set.vms.map((r) => ({ ...r, template: false })), ...set.templates.map((r) => ({ ...r, template: true }))];
@@ -352,12 +357,12 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
         await writes.drain();
       }
     });
-    const [dumped, exportsDone] = await Promise.allSettled([dumping, exporting]);
+    exporting.catch(stopOnFailure);
+    await Promise.allSettled([dumping, exporting]);
     inner.dispose();
-    // The user's Ctrl-C first, then the failure that stopped the rest.
+    // The operator's Ctrl-C first, then the failure that stopped the rest.
     throwIfAborted(signal);
-    if (dumped.status === 'rejected') throw dumped.reason;
-    if (exportsDone.status === 'rejected') throw exportsDone.reason;
+    if (firstFailure) throw firstFailure.err;
 
     let databaseHistory = 0;
     await step('database', () =>
