@@ -34,8 +34,9 @@ async function newImage(name: string, size = 64 * 1024 * 1024): Promise<string> 
 
 describe('ext3 volume through libext2fs', () => {
   it('leaves no handler of the ext2fs loader that rethrows crashes from its own one-line source', () => {
-    for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
-      expect(process.listeners(event).filter((l) => /ExitStatus|throw reason/.test(String(l)))).toEqual([]);
+    const events = process as NodeJS.EventEmitter;
+    for (const event of ['uncaughtException', 'unhandledRejection']) {
+      expect(events.listeners(event).filter((l) => /ExitStatus|throw reason/.test(String(l)))).toEqual([]);
     }
   });
 
