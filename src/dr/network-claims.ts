@@ -35,11 +35,10 @@ export class NetworkClaims {
 
   /**
    * Runs `importVm` once no other import is creating a network it needs, holding claims on
-   * the networks it will create itself. `created` says whether the import succeeded (then
-   * its networks exist; after a failure XAPI removed what it created, so a waiting import
-   * becomes the creator).
+   * the networks it will create itself. Once it succeeded its networks exist; after a failure
+   * XAPI removed what it created, so a waiting import becomes the creator.
    */
-  async run<T>(networks: readonly NetworkRef[], importVm: () => Promise<T>, created: (result: T) => boolean): Promise<T> {
+  async run<T>(networks: readonly NetworkRef[], importVm: () => Promise<T>): Promise<T> {
     for (;;) {
       const missing = networks.filter((n) => !this.exists(n));
       const blocking = [...this.claims].filter((c) => missing.some((n) => n.name === c.name || n.bridge === c.bridge));
@@ -54,7 +53,7 @@ export class NetworkClaims {
     let ok = false;
     try {
       const result = await importVm();
-      ok = created(result);
+      ok = true;
       return result;
     } finally {
       for (const c of mine) {

@@ -109,7 +109,6 @@ export interface PreflightReport {
   counts: { vms: number; templates: number; clashes: number; missingDisks: number; newNetworks: number; unreadable: number; expectedErrors: number };
 }
 
-
 /** What the pool has now, for the preflight's comparisons. */
 async function poolIndex(session: Session) {
   const fields = (...f: string[]) => ({ recordFields: new Set(f) });
@@ -117,13 +116,13 @@ async function poolIndex(session: Session) {
     session.getAllRecords('VM', fields('uuid', 'name_label', 'power_state')),
     session.getAllRecords('VDI', fields('SR', 'location')),
     session.getAllRecords('SR', fields('uuid')),
-    session.getAllRecords('network', fields('name_label', 'bridge')),
+    poolNetworks(session),
   ]);
   const srUuidByRef = new Map(Object.entries(srs).map(([ref, r]) => [ref, toStr(r['uuid'])]));
   const vmByUuid = new Map(Object.values(vms).map((r) => [toStr(r['uuid']), r]));
   const vdiByLocation = new Set(Object.values(vdis).map((r) => `${srUuidByRef.get(toStr(r['SR'])) ?? ''}/${toStr(r['location'])}`));
-  const netNames = new Set(Object.values(networks).map((r) => toStr(r['name_label'])));
-  const bridges = new Set(Object.values(networks).map((r) => toStr(r['bridge'])));
+  const netNames = new Set(networks.map((n) => n.name));
+  const bridges = new Set(networks.map((n) => n.bridge));
   return { vmByUuid, vdiByLocation, srUuids: new Set(srUuidByRef.values()), netNames, bridges };
 }
 
@@ -329,7 +328,7 @@ async function importOne(
     const send = () =>
       importMetadata(session, tar, { restore: true, force: opts.force ?? false, dryRun: opts.dryRun ?? false, srRef }, opts.signal ? { signal: opts.signal } : {});
     const wanted = meta.vms.flatMap((v) => v.networks.map((n) => ({ name: n.networkName, bridge: n.bridge })));
-    const refs = networks ? await networks.run(wanted, send, () => true) : await send();
+    const refs = networks ? await networks.run(wanted, send) : await send();
     return { file: entry.name, vmUuid: entry.vmUuid, name, ok: true, created: await vmNames(session, refs) };
   } catch (err) {
     if (opts.signal?.aborted) throw err;

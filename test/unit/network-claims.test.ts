@@ -19,8 +19,8 @@ describe('NetworkClaims', () => {
     const running: string[] = [];
     const a = gate();
     const b = gate();
-    const pa = claims.run([{ name: 'Pool-wide network', bridge: 'xenbr0' }], async () => (running.push('a'), a.p), () => true);
-    const pb = claims.run([{ name: 'DMZ', bridge: 'xenbr9' }], async () => (running.push('b'), b.p), () => true);
+    const pa = claims.run([{ name: 'Pool-wide network', bridge: 'xenbr0' }], async () => (running.push('a'), a.p));
+    const pb = claims.run([{ name: 'DMZ', bridge: 'xenbr9' }], async () => (running.push('b'), b.p));
     await tick();
     expect(running).toEqual(['a', 'b']);
     a.open();
@@ -32,9 +32,9 @@ describe('NetworkClaims', () => {
     const claims = new NetworkClaims(existing);
     const order: string[] = [];
     const first = gate();
-    const p1 = claims.run([{ name: 'DMZ', bridge: 'xenbr9' }], async () => (order.push('first'), first.p), () => true);
-    const p2 = claims.run([{ name: 'DMZ', bridge: 'other' }], async () => order.push('same name'), () => true);
-    const p3 = claims.run([{ name: 'Other', bridge: 'xenbr9' }], async () => order.push('same bridge'), () => true);
+    const p1 = claims.run([{ name: 'DMZ', bridge: 'xenbr9' }], async () => (order.push('first'), first.p));
+    const p2 = claims.run([{ name: 'DMZ', bridge: 'other' }], async () => order.push('same name'));
+    const p3 = claims.run([{ name: 'Other', bridge: 'xenbr9' }], async () => order.push('same bridge'));
     await tick();
     expect(order).toEqual(['first']);
     first.open();
@@ -47,9 +47,9 @@ describe('NetworkClaims', () => {
     const order: string[] = [];
     const first = gate();
     const second = gate();
-    const p1 = claims.run([{ name: 'DMZ', bridge: 'b' }], async () => (order.push('first'), first.p), () => true).catch((e: Error) => e.message);
-    const p2 = claims.run([{ name: 'DMZ', bridge: 'b' }], async () => (order.push('second'), second.p), () => true);
-    const p3 = claims.run([{ name: 'DMZ', bridge: 'b' }], async () => order.push('third'), () => true);
+    const p1 = claims.run([{ name: 'DMZ', bridge: 'b' }], async () => (order.push('first'), first.p)).catch((e: Error) => e.message);
+    const p2 = claims.run([{ name: 'DMZ', bridge: 'b' }], async () => (order.push('second'), second.p));
+    const p3 = claims.run([{ name: 'DMZ', bridge: 'b' }], async () => order.push('third'));
     await tick();
     first.fail(new Error('IMPORT_ERROR'));
     expect(await p1).toBe('IMPORT_ERROR');
