@@ -3,6 +3,7 @@
  * Entry point: argv → the console (no command) or a non-interactive command.
  * Passwords never come from argv: --password-file, $XSDR_PASSWORD, or a prompt.
  */
+import './heap-tuned.js';
 import { Command, CommanderError, Option } from 'commander';
 import type { GlobalOptions } from './connect.js';
 import { registerSimCommand } from './commands/sim.js';

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { readPasswordFile } from '../credentials.js';
+import { restoreDefaultHeapSizing } from '../heap-tuning.js';
 import { startDemoSimulator, SIM_PROFILES, type SimProfileName } from '../sim/index.js';
 import { parseIntOption } from './options.js';
 
@@ -51,6 +52,8 @@ export function registerSimCommand(program: Command): void {
       if (opts.profile !== undefined && !(opts.profile in SIM_PROFILES)) {
         throw new Error(`--profile: unknown profile "${opts.profile}"; known: ${Object.keys(SIM_PROFILES).join(', ')}`);
       }
+      // A server holding a large live database: V8's own heap sizing suits it better.
+      restoreDefaultHeapSizing();
       const sim = await startDemoSimulator({
         stateDir: resolve(opts.state),
         host: opts.listen,
