@@ -30,6 +30,49 @@ const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8'));
 const EXT2FS_CONST_ASSIGNMENTS = ['path = path.resolve(p.toString());', 'toRead = Math.min(this.end - this.pos + 1, toRead);'];
 const LOCAL_REQUIRE = /^const require = createRequire\(import\.meta\.url\);$/m;
 
+/** yoga-layout's emscripten loader reads `typeof fetch`, which makes Node load undici (30 ms). */
+const YOGA_FETCH_TEST = '"function"!=typeof fetch?Promise.resolve().then(function(){return wa()})';
+const TEXT_WIDTH = join(ROOT, 'src/console-text-width.ts');
+
+/**
+ * Start-up time of the console (each change is checked; see docs/ARCHITECTURE.md):
+ *  - yoga's loader decodes its embedded WebAssembly without asking for fetch first;
+ *  - every import of string-width gets the fast path of src/console-text-width.ts in front
+ *    of that importer's own string-width version.
+ */
+const fastStart = {
+  name: 'fast-start',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]yoga-layout[\\/]dist[\\/]binaries[\\/]yoga-wasm-base64-esm\.js$/ }, async (a) => {
+      const text = await readFile(a.path, 'utf8');
+      if (!text.includes(YOGA_FETCH_TEST)) throw new Error(`${a.path}: the loader's fetch test is not where expected; check the yoga-layout version`);
+      return { contents: text.replace(YOGA_FETCH_TEST, '!0?Promise.resolve().then(function(){return wa()})'), loader: 'js' };
+    });
+    b.onResolve({ filter: /^string-width$/ }, async (a) => {
+      if (a.pluginData === 'real-string-width') return undefined;
+      const real = await b.resolve('string-width', { resolveDir: a.resolveDir, kind: a.kind, pluginData: 'real-string-width' });
+      if (real.errors.length > 0) return { errors: real.errors };
+      return { path: real.path, namespace: 'xsdr-string-width' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'xsdr-string-width' }, (a) => ({
+      // The real module is required on first need (esbuild initialises a required ES module
+      // lazily): loading it builds an Intl.Segmenter, 10–20 ms each version.
+      contents: [
+        `import { narrowWidth } from ${JSON.stringify(TEXT_WIDTH)};`,
+        'let realWidth;',
+        'export default function stringWidth(text, options) {',
+        '  const known = narrowWidth(text, options);',
+        '  if (known !== undefined) return known;',
+        `  realWidth ??= require(${JSON.stringify(a.path)}).default;`,
+        '  return realWidth(text, options);',
+        '}',
+      ].join('\n'),
+      loader: 'js',
+      resolveDir: ROOT,
+    }));
+  },
+};
+
 /** The adjustments described in the header. */
 const hostPortable = {
   name: 'host-portable',
@@ -92,7 +135,7 @@ const result = await build({
       'const __dirname = __xsdrDirname(__filename);',
     ].join('\n'),
   },
-  plugins: [hostPortable],
+  plugins: [hostPortable, fastStart],
   metafile: true,
 });
 await chmod(outfile, 0o755);

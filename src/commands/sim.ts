@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { readPasswordFile } from '../credentials.js';
 import { restoreDefaultHeapSizing } from '../heap-tuning.js';
-import { startDemoSimulator, SIM_PROFILES, type SimProfileName } from '../sim/index.js';
+import { SIM_PROFILES, type SimProfileName } from '../sim/profiles.js';
 import { parseIntOption } from './options.js';
 
 interface SimCommandOptions {
@@ -54,6 +54,9 @@ export function registerSimCommand(program: Command): void {
       }
       // A server holding a large live database: V8's own heap sizing suits it better.
       restoreDefaultHeapSizing();
+      // Loaded here, not with the program: the simulator (certificates and all) costs every
+      // other command and the console ~50 ms of start-up.
+      const { startDemoSimulator } = await import('../sim/index.js');
       const sim = await startDemoSimulator({
         stateDir: resolve(opts.state),
         host: opts.listen,

@@ -1,12 +1,12 @@
 /**
- * The built console in a real terminal: tmux runs `node dist/src/cli.js --sim-state <dir>`
- * (the embedded simulated pool, as `npm start` does) in a 100×30 window on a private tmux
+ * The installed console in a real terminal: tmux runs the single-file bundle (built here by
+ * scripts/bundle.mjs, as `npm run build` builds dist/xsconsole-dr.mjs, start-up adjustments
+ * included) with `--sim-state <dir>` (the embedded simulated pool, as `npm start` does) in a 100×30 window on a private tmux
  * server; the test types as an operator would (send-keys) and reads the screen
  * (capture-pane), waiting — bounded — for each expected frame. It logs in, backs up to the
  * pool's default SR, restores a dry run from that backup, and quits; the program must exit 0.
  * It runs with CI=true in the console's environment, as a CI machine has it.
  *
- * `npm test` builds dist/ first; run `npm run build` before running this file alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
@@ -16,12 +16,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '../..');
-const CLI = join(ROOT, 'dist/src/cli.js');
 const SESSION = 'xsdr-e2e';
 /** The embedded pool's documented demo password (README). */
 const DEMO_PASSWORD = 'demo';
 
 let dir: string;
+let cli: string;
 let socket: string;
 let exitFile: string;
 let stderrFile: string;
@@ -91,9 +91,10 @@ async function highlight(pred: (row: string) => boolean, what: string): Promise<
 }
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npm run build; npm test builds it).`);
   execFileSync('tmux', ['-V']); // tmux is required (.ci/run installs it); never skipped
   dir = await mkdtemp(join(tmpdir(), 'xsdr-tmux-'));
+  cli = join(dir, 'xsconsole-dr.mjs');
+  execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs'), '--out', cli], { stdio: 'ignore', timeout: 60_000 });
   socket = join(dir, 'tmux.sock');
   exitFile = join(dir, 'exit-code');
   stderrFile = join(dir, 'stderr');
@@ -104,9 +105,9 @@ beforeAll(async () => {
   // status is written where the test can read it.
   const command =
     `env PATH='${path}' CI=true NO_COLOR=1 XSDR_CACHE_DIR='${join(dir, 'cache')}' ` +
-    `'${process.execPath}' '${CLI}' --sim-state '${join(dir, 'state')}' 2>'${stderrFile}'; echo $? > '${exitFile}'`;
+    `'${process.execPath}' '${cli}' --sim-state '${join(dir, 'state')}' 2>'${stderrFile}'; echo $? > '${exitFile}'`;
   tmux('new-session', '-d', '-s', SESSION, '-x', '100', '-y', '30', command);
-});
+}, 90_000);
 
 afterAll(async () => {
   // Only this test's private tmux server (its own socket) is stopped.
