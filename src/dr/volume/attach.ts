@@ -42,13 +42,17 @@ export async function findControlDomain(session: Session): Promise<ControlDomain
   const pool = pools[0];
   if (!pool) throw new Error('The pool has no pool object.');
   const hostRef = await session.call<Ref>('pool.get_master', pool);
-  let dom0Ref: Ref = NULL_REF;
-  try {
-    dom0Ref = await session.call<Ref>('host.get_control_domain', hostRef);
-  } catch (err) {
-    // host.control_domain exists from API 2.6 (XenServer 7.1); older hosts need a search.
-    if (!(err instanceof XenApiError) || err.code !== 'MESSAGE_METHOD_UNKNOWN') throw err;
-  }
+  // The three reads about the master go together: one round trip instead of three.
+  const [controlDomain, otherConfigValue, hostUuidValue] = await Promise.all([
+    session.call<Ref>('host.get_control_domain', hostRef).catch((err: unknown) => {
+      // host.control_domain exists from API 2.6 (XenServer 7.1); older hosts need a search.
+      if (!(err instanceof XenApiError) || err.code !== 'MESSAGE_METHOD_UNKNOWN') throw err;
+      return NULL_REF;
+    }),
+    session.call('host.get_other_config', hostRef),
+    session.call('host.get_uuid', hostRef),
+  ]);
+  let dom0Ref: Ref = controlDomain;
   if (isNullRef(dom0Ref)) {
     const found = await session.call<Record<Ref, Record<string, unknown>>>(
       'VM.get_all_records_where',
@@ -60,8 +64,8 @@ export async function findControlDomain(session: Session): Promise<ControlDomain
     if (!dom0) throw new Error('The pool master has no control domain record.');
     dom0Ref = dom0[0];
   }
-  const otherConfig = toStrMap(await session.call('host.get_other_config', hostRef));
-  const hostUuid = toStr(await session.call('host.get_uuid', hostRef));
+  const otherConfig = toStrMap(otherConfigValue);
+  const hostUuid = toStr(hostUuidValue);
   const simDir = otherConfig[SIM_DEVICE_DIR_KEY];
   return { hostRef, hostUuid, dom0Ref, deviceDir: simDir ?? '/dev', simulated: simDir !== undefined };
 }

@@ -7,7 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Ref, Session } from '../../xenapi/index.js';
 import type { ByteRange } from './block-device.js';
-import { attachToControlDomain, canAttachLocally, findControlDomain } from './attach.js';
+import { attachToControlDomain, canAttachLocally, findControlDomain, type ControlDomainInfo } from './attach.js';
 import { fetchRemoteCopy } from './remote-copy.js';
 
 export type AccessMode = 'attach' | 'remote';
@@ -47,8 +47,14 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export async function chooseAccessMode(session: Session, wanted: AccessMode | 'auto' = 'auto'): Promise<AccessMode> {
-  if (wanted !== 'auto') return wanted;
-  return (await canAttachLocally(await findControlDomain(session))) ? 'attach' : 'remote';
+  return (await chooseAccess(session, wanted)).mode;
+}
+
+/** The access mode, and the control domain when it was looked up (an attach needs it again). */
+async function chooseAccess(session: Session, wanted: AccessMode | 'auto'): Promise<{ mode: AccessMode; info?: ControlDomainInfo }> {
+  if (wanted !== 'auto') return { mode: wanted };
+  const info = await findControlDomain(session);
+  return { mode: (await canAttachLocally(info)) ? 'attach' : 'remote', info };
 }
 
 export async function openVdiWorkspace(
@@ -56,10 +62,11 @@ export async function openVdiWorkspace(
   vdi: { ref: Ref; uuid: string; virtualSize: number },
   opts: WorkspaceOptions = {},
 ): Promise<VdiWorkspace> {
-  const mode = await chooseAccessMode(session, opts.mode);
+  const { mode, info } = await chooseAccess(session, opts.mode ?? 'auto');
   const transfer = { downloadedBytes: 0, uploadedBytes: 0 };
   if (mode === 'attach') {
     const dev = await attachToControlDomain(session, vdi.ref, {
+      ...(info && { info }),
       readOnly: opts.readOnly ?? false,
       ...(opts.signal && { signal: opts.signal }),
     });
