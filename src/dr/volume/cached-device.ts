@@ -132,17 +132,24 @@ export class CachedBlockDevice implements BlockDevice {
     return this.place(index);
   }
 
+  /** The byte range split at page boundaries: page, offset in it, bytes, bytes before. */
+  private *pieces(position: number, length: number): Generator<{ index: number; within: number; n: number; done: number }> {
+    let done = 0;
+    while (done < length) {
+      const pos = position + done;
+      const index = Math.floor(pos / this.pageSize);
+      const within = pos - index * this.pageSize;
+      const n = Math.min(this.pageSize - within, length - done);
+      yield { index, within, n, done };
+      done += n;
+    }
+  }
+
   read(buffer: Buffer, bufferOffset: number, length: number, position: number): Promise<number> {
     return this.serially(async () => {
       const len = Math.max(0, Math.min(length, this.size - position));
-      let done = 0;
-      while (done < len) {
-        const pos = position + done;
-        const index = Math.floor(pos / this.pageSize);
-        const within = pos - index * this.pageSize;
-        const n = Math.min(this.pageSize - within, len - done);
+      for (const { index, within, n, done } of this.pieces(position, len)) {
         (this.hit(index) ?? (await this.page(index))).copy(buffer, bufferOffset + done, within, within + n);
-        done += n;
       }
       return len;
     });
@@ -152,16 +159,10 @@ export class CachedBlockDevice implements BlockDevice {
     return this.serially(async () => {
       if (this.base.readOnly) throw new Error(`${this.path} is open read-only`);
       if (position + length > this.size) throw new Error(`write past the end of ${this.path}`);
-      let done = 0;
-      while (done < length) {
-        const pos = position + done;
-        const index = Math.floor(pos / this.pageSize);
-        const within = pos - index * this.pageSize;
-        const n = Math.min(this.pageSize - within, length - done);
+      for (const { index, within, n, done } of this.pieces(position, length)) {
         const p = this.hit(index) ?? (within === 0 && n === this.pageSize ? await this.wholePage(index) : await this.page(index));
         buffer.copy(p, within, bufferOffset + done, bufferOffset + done + n);
         this.dirty.add(index);
-        done += n;
       }
       if (this.dirty.size > this.maxDirtyPages) await this.writeBack();
       return length;
