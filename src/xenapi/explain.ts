@@ -248,7 +248,6 @@ export function explainTransportError(err: TransportError): ErrorExplanation {
   }
 }
 
-/** One entry point for screens: any thrown value → code, meaning, next step. */
 /**
  * An error that knows how to explain itself to the operator (the domain's step and
  * filesystem errors): explainError() uses its explanation as it is.
@@ -262,6 +261,7 @@ function isSelfExplaining(err: unknown): err is SelfExplainingError {
   return err instanceof Error && typeof e?.code === 'string' && typeof e.meaning === 'string' && typeof e.nextStep === 'string';
 }
 
+/** One entry point for screens: any thrown value → code, meaning, next step. */
 export function explainError(err: unknown): ErrorExplanation {
   if (isSelfExplaining(err)) return err.explanation;
   if (err instanceof XenApiError) return explainXenApiError(err);

@@ -6,6 +6,7 @@
  */
 import type { Ext2Promises } from 'ext2fs';
 import { translateFsError } from './fs-errors.js';
+import { stageStream } from './staging.js';
 
 const CHUNK = 1024 * 1024;
 
@@ -94,30 +95,14 @@ export async function writeStreamToFile(fs: Ext2Promises, path: string, stream: 
   const ex = opts.exclusive ?? now;
   const fh = await ex(() => fs.open(path, 'w', opts.mode ?? FILE_MODE));
   let pos = 0;
-  // One staging buffer for the whole stream: a big dump leaves no MiB-sized garbage behind.
-  const staged = Buffer.allocUnsafe(CHUNK);
-  let held = 0;
-  const flush = async () => {
-    if (held === 0) return;
-    const n = held;
-    await ex(async () => {
-      let done = 0;
-      while (done < n) done += await writeAt(fh, staged.subarray(done, n), pos + done);
-    });
-    pos += n;
-    held = 0;
-  };
   try {
-    for await (const chunk of stream) {
-      let at = 0;
-      while (at < chunk.length) {
-        const n = chunk.copy(staged, held, at);
-        held += n;
-        at += n;
-        if (held === CHUNK) await flush();
-      }
-    }
-    await flush();
+    await stageStream(stream, Buffer.allocUnsafe(CHUNK), async (filled) => {
+      await ex(async () => {
+        let done = 0;
+        while (done < filled.length) done += await writeAt(fh, filled.subarray(done), pos + done);
+      });
+      pos += filled.length;
+    });
   } finally {
     await ex(() => closeFile(fs, fh));
   }

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ByteRange } from './block-device.js';
+import { stageStream } from './staging.js';
 import { CHUNK_HEADER_BYTES, chunkHeader, exportRawVdi, importRawVdi, type Ref, type Session } from '../../xenapi/index.js';
 
 export const EXTENT = 64 * 1024;
@@ -79,12 +80,7 @@ async function download(
 ): Promise<Buffer[] | number> {
   const dl = await exportRawVdi(session, vdiRef, { ...(signal && { signal }), expectedBytes: virtualSize });
   const kept: Buffer[] = [];
-  // Chunks are gathered into one extent buffer, reused: a buffer per chunk (a concatenation
-  // each) was 1.5 GB of short-lived buffers for a 1 GiB VDI, which the process kept as RSS.
-  const extent = Buffer.allocUnsafe(EXTENT);
-  let held = 0;
   let offset = 0;
-  let received = 0;
   const flushExtent = async (ext: Buffer) => {
     if (fh === null) kept.push(Buffer.from(ext));
     else if (!isZero(ext)) {
@@ -93,22 +89,14 @@ async function download(
     }
     offset += ext.length;
   };
-  for await (const chunk of dl.stream as AsyncIterable<Buffer>) {
-    received += chunk.length;
-    let at = 0;
-    while (at < chunk.length && offset < limit) {
-      const n = chunk.copy(extent, held, at);
-      held += n;
-      at += n;
-      if (held === EXTENT) {
-        await flushExtent(extent);
-        held = 0;
-      }
-    }
-    // Leaving the loop destroys the stream, cancelling the transfer: only for a prefix.
-    if (limit < virtualSize && offset >= limit) break;
-  }
-  if (held > 0 && offset < limit) await flushExtent(extent.subarray(0, Math.min(held, limit - offset)));
+  // Whole extents up to the limit, the last piece cut at it. Leaving the stream early (for a
+  // prefix only) cancels the transfer.
+  const received = await stageStream(
+    dl.stream as AsyncIterable<Buffer>,
+    Buffer.allocUnsafe(EXTENT),
+    (ext, last) => flushExtent(last ? ext.subarray(0, Math.min(ext.length, limit - offset)) : ext),
+    { wanted: () => offset < limit, leaveEarly: limit < virtualSize },
+  );
   if (limit < virtualSize) {
     await dl.done.catch(() => undefined); // cancelled on purpose
   } else {
