@@ -217,7 +217,7 @@ export async function measureConsole(opts: { cli: string; vms: number; log: (s: 
     log(`console: a ${vms}-VM pool, backed up once`);
     const sim = await SimProcess.start({ state: join(tmp, 'pool'), vms, latencyMs: 0, transferLatencyMs: 0 });
     try {
-      const backup = await runCli(cli, ['--host', sim.url, 'backup'], DEMO_ROOT_PASSWORD);
+      const backup = await runCli(cli, ['--host', sim.url, '--sim-dom0', sim.stateDir, 'backup'], DEMO_ROOT_PASSWORD);
       const srUuid = String((backup.json['sr'] as Record<string, unknown>)['uuid']);
       // 1. Against a pool given with --host (what an operator at a workstation runs).
       const t = Terminal.open([cli, '--host', sim.url]);

@@ -124,7 +124,8 @@ async function stock(sim: SimProcess, args: string[]): Promise<[ClientResult, Si
 /** Our run: the built CLI, as an operator or cron runs it. */
 async function ours(cli: string, sim: SimProcess, args: string[]): Promise<[CliResult, Record<string, unknown>, SimStatsReply]> {
   await sim.reset();
-  const r = await runCli(cli, ['--host', sim.url, ...args], DEMO_ROOT_PASSWORD);
+  // The client plays the simulated master's control domain, as it would run in dom0.
+  const r = await runCli(cli, ['--host', sim.url, '--sim-dom0', sim.stateDir, ...args], DEMO_ROOT_PASSWORD);
   return [r, r.json, await sim.stats()];
 }
 

@@ -5,6 +5,7 @@
 import { resolveTarget, type Target, type TargetOptions } from './target.js';
 import { obtainPassword } from './credentials.js';
 import { Session } from './xenapi/index.js';
+import { declareLocalControlDomain } from './dr/volume/control-domain.js';
 
 export interface GlobalOptions extends TargetOptions {
   user: string;
@@ -48,6 +49,7 @@ export async function connect(
       tls: target.tls,
       ...(target.kind === 'local' && { socketPath: target.socketPath }),
     });
+    if (target.controlDomain) declareLocalControlDomain(session, target.controlDomain);
     let closed = false;
     return {
       target,

@@ -41,6 +41,7 @@ export async function runConsole(opts: GlobalOptions): Promise<void> {
       tls: target.tls,
       describe: target.describe,
       ...(target.kind === 'local' && { socketPath: target.socketPath }),
+      ...(target.controlDomain && { controlDomain: target.controlDomain }),
     },
     user: opts.user,
     hostLabel: hostLabelOf(target),
@@ -59,6 +60,7 @@ export async function runConsole(opts: GlobalOptions): Promise<void> {
         ...(opts.insecure && { insecure: true }),
         ...(opts.fingerprint && { fingerprint: opts.fingerprint }),
         ...(opts.simState && { simState: opts.simState }),
+        ...(opts.simDom0 && { simDom0: opts.simDom0 }),
       }),
     },
   });

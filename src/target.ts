@@ -10,19 +10,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TlsOptions } from './xenapi/index.js';
 import type { SimHandle } from './sim/index.js';
+import { simulatedControlDomain, type LocalControlDomain } from './dr/volume/control-domain.js';
 
 /** Files whose presence means "this is a XenServer / XCP-ng control domain". */
 export const XAPI_INVENTORY = '/etc/xensource-inventory';
 export const XAPI_LOCAL_SOCKET = '/var/lib/xcp/xapi';
 
 export type Target =
-  | { kind: 'remote'; url: string; tls: TlsOptions; describe: string }
-  | { kind: 'local'; url: string; socketPath: string; tls: TlsOptions; describe: string }
+  | { kind: 'remote'; url: string; tls: TlsOptions; describe: string; controlDomain?: LocalControlDomain }
+  | { kind: 'local'; url: string; socketPath: string; tls: TlsOptions; describe: string; controlDomain?: LocalControlDomain }
   | {
       kind: 'embedded';
       url: string;
       tls: TlsOptions;
       describe: string;
+      /** This process plays the simulated pool's control domain (its devices and inventory). */
+      controlDomain: LocalControlDomain;
       sim: SimHandle;
       /** The demo pool's root password is public (documented in the README). */
       password: string;
@@ -34,6 +37,11 @@ export interface TargetOptions {
   insecure?: boolean;
   fingerprint?: string;
   simState?: string;
+  /**
+   * State folder of a simulated pool started separately (`sim --state DIR`) that this process
+   * plays the control domain of: its dev/ and xensource-inventory are read from there.
+   */
+  simDom0?: string;
   /** Test seam: where to look for the XenServer inventory and socket. */
   inventoryPath?: string;
   socketPath?: string;
@@ -79,11 +87,15 @@ export async function isXenServerHost(opts: Pick<TargetOptions, 'inventoryPath' 
   );
 }
 
+function simDom0(stateDir: string): LocalControlDomain {
+  return simulatedControlDomain({ deviceDir: join(stateDir, 'dev'), inventoryPath: join(stateDir, 'xensource-inventory') });
+}
+
 export async function resolveTarget(opts: TargetOptions): Promise<Target> {
   const tls = tlsPolicyFrom(opts);
   if (opts.host) {
     const url = normalizeHostUrl(opts.host);
-    return { kind: 'remote', url, tls, describe: `pool at ${url}` };
+    return { kind: 'remote', url, tls, describe: `pool at ${url}`, ...(opts.simDom0 && { controlDomain: simDom0(opts.simDom0) }) };
   }
   if (!opts.simState && (await isXenServerHost(opts))) {
     const socketPath = opts.socketPath ?? XAPI_LOCAL_SOCKET;
@@ -105,6 +117,7 @@ export async function resolveTarget(opts: TargetOptions): Promise<Target> {
     url: sim.url,
     tls: {},
     sim,
+    controlDomain: simulatedControlDomain(sim),
     password: DEMO_ROOT_PASSWORD,
     describe: `embedded simulated pool at ${sim.url} (${temporary ? 'temporary state' : `state in ${stateDir}`})`,
     async close() {

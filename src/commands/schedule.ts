@@ -176,6 +176,7 @@ export function registerScheduleCommands(program: Command, io: Io = stdio): void
               ...(g.insecure && { insecure: true }),
               ...(g.fingerprint && { fingerprint: g.fingerprint }),
               ...(g.simState && { simState: g.simState }),
+              ...(g.simDom0 && { simDom0: g.simDom0 }),
               stateDir: opts.stateDir ?? DEFAULT_STATE_DIR,
               poolConf: opts.poolConf,
             },

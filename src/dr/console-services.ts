@@ -11,6 +11,7 @@ import { BackupStepError, backupStepText, SpaceGuardError, runBackup, type Backu
 import { BackupTargetError, NoBackupVdiError, resolveSr } from './backup-vdi.js';
 import { BackupSource, BackupSourceError, probeBackupVdis, type BackupSummary, type RestoreScope } from './backup-source.js';
 import { readPoolOverview, type PoolOverview } from './overview.js';
+import { declareLocalControlDomain, type LocalControlDomain } from './volume/control-domain.js';
 import { preflightRestore, runRestore, type PreflightReport, type RestoreProgress, type RestoreReport } from './restore.js';
 import {
   DEFAULT_CRON_ROOT,
@@ -282,6 +283,8 @@ export interface ConsoleTarget {
   tls: TlsOptions;
   socketPath?: string;
   describe: string;
+  /** Which control domain this process plays (the simulated pool's); default: a real dom0's. */
+  controlDomain?: LocalControlDomain;
 }
 
 export interface ConsoleServiceOptions {
@@ -327,6 +330,8 @@ export interface ScheduleTargetInfo {
   fingerprint?: string;
   /** The embedded pool's state folder (absent: a temporary one). */
   simState?: string;
+  /** --sim-dom0: the separately run simulated pool whose control domain this process plays. */
+  simDom0?: string;
 }
 
 /**
@@ -356,6 +361,7 @@ export function scheduleRunnerFor(t: ScheduleTargetInfo): Pick<ConsoleScheduleOp
           passwordFile: resolve(t.passwordFile),
           ...(t.insecure && { insecure: true }),
           ...(t.fingerprint && { fingerprint: t.fingerprint }),
+          ...(t.simDom0 && { simDom0: resolve(t.simDom0) }),
         },
       };
   }
@@ -523,6 +529,7 @@ export function createConsoleServices(opts: ConsoleServiceOptions): LiveConsoleS
         ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }),
         ...(signal && { signal }),
       });
+      if (opts.target.controlDomain) declareLocalControlDomain(session, opts.target.controlDomain);
       try {
         const hostname = await coordinatorHostname(session, signal);
         const live = new LiveSession(session, hostname, (s) => open.delete(s));

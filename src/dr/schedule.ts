@@ -57,6 +57,8 @@ export interface RunnerSettings {
   insecure?: boolean;
   fingerprint?: string;
   simState?: string;
+  /** --sim-dom0 of a schedule for a separately run simulated pool. */
+  simDom0?: string;
   stateDir: string;
   poolConf: string;
 }
@@ -143,6 +145,7 @@ export function runnerArgs(c: RunnerConfig): string[] {
   if (c.insecure) args.push('--insecure');
   if (c.fingerprint) args.push('--fingerprint', c.fingerprint);
   if (c.simState) args.push('--sim-state', c.simState);
+  if (c.simDom0) args.push('--sim-dom0', c.simDom0);
   args.push('backup', '--scheduled');
   if (c.sr) args.push('--sr', c.sr);
   args.push('--state-dir', c.stateDir, '--pool-conf', c.poolConf);
@@ -351,6 +354,7 @@ function pick(r: RunnerSettings): RunnerSettings {
     ...(r.insecure && { insecure: true }),
     ...(r.fingerprint && { fingerprint: r.fingerprint }),
     ...(r.simState && { simState: abs(r.simState) }),
+    ...(r.simDom0 && { simDom0: abs(r.simDom0) }),
     stateDir: abs(r.stateDir),
     poolConf: abs(r.poolConf),
   };

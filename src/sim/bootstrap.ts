@@ -8,7 +8,6 @@ import type { SimProfile } from './profiles.js';
 import { nowStamp } from './tasks.js';
 
 /** host.other_config key naming the folder of dom0's device symlinks. */
-export const DEVICE_DIR_KEY = 'xsconsole-dr-sim:device-dir';
 
 export interface BootstrapResult {
   pool: Ref;
@@ -39,7 +38,7 @@ function softwareVersion(p: SimProfile, hostname: string): Record<string, string
   return v;
 }
 
-export function bootstrap(db: SimDb, profile: SimProfile, deviceDir: string, opts: BootstrapOptions = {}): BootstrapResult {
+export function bootstrap(db: SimDb, profile: SimProfile, opts: BootstrapOptions = {}): BootstrapResult {
   const hostname = opts.hostname ?? 'xenserver-sim';
   const address = opts.address ?? '127.0.0.1';
   const GiB = 1024 ** 3;
@@ -51,7 +50,7 @@ export function bootstrap(db: SimDb, profile: SimProfile, deviceDir: string, opt
     API_version_minor: profile.apiMinor,
     API_version_vendor: 'XenSource',
     software_version: softwareVersion(profile, hostname),
-    other_config: { [DEVICE_DIR_KEY]: deviceDir },
+    other_config: {},
     hostname,
     address,
     metrics,

@@ -21,11 +21,12 @@ import { registerSystemMethods } from './api/system.js';
 import { registerTaskMethods } from './api/task.js';
 import { registerVbdVmMethods } from './api/vbd-vm.js';
 import { SimAuth, ROOT_USER } from './auth.js';
-import { bootstrap, DEVICE_DIR_KEY, type BootstrapResult } from './bootstrap.js';
+import { bootstrap, type BootstrapResult } from './bootstrap.js';
 import { escapeText, parseMethodCall, serializeFailure, serializeSuccess, XmlRpcParseError } from './codec.js';
 import { controlDomain, masterHost, thePool, type SimContext } from './context.js';
 import { SimDb, type Ref } from './db.js';
 import { SimFaults } from './faults.js';
+import { INVENTORY_FILE, writeInventory } from './inventory.js';
 import { matchRoute, normalisePath, type HandlerContext, type SimRoute } from './http-route.js';
 import { DEFAULT_PROFILE, SIM_PROFILES, simProfile, type SimProfile, type SimProfileName } from './profiles.js';
 import { DropConnection, MethodRegistry, RpcDispatcher } from './rpc-dispatch.js';
@@ -79,7 +80,10 @@ export interface SimHandle {
   readonly url: string;
   readonly port: number;
   readonly stateDir: string;
+  /** The master's control domain's block devices: a plugged VBD appears here. */
   readonly deviceDir: string;
+  /** The master's xensource-inventory (host and control-domain uuids). */
+  readonly inventoryPath: string;
   /** SHA-256 certificate fingerprint when tls is on. */
   readonly fingerprint?: string;
   readonly profile: SimProfile;
@@ -496,7 +500,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimHandle>
   if (isNew) {
     db.setMeta(PROFILE_META, profile.name);
     await auth.setRootPassword(opts.rootPassword ?? DEFAULT_ROOT_PASSWORD);
-    const boot = bootstrap(db, profile, deviceDir, { hostname, address: opts.host ?? '127.0.0.1' });
+    const boot = bootstrap(db, profile, { hostname, address: opts.host ?? '127.0.0.1' });
     if (opts.populate) await opts.populate(db, { ...boot, sim: ctx, profile, stateDir, deviceDir });
   } else {
     thePool(db); // a loaded state must have its pool
@@ -504,10 +508,12 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimHandle>
       db.setMeta(PROFILE_META, profile.name);
       applyProfile(db, profile);
     }
-    // The state folder may have moved: dom0's device folder is where we serve it now.
-    db.mapAdd('host', masterHost(db), 'other_config', DEVICE_DIR_KEY, deviceDir);
+    // Older states announced the device folder to clients; a host never does that.
+    db.mapRemove('host', masterHost(db), 'other_config', 'xsconsole-dr-sim:device-dir');
   }
   await db.flush();
+  const inventoryPath = join(stateDir, INVENTORY_FILE);
+  await writeInventory(db, inventoryPath);
 
   const cert = opts.tls ? await loadOrCreateCertificate(stateDir, hostname) : undefined;
   const sim = new Simulator(ctx, opts);
@@ -525,6 +531,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimHandle>
     port,
     stateDir,
     deviceDir,
+    inventoryPath,
     ...(cert && { fingerprint: cert.fingerprint }),
     profile,
     db,

@@ -92,11 +92,12 @@ describe('xsconsole-dr on the command line', () => {
 
       const pwFile = join(dir, 'pw');
       await writeFile(pwFile, 'demo\n', { mode: 0o600 });
-      const b = await cli(['--host', sim.url, '--password-file', pwFile, 'backup', '--json']);
+      const b = await cli(['--host', sim.url, '--sim-dom0', state, '--password-file', pwFile, 'backup', '--json']);
       expect(b.code).toBe(0);
       const report = JSON.parse(b.stdout) as { vdi: { uuid: string; created: boolean }; date: string; access: string };
       expect(report.vdi.created).toBe(true);
-      expect(report.access).toBe('attach'); // the simulator's device folder is on this machine
+      // This process was told (here, not by the host) that it plays the simulated pool's dom0.
+      expect(report.access).toBe('attach');
 
       const l = await cli(['--host', sim.url, 'list', '--json'], { XSDR_PASSWORD: 'demo' });
       expect(JSON.parse(l.stdout).backups[0].date).toBe(report.date);

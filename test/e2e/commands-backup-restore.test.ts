@@ -16,7 +16,8 @@ const DATE = /\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}/;
 let dir: string;
 let sim: SimProcess;
 let pw: string;
-const cli = (...args: string[]): Promise<Run> => runCli(DIST_CLI, ['--host', sim.url, '--password-file', pw, ...args]);
+/** The operator on the simulated pool's "master": its control domain is this machine. */
+const cli = (...args: string[]): Promise<Run> => runCli(DIST_CLI, ['--host', sim.url, '--sim-dom0', sim.state, '--password-file', pw, ...args]);
 const json = (r: Run) => JSON.parse(r.stdout) as Record<string, any>;
 
 beforeAll(async () => {

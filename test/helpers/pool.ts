@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { startDemoSimulator, DEMO_ROOT_PASSWORD, type DemoSimulatorOptions } from '../../src/sim/index.js';
 import type { SimHandle } from '../../src/sim/index.js';
 import { Session } from '../../src/xenapi/index.js';
+import { declareLocalControlDomain, simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
 
 export interface TestPool {
   sim: SimHandle;
@@ -18,7 +19,7 @@ export async function startTestPool(opts: Partial<DemoSimulatorOptions> & { dir?
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'xsdr-pool-')));
   const { dir: _d, ...simOpts } = opts;
   const sim = await startDemoSimulator({ stateDir: join(dir, 'state'), vms: 6, ...simOpts });
-  const session = await Session.login({ url: sim.url, user: 'root', password: DEMO_ROOT_PASSWORD });
+  const session = await loginAsDom0(sim);
   return {
     sim,
     session,
@@ -29,6 +30,16 @@ export async function startTestPool(opts: Partial<DemoSimulatorOptions> & { dir?
       if (!opts.dir) await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A root session on `sim` from a process that plays its control domain (as the embedded
+ * pool does): a backup through it attaches the VDI instead of copying it.
+ */
+export async function loginAsDom0(sim: SimHandle, password = DEMO_ROOT_PASSWORD): Promise<Session> {
+  const session = await Session.login({ url: sim.url, user: 'root', password });
+  declareLocalControlDomain(session, simulatedControlDomain(sim));
+  return session;
 }
 
 /** The sparse file holding a VDI's bytes in the simulator. */

@@ -22,7 +22,7 @@ afterAll(async () => {
 
 async function demoDb(seed: number, vms: number, stateDir?: string) {
   const db = new SimDb();
-  const boot = bootstrap(db, SIM_PROFILES.xs8, '/nonexistent/dev');
+  const boot = bootstrap(db, SIM_PROFILES.xs8);
   const demo = await createDemoPool(db, { seed, vms, ...(stateDir !== undefined && { stateDir }) });
   return { db, boot, demo };
 }

@@ -3,6 +3,7 @@
  * wire format of facts §1 with hand-written request bodies.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { readFile } from 'node:fs/promises';
 import type { SimHandle } from '../../src/sim/server.js';
 import { isStruct, type XmlRpcStruct } from '../../src/sim/codec.js';
 import { login, postXml, rpc, rpcFail, startTempSim } from './sim-helpers.js';
@@ -204,9 +205,13 @@ describe('records and lookups', () => {
     expect(sv.product_brand).toBe('XenServer');
     expect(sv.product_version).toBe('8.4.0');
     expect(sv.xapi).toBe('25.27');
-    expect((host.other_config as XmlRpcStruct)['xsconsole-dr-sim:device-dir']).toBe(sim.deviceDir);
+    // A host announces no local paths; its inventory (in the state folder) names it and dom0.
+    expect(Object.keys(host.other_config as XmlRpcStruct)).toEqual([]);
     const dom0 = (await rpc(sim.url, 'host.get_control_domain', session, master)) as string;
     const vm = (await rpc(sim.url, 'VM.get_record', session, dom0)) as XmlRpcStruct;
+    const inventory = await readFile(sim.inventoryPath, 'utf8');
+    expect(inventory).toContain(`INSTALLATION_UUID='${host.uuid as string}'\n`);
+    expect(inventory).toContain(`CONTROL_DOMAIN_UUID='${vm.uuid as string}'\n`);
     expect(vm.is_control_domain).toBe(true);
     expect(vm.power_state).toBe('Running');
     expect(vm.domid).toBe('0');

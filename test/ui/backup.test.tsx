@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDemoSimulator, type SimHandle } from '../../src/sim/index.js';
+import { simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
 import { createConsoleServices, type ConsoleServices, type LiveConsoleServices } from '../../src/dr/console-services.js';
 import { backupVdiUuid } from '../../src/dr/layout.js';
 import { BACKUP_PICKER_TITLE } from '../../components/backup/feature.js';
@@ -70,7 +71,7 @@ describe('backup against the simulated pool', () => {
   afterEach(() => sim.faults.clear());
 
   const services = (): ConsoleServices => {
-    live = createConsoleServices({ target: { url: sim.url, tls: {}, describe: 'simulated pool' }, user: 'root', hostLabel: 'sim' });
+    live = createConsoleServices({ target: { url: sim.url, tls: {}, describe: 'simulated pool', controlDomain: simulatedControlDomain(sim) }, user: 'root', hostLabel: 'sim' });
     return live;
   };
 

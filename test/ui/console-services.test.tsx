@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDemoSimulator, type SimHandle } from '../../src/sim/index.js';
+import { simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
 import { FileExistsError, createConsoleSchedule, scheduleRunnerFor, createConsoleServices, explainConsoleError, isCancellation, saveTextFile, selectSrChoices } from '../../src/dr/console-services.js';
 import { BackupSourceError } from '../../src/dr/backup-source.js';
 import { ScheduleError, cronLinkPath, readRunnerConfig, setSchedule } from '../../src/dr/schedule.js';
@@ -88,7 +89,7 @@ describe('createConsoleServices against the simulated pool', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const make = () => createConsoleServices({ target: { url: sim.url, tls: {}, describe: 'sim' }, user: 'root', hostLabel: 'h' });
+  const make = () => createConsoleServices({ target: { url: sim.url, tls: {}, describe: 'sim', controlDomain: simulatedControlDomain(sim) }, user: 'root', hostLabel: 'h' });
   const sessions = () => sim.db.allRecords('session').size;
 
   it('logs in with the coordinator host name, lists SRs, and logs everything out on close', async () => {

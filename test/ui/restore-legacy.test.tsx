@@ -10,6 +10,7 @@ import { makeExt3 } from '../../src/dr/volume/e2fsprogs.js';
 import { openExt3 } from '../../src/dr/volume/ext3.js';
 import { writeFileBytes } from '../../src/dr/volume/files.js';
 import { DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';
+import { simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
 import { createConsoleServices, type LiveConsoleServices } from '../../src/dr/console-services.js';
 import { LEGACY_QUESTION, NO_BACKUP_VDI, UNTRUSTED_VDI_NOTE, VDI_CHOOSER_WARNING } from '../../components/restore/texts.js';
 import { controlDomainAttachments, startTestPool, vdiImagePath, type TestPool } from '../helpers/pool.js';
@@ -53,7 +54,7 @@ async function noneAttached(): Promise<void> {
 /** Console → Restore → the SR → the legacy question. */
 async function toLegacyQuestion(first: boolean): Promise<string> {
   if (first) {
-    live = createConsoleServices({ target: { url: p.sim.url, tls: {}, describe: 'XenServer 7.1 pool' }, user: 'root', hostLabel: 'xs71' });
+    live = createConsoleServices({ target: { url: p.sim.url, tls: {}, describe: 'XenServer 7.1 pool', controlDomain: simulatedControlDomain(p.sim) }, user: 'root', hostLabel: 'xs71' });
     r = renderConsole({ services: live });
   }
   await openRestorePicker(r!, first ? DEMO_ROOT_PASSWORD : null);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { runBackup } from '../../src/dr/backup.js';
 import { preflightRestore } from '../../src/dr/restore.js';
 import { attachSrFolder, DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';
+import { simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
 import { createConsoleServices, type LiveConsoleServices } from '../../src/dr/console-services.js';
 import { SAVE_SUMMARY_TITLE } from '../../components/restore/RestoreSummary.js';
 import { LISTING_BANNER, PREFLIGHT_BANNER, RESTORE_MENU_TITLE, RESTORING_BANNER, SEARCH_BANNER } from '../../components/restore/texts.js';
@@ -46,7 +47,7 @@ async function noneAttached(): Promise<void> {
 
 /** The console on the DR pool, logged in, at the SR picker; the attached SR (its current name or uuid). */
 async function startAtPicker(): Promise<Rendered> {
-  live = createConsoleServices({ target: { url: dr.sim.url, tls: {}, describe: 'DR pool' }, user: 'root', hostLabel: 'dr', saveDir: dr.dir });
+  live = createConsoleServices({ target: { url: dr.sim.url, tls: {}, describe: 'DR pool', controlDomain: simulatedControlDomain(dr.sim) }, user: 'root', hostLabel: 'dr', saveDir: dr.dir });
   const rendered = renderConsole({ services: live });
   await openRestorePicker(rendered, DEMO_ROOT_PASSWORD);
   return rendered;
@@ -107,7 +108,7 @@ afterEach(async () => {
 
 describe('restore at the DR site', () => {
   it('is the third item of Backup, Restore and Update, with the stock status text', async () => {
-    live = createConsoleServices({ target: { url: dr.sim.url, tls: {}, describe: 'DR pool' }, user: 'root', hostLabel: 'dr' });
+    live = createConsoleServices({ target: { url: dr.sim.url, tls: {}, describe: 'DR pool', controlDomain: simulatedControlDomain(dr.sim) }, user: 'root', hostLabel: 'dr' });
     r = renderConsole({ services: live });
     await waitForText(r, 'Customize System');
     press(r, KEYS.enter);

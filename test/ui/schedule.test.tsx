@@ -8,6 +8,7 @@ import { lstat, mkdir, mkdtemp, readlink, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';
+import { simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
 import { createConsoleServices, type ConsoleScheduleOptions, type LiveConsoleServices } from '../../src/dr/console-services.js';
 import { cronLinkPath, runnerPath } from '../../src/dr/schedule.js';
 import { runScheduledBackup } from '../../src/dr/scheduled-backup.js';
@@ -64,7 +65,7 @@ function scheduleOptions(root: string, extra: Partial<ConsoleScheduleOptions> = 
 /** The console with a schedule service; logged in; at the schedule dialogue. */
 async function openSchedule(schedule: ConsoleScheduleOptions, loggedIn = false): Promise<string> {
   if (!loggedIn) {
-    live = createConsoleServices({ target: { url: p.sim.url, tls: {}, describe: 'pool' }, user: 'root', hostLabel: 'pool', schedule });
+    live = createConsoleServices({ target: { url: p.sim.url, tls: {}, describe: 'pool', controlDomain: simulatedControlDomain(p.sim) }, user: 'root', hostLabel: 'pool', schedule });
     r = renderConsole({ services: live });
     await waitForText(r, 'Customize System');
     press(r, KEYS.enter);
@@ -89,7 +90,7 @@ async function choose(label: string): Promise<string> {
 describe('schedule', () => {
   it('is the first item of Backup, Restore and Update, with the stock status pane', async () => {
     const root = await cronRoot();
-    live = createConsoleServices({ target: { url: p.sim.url, tls: {}, describe: 'pool' }, user: 'root', hostLabel: 'pool', schedule: scheduleOptions(root) });
+    live = createConsoleServices({ target: { url: p.sim.url, tls: {}, describe: 'pool', controlDomain: simulatedControlDomain(p.sim) }, user: 'root', hostLabel: 'pool', schedule: scheduleOptions(root) });
     r = renderConsole({ services: live });
     await waitForText(r, 'Customize System');
     press(r, KEYS.enter);

@@ -3,14 +3,19 @@
  * written as /dev/<device> — what the stock scripts do, for code running in that dom0.
  * The VBD is always unplugged and destroyed again, whatever happened in between.
  *
- * The embedded simulator plays a control domain on this machine: it announces the folder
- * holding its device links in the master's other_config, so the same code runs against it.
+ * Nothing local comes from the host: this process attaches only when the local inventory
+ * names the master and its control domain (control-domain.ts), and it opens a device only
+ * when it is a plain name in the local device folder, appeared with this plug, is the kind
+ * of node that folder holds (a block device in a real dom0) and has the VDI's size.
  */
-import { access, constants, readFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NULL_REF, XenApiError, isNullRef, runTask, toStr, toStrMap, type Ref, type Session } from '../../xenapi/index.js';
+import { NULL_REF, XenApiError, isNullRef, runTask, toStr, type Ref, type Session } from '../../xenapi/index.js';
+import type { ErrorExplanation } from '../../xenapi/index.js';
+import { localControlDomainOf, readLocalInventory, type LocalControlDomain } from './control-domain.js';
 
-export const SIM_DEVICE_DIR_KEY = 'xsconsole-dr-sim:device-dir';
+/** Marks the VBDs this program creates (a later run recognises its own leftovers by it). */
+export const OWN_VBD_KEY = 'xsconsole-dr-vbd';
 
 export interface AttachedDevice {
   /** Path of the block device in this control domain. */
@@ -24,33 +29,69 @@ export interface ControlDomainInfo {
   hostRef: Ref;
   hostUuid: string;
   dom0Ref: Ref;
-  deviceDir: string;
-  /** The device folder was announced by a simulated pool (not a real dom0's /dev). */
-  simulated: boolean;
+  local: LocalControlDomain;
+  /** Whether this process runs in the master's control domain, and if not, why. */
+  here: LocalCheck;
 }
 
-export class NotOnMasterError extends Error {
-  constructor() {
-    super('The backup disk can only be attached on the pool master; run this on the master (or use --host with the master).');
-    this.name = 'NotOnMasterError';
+/** This process cannot use a VBD plugged into the master's control domain. */
+export class NotInControlDomainError extends Error {
+  readonly explanation: ErrorExplanation;
+  constructor(reason: string) {
+    super(`The backup VDI cannot be attached here: ${reason}`);
+    this.name = 'NotInControlDomainError';
+    this.explanation = {
+      code: 'NOT_IN_CONTROL_DOMAIN',
+      meaning: this.message,
+      nextStep: 'Run this on the pool master itself, or let the program reach the VDI over the network (--access remote, or auto).',
+    };
   }
 }
 
-/** The master's control domain and where its block devices appear. */
+/** The device XAPI named after the plug is not one this program may open. */
+export class DeviceRefusedError extends Error {
+  readonly explanation: ErrorExplanation;
+  constructor(reason: string) {
+    super(`The plugged backup VDI was not opened: ${reason}`);
+    this.name = 'DeviceRefusedError';
+    this.explanation = {
+      code: 'DEVICE_REFUSED',
+      meaning: `${this.message} The VBD was unplugged and destroyed again; nothing local was opened.`,
+      nextStep: 'Check the pool master (xe vbd-list vdi-uuid=<backup VDI>); retry with --access remote if it repeats.',
+    };
+  }
+}
+
+export type LocalCheck = { ok: true } | { ok: false; reason: string };
+
+/**
+ * The master and its control domain as XAPI reports them, and whether this process runs in
+ * that control domain: the local inventory must name the master (INSTALLATION_UUID) and its
+ * control domain (CONTROL_DOMAIN_UUID). Nothing the host announces (its other_config, say)
+ * is read: where devices appear is decided on this side.
+ */
 export async function findControlDomain(session: Session): Promise<ControlDomainInfo> {
+  const local = localControlDomainOf(session);
+  const inventoryRead = readLocalInventory(local);
   const pools = await session.call<Ref[]>('pool.get_all');
   const pool = pools[0];
   if (!pool) throw new Error('The pool has no pool object.');
   const hostRef = await session.call<Ref>('pool.get_master', pool);
-  // The three reads about the master go together: one round trip instead of three.
-  const [controlDomain, otherConfigValue, hostUuidValue] = await Promise.all([
+  const inventory = await inventoryRead;
+  // The reads about the master go together: one round trip.
+  const [controlDomain, hostUuidValue, localDom0] = await Promise.all([
     session.call<Ref>('host.get_control_domain', hostRef).catch((err: unknown) => {
       // host.control_domain exists from API 2.6 (XenServer 7.1); older hosts need a search.
       if (!(err instanceof XenApiError) || err.code !== 'MESSAGE_METHOD_UNKNOWN') throw err;
       return NULL_REF;
     }),
-    session.call('host.get_other_config', hostRef),
     session.call('host.get_uuid', hostRef),
+    inventory
+      ? session.call<Ref>('VM.get_by_uuid', inventory.controlDomainUuid).catch((err: unknown) => {
+          if (err instanceof XenApiError && err.code === 'UUID_INVALID') return NULL_REF;
+          throw err;
+        })
+      : Promise.resolve(NULL_REF),
   ]);
   let dom0Ref: Ref = controlDomain;
   if (isNullRef(dom0Ref)) {
@@ -64,53 +105,86 @@ export async function findControlDomain(session: Session): Promise<ControlDomain
     if (!dom0) throw new Error('The pool master has no control domain record.');
     dom0Ref = dom0[0];
   }
-  const otherConfig = toStrMap(otherConfigValue);
-  const hostUuid = toStr(hostUuidValue);
-  const simDir = otherConfig[SIM_DEVICE_DIR_KEY];
-  return { hostRef, hostUuid, dom0Ref, deviceDir: simDir ?? '/dev', simulated: simDir !== undefined };
-}
-
-/**
- * True when this process runs in the master's control domain (so a plugged VBD shows up
- * here): the host's inventory names the master, or a simulated pool's device folder is
- * reachable from this machine.
- */
-export async function canAttachLocally(info: ControlDomainInfo, inventoryPath = '/etc/xensource-inventory'): Promise<boolean> {
-  if (info.simulated) {
-    try {
-      await access(info.deviceDir, constants.R_OK | constants.W_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-  try {
-    const inventory = await readFile(inventoryPath, 'utf8');
-    const m = /^INSTALLATION_UUID=['"]?([0-9a-f-]{36})['"]?$/m.exec(inventory);
-    return m?.[1] === info.hostUuid;
-  } catch {
-    return false;
-  }
+  const hostUuid = toStr(hostUuidValue).toLowerCase();
+  let here: LocalCheck;
+  if (!inventory) here = { ok: false, reason: `this machine is not a XenServer host (no usable ${local.inventoryPath}).` };
+  else if (inventory.installationUuid !== hostUuid) here = { ok: false, reason: `this machine is host ${inventory.installationUuid}, not the pool master ${hostUuid}.` };
+  else if (isNullRef(localDom0) || toStr(localDom0) !== toStr(dom0Ref)) {
+    here = { ok: false, reason: `this machine's control domain ${inventory.controlDomainUuid} is not the pool master's control domain.` };
+  } else here = { ok: true };
+  return { hostRef, hostUuid, dom0Ref, local, here };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A kernel block device name: letters and digits, starting with a letter (xvdb, sdc, nvme0n1). */
+const PLAIN_DEVICE_NAME = /^[a-z][a-z0-9]{0,31}$/;
+
+/** The entries of the device folder: what a device that "appeared with this plug" is compared to. */
+async function deviceNames(local: LocalControlDomain): Promise<Set<string>> {
+  return new Set(await readdir(local.devDir).catch(() => [] as string[]));
+}
+
+/**
+ * The checks on the device named after the plug; returns its path. Throws DeviceRefusedError.
+ * udev may lag the plug a little, so a missing node is waited for briefly.
+ */
+export async function verifyPluggedDevice(
+  local: LocalControlDomain,
+  device: string,
+  before: ReadonlySet<string>,
+  virtualSize: number,
+  waitMs = 5000,
+): Promise<string> {
+  if (!PLAIN_DEVICE_NAME.test(device)) throw new DeviceRefusedError(`XAPI named the device ${JSON.stringify(device)}, which is not a plain device name.`);
+  if (before.has(device)) throw new DeviceRefusedError(`${join(local.devDir, device)} existed before the plug, so it is not the backup VDI.`);
+  const path = join(local.devDir, device);
+  const deadline = Date.now() + waitMs;
+  let st = await lstat(path).catch(() => null);
+  while (!st && Date.now() < deadline) {
+    await sleep(100);
+    st = await lstat(path).catch(() => null);
+  }
+  if (!st) throw new DeviceRefusedError(`${path} did not appear after the plug.`);
+  if (local.kind === 'dom0') {
+    if (!st.isBlockDevice()) throw new DeviceRefusedError(`${path} is not a block device.`);
+    const sys = local.sysBlockDir ?? '/sys/class/block';
+    const [devNumbers, sectors] = await Promise.all([
+      readFile(join(sys, device, 'dev'), 'utf8').catch(() => ''),
+      readFile(join(sys, device, 'size'), 'utf8').catch(() => ''),
+    ]);
+    const major = Math.floor(st.rdev / 256) & 0xfff;
+    const minor = (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00);
+    if (devNumbers.trim() !== `${major}:${minor}`) throw new DeviceRefusedError(`${path} is not the kernel's device ${device}.`);
+    const size = Number(sectors.trim()) * 512;
+    if (size !== virtualSize) throw new DeviceRefusedError(`${path} holds ${size} bytes, but the backup VDI has ${virtualSize}.`);
+    return path;
+  }
+  // The simulator's devices are links to its image files.
+  if (!st.isSymbolicLink() && !st.isFile()) throw new DeviceRefusedError(`${path} is neither a link to an image nor an image.`);
+  const target = await stat(path).catch(() => null);
+  if (!target?.isFile()) throw new DeviceRefusedError(`${path} does not lead to an image file.`);
+  if (target.size !== virtualSize) throw new DeviceRefusedError(`${path} holds ${target.size} bytes, but the backup VDI has ${virtualSize}.`);
+  return path;
+}
+
 export async function attachToControlDomain(
   session: Session,
-  vdiRef: Ref,
+  vdi: { ref: Ref; virtualSize: number },
   opts: { readOnly?: boolean; signal?: AbortSignal; info?: ControlDomainInfo } = {},
 ): Promise<AttachedDevice> {
   const info = opts.info ?? (await findControlDomain(session));
+  if (!info.here.ok) throw new NotInControlDomainError(info.here.reason);
   const vbdRef = await session.call<Ref>('VBD.create', {
     VM: info.dom0Ref,
-    VDI: vdiRef,
+    VDI: vdi.ref,
     userdevice: 'autodetect',
     bootable: false,
     mode: opts.readOnly ? 'RO' : 'RW',
     type: 'Disk',
     unpluggable: true,
     empty: false,
-    other_config: {},
+    other_config: { [OWN_VBD_KEY]: new Date().toISOString() },
     qos_algorithm_type: '',
     qos_algorithm_params: {},
     device: '',
@@ -126,11 +200,12 @@ export async function attachToControlDomain(
       await onceMore(() => destroyVbd(session, vbdRef));
     })());
   try {
+    const before = await deviceNames(info.local);
     plugRequested = true;
     await runTask(session, 'VBD.plug', [vbdRef], opts.signal ? { signal: opts.signal } : {});
-    const device = await session.call<string>('VBD.get_device', vbdRef);
-    if (!/^[a-z][a-z0-9]*$/.test(device)) throw new Error(`XAPI named the plugged device ${JSON.stringify(device)}, which is not a device name.`);
-    return { path: join(info.deviceDir, device), vbdRef, release };
+    const device = toStr(await session.call('VBD.get_device', vbdRef));
+    const path = await verifyPluggedDevice(info.local, device, before, vdi.virtualSize);
+    return { path, vbdRef, release };
   } catch (err) {
     await release().catch(() => undefined);
     throw err;

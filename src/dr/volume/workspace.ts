@@ -1,13 +1,14 @@
 /**
  * A local path through which a VDI's bytes can be read and written, whichever way this
- * process reaches the pool: plugged into the master's control domain when running there
- * (or next to a simulated pool), else a fetched copy written back on commit.
+ * process reaches the pool: plugged into the master's control domain when this process
+ * runs there (checked locally, control-domain.ts), else a fetched copy written back on commit.
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Ref, Session } from '../../xenapi/index.js';
 import type { ByteRange } from './block-device.js';
-import { attachToControlDomain, canAttachLocally, findControlDomain, type ControlDomainInfo } from './attach.js';
+import { NotInControlDomainError, attachToControlDomain, findControlDomain, type ControlDomainInfo } from './attach.js';
+import { localControlDomainOf, readLocalInventory } from './control-domain.js';
 import { fetchRemoteCopy } from './remote-copy.js';
 
 export type AccessMode = 'attach' | 'remote';
@@ -50,11 +51,19 @@ export async function chooseAccessMode(session: Session, wanted: AccessMode | 'a
   return (await chooseAccess(session, wanted)).mode;
 }
 
-/** The access mode, and the control domain when it was looked up (an attach needs it again). */
+/**
+ * The access mode, and the control domain when it was looked up (an attach needs it again).
+ * `attach` asked for explicitly where this process is not in the master's control domain is
+ * refused, with the reason.
+ */
 async function chooseAccess(session: Session, wanted: AccessMode | 'auto'): Promise<{ mode: AccessMode; info?: ControlDomainInfo }> {
-  if (wanted !== 'auto') return { mode: wanted };
+  if (wanted === 'remote') return { mode: 'remote' };
+  // No inventory here: a workstation; no need to ask the pool anything.
+  if (wanted === 'auto' && !(await readLocalInventory(localControlDomainOf(session)))) return { mode: 'remote' };
   const info = await findControlDomain(session);
-  return { mode: (await canAttachLocally(info)) ? 'attach' : 'remote', info };
+  if (info.here.ok) return { mode: 'attach', info };
+  if (wanted === 'attach') throw new NotInControlDomainError(info.here.reason);
+  return { mode: 'remote', info };
 }
 
 export async function openVdiWorkspace(
@@ -65,7 +74,7 @@ export async function openVdiWorkspace(
   const { mode, info } = await chooseAccess(session, opts.mode ?? 'auto');
   const transfer = { downloadedBytes: 0, uploadedBytes: 0 };
   if (mode === 'attach') {
-    const dev = await attachToControlDomain(session, vdi.ref, {
+    const dev = await attachToControlDomain(session, vdi, {
       ...(info && { info }),
       readOnly: opts.readOnly ?? false,
       ...(opts.signal && { signal: opts.signal }),
