@@ -18,7 +18,17 @@ export interface BackupVdi {
   readOnly: boolean;
   /** Found by the pre-2024 rule on a host that cannot give it the deterministic uuid. */
   legacy?: boolean;
+  /** Created by this program and never committed to: its content may be no filesystem. */
+  initialising?: boolean;
 }
+
+/**
+ * Marks a backup VDI this program created until its first commit completes: a VDI whose
+ * first commit was cut holds no filesystem yet, and the next run formats it again.
+ */
+export const INITIALISING_KEY = 'xsconsole-dr-initialising';
+
+const initialisingOf = (rec: Record<string, unknown>) => ((rec['other_config'] ?? {}) as Record<string, unknown>)[INITIALISING_KEY] !== undefined;
 
 /** Set on a backup VDI whose host gave it a random uuid (XAPI before the 2024 change). */
 export const RANDOM_UUID_KEY = 'xsconsole-dr:random-uuid';
@@ -82,7 +92,7 @@ export async function findBackupVdi(session: Session, sr: SrInfo): Promise<Backu
   if (toStr(rec['SR']) !== sr.ref) {
     throw new BackupTargetError(`VDI ${uuid} has the backup uuid of SR "${sr.nameLabel}" but lives on another SR; refusing to use it.`);
   }
-  return { ref, uuid, virtualSize: toInt(rec['virtual_size']), readOnly: rec['read_only'] === true };
+  return { ref, uuid, virtualSize: toInt(rec['virtual_size']), readOnly: rec['read_only'] === true, ...(initialisingOf(rec) && { initialising: true }) };
 }
 
 async function findLegacyBackupVdi(session: Session, sr: SrInfo): Promise<BackupVdi | null> {
@@ -104,7 +114,7 @@ async function findLegacyBackupVdi(session: Session, sr: SrInfo): Promise<Backup
     );
   }
   const [ref, rec] = found[0]!;
-  return { ref, uuid: toStr(rec['uuid']), virtualSize: toInt(rec['virtual_size']), readOnly: rec['read_only'] === true, legacy: true };
+  return { ref, uuid: toStr(rec['uuid']), virtualSize: toInt(rec['virtual_size']), readOnly: rec['read_only'] === true, legacy: true, ...(initialisingOf(rec) && { initialising: true }) };
 }
 
 /**
@@ -120,7 +130,7 @@ export async function createBackupVdi(session: Session, sr: SrInfo, size = BACKU
     type: 'user',
     sharable: false,
     read_only: false,
-    other_config: {},
+    other_config: { [INITIALISING_KEY]: new Date().toISOString() },
     xenstore_data: {},
     sm_config: {},
     tags: [],
@@ -132,7 +142,7 @@ export async function createBackupVdi(session: Session, sr: SrInfo, size = BACKU
     const deterministic = uuid === backupVdiUuid(sr.uuid);
     // Remember that this host hands out random uuids, so the next run finds this VDI again.
     if (!deterministic) await session.call('VDI.add_to_other_config', ref, RANDOM_UUID_KEY, 'true');
-    return { ref, uuid, virtualSize: toInt(rec['virtual_size']), readOnly: false, deterministic };
+    return { ref, uuid, virtualSize: toInt(rec['virtual_size']), readOnly: false, initialising: true, deterministic };
   } catch (err) {
     await session.call('VDI.destroy', ref).catch(() => undefined);
     throw err;

@@ -8,8 +8,12 @@
  *    dump never costs the newest good one;
  *  - a VM whose export fails is reported by name and error, and not linked in by-sr/;
  *  - exports run with bounded concurrency.
+ *  - nothing reaches the VDI until the run is complete: the filesystem's writes are staged
+ *    locally and committed at the end in the journaled order of volume/commit-plan.ts, so a
+ *    failed, cancelled, killed or cut run leaves the VDI as it was, or as complete as a
+ *    successful run would have left it.
  * Whatever happens, the VBD is unplugged and destroyed and a VDI created in this run that
- * never got an initialised filesystem is destroyed again.
+ * never got a committed filesystem is destroyed again.
  */
 import type { Ext2Promises } from 'ext2fs';
 import {
@@ -48,12 +52,14 @@ import {
   vmmetaName,
 } from './layout.js';
 import { buildSrMeta, type SrNames } from './srmeta.js';
-import { NoBackupVdiError, createBackupVdi, findBackupVdi, resolveSr, type BackupVdi, type SrInfo } from './backup-vdi.js';
+import { INITIALISING_KEY, NoBackupVdiError, createBackupVdi, findBackupVdi, resolveSr, type BackupVdi, type SrInfo } from './backup-vdi.js';
 import { makeExt3 } from './volume/e2fsprogs.js';
 import { DIR_MODE, pathExists, removeTree, writeFileBytes, writeStreamToFile } from './volume/files.js';
 import { FileBlockDevice } from './volume/block-device.js';
 import { readSuperblock } from './volume/superblock.js';
-import { openExt3, type Ext3Volume } from './volume/ext3.js';
+import { openExt3Staged, type StagedVolume } from './volume/ext3.js';
+import type { Preparation } from './volume/prepare-write.js';
+import type { CommitPlan } from './volume/commit-plan.js';
 import { openVdiWorkspace, type AccessMode, type VdiWorkspace } from './volume/workspace.js';
 import { readPoolRecords, selectBackupSet, srsOfVm, type PoolRecords } from './pool-records.js';
 import { childAbort, clampConcurrency, forEachConcurrently } from './work-pool.js';
@@ -134,8 +140,10 @@ export interface BackupReport {
   backupsRemoved: string[];
   /** Older database dumps kept (.db.1 …). */
   databaseHistory: number;
-  /** The filesystem needed (and got) an e2fsck repair before use. */
+  /** The filesystem needed (and got) an e2fsck repair, or a cut commit completed, before use. */
   repaired: boolean;
+  /** How the backup reached the VDI: blocks written in place, blocks through the journal. */
+  commit: CommitPlan['summary'];
   transfer: { downloadedBytes: number; uploadedBytes: number };
   durationMs: number;
 }
@@ -162,7 +170,12 @@ export class BackupStepError extends Error {
     const e = explainError(cause);
     super(`${STEP_TEXT[step]} failed: ${e.code === 'ERROR' ? '' : `${e.code}: `}${e.meaning}`);
     this.name = 'BackupStepError';
-    this.explanation = { code: e.code, meaning: `${STEP_TEXT[step]} failed: ${e.meaning}`, nextStep: e.nextStep };
+    // A commit cut part way is safe by construction (volume/commit-plan.ts): say so.
+    const state =
+      step === 'commit'
+        ? ' Earlier backups on the VDI are intact; this one is either absent or held in its journal, which the next backup, a restore or fsck completes.'
+        : '';
+    this.explanation = { code: e.code, meaning: `${STEP_TEXT[step]} failed: ${e.meaning}${state}`, nextStep: e.nextStep };
   }
 
   readonly explanation: ErrorExplanation;
@@ -233,8 +246,9 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
   const recordsRead = readPoolRecords(session);
   recordsRead.catch(() => undefined); // awaited below, or in finally when the run ends early
   let workspace: VdiWorkspace | null = null;
-  let volume: Ext3Volume | null = null;
-  let initialised = !created;
+  let volume: StagedVolume | null = null;
+  let preparation: Preparation | null = null;
+  let committed = false;
   let tmpDir: string | null = null;
   const backupVdi = vdi;
   try {
@@ -248,13 +262,19 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
       }),
     );
     const ws = workspace;
-    if (created) {
+    // A VDI whose first commit was cut holds no filesystem yet: it is formatted again.
+    let fresh = created;
+    const reformat = !created && backupVdi.initialising === true && !(await holdsExtFilesystem(ws.path));
+    if (fresh || reformat) {
+      fresh = true;
       phase('format', 'Formatting the backup VDI (ext3)...');
       await step('format', () => makeExt3(ws.path));
     }
     throwIfAborted(signal);
     phase('check', 'Checking the backup filesystem...');
-    volume = await step('check', () => openExt3(ws.path, { write: true }));
+    if (!fresh) preparation = await step('check', () => ws.prepareForWrite(signal ? { signal } : {}));
+    const stage = preparation?.stage;
+    volume = await step('check', () => openExt3Staged(ws.path, stage ? { stage } : {}));
     const vol = volume;
     const fs = vol.fs;
     let bytesWritten = 0;
@@ -280,7 +300,6 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
       }
       if (!(await pathExists(fs, METADATA_DIR))) await fs.mkdir(METADATA_DIR, DIR_MODE);
     });
-    initialised = true;
 
     const spaceBefore = spaceOf(vol.superblock);
     phase('check', `Checking backup VDI space usage: ${spaceBefore.usedPercent}%`);
@@ -410,13 +429,15 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
       }),
     );
 
-    await step('commit', () => vol.close());
-    const spaceAfter = spaceOf(await step('commit', () => readFinalSuperblock(ws.path)));
-    volume = null;
+    await step('commit', () => vol.finish());
+    const spaceAfter = spaceOf(await step('commit', () => vol.readSuperblock()));
     phase('commit', 'Writing the backup...');
-    // mkfs and an e2fsck repair write behind libext2fs's back: compare everything then.
-    const written = created || vol.repaired ? undefined : vol.device.writtenRanges();
-    await step('commit', () => ws.commit({ ...(signal && { signal }), ...(written && { written }) }));
+    throwIfAborted(signal);
+    const commit = await step('commit', () =>
+      ws.commit(vol.staged, { fresh: fresh && ws.mode === 'remote', wholeDisk: reformat, ...(signal && { signal }) }),
+    );
+    committed = true;
+    if (backupVdi.initialising) await session.call('VDI.remove_from_other_config', backupVdi.ref, INITIALISING_KEY).catch(() => undefined);
 
     return {
       sr: { uuid: sr.uuid, name: sr.nameLabel },
@@ -433,29 +454,19 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
       backupsKept: retention.keep,
       backupsRemoved: retention.remove,
       databaseHistory,
-      repaired: vol.repaired,
+      repaired: preparation?.repaired ?? false,
+      commit,
       transfer: { ...ws.transfer },
       durationMs: Date.now() - started,
     };
-  } catch (err) {
-    // Leave no partial folder behind when the filesystem is still usable.
-    if (volume && tmpDir) {
-      const fs = volume.fs;
-      const partial = tmpDir;
-      await removeTree(fs, partial).catch(() => undefined);
-    }
-    if (volume) {
-      await volume.close().catch(() => undefined);
-      // A remote copy whose new content is consistent is still worth keeping on the pool
-      // only if the VDI was initialised; otherwise the VDI is destroyed below.
-      if (initialised && workspace && workspace.mode === 'remote') await workspace.commit().catch(() => undefined);
-    }
-    throw err;
   } finally {
+    // Nothing of a run that did not commit reached the VDI: the stage is simply dropped.
+    await volume?.dispose().catch(() => undefined);
+    await preparation?.cleanup().catch(() => undefined);
     await recordsRead.catch(() => undefined);
     phase('release', 'Releasing the backup VDI...');
     if (workspace) await workspace.release().catch(() => undefined);
-    if (created && !initialised) await session.call('VDI.destroy', backupVdi.ref).catch(() => undefined);
+    if (created && !committed) await session.call('VDI.destroy', backupVdi.ref).catch(() => undefined);
     // The transfers' task.destroy calls still under way end before the run does.
     await session.settle();
   }
@@ -472,10 +483,14 @@ async function freeDateName(fs: Ext2Promises, now: Date): Promise<string> {
   throw new Error('No free dated folder name within two minutes of now.');
 }
 
-async function readFinalSuperblock(path: string) {
+/** Whether the device holds an ext superblock at all (a VDI whose first commit was cut does not). */
+async function holdsExtFilesystem(path: string): Promise<boolean> {
   const dev = await FileBlockDevice.open(path, { readOnly: true });
   try {
-    return await readSuperblock(dev);
+    await readSuperblock(dev);
+    return true;
+  } catch {
+    return false;
   } finally {
     await dev.close();
   }

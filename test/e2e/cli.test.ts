@@ -99,13 +99,13 @@ describe('xsconsole-dr on the command line', () => {
       // This process was told (here, not by the host) that it plays the simulated pool's dom0.
       expect(report.access).toBe('attach');
 
-      const l = await cli(['--host', sim.url, 'list', '--json'], { XSDR_PASSWORD: 'demo' });
+      const l = await cli(['--host', sim.url, '--sim-dom0', state, 'list', '--json'], { XSDR_PASSWORD: 'demo' });
       expect(JSON.parse(l.stdout).backups[0].date).toBe(report.date);
       expect(await stop(sim.proc)).toBe(0);
 
       const again = await startSim(['--state', state]);
       try {
-        const p = await cli(['--host', again.url, 'probe'], { XSDR_PASSWORD: 'demo' });
+        const p = await cli(['--host', again.url, '--sim-dom0', state, 'probe'], { XSDR_PASSWORD: 'demo' });
         expect(p.stdout.trim()).toBe(report.vdi.uuid);
         const noCreate = await cli(['--host', again.url, 'backup', '--sr', '00000000-0000-4000-8000-000000000000'], { XSDR_PASSWORD: 'demo' });
         expect(noCreate.code).toBe(1);

@@ -18,6 +18,7 @@ import { makeExt3 } from '../../src/dr/volume/e2fsprogs.js';
 import { openExt3 } from '../../src/dr/volume/ext3.js';
 import { closeFile, readFileBytes, writeFileBytes, writeStreamToFile } from '../../src/dr/volume/files.js';
 import { debugfs, imageLs } from '../helpers/pool.js';
+import { openImageForWrite } from '../helpers/image-writer.js';
 
 const SBIN_ENV = { ...process.env, PATH: `${process.env['PATH']}:/usr/sbin:/sbin`, LC_ALL: 'C' };
 const ENTRIES = 1500;
@@ -30,7 +31,7 @@ beforeAll(async () => {
   await writeFile(image, '');
   await truncate(image, 1024 ** 3); // the backup VDI's size: 4 KiB blocks, as in production
   await makeExt3(image);
-  const vol = await openExt3(image, { write: true });
+  const vol = await openImageForWrite(image);
   await vol.fs.mkdir('/big', 0o755);
   for (let i = 0; i < ENTRIES; i++) await writeFileBytes(vol.fs, `/big/${String(i).padStart(5, '0')}-0b1d4e2a-4c55-4f7e-9a0c-5e3f7d2c1b${String(i % 100).padStart(2, '0')}.vmmeta`, `${i}`);
   await vol.fs.mkdir('/small', 0o755);
@@ -80,7 +81,7 @@ describe('directory listing', () => {
 describe('file contents', () => {
   it('writes files larger than one write chunk byte for byte (the package dropped the buffer offset)', async () => {
     const data = randomBytes(3 * 1024 * 1024 + 1);
-    const vol = await openExt3(image, { write: true });
+    const vol = await openImageForWrite(image);
     try {
       await writeFileBytes(vol.fs, '/large', data);
       // A stream whose chunks are bigger than a write chunk takes the same path.

@@ -11,6 +11,7 @@ import { makeExt3 } from '../../src/dr/volume/e2fsprogs.js';
 import { readFileBytes, writeFileBytes } from '../../src/dr/volume/files.js';
 import { controlDomainAttachments, debugfs, fsckReadOnly, imageLs, startTestPool, vdiImagePath, type TestPool } from '../helpers/pool.js';
 import type { Ref } from '../../src/xenapi/index.js';
+import { openImageForWrite } from '../helpers/image-writer.js';
 
 const SBIN = { ...process.env, PATH: `${process.env['PATH']}:/usr/sbin:/sbin` };
 let pool: TestPool;
@@ -176,7 +177,7 @@ describe('space guard', () => {
       await p.session.call('VDI.create', { name_label: 'Pool Metadata Backup', name_description: '', SR: sr, virtual_size: String(32 * 1024 * 1024), type: 'user', sharable: false, read_only: false, other_config: {}, xenstore_data: {}, sm_config: {}, tags: [] });
       const img = vdiImagePath(p.sim, backupVdiUuid(sruuid));
       await makeExt3(img);
-      const vol = await openExt3(img, { write: true });
+      const vol = await openImageForWrite(img);
       await writeFileBytes(vol.fs, '/ballast', Buffer.alloc(23 * 1024 * 1024, 1));
       await vol.close();
       const err = await runBackup(p.session, {}).catch((e: unknown) => e);

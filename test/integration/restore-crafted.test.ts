@@ -17,6 +17,7 @@ import { openExt3 } from '../../src/dr/volume/ext3.js';
 import { writeFileBytes } from '../../src/dr/volume/files.js';
 import { controlDomainAttachments, startTestPool, vdiImagePath, type TestPool } from '../helpers/pool.js';
 import type { Ref } from '../../src/xenapi/index.js';
+import { openImageForWrite } from '../helpers/image-writer.js';
 
 const ENV = { ...process.env, PATH: `${process.env['PATH']}:/usr/sbin:/sbin` };
 let p: TestPool;
@@ -117,7 +118,7 @@ describe('a look-alike VDI planted by a guest', () => {
     const plantedUuid = await p.session.call<string>('VDI.get_uuid', planted);
     const img = vdiImagePath(p.sim, plantedUuid);
     await makeExt3(img);
-    const vol = await openExt3(img, { write: true });
+    const vol = await openImageForWrite(img);
     await writeFileBytes(vol.fs, '/.ctxs-metadata-backup', '1\n');
     await vol.fs.mkdir('/metadata');
     await vol.close();

@@ -168,9 +168,9 @@ describe('PUT /import_raw_vdi', () => {
     const vdi = await newVdi(size);
     const base = randomBytes(size);
     await writeAt(vdi.path, 0, base);
-    const a = randomBytes(10);
+    const a = randomBytes(512);
     const b = randomBytes(1.5 * MiB);
-    const body = Buffer.concat([frame(1000, a), frame(MiB + 7, b), Buffer.alloc(12)]);
+    const body = Buffer.concat([frame(1024, a), frame(MiB + 7 * 512, b), Buffer.alloc(12)]);
     const task = await newTask(s, 'import raw');
     const res = await httpRequest('PUT', `${s.sim.url}/import_raw_vdi?${query(s, task, { vdi: vdi.uuid, chunked: '' })}`, { body });
     expect(res.status).toBe(200);
@@ -179,17 +179,29 @@ describe('PUT /import_raw_vdi', () => {
     expect(t.status).toBe('success');
     expect(t.result).toBe(`<value>${vdi.ref}</value>`);
     const expected = Buffer.from(base);
-    a.copy(expected, 1000);
-    b.copy(expected, MiB + 7);
+    a.copy(expected, 1024);
+    b.copy(expected, MiB + 7 * 512);
     const after = await readFile(vdi.path);
     expect(after.length).toBe(size);
     expect(after.equals(expected)).toBe(true);
   });
 
+  test('a frame that is not whole 512-byte sectors fails the task as vhd-tool does, after the frames before it', async () => {
+    const vdi = await newVdi(MiB);
+    const first = randomBytes(512);
+    for (const bad of [frame(1000, randomBytes(512)), frame(1024, randomBytes(10))]) {
+      const t = await newTask(s, 'x');
+      await httpRequest('PUT', `${s.sim.url}/import_raw_vdi?${query(s, t, { vdi: vdi.uuid, chunked: 'true' })}`, { body: Buffer.concat([frame(0, first), bad, Buffer.alloc(12)]) });
+      await taskDone(s, t);
+      expect((await taskRecord(s, t)).error_info).toEqual(['VDI_IO_ERROR', 'Device I/O errors']);
+    }
+    expect((await readFile(vdi.path)).subarray(0, 512).equals(first)).toBe(true);
+  });
+
   test('a frame past the end of the disk, or frames without the terminator, fail the task', async () => {
     const vdi = await newVdi(MiB);
     const t1 = await newTask(s, 'x');
-    await httpRequest('PUT', `${s.sim.url}/import_raw_vdi?${query(s, t1, { vdi: vdi.uuid, chunked: 'true' })}`, { body: Buffer.concat([frame(MiB - 4, randomBytes(8)), Buffer.alloc(12)]) });
+    await httpRequest('PUT', `${s.sim.url}/import_raw_vdi?${query(s, t1, { vdi: vdi.uuid, chunked: 'true' })}`, { body: Buffer.concat([frame(MiB - 512, randomBytes(1024)), Buffer.alloc(12)]) });
     await taskDone(s, t1);
     expect((await taskRecord(s, t1)).error_info[0]).toBe('VDI_IO_ERROR');
     const t2 = await newTask(s, 'x');

@@ -5,11 +5,12 @@ import { mkdtemp, open, readFile, rm, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeExt3, checkExt3 } from '../../src/dr/volume/e2fsprogs.js';
-import { openExt3, FilesystemRefusedError } from '../../src/dr/volume/ext3.js';
+import { openExt3, openExt3Staged, FilesystemRefusedError } from '../../src/dr/volume/ext3.js';
 import { NotExtFilesystemError } from '../../src/dr/volume/superblock.js';
 import { FilesystemError } from '../../src/dr/volume/fs-errors.js';
 import { writeFileBytes } from '../../src/dr/volume/files.js';
 import { explainError } from '../../src/xenapi/index.js';
+import { openImageForWrite } from '../helpers/image-writer.js';
 
 const SBIN = { ...process.env, PATH: `${process.env['PATH']}:/usr/sbin:/sbin` };
 const debugfs = (img: string, cmd: string) =>
@@ -42,7 +43,7 @@ describe('ext3 volume through libext2fs', () => {
 
   it('names a full filesystem as such, with what to do, instead of libext2fs error numbers', async () => {
     const img = await newImage('full.img', 8 * 1024 * 1024);
-    const vol = await openExt3(img, { write: true });
+    const vol = await openImageForWrite(img);
     let err: unknown;
     try {
       for (let i = 0; i < 64; i++) await writeFileBytes(vol.fs, `/f${i}`, Buffer.alloc(512 * 1024, i));
@@ -61,7 +62,7 @@ describe('ext3 volume through libext2fs', () => {
 
   it('writes files, folders and relative symlinks that e2fsck and debugfs accept', async () => {
     const img = await newImage('a.img');
-    const vol = await openExt3(img, { write: true });
+    const vol = await openImageForWrite(img);
     expect(vol.superblock.hasJournal).toBe(true);
     await vol.fs.writeFile('/.ctxs-metadata-backup', '1\n');
     await vol.fs.mkdir('/metadata', 0o755);
@@ -82,7 +83,7 @@ describe('ext3 volume through libext2fs', () => {
 
   it('reports space like df and sees it grow', async () => {
     const img = await newImage('b.img');
-    const vol = await openExt3(img, { write: true });
+    const vol = await openImageForWrite(img);
     const before = vol.superblock;
     await vol.fs.writeFile('/big', Buffer.alloc(8 * 1024 * 1024, 7));
     await vol.close();
@@ -95,7 +96,7 @@ describe('ext3 volume through libext2fs', () => {
 
   it('never modifies the disk when opened read-only', async () => {
     const img = await newImage('c.img');
-    const w = await openExt3(img, { write: true });
+    const w = await openImageForWrite(img);
     await w.fs.writeFile('/f', 'hello');
     await w.close();
     const digest = await sha(img);
@@ -124,7 +125,7 @@ describe('ext3 volume through libext2fs', () => {
     c.writeUInt32LE(7, 0); // s_free_blocks_count: wrong
     await fh.write(c, 0, 4, 1024 + 12);
     await fh.close();
-    const vol = await openExt3(img, { write: true });
+    const vol = await openImageForWrite(img);
     expect(vol.repaired).toBe(true);
     expect(vol.superblock.freeBlocks).toBeGreaterThan(7);
     await vol.fs.writeFile('/after-repair', 'ok');
@@ -141,7 +142,7 @@ describe('ext3 volume through libext2fs', () => {
     await fh.write(b, 0, 4, 1024 + 96);
     await fh.close();
     const digest = await sha(img);
-    await expect(openExt3(img, { write: true, fsck: false })).rejects.toBeInstanceOf(FilesystemRefusedError);
+    await expect(openExt3Staged(img)).rejects.toBeInstanceOf(FilesystemRefusedError);
     expect(await sha(img)).toBe(digest);
   });
 });

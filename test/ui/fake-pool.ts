@@ -225,6 +225,7 @@ function report(srUuid: string, srName: string, vms: number, failed: string[]): 
     backupsRemoved: [],
     databaseHistory: 0,
     repaired: false,
+    commit: { inPlace: 12, journaled: 30, journalBlocks: 32, kind: 'journaled' },
     transfer: { downloadedBytes: 0, uploadedBytes: 0 },
     durationMs: 1500,
   };

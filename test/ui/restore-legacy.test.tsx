@@ -17,6 +17,7 @@ import { controlDomainAttachments, startTestPool, vdiImagePath, type TestPool } 
 import { KEYS, flat, highlighted, paneTitle, press, renderConsole, waitForFrame, waitForText, type Rendered } from './helpers.js';
 import { atBurMenu, highlightRow, openRestorePicker, readAllPages } from './restore-helpers.js';
 import type { Ref } from '../../src/xenapi/index.js';
+import { openImageForWrite } from '../helpers/image-writer.js';
 
 let p: TestPool;
 let sr: { uuid: string; name: string; ref: Ref };
@@ -116,7 +117,7 @@ describe('a backup VDI made before deterministic uuids', () => {
     const plantedUuid = await p.session.call<string>('VDI.get_uuid', planted);
     const img = vdiImagePath(p.sim, plantedUuid);
     await makeExt3(img);
-    const vol = await openExt3(img, { write: true });
+    const vol = await openImageForWrite(img);
     await writeFileBytes(vol.fs, '/.ctxs-metadata-backup', '1\n');
     await vol.fs.mkdir('/metadata');
     await vol.close();

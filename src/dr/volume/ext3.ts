@@ -3,18 +3,21 @@
  * package, WebAssembly): no mount, no root, no kernel filesystem driver touching a disk
  * whose contents a guest may control.
  *
- * Before writing, the filesystem is checked like the stock script's `fsck -a`
- * (e2fsck -p: replays the journal, fixes what is safe); when e2fsck is not available, a
- * filesystem that is not clean or needs journal recovery is refused, never written blindly.
- * Read-only opens go through a copy-on-write overlay: the disk itself is never modified.
+ * A backup writes into a stage and reaches the VDI only through the journaled commit
+ * (commit-plan.ts); the caller has checked the filesystem first, like the stock script's
+ * `fsck -a`. Read-only opens go through a copy-on-write overlay and read a filesystem whose
+ * journal needs recovery as recovered: the disk itself is never modified.
  */
 import * as ext2fs from 'ext2fs';
 import type { Ext2Fs, Ext2Promises } from 'ext2fs';
 import { CopyOnWriteDevice, FileBlockDevice, type BlockDevice } from './block-device.js';
 import { CachedBlockDevice } from './cached-device.js';
 import { withSafeReaddir } from './directory.js';
-import { checkExt3, findTool, type FsckResult } from './e2fsprogs.js';
-import { readSuperblock, type SuperblockInfo } from './superblock.js';
+import type { FsckResult } from './e2fsprogs.js';
+import { ExtStructureError } from './ext-structure.js';
+import { ReplayedDevice } from './replayed-device.js';
+import { StagedDevice } from './staged-device.js';
+import { NotExtFilesystemError, readSuperblock, type SuperblockInfo } from './superblock.js';
 import { SerialQueue } from './serial.js';
 import { withFsErrors } from './fs-errors.js';
 
@@ -79,48 +82,98 @@ export async function mountDevice(dev: BlockDevice): Promise<Ext2Fs> {
 }
 
 export interface OpenOptions {
-  /** Open for writing (backup) or through a copy-on-write overlay (restore, probe). */
-  write: boolean;
+  /** Read-only opens only (writes go through openExt3Staged). */
+  write: false;
+  /** Accepted for callers that said so; a read-only open never runs e2fsck (it could write). */
+  fsck?: false;
   /**
-   * Run e2fsck -p first when e2fsck exists and the device is a path it can open
-   * (default true for writes, as the stock script does before every mount).
+   * A filesystem whose journal needs recovery is read as recovered (default), or, with
+   * 'best-effort', as it lies when its journal cannot be read (a probe that fetched only
+   * the start of a disk).
    */
-  fsck?: boolean;
+  recovery?: 'replay' | 'best-effort';
 }
 
-/** Opens `path` (a device node, the simulator's device link, or an image file). */
+/**
+ * Opens `path` (a device node, the simulator's device link, or an image file) read-only,
+ * through a copy-on-write overlay, and as recovered when its journal holds committed
+ * transactions (a commit cut after its commit block): the disk itself is never modified.
+ */
 export async function openExt3(path: string, opts: OpenOptions): Promise<Ext3Volume> {
-  let repaired = false;
-  const wantFsck = opts.fsck ?? opts.write;
-  if (wantFsck && (await findTool('e2fsck'))) {
-    const r = await checkExt3(path);
-    if (r.verdict === 'unrepaired') {
-      throw new FilesystemRefusedError(
-        `The backup filesystem has errors e2fsck -p could not repair (exit ${r.code}); it was not written to. ` +
-          'Run e2fsck on the VDI by hand, or re-initialise it.',
-        r,
-      );
-    }
-    repaired = r.verdict === 'repaired';
-  }
-  const raw = await FileBlockDevice.open(path, { readOnly: !opts.write });
+  const raw = await FileBlockDevice.open(path, { readOnly: true });
   const cached = new CachedBlockDevice(raw);
-  const device: BlockDevice = opts.write ? cached : new CopyOnWriteDevice(cached);
+  let device: BlockDevice = cached;
   let fs: Ext2Fs | undefined;
   try {
+    const replayed = await ReplayedDevice.over(cached).catch((err: unknown) => {
+      if (opts.recovery === 'best-effort' || err instanceof NotExtFilesystemError || err instanceof ExtStructureError) return null;
+      throw new FilesystemRefusedError(`The backup filesystem needs journal recovery that cannot be read here (${(err as Error).message}).`);
+    });
+    device = new CopyOnWriteDevice(replayed ?? cached);
     const superblock = await readSuperblock(device);
-    if (opts.write && (superblock.needsRecovery || superblock.notClean)) {
-      throw new FilesystemRefusedError(
-        superblock.needsRecovery
-          ? 'The backup filesystem needs journal recovery and e2fsck is not available here; it was not written to.'
-          : 'The backup filesystem was not cleanly unmounted and e2fsck is not available here; it was not written to.',
-      );
-    }
     fs = await mountDevice(device);
-    return makeVolume(fs, device, superblock, repaired);
+    return makeVolume(fs, device, superblock, false);
   } catch (err) {
     if (fs) await ext2fs.umount(fs).catch(() => undefined);
     await device.close();
+    throw err;
+  }
+}
+
+/** A filesystem opened for a backup: every write is held in a stage until the commit. */
+export interface StagedVolume extends Ext3Volume {
+  readonly staged: StagedDevice;
+  /** Unmounts and flushes: from here the stage holds every change, nothing reached the VDI. */
+  finish(): Promise<void>;
+  /** Drops the stage and closes the device; idempotent. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Opens `path` for a backup. The filesystem must be clean (the caller checked or repaired
+ * it: e2fsck on the device, or journal recovery of a remote copy); libext2fs writes go to a
+ * local stage, and only the commit (commit-plan.ts) changes the VDI.
+ */
+export async function openExt3Staged(path: string, opts: { stage?: (staged: StagedDevice) => Promise<void> } = {}): Promise<StagedVolume> {
+  const base = await FileBlockDevice.open(path, { readOnly: false });
+  let staged: StagedDevice | undefined;
+  let fs: Ext2Fs | undefined;
+  try {
+    staged = await StagedDevice.create(base, (await readSuperblock(base)).blockSize);
+    // Repairs found on a scratch copy go into the stage first: the stage is what gets checked.
+    if (opts.stage) await opts.stage(staged);
+    const before = await readSuperblock(staged);
+    if (before.needsRecovery || before.notClean) {
+      throw new FilesystemRefusedError(
+        before.needsRecovery
+          ? 'The backup filesystem needs journal recovery; it was not written to.'
+          : 'The backup filesystem was not cleanly unmounted or has errors; it was not written to. Run e2fsck on the VDI.',
+      );
+    }
+    const device = new CachedBlockDevice(staged);
+    fs = await mountDevice(device);
+    const vol = makeVolume(fs, device, before, false);
+    const stage = staged;
+    let disposed: Promise<void> | null = null;
+    return {
+      ...vol,
+      staged: stage,
+      finish: () => vol.close(),
+      readSuperblock: () => readSuperblock(stage),
+      dispose: () =>
+        (disposed ??= (async () => {
+          await vol.close().catch(() => undefined);
+          try {
+            await stage.dispose();
+          } finally {
+            await base.close();
+          }
+        })()),
+    };
+  } catch (err) {
+    if (fs) await ext2fs.umount(fs).catch(() => undefined);
+    await staged?.dispose();
+    await base.close();
     throw err;
   }
 }

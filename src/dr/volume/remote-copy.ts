@@ -1,8 +1,9 @@
 /**
  * Backend (b): a workstation cannot plug a VDI into anything, so it works on a local copy
- * fetched through /export_raw_vdi and sends back only the 64 KiB extents whose content
- * changed (the /import_raw_vdi chunk protocol, one request so the VDI is never left
- * half-updated by a second request that did not happen).
+ * fetched through /export_raw_vdi and sends a commit plan (commit-plan.ts: the journaled
+ * order that survives a cut anywhere) back through /import_raw_vdi, in one chunked request
+ * whose chunks XAPI writes in order. The copy is then changed the same way, so it stays
+ * byte-identical to the VDI.
  *
  * What is fetched:
  *  - a VDI created in this run is all zeros: nothing;
@@ -18,8 +19,8 @@ import { mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile, type FileH
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { ByteRange } from './block-device.js';
 import { stageStream } from './staging.js';
+import { BARRIER, type CommitPlan } from './commit-plan.js';
 import { CHUNK_HEADER_BYTES, chunkHeader, exportRawVdi, importRawVdi, type Ref, type Session } from '../../xenapi/index.js';
 
 export const EXTENT = 64 * 1024;
@@ -32,11 +33,10 @@ export interface RemoteCopy {
   /** The copy came from the cache (only the check bytes were fetched). */
   fromCache: boolean;
   /**
-   * Sends the changed extents back; returns the bytes of VDI data sent. With `written`
-   * (the ranges the filesystem layer wrote) only those extents are compared; without it
-   * (after mkfs or an e2fsck repair, which write behind our back) every extent is.
+   * Sends a plan's writes to the VDI in one request, in order; then `applyLocally` makes
+   * the same writes to the copy. Returns the bytes of VDI data sent.
    */
-  commit(opts?: { signal?: AbortSignal; written?: readonly ByteRange[] }): Promise<number>;
+  send(plan: CommitPlan, applyLocally: () => Promise<void>, opts?: { signal?: AbortSignal }): Promise<number>;
   /** Removes the local copy, or leaves it in the cache when it matches the VDI. */
   dispose(): Promise<void>;
 }
@@ -199,43 +199,33 @@ export async function fetchRemoteCopy(session: Session, vdiRef: Ref, virtualSize
     path: place.path,
     downloadedBytes,
     fromCache,
-    async commit(c = {}) {
+    async send(plan, applyLocally, c = {}) {
+      const writes = plan.ops.filter((op) => op !== BARRIER);
+      const bodyLength = writes.reduce((n, w) => n + CHUNK_HEADER_BYTES + w.length, CHUNK_HEADER_BYTES);
+      async function* frames() {
+        for (const w of writes) {
+          const data = await w.read();
+          yield chunkHeader(w.offset, data.length);
+          yield data;
+        }
+        yield chunkHeader(0, 0);
+      }
+      // From the first byte sent the cached copy may no longer match the VDI.
+      if (place.metaPath) await rm(place.metaPath, { force: true });
+      committed = false;
+      await importRawVdi(session, vdiRef, Readable.from(frames()), { chunked: true, length: bodyLength }, c.signal ? { signal: c.signal } : {});
+      await applyLocally();
+      const touched = new Set<number>();
+      for (const w of writes) for (let i = Math.floor(w.offset / EXTENT); i <= Math.floor((w.offset + w.length - 1) / EXTENT); i++) touched.add(i);
       const fh = await open(place.path, 'r');
-      let sent = 0;
       try {
-        const changed: number[] = [];
         const buf = Buffer.alloc(EXTENT);
-        const extentLength = (index: number) => Math.min(EXTENT, virtualSize - index * EXTENT);
-        for (const index of candidateExtents(virtualSize, c.written)) {
-          const len = extentLength(index);
+        for (const index of touched) {
+          const len = Math.min(EXTENT, virtualSize - index * EXTENT);
           await fh.read(buf, 0, len, index * EXTENT);
           const ext = buf.subarray(0, len);
-          const before = digests.get(index);
-          // An extent that was zeros has no digest: it changed iff it is no longer zero.
-          if (before === undefined ? isZero(ext) : sha1(ext) === before) continue;
-          changed.push(index);
-        }
-        if (changed.length > 0) {
-          const dataBytes = changed.reduce((n, i) => n + extentLength(i), 0);
-          const bodyLength = dataBytes + (changed.length + 1) * CHUNK_HEADER_BYTES;
-          async function* frames() {
-            for (const index of changed) {
-              const data = Buffer.alloc(extentLength(index));
-              await fh.read(data, 0, data.length, index * EXTENT);
-              yield chunkHeader(index * EXTENT, data.length);
-              yield data;
-            }
-            yield chunkHeader(0, 0);
-          }
-          await importRawVdi(session, vdiRef, Readable.from(frames()), { chunked: true, length: bodyLength }, c.signal ? { signal: c.signal } : {});
-          sent = dataBytes;
-          for (const index of changed) {
-            const len = extentLength(index);
-            await fh.read(buf, 0, len, index * EXTENT);
-            const ext = buf.subarray(0, len);
-            if (isZero(ext)) digests.delete(index);
-            else digests.set(index, sha1(ext));
-          }
+          if (isZero(ext)) digests.delete(index);
+          else digests.set(index, sha1(ext));
         }
       } finally {
         await fh.close();
@@ -243,26 +233,10 @@ export async function fetchRemoteCopy(session: Session, vdiRef: Ref, virtualSize
       // The VDI now holds exactly this copy: it may serve the next run.
       if (place.metaPath) await writeMeta(place.metaPath, virtualSize, digests);
       committed = true;
-      return sent;
+      return plan.bytes;
     },
     async dispose() {
       await place.release(committed && place.metaPath !== null);
     },
   };
-}
-
-/** Extent indexes to compare: those touched by `written`, or all of them. */
-function* candidateExtents(size: number, written?: readonly ByteRange[]): Generator<number> {
-  const count = Math.ceil(size / EXTENT);
-  if (!written) {
-    for (let i = 0; i < count; i++) yield i;
-    return;
-  }
-  const set = new Set<number>();
-  for (const r of written) {
-    if (r.length <= 0) continue;
-    const last = Math.min(count - 1, Math.floor((r.offset + r.length - 1) / EXTENT));
-    for (let i = Math.floor(r.offset / EXTENT); i <= last; i++) set.add(i);
-  }
-  yield* [...set].sort((a, b) => a - b);
 }

@@ -6,7 +6,9 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Ref, Session } from '../../xenapi/index.js';
-import type { ByteRange } from './block-device.js';
+import { deviceSink, executePlan, planFreshCommit, planJournaledCommit, type CommitPlan } from './commit-plan.js';
+import { prepareCopy, prepareDevice, type Preparation } from './prepare-write.js';
+import type { StagedDevice } from './staged-device.js';
 import { NotInControlDomainError, attachToControlDomain, findControlDomain, type ControlDomainInfo } from './attach.js';
 import { localControlDomainOf, readLocalInventory } from './control-domain.js';
 import { fetchRemoteCopy } from './remote-copy.js';
@@ -18,10 +20,16 @@ export interface VdiWorkspace {
   path: string;
   transfer: { downloadedBytes: number; uploadedBytes: number };
   /**
-   * Makes the changes durable on the pool (remote: sends changed extents; attach: nothing
-   * to do). `written` narrows the comparison to what the filesystem layer wrote.
+   * Makes the filesystem clean before a backup writes (prepare-write.ts): e2fsck -p on an
+   * attached device, as stock; for a remote copy, a cut commit completed crash-safely and
+   * other repairs staged.
    */
-  commit(opts?: { signal?: AbortSignal; written?: readonly ByteRange[] }): Promise<void>;
+  prepareForWrite(opts?: { signal?: AbortSignal }): Promise<Preparation>;
+  /**
+   * Brings what `staged` holds to the VDI in the crash-safe order (commit-plan.ts). `fresh`:
+   * the VDI was created in this run and holds zeros on the pool (remote only).
+   */
+  commit(staged: StagedDevice, opts?: { fresh?: boolean; wholeDisk?: boolean; signal?: AbortSignal }): Promise<CommitPlan['summary']>;
   /** Unplugs and destroys the VBD, or deletes the local copy. Idempotent; call in finally. */
   release(): Promise<void>;
 }
@@ -79,7 +87,19 @@ export async function openVdiWorkspace(
       readOnly: opts.readOnly ?? false,
       ...(opts.signal && { signal: opts.signal }),
     });
-    return { mode, path: dev.path, transfer, commit: async () => undefined, release: dev.release };
+    return {
+      mode,
+      path: dev.path,
+      transfer,
+      prepareForWrite: () => prepareDevice(dev.path),
+      async commit(staged, c = {}) {
+        // mkfs already wrote the device itself: the journal protects even a first backup.
+        const plan = await planJournaledCommit(staged);
+        await executePlan(plan, deviceSink(staged.base), c.signal);
+        return plan.summary;
+      },
+      release: dev.release,
+    };
   }
   if (opts.prefixBytes !== undefined && !opts.readOnly) throw new Error('a partial copy can only be read');
   const cacheDir = opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir;
@@ -97,9 +117,20 @@ export async function openVdiWorkspace(
     mode,
     path: copy.path,
     transfer,
-    async commit(c = {}) {
-      if (opts.readOnly) return;
-      transfer.uploadedBytes += await copy.commit(c);
+    prepareForWrite(c = {}) {
+      return prepareCopy(
+        copy.path,
+        async (plan, applyLocally) => {
+          transfer.uploadedBytes += await copy.send(plan, applyLocally, c);
+        },
+        c.signal,
+      );
+    },
+    async commit(staged, c = {}) {
+      if (opts.readOnly) throw new Error('a read-only copy cannot be committed');
+      const plan = c.fresh ? await planFreshCommit(staged, { wholeDisk: c.wholeDisk ?? false }) : await planJournaledCommit(staged);
+      transfer.uploadedBytes += await copy.send(plan, () => executePlan(plan, deviceSink(staged.base), c.signal), c);
+      return plan.summary;
     },
     release: () => (released ??= copy.dispose()),
   };

@@ -21,6 +21,7 @@ import { VdiWriter } from './vdi-writer.js';
 
 const PIECE = 1024 * 1024;
 const FRAME_HEADER = 12;
+const SECTOR = 512;
 
 /** Body ended before the announced data (connection cut or short upload). */
 class ShortBody extends Error {}
@@ -69,6 +70,9 @@ async function receiveFrames(ctx: HandlerContext, reader: ByteReader, writer: Vd
       throw new ApiFailure('VDI_IO_ERROR', [`chunk at ${offset} is beyond the end of the disk (${writer.size} bytes)`]);
     }
     const at = Number(offset);
+    // XAPI's vhd-tool writes the disk unbuffered (O_DIRECT): a chunk that is not whole
+    // 512-byte sectors fails it, after the chunks before it were written.
+    if (at % SECTOR !== 0 || length % SECTOR !== 0) throw new ApiFailure('VDI_IO_ERROR', ['Device I/O errors']);
     if (at + length > writer.size) {
       throw new ApiFailure('VDI_IO_ERROR', [`chunk of ${length} bytes at ${at} is beyond the end of the disk (${writer.size} bytes)`]);
     }
