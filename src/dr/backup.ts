@@ -536,8 +536,10 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
       waited: held.waited,
     };
   } catch (err) {
-    // Leave no partial folder or dump behind when the filesystem is still usable.
-    if (volume) {
+    // Leave no partial folder or dump behind when the filesystem is still usable — unless
+    // the VDI is no longer ours: then as little as possible is written (the next run
+    // removes them), only what closing a consistent filesystem needs.
+    if (volume && !held.lock.lostError) {
       const fs = volume.fs;
       for (const partial of [tmpDir, partialDb]) if (partial) await removeTree(fs, partial).catch(() => undefined);
     }
