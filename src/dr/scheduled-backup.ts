@@ -229,7 +229,9 @@ async function writeResult(stateDir: string, result: ScheduledResult): Promise<v
   const path = lastResultPath(stateDir);
   const tmp = `${path}.${process.pid}.tmp`;
   try {
-    await writeFile(tmp, `${JSON.stringify(result, null, 2)}\n`, { mode: 0o644 });
+    // Owner-only: it names the pool, its SRs and every failed VM (a new file, so the mode holds).
+    await rm(tmp, { force: true });
+    await writeFile(tmp, `${JSON.stringify(result, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
