@@ -207,7 +207,8 @@ function openSource(session: Session, opts: RestoreOptions, op: LockOp): Promise
     ...(opts.lockPollMs !== undefined && { lockPollMs: opts.lockPollMs }),
     ...(opts.lockTtlMs !== undefined && { lockTtlMs: opts.lockTtlMs }),
     ...(opts.lockIdentity && { lockIdentity: opts.lockIdentity }),
-    ...(opts.onLockWait && { onLockWait: opts.onLockWait }),
+    // Waiting for a backup that holds the VDI shows as progress unless asked otherwise.
+    ...((opts.onLockWait ?? opts.onProgress) && { onLockWait: opts.onLockWait ?? ((w) => opts.onProgress!({ kind: 'phase', message: w.message })) }),
     ...(opts.srUuid && { srUuid: opts.srUuid }),
     ...(opts.vdiUuid && { vdiUuid: opts.vdiUuid }),
     legacy: opts.legacy ?? false,

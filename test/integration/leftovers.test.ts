@@ -6,6 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '../../src/dr/backup.js';
+import { backupText } from '../../src/commands/backup.js';
+import { restoreText } from '../../src/commands/restore.js';
+import { backupSummaryText } from '../../components/backup/summary.js';
 import { backupVdiUuid } from '../../src/dr/layout.js';
 import { makeExt3 } from '../../src/dr/volume/e2fsprogs.js';
 import { openExt3 } from '../../src/dr/volume/ext3.js';
@@ -57,6 +60,10 @@ describe('VBDs left by killed runs and by the stock scripts', () => {
     expect(r.cleaned).toContainEqual(expect.objectContaining({ kind: 'vbd', uuid, ours: true, unplugged: true }));
     expect(vbdsOfBackupVdi()).toEqual([]);
     expect(await controlDomainAttachments(pool.sim)).toEqual({ vbds: 0, devices: [] });
+    // The operator is told, in the CLI's text and in the console's summary.
+    const line = `Released a killed run's VBD ${uuid} of the backup VDI on "Control domain on host: xenserver-sim" (it was still plugged in).`;
+    expect(backupText(r).split('\n')).toContain(line);
+    expect(backupSummaryText(r).split('\n')).toContain(line);
     expect(fsckReadOnly(image).code).toBe(0);
   });
 
@@ -109,6 +116,7 @@ describe('VBDs left by killed runs and by the stock scripts', () => {
     const uuid = pool.sim.db.get('VBD', vbd).uuid;
     const r = await runRestore(pool.session, { srUuid, dryRun: true });
     expect(r.cleaned).toContainEqual(expect.objectContaining({ uuid, ours: true, unplugged: true }));
+    expect(restoreText(r)).toContain(`Released a killed run's VBD ${uuid} of the backup VDI`);
     expect(vbdsOfBackupVdi()).toEqual([]);
   });
 });
@@ -135,6 +143,7 @@ describe('partial files left in the filesystem', () => {
       expect(r.cleaned).toContainEqual({ kind: 'file', path: `/.${poolUuid}.db.incomplete`, bytes: partialBytes });
       expect(r.cleaned).toContainEqual({ kind: 'file', path: '/metadata/.incomplete-2025-01-01-00-00-00', bytes: 7 });
       expect(r.spaceBefore.usedPercent).toBeLessThan(90);
+      expect(backupText(r)).toContain(`Removed /.${poolUuid}.db.incomplete, left by an interrupted run (${partialBytes} bytes).`);
       expect(imageLs(img, '/')).not.toContain(`.${poolUuid}.db.incomplete`);
       expect(imageLs(img, '/metadata').filter((n) => n.startsWith('.'))).toEqual([]);
       expect(fsckReadOnly(img).code).toBe(0);
