@@ -177,6 +177,39 @@ describe('racing for an expired lock', () => {
   });
 });
 
+describe('a long run', () => {
+  it('renews its lock, so that another client still finds it held after the first lifetime', async () => {
+    const { vdiRef } = await firstBackup();
+    const start = Math.max(...lockEntries(vdiRef).map(([n]) => n));
+    const ttl = 6_000;
+    // Each export takes 2 s (3 VMs and the custom templates): the run outlives its lock's first lifetime.
+    pool.sim.faults.add({ route: '/export_metadata', latencyMs: 2_000 });
+    const started = Date.now();
+    let probe: Promise<unknown> | undefined;
+    const r = await runBackup(pool.session, {
+      concurrency: 1,
+      lockTtlMs: ttl,
+      onProgress: (e) => {
+        if (e.kind !== 'vm' || e.done !== e.total || probe) return;
+        expect(Date.now() - started).toBeGreaterThan(ttl);
+        probe = (async () => {
+          const master = await other.poolMaster();
+          return acquireVdiLock(other, vdiRef, { op: 'backup', clock: await readMasterClock(other, master), waitMs: 0 }).then(
+            (lock) => lock.release().then(() => 'taken over'),
+            (err: unknown) => (err as { explanation?: { code: string } }).explanation?.code,
+          );
+        })();
+      },
+    });
+    expect(await probe).toBe('BACKUP_VDI_BUSY');
+    expect(r.failures).toEqual([]);
+    // Renewed at least twice (each renewal is the next entry), then handed back.
+    const left = lockEntries(vdiRef);
+    expect(left).toHaveLength(1);
+    expect(left[0]![0]).toBeGreaterThanOrEqual(start + 4);
+  }, 60_000);
+});
+
 describe('a run whose lock is taken from it', () => {
   it('stops before it writes anything to the pool', async () => {
     const { vdiRef, image } = await firstBackup();
