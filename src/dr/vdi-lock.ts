@@ -192,19 +192,25 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 /**
- * Adds entry `n` with `value`. True when it is ours now — also when an earlier attempt whose
- * answer was lost had added it (the entry holds our exact value); false when another
- * client's claim got there first.
+ * Adds entry `n` with `value`. True when it is ours now — also when the answer was lost but
+ * the add got through (the entry holds our exact value: values are unique per run and
+ * change); false when another client's claim got there first.
  */
-async function claim(session: Session, vdi: Ref, n: number, value: string): Promise<boolean> {
+async function claim(session: Session, vdi: Ref, n: number, value: string, retry = true): Promise<boolean> {
   const key = `${LOCK_KEY_PREFIX}${n}`;
   try {
     await session.call('VDI.add_to_other_config', vdi, key, value);
     return true;
   } catch (err) {
-    if (!XenApiError.is(err, 'MAP_DUPLICATE_KEY')) throw err;
+    const lostAnswer = !(err instanceof XenApiError);
+    if (!lostAnswer && err.code !== 'MAP_DUPLICATE_KEY') throw err;
     const now = toStrMap(await session.call('VDI.get_other_config', vdi));
-    return now[key] === value;
+    if (now[key] === value) return true;
+    if (now[key] !== undefined) return false;
+    // Not there: the request never arrived. Once more.
+    if (lostAnswer && retry) return claim(session, vdi, n, value, false);
+    if (lostAnswer) throw err;
+    return false;
   }
 }
 
@@ -223,7 +229,8 @@ export class VdiLock {
   #deadline: number;
   #released: Promise<void> | null = null;
   #renewing: Promise<void> | null = null;
-  #pending: { n: number; value: string } | null = null;
+  /** The renewal being claimed: its entry, value, and when its expiry was computed. */
+  #pending: { n: number; value: string; started: number } | null = null;
 
   /** @internal use acquireVdiLock */
   constructor(
@@ -285,11 +292,10 @@ export class VdiLock {
       try {
         if (this.#released || this.#lostError) return;
         if (Date.now() >= this.#deadline) return this.#lose('it could not be renewed in time');
-        const started = Date.now();
         const n = this.#n + 1;
         // A retry sends the same value: if the lost answer was a success, the entry is ours.
-        const value = this.#pending?.n === n ? this.#pending.value : this.make(this.op);
-        this.#pending = { n, value };
+        this.#pending = this.#pending?.n === n ? this.#pending : { n, value: this.make(this.op), started: Date.now() };
+        const { value, started } = this.#pending;
         let won: boolean;
         try {
           won = await claim(this.session, this.vdiRef, n, value);
@@ -300,7 +306,8 @@ export class VdiLock {
         }
         if (!won) return this.#lose('another client took it over');
         const old = this.#n;
-        this.#n = old + 1;
+        this.#n = n;
+        this.#pending = null;
         this.#deadline = started + this.#safeMs();
         await this.session.call('VDI.remove_from_other_config', this.vdiRef, `${LOCK_KEY_PREFIX}${old}`).catch(() => undefined);
       } finally {
@@ -313,15 +320,27 @@ export class VdiLock {
 
   /** Throws unless this run still holds the lock (the highest entry is ours, in time). */
   async verify(): Promise<void> {
+    await this.#renewing?.catch(() => undefined);
     if (this.#lostError) throw this.#lostError;
     if (Date.now() >= this.#deadline) {
       this.#lose('it could not be renewed in time');
       throw this.#lostError!;
     }
     const top = (await readEntries(this.session, this.vdiRef))[0];
-    if (!top || top.n !== this.#n || top.holder?.run !== this.run || top.free) {
+    if (!top || top.holder?.run !== this.run || top.free) {
       this.#lose('another client took it over');
       throw this.#lostError!;
+    }
+    if (top.n !== this.#n) {
+      // A renewal whose answer was lost got through after all: it is ours.
+      const p = this.#pending;
+      if (p?.n !== top.n || top.raw !== p.value) {
+        this.#lose('another client took it over');
+        throw this.#lostError!;
+      }
+      this.#n = p.n;
+      this.#deadline = p.started + this.#safeMs();
+      this.#pending = null;
     }
   }
 
@@ -336,8 +355,12 @@ export class VdiLock {
       if (this.#lostError) return;
       const free = this.make('free');
       const attempt = async () => {
-        const next = this.#n + 1;
-        if (await claim(this.session, this.vdiRef, next, free)) await pruneBelow(this.session, this.vdiRef, next);
+        // The highest entry, if still ours (also a renewal whose answer was lost), is handed back.
+        const entries = await readEntries(this.session, this.vdiRef);
+        const top = entries[0];
+        if (!top || top.holder?.run !== this.run) return;
+        const next = top.free ? top.n : top.n + 1;
+        if (top.free || (await claim(this.session, this.vdiRef, next, free))) await pruneBelow(this.session, this.vdiRef, next);
       };
       try {
         await attempt();

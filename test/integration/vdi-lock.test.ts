@@ -177,6 +177,30 @@ describe('racing for an expired lock', () => {
   });
 });
 
+describe('dropped connections', () => {
+  it('a lock change whose answer is lost still counts once: taking, renewing, handing back', async () => {
+    const { vdiRef, image } = await firstBackup();
+    // Every claim reaches the pool; none of the answers comes back.
+    pool.sim.faults.add({ method: 'VDI.add_to_other_config', dropAnswer: true });
+    const r = await runBackup(pool.session, { lockTtlMs: 3_000 });
+    expect(imageLs(image, '/metadata')).toContain(r.date);
+    const master = await pool.session.poolMaster();
+    const lock = await acquireVdiLock(pool.session, vdiRef, { op: 'backup', clock: await readMasterClock(pool.session, master), waitMs: 0 });
+    const n = lock.entry;
+    await lock.renew();
+    await lock.verify();
+    expect(lock.entry).toBe(n + 1);
+    await lock.release();
+    pool.sim.faults.clear();
+    const left = lockEntries(vdiRef);
+    expect(left).toHaveLength(1);
+    expect(left[0]![1]['op']).toBe('free');
+    // Nobody has to wait for a lock that only looks taken.
+    const again = await runBackup(other, { lockWaitMs: 0 });
+    expect(imageLs(image, '/metadata')).toContain(again.date);
+  });
+});
+
 describe('a long run', () => {
   it('renews its lock, so that another client still finds it held after the first lifetime', async () => {
     const { vdiRef } = await firstBackup();
