@@ -9,7 +9,7 @@
  *    checked before anything is read.
  */
 import { XenApiError, toInt, toStr, toStrMap, type Ref, type Session } from '../xenapi/index.js';
-import { MARKER_PATH, METADATA_DIR, SRMETA_FILE, backupDir, backupVdiUuid, bySrLinkTarget, isBackupDate, newestFirst, vmUuidOfEntry } from './layout.js';
+import { BACKUP_VDI_OTHER_CONFIG_KEY, MARKER_PATH, METADATA_DIR, SRMETA_FILE, backupDir, backupVdiUuid, bySrLinkTarget, isBackupDate, newestFirst, vmUuidOfEntry } from './layout.js';
 import { resolveSr, type SrInfo } from './backup-vdi.js';
 import { openExt3, type Ext3Volume } from './volume/ext3.js';
 import { openVdiWorkspace, type AccessMode, type VdiWorkspace } from './volume/workspace.js';
@@ -19,7 +19,6 @@ import { SRMETA_MAX_BYTES } from './srmeta.js';
 import { readMasterClock } from './master-clock.js';
 import { claimBackupVdi, type ClaimWait, type VdiClaim } from './vdi-claim.js';
 import type { LockIdentity, LockOp } from './vdi-lock.js';
-import { BACKUP_VDI_OTHER_CONFIG_KEY } from './layout.js';
 import type { CleanedVbd } from './leftovers.js';
 
 export type RestoreScope = 'sr' | 'all';
@@ -277,6 +276,8 @@ export class BackupSource {
         if (!(await pathExists(vol.fs, MARKER_PATH))) {
           throw new BackupSourceError('NOT_A_BACKUP', `VDI ${wanted} does not hold a metadata backup (no ${MARKER_PATH}).`);
         }
+        // A remote copy is complete and no longer changes: a backup may go ahead meanwhile.
+        if (ws.mode === 'remote') await claim?.lock.release();
         return new BackupSource(sr, vdi, ws, vol, claim);
       } catch (err) {
         await vol.close();

@@ -249,7 +249,7 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
   phase('sr', 'Finding the SR...');
   const sr: SrInfo = await step('sr', () => resolveSr(session, options.srUuid));
   const master = await step('sr', () => assertOnMaster(session));
-  const clock: MasterClock = await step('sr', () => readMasterClock(session, master, options.clientClock ? { clientClock: options.clientClock } : {}));
+  const clock: MasterClock = await step('lock', () => readMasterClock(session, master, options.clientClock ? { clientClock: options.clientClock } : {}));
 
   phase('vdi', `Using SR: ${sr.nameLabel}`);
   let vdi: BackupVdi | null = await step('vdi', () => findBackupVdi(session, sr));
