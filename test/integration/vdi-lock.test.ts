@@ -177,6 +177,20 @@ describe('racing for an expired lock', () => {
   });
 });
 
+describe('handing the lock back', () => {
+  it('on Ctrl-C and on a failed step too: the next run needs no wait', async () => {
+    const { vdiRef } = await firstBackup();
+    const ac = new AbortController();
+    const aborted = runBackup(pool.session, { concurrency: 1, signal: ac.signal, onProgress: (e) => e.kind === 'vm' && e.done === 1 && ac.abort(new Error('Ctrl-C')) });
+    await expect(aborted).rejects.toThrow();
+    expect(lockEntries(vdiRef).map(([, v]) => v['op'])).toEqual(['free']);
+    pool.sim.faults.add({ route: '/pool/xmldbdump', httpStatus: 500, times: 1 });
+    await expect(runBackup(pool.session, {})).rejects.toThrow(/database/i);
+    expect(lockEntries(vdiRef).map(([, v]) => v['op'])).toEqual(['free']);
+    await runBackup(other, { lockWaitMs: 0 });
+  });
+});
+
 describe('dropped connections', () => {
   it('a lock change whose answer is lost still counts once: taking, renewing, handing back', async () => {
     const { vdiRef, image } = await firstBackup();
