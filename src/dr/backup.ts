@@ -565,7 +565,7 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
     held.lock.lostSignal.removeEventListener('abort', lost);
     run.dispose();
     // A VDI destroyed takes its lock along; otherwise the lock is handed back once the VBD is gone.
-    if (created && !initialised) await session.call('VDI.destroy', backupVdi.ref).catch(() => undefined);
+    if (created && !initialised) await session.call('VDI.destroy', backupVdi.ref).catch(() => held.lock.release());
     else await held.lock.release();
     // The transfers' task.destroy calls still under way end before the run does.
     await session.settle();
