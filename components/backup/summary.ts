@@ -1,6 +1,8 @@
 /** The texts of the backup's result dialogues (pure, so they are tested without a terminal). */
 import type { BackupReport } from '../../src/dr/backup.js';
 import { formatBytes } from '../../src/dr/overview.js';
+import { cleanedText } from '../../src/dr/leftovers.js';
+import { describeDuration } from '../../src/dr/master-clock.js';
 import type { FailureText } from '../services.js';
 
 export const BACKUP_OK_TITLE = 'Backup Successful';
@@ -22,6 +24,9 @@ export function backupSummaryText(r: BackupReport): string {
     lines.push('Warning: the pool did not give the backup VDI its standard uuid (XAPI before 2024); restoring will need the scan for older backup VDIs.');
   }
   if (r.repaired) lines.push('The backup filesystem needed a repair (e2fsck) before use.');
+  for (const w of r.warnings) lines.push(`Warning: ${w}`);
+  if (r.waited) lines.push(`Waited ${describeDuration(r.waited.ms)} for ${r.waited.for}.`);
+  for (const c of r.cleaned) lines.push(cleanedText(c));
   lines.push(`VMs exported: ${r.vmsExported}, templates: ${r.templatesExported}`);
   if (r.failures.length === 0) {
     lines.push('Failures: none');

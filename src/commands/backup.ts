@@ -9,6 +9,8 @@ import { runWithConnection } from './connection.js';
 import { runBackup, type BackupReport } from '../dr/backup.js';
 import { NoBackupVdiError } from '../dr/backup-vdi.js';
 import { formatBytes } from '../dr/overview.js';
+import { cleanedText } from '../dr/leftovers.js';
+import { describeDuration } from '../dr/master-clock.js';
 import { parseIntOption } from './options.js';
 import { ExitCode, printJson, stdio, type Io } from './output.js';
 import { scheduledBackupAction } from './schedule.js';
@@ -24,6 +26,7 @@ interface BackupCommandOptions {
   scheduled?: boolean;
   stateDir?: string;
   poolConf?: string;
+  wait?: number;
 }
 
 export const EXIT_NO_VDI = 3;
@@ -38,6 +41,9 @@ export function backupText(r: BackupReport): string {
     lines.push('Warning: this host did not give the backup VDI its deterministic uuid (XAPI before 2024); restores will need the legacy scan.');
   }
   if (r.repaired) lines.push('The backup filesystem was repaired by e2fsck before use.');
+  for (const w of r.warnings) lines.push(`Warning: ${w}`);
+  if (r.waited) lines.push(`Waited ${describeDuration(r.waited.ms)} for ${r.waited.for}.`);
+  for (const c of r.cleaned) lines.push(cleanedText(c));
   lines.push(
     `Backup VDI space usage: ${r.spaceBefore.usedPercent}% before, ${r.spaceAfter.usedPercent}% after`,
     `Backup ${r.date}: ${r.vmsExported} VM(s) and ${r.templatesExported} template(s) exported, ${formatBytes(r.bytesWritten)} written`,
@@ -58,6 +64,7 @@ export function backupText(r: BackupReport): string {
 export async function backupAction(global: GlobalOptions, opts: BackupCommandOptions, io: Io = stdio): Promise<number> {
   const failureCode = (err: unknown) => (err instanceof NoBackupVdiError ? EXIT_NO_VDI : 1);
   return runWithConnection(global, { json: opts.json ?? false, io, failureCode }, async (conn, signal) => {
+    let lastWait = '';
     const report = await runBackup(conn.session, {
       ...(opts.sr && { srUuid: opts.sr }),
       create: opts.create,
@@ -65,12 +72,15 @@ export async function backupAction(global: GlobalOptions, opts: BackupCommandOpt
       force: opts.force ?? false,
       access: opts.access,
       ...(opts.concurrency !== undefined && { concurrency: opts.concurrency }),
+      ...(opts.wait !== undefined && { lockWaitMs: opts.wait * 1000 }),
       signal,
       ...(!opts.json && {
         onProgress: (e) => {
           if (e.kind === 'phase' && (e.phase === 'vdi' || e.phase === 'check') && /^(Using|Creating|Checking backup VDI space)/.test(e.message)) {
             io.err(e.message);
           }
+          // "Waiting for the backup started by …": once per holder, not once per look.
+          if (e.kind === 'phase' && e.phase === 'lock' && /^Waiting /.test(e.message) && e.message !== lastWait) io.err((lastWait = e.message));
         },
       }),
     });
@@ -91,6 +101,7 @@ export function registerBackupCommand(program: Command): void {
     .option('--json', 'print the backup report as JSON')
     .option('--access <mode>', 'how to reach the VDI: auto, attach (on the master) or remote', 'auto')
     .option('--concurrency <n>', 'VM exports in flight at once (default 8)', parseIntOption('--concurrency', 1, 32))
+    .option('--wait <seconds>', 'how long to wait for another run using the backup VDI before refusing (default 300)', parseIntOption('--wait', 0, 86400))
     .option('--scheduled', 'run as the scheduled runner (see schedule): only on the pool master, failures to syslog, result recorded, exit 0')
     .option('--state-dir <dir>', 'with --scheduled: where the result is recorded (default /var/lib/xsconsole-dr)')
     .option('--pool-conf <file>', 'with --scheduled: the file saying whether this host is the pool master (default /etc/xensource/pool.conf)')

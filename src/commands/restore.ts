@@ -15,6 +15,9 @@ import { preflightRestore, runRestore, type PreflightReport, type RestoreReport 
 import type { AccessMode } from '../dr/volume/workspace.js';
 import { ExitCode, printJson, stdio, type Io } from './output.js';
 import { parseIntOption } from './options.js';
+import { cleanedText } from '../dr/leftovers.js';
+import { describeDuration } from '../dr/master-clock.js';
+import type { ClaimWait } from '../dr/vdi-claim.js';
 
 /** The XSA-459 / CVE-2024-31144 warning, shown whenever the legacy scan is used. */
 export const LEGACY_WARNING =
@@ -28,6 +31,20 @@ interface SourceOptions {
   legacy?: boolean;
   access: AccessMode | 'auto';
   json?: boolean;
+  wait?: number;
+}
+
+/** Waiting for a backup that holds the VDI: the bound, and one line on stderr per holder. */
+function lockWait(opts: SourceOptions, io: Io): { lockWaitMs?: number; onLockWait?: (w: ClaimWait) => void } {
+  let last = '';
+  return {
+    ...(opts.wait !== undefined && { lockWaitMs: opts.wait * 1000 }),
+    ...(!opts.json && {
+      onLockWait: (w: ClaimWait) => {
+        if (w.message !== last) io.err((last = w.message));
+      },
+    }),
+  };
 }
 
 function parseScope(v: string): RestoreScope {
@@ -39,7 +56,7 @@ function parseScope(v: string): RestoreScope {
 async function chooseVdi(session: Parameters<typeof probeBackupVdis>[0], opts: SourceOptions, io: Io, signal: AbortSignal): Promise<string | undefined> {
   if (opts.vdi || !opts.legacy) return opts.vdi;
   io.err(LEGACY_WARNING);
-  const probe = await probeBackupVdis(session, opts.sr, { legacy: true, access: opts.access, signal });
+  const probe = await probeBackupVdis(session, opts.sr, { legacy: true, access: opts.access, signal, ...lockWait(opts, io) });
   if (probe.found.length === 0) throw new BackupSourceError('NOT_A_BACKUP', 'Metadata backups not found.');
   if (probe.found.length > 1) {
     throw new BackupSourceError(
@@ -84,6 +101,8 @@ export function restoreText(r: RestoreReport): string {
     else lines.push(`Error code: ${v.error!.code}${v.error!.params.length ? `\nError parameters: ${v.error!.params.join(', ')}` : ''}\n${v.error!.meaning} ${v.error!.nextStep}`);
   }
   for (const s of r.skipped) lines.push(`Skipped ${s.name}: ${s.reason}`);
+  if (r.waited) lines.push(`Waited ${describeDuration(r.waited.ms)} for ${r.waited.for}.`);
+  for (const c of r.cleaned) lines.push(cleanedText(c));
   for (const n of r.names) {
     lines.push(`${r.dryRun ? 'Would set' : 'Setting'} ${n.kind} (${n.uuid}):`, `  Name: ${n.nameLabel}`, `  Description: ${n.nameDescription}`);
     if (n.error) lines.push(`  Error setting ${n.kind} data for: ${n.uuid}: ${n.error}`);
@@ -109,6 +128,7 @@ function sourceOptions(cmd: Command): Command {
     .option('--sr <uuid>', "SR holding the backup (default: the pool's default SR)")
     .option('--legacy', 'also scan VDIs that are not the deterministic backup VDI (backups made before 2024)')
     .option('--access <mode>', 'how to reach the VDI: auto, attach (on the master) or remote', 'auto')
+    .option('--wait <seconds>', 'how long to wait for a backup using the backup VDI before refusing (default 300)', parseIntOption('--wait', 0, 86400))
     .option('--json', 'print JSON');
 }
 
@@ -117,7 +137,7 @@ export function registerRestoreCommands(program: Command, io: Io = stdio): void 
     async (opts: SourceOptions, cmd: Command) => {
       const code = await runWithConnection(cmd.optsWithGlobals() as GlobalOptions, { json: opts.json ?? false, io }, async (conn, signal) => {
         if (opts.legacy) io.err(LEGACY_WARNING);
-        const r = await probeBackupVdis(conn.session, opts.sr, { legacy: opts.legacy ?? false, access: opts.access, signal });
+        const r = await probeBackupVdis(conn.session, opts.sr, { legacy: opts.legacy ?? false, access: opts.access, signal, ...lockWait(opts, io) });
         if (opts.json) printJson(io, r);
         else if (r.found.length) io.out(r.found.map((f) => f.uuid).join('\n'));
         else io.err(r.examined === 0 ? `No VDIs found on SR.${opts.legacy ? '' : ' (Backups made before 2024 need --legacy.)'}` : 'Metadata backups not found.');
@@ -132,8 +152,9 @@ export function registerRestoreCommands(program: Command, io: Io = stdio): void 
     .action(async (opts: SourceOptions, cmd: Command) => {
       const code = await runWithConnection(cmd.optsWithGlobals() as GlobalOptions, { json: opts.json ?? false, io }, async (conn, signal) => {
         const vdi = await chooseVdi(conn.session, opts, io, signal);
-        const src = await BackupSource.open(conn.session, { ...(opts.sr && { srUuid: opts.sr }), ...(vdi && { vdiUuid: vdi }), legacy: opts.legacy ?? false, access: opts.access, signal });
+        const src = await BackupSource.open(conn.session, { ...(opts.sr && { srUuid: opts.sr }), ...(vdi && { vdiUuid: vdi }), legacy: opts.legacy ?? false, access: opts.access, signal, ...lockWait(opts, io) });
         try {
+          if (!opts.json) for (const c of src.cleaned) io.err(cleanedText(c));
           const list = await src.summaries();
           if (opts.json) printJson(io, { sr: src.sr.uuid, vdi: src.vdi.uuid, backups: list });
           else io.out(list.map((b) => `${b.date}  ${b.vms} VM(s), ${b.vmsOnSr} on this SR${b.hasSrMeta ? '' : ', no SRMETA.xml'}`).join('\n'));
@@ -162,6 +183,7 @@ export function registerRestoreCommands(program: Command, io: Io = stdio): void 
           force: opts.force ?? false,
           access: opts.access,
           signal,
+          ...lockWait(opts, io),
         });
         if (opts.json) printJson(io, p);
         else io.out(preflightText(p));
@@ -196,6 +218,7 @@ export function registerRestoreCommands(program: Command, io: Io = stdio): void 
           ...(opts.concurrency !== undefined && { concurrency: opts.concurrency }),
           access: opts.access,
           signal,
+          ...lockWait(opts, io),
         });
         if (opts.json) printJson(io, r);
         else io.out(restoreText(r));

@@ -8,14 +8,18 @@
  *    by-sr entry must be the stock relative link ../../all/<same name>, and file sizes are
  *    checked before anything is read.
  */
-import { XenApiError, toInt, toStr, type Ref, type Session } from '../xenapi/index.js';
-import { MARKER_PATH, METADATA_DIR, SRMETA_FILE, backupDir, backupVdiUuid, bySrLinkTarget, isBackupDate, newestFirst, vmUuidOfEntry } from './layout.js';
+import { XenApiError, toInt, toStr, toStrMap, type Ref, type Session } from '../xenapi/index.js';
+import { BACKUP_VDI_OTHER_CONFIG_KEY, MARKER_PATH, METADATA_DIR, SRMETA_FILE, backupDir, backupVdiUuid, bySrLinkTarget, isBackupDate, newestFirst, vmUuidOfEntry } from './layout.js';
 import { resolveSr, type SrInfo } from './backup-vdi.js';
 import { openExt3, type Ext3Volume } from './volume/ext3.js';
 import { openVdiWorkspace, type AccessMode, type VdiWorkspace } from './volume/workspace.js';
 import { readFileBytes, pathExists } from './volume/files.js';
 import { VMMETA_MAX_BYTES } from './vmmeta.js';
 import { SRMETA_MAX_BYTES } from './srmeta.js';
+import { readMasterClock } from './master-clock.js';
+import { claimBackupVdi, type ClaimWait, type VdiClaim } from './vdi-claim.js';
+import type { LockIdentity, LockOp } from './vdi-lock.js';
+import type { CleanedVbd } from './leftovers.js';
 
 export type RestoreScope = 'sr' | 'all';
 
@@ -41,11 +45,48 @@ export class BackupSourceError extends Error {
   }
 }
 
-export interface ProbeOptions {
+/** How a read takes the VDI from other runs (vdi-claim.ts); defaults suit the CLI. */
+export interface LockWaitOptions {
+  /** Bound on waiting for a run that holds the VDI (default 5 min). */
+  lockWaitMs?: number;
+  lockPollMs?: number;
+  lockTtlMs?: number;
+  lockIdentity?: LockIdentity;
+  onLockWait?: (w: ClaimWait) => void;
+}
+
+export interface ProbeOptions extends LockWaitOptions {
   /** Also scan every other VDI of the SR (backups made before 2024): only on request. */
   legacy?: boolean;
   access?: AccessMode | 'auto';
   signal?: AbortSignal;
+}
+
+/** Takes `vdi` for reading: no backup writes it meanwhile. */
+async function claimForReading(session: Session, vdi: Ref, op: LockOp, opts: LockWaitOptions & { signal?: AbortSignal }): Promise<VdiClaim> {
+  const master = await session.poolMaster();
+  const clock = await readMasterClock(session, master);
+  return claimBackupVdi(session, vdi, {
+    op,
+    clock,
+    ...(opts.lockWaitMs !== undefined && { waitMs: opts.lockWaitMs }),
+    ...(opts.lockPollMs !== undefined && { pollMs: opts.lockPollMs }),
+    ...(opts.lockTtlMs !== undefined && { ttlMs: opts.lockTtlMs }),
+    ...(opts.lockIdentity && { identity: opts.lockIdentity }),
+    ...(opts.signal && { signal: opts.signal }),
+    ...(opts.onLockWait && { onWait: opts.onLockWait }),
+  });
+}
+
+/**
+ * A candidate a backup of this tool or of stock may be writing: the trusted one, or one
+ * marked as a backup VDI. Other disks of the SR (a legacy scan) are only read, never locked:
+ * no key is added to a guest's disk.
+ */
+async function mayBeWritten(session: Session, vdi: CandidateVdi): Promise<boolean> {
+  if (vdi.trusted) return true;
+  const oc = toStrMap(await session.call('VDI.get_other_config', vdi.ref));
+  return oc[BACKUP_VDI_OTHER_CONFIG_KEY] === 'true';
 }
 
 export interface ProbeResult {
@@ -88,6 +129,7 @@ export async function candidateVdis(session: Session, sr: SrInfo, legacy: boolea
 /** True when the VDI's filesystem has the stock marker (a regular file). Never writes. */
 async function hasMarker(session: Session, vdi: CandidateVdi, opts: ProbeOptions): Promise<boolean> {
   let ws: VdiWorkspace | null = null;
+  const claim = (await mayBeWritten(session, vdi)) ? await claimForReading(session, vdi.ref, 'read', opts) : null;
   try {
     // Remotely, fetch only the start of the disk: the superblock, the root folder and the
     // marker (written right after mkfs) all live in the first block group.
@@ -108,7 +150,11 @@ async function hasMarker(session: Session, vdi: CandidateVdi, opts: ProbeOptions
       await vol?.close().catch(() => undefined);
     }
   } finally {
-    await ws?.release();
+    try {
+      await ws?.release();
+    } finally {
+      await claim?.lock.release();
+    }
   }
 }
 
@@ -152,7 +198,23 @@ export class BackupSource {
     readonly vdi: CandidateVdi,
     private readonly ws: VdiWorkspace,
     private readonly vol: Ext3Volume,
+    private readonly claim: VdiClaim | null,
   ) {}
+
+  /** Stale VBDs of the VDI released when it was opened. */
+  get cleaned(): CleanedVbd[] {
+    return this.claim?.cleaned ?? [];
+  }
+
+  /** Time spent waiting for another run holding the VDI (null: none). */
+  get waited(): VdiClaim['waited'] {
+    return this.claim?.waited ?? null;
+  }
+
+  /** Aborted when the lock on the VDI is lost (reads must stop: a backup may write it). */
+  get lockLost(): AbortSignal | undefined {
+    return this.claim?.lock.lostSignal;
+  }
 
   get access(): AccessMode {
     return this.ws.mode;
@@ -168,7 +230,7 @@ export class BackupSource {
    */
   static async open(
     session: Session,
-    opts: { srUuid?: string; vdiUuid?: string; legacy?: boolean; access?: AccessMode | 'auto'; cacheDir?: string | null; signal?: AbortSignal },
+    opts: { srUuid?: string; vdiUuid?: string; legacy?: boolean; access?: AccessMode | 'auto'; cacheDir?: string | null; signal?: AbortSignal; op?: LockOp } & LockWaitOptions,
   ): Promise<BackupSource> {
     const sr = await resolveSr(session, opts.srUuid);
     const trustedUuid = backupVdiUuid(sr.uuid);
@@ -191,12 +253,19 @@ export class BackupSource {
     const vdi = await vdiCandidate(session, ref, sr);
     const rec = await session.call<Record<string, unknown>>('VDI.get_record', ref);
     if (toStr(rec['SR']) !== sr.ref) throw new BackupSourceError('NOT_PERMITTED', `VDI ${wanted} is not on SR "${sr.nameLabel}".`);
-    const ws = await openVdiWorkspace(session, vdi, {
-      mode: opts.access ?? 'auto',
-      readOnly: true,
-      ...(opts.cacheDir !== undefined && { cacheDir: opts.cacheDir }),
-      ...(opts.signal && { signal: opts.signal }),
-    });
+    const claim = (await mayBeWritten(session, vdi)) ? await claimForReading(session, ref, opts.op ?? 'read', opts) : null;
+    let ws: VdiWorkspace;
+    try {
+      ws = await openVdiWorkspace(session, vdi, {
+        mode: opts.access ?? 'auto',
+        readOnly: true,
+        ...(opts.cacheDir !== undefined && { cacheDir: opts.cacheDir }),
+        ...(opts.signal && { signal: opts.signal }),
+      });
+    } catch (err) {
+      await claim?.lock.release();
+      throw err;
+    }
     try {
       // Read-only through an overlay, so no fsck is run (it could write); a disk that is not
       // ext at all is simply not a backup.
@@ -207,13 +276,19 @@ export class BackupSource {
         if (!(await pathExists(vol.fs, MARKER_PATH))) {
           throw new BackupSourceError('NOT_A_BACKUP', `VDI ${wanted} does not hold a metadata backup (no ${MARKER_PATH}).`);
         }
-        return new BackupSource(sr, vdi, ws, vol);
+        // A remote copy is complete and no longer changes: a backup may go ahead meanwhile.
+        if (ws.mode === 'remote') await claim?.lock.release();
+        return new BackupSource(sr, vdi, ws, vol, claim);
       } catch (err) {
         await vol.close();
         throw err;
       }
     } catch (err) {
-      await ws.release();
+      try {
+        await ws.release();
+      } finally {
+        await claim?.lock.release();
+      }
       throw err;
     }
   }
@@ -222,7 +297,12 @@ export class BackupSource {
     try {
       await this.vol.close();
     } finally {
-      await this.ws.release();
+      try {
+        await this.ws.release();
+      } finally {
+        // Handed back only once the VBD is gone.
+        await this.claim?.lock.release();
+      }
     }
   }
 

@@ -121,7 +121,13 @@ async function findLegacyBackupVdi(session: Session, sr: SrInfo): Promise<Backup
  * Creates the backup VDI as `xe vdi-create … name-label="Pool Metadata Backup" type=user`
  * does, then marks it. XAPI gives it the deterministic uuid (hosts since 2024).
  */
-export async function createBackupVdi(session: Session, sr: SrInfo, size = BACKUP_VDI_SIZE): Promise<BackupVdi & { deterministic: boolean }> {
+export async function createBackupVdi(
+  session: Session,
+  sr: SrInfo,
+  size = BACKUP_VDI_SIZE,
+  /** Keys the VDI is born with (its lock: see vdi-lock.ts prepareNewVdiLock). */
+  otherConfig: Record<string, string> = {},
+): Promise<BackupVdi & { deterministic: boolean }> {
   const ref = await session.call<Ref>('VDI.create', {
     name_label: BACKUP_VDI_LABEL,
     name_description: '',
@@ -130,7 +136,7 @@ export async function createBackupVdi(session: Session, sr: SrInfo, size = BACKU
     type: 'user',
     sharable: false,
     read_only: false,
-    other_config: { [INITIALISING_KEY]: new Date().toISOString() },
+    other_config: { ...otherConfig, [INITIALISING_KEY]: new Date().toISOString() },
     xenstore_data: {},
     sm_config: {},
     tags: [],

@@ -14,6 +14,10 @@
  *    successful run would have left it.
  * Whatever happens, the VBD is unplugged and destroyed and a VDI created in this run that
  * never got a committed filesystem is destroyed again.
+ * The VDI is locked on the pool for the whole run (vdi-claim.ts: two clients never change
+ * it at once, stale VBDs and partial files of killed runs are cleaned first), the dated
+ * folder is named by the pool master's clock (master-clock.ts), retention never removes the
+ * folder just written, and the files holding secrets (.db, .vmmeta) are 0600, as stock's.
  */
 import type { Ext2Promises } from 'ext2fs';
 import {
@@ -44,6 +48,7 @@ import {
   dbDumpPath,
   dbGenerationOf,
   formatBackupDate,
+  formatBackupDateOfWallClock,
   incompleteDir,
   logrotateConf,
   parseLogrotateHistory,
@@ -54,7 +59,11 @@ import {
 import { buildSrMeta, type SrNames } from './srmeta.js';
 import { INITIALISING_KEY, NoBackupVdiError, createBackupVdi, findBackupVdi, resolveSr, type BackupVdi, type SrInfo } from './backup-vdi.js';
 import { makeExt3 } from './volume/e2fsprogs.js';
-import { DIR_MODE, pathExists, removeTree, writeFileBytes, writeStreamToFile } from './volume/files.js';
+import { DIR_MODE, SECRET_FILE_MODE, pathExists, removeTree, writeFileBytes, writeStreamToFile } from './volume/files.js';
+import { readMasterClock, type ClockFacts, type MasterClock } from './master-clock.js';
+import { claimBackupVdi, VdiAttachedElsewhereError, VdiInGuestError, type VdiClaim } from './vdi-claim.js';
+import { prepareNewVdiLock, VdiBusyError, VdiLockLostError, type LockIdentity } from './vdi-lock.js';
+import { removePartialFiles, type CleanedItem } from './leftovers.js';
 import { FileBlockDevice } from './volume/block-device.js';
 import { readSuperblock } from './volume/superblock.js';
 import { openExt3Staged, type StagedVolume } from './volume/ext3.js';
@@ -86,13 +95,27 @@ export interface BackupOptions {
   cacheDir?: string | null;
   signal?: AbortSignal;
   onProgress?: (event: BackupProgress) => void;
-  /** Clock for the dated folder name (tests). */
+  /**
+   * The master's local time for the dated folder name, instead of asking the pool (tests
+   * that need known names; the pool's clock is still read for the lock and the skew).
+   */
   now?: () => Date;
+  /** This machine's clock (tests): the skew is measured against it. */
+  clientClock?: () => Date;
+  /** How long to wait for another run holding the VDI before refusing (default 5 min). */
+  lockWaitMs?: number;
+  /** Between looks at a held VDI (default 2 s). */
+  lockPollMs?: number;
+  /** The lock's lifetime without renewal (default 10 min; tests). */
+  lockTtlMs?: number;
+  /** Who this run says it is in the lock (default: host name and pid). */
+  lockIdentity?: LockIdentity;
 }
 
 export type BackupPhase =
   | 'sr'
   | 'vdi'
+  | 'lock'
   | 'attach'
   | 'format'
   | 'check'
@@ -146,6 +169,14 @@ export interface BackupReport {
   commit: CommitPlan['summary'];
   transfer: { downloadedBytes: number; uploadedBytes: number };
   durationMs: number;
+  /** Where the date came from and how far this machine's clock is from the master's. */
+  clock: ClockFacts;
+  /** For the operator: clock skew over a minute, a clock fallback, a lock taken over. */
+  warnings: string[];
+  /** Leftovers of interrupted runs removed before this backup (VBDs, partial files). */
+  cleaned: CleanedItem[];
+  /** Time spent waiting for another run holding the VDI (null: none). */
+  waited: { ms: number; for: string } | null;
 }
 
 export class SpaceGuardError extends Error {
@@ -189,6 +220,7 @@ export function backupStepText(step: BackupPhase): string {
 const STEP_TEXT: Record<BackupPhase, string> = {
   sr: 'Finding the SR',
   vdi: 'Finding or creating the backup VDI',
+  lock: 'Taking the backup VDI for this run',
   attach: 'Attaching the backup VDI',
   format: 'Formatting the new backup VDI',
   check: 'Checking the backup filesystem',
@@ -210,6 +242,8 @@ async function step<T>(name: BackupPhase, fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (err) {
     if (err instanceof BackupStepError || err instanceof AbortError || err instanceof SpaceGuardError || err instanceof NoBackupVdiError) throw err;
+    // The lock's own errors say what happened and what to do.
+    if (err instanceof VdiBusyError || err instanceof VdiLockLostError || err instanceof VdiAttachedElsewhereError || err instanceof VdiInGuestError) throw err;
     if (err instanceof Error && err.name === 'AbortError') throw err;
     throw new BackupStepError(name, err);
   }
@@ -217,7 +251,9 @@ async function step<T>(name: BackupPhase, fn: () => Promise<T>): Promise<T> {
 
 export async function runBackup(session: Session, options: BackupOptions = {}): Promise<BackupReport> {
   const started = Date.now();
-  const signal = options.signal;
+  // The run's own signal: the operator's, or the lock being lost (then nothing more is written).
+  const run = childAbort(options.signal);
+  const signal = run.signal;
   const emit = options.onProgress ?? (() => undefined);
   const phase = (p: BackupPhase, message: string) => emit({ kind: 'phase', phase: p, message });
   const history = options.history ?? DEFAULT_HISTORY;
@@ -225,22 +261,63 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
 
   phase('sr', 'Finding the SR...');
   const sr: SrInfo = await step('sr', () => resolveSr(session, options.srUuid));
-  await step('sr', () => assertOnMaster(session));
+  const master = await step('sr', () => assertOnMaster(session));
+  const clock: MasterClock = await step('lock', () => readMasterClock(session, master, options.clientClock ? { clientClock: options.clientClock } : {}));
 
   phase('vdi', `Using SR: ${sr.nameLabel}`);
   let vdi: BackupVdi | null = await step('vdi', () => findBackupVdi(session, sr));
   let created = false;
   let deterministic = vdi ? !vdi.legacy : true;
+  let claim: VdiClaim | null = null;
+  const lockOpts = {
+    op: 'backup' as const,
+    clock,
+    ...(options.lockTtlMs !== undefined && { ttlMs: options.lockTtlMs }),
+    ...(options.lockIdentity && { identity: options.lockIdentity }),
+  };
   if (!vdi) {
     if (options.create === false) throw new NoBackupVdiError(sr, backupVdiUuid(sr.uuid));
     throwIfAborted(signal);
-    const made = await step('vdi', () => createBackupVdi(session, sr, options.vdiSize));
-    phase('vdi', `Creating new backup VDI: ${made.uuid}`);
-    vdi = made;
-    created = true;
-    deterministic = made.deterministic;
+    // Born locked: no other client opens it before it has a filesystem.
+    const born = prepareNewVdiLock(lockOpts);
+    const made = await step('vdi', () => createBackupVdi(session, sr, options.vdiSize, born.otherConfig)).catch(async (err: unknown) => {
+      // Another client may have created it meanwhile: then it is used (after its lock).
+      if (await findBackupVdi(session, sr).catch(() => null)) return null;
+      throw err;
+    });
+    if (made) {
+      phase('vdi', `Creating new backup VDI: ${made.uuid}`);
+      vdi = made;
+      created = true;
+      deterministic = made.deterministic;
+      claim = { lock: born.adopt(session, made.ref), cleaned: [], waited: null, tookOver: null };
+    } else {
+      vdi = await step('vdi', async () => (await findBackupVdi(session, sr))!);
+      deterministic = !vdi.legacy;
+    }
   }
   if (vdi.readOnly) throw new BackupStepError('vdi', new Error(`The backup VDI ${vdi.uuid} is read-only.`));
+  const backupVdi = vdi;
+  if (!claim) {
+    phase('lock', 'Taking the backup VDI for this run...');
+    claim = await step('lock', () =>
+      claimBackupVdi(session, backupVdi.ref, {
+        ...lockOpts,
+        refuseGuests: true,
+        ...(options.lockWaitMs !== undefined && { waitMs: options.lockWaitMs }),
+        ...(options.lockPollMs !== undefined && { pollMs: options.lockPollMs }),
+        ...(options.signal && { signal: options.signal }),
+        onWait: (w) => phase('lock', w.message),
+      }),
+    );
+  }
+  const held = claim;
+  const lost = () => run.abort(held.lock.lostError);
+  held.lock.lostSignal.addEventListener('abort', lost, { once: true });
+  const cleaned: CleanedItem[] = [...held.cleaned];
+  for (const c of held.cleaned) phase('lock', `Released stale VBD ${c.uuid} of the backup VDI.`);
+  const warnings = [...clock.warnings];
+  if (held.tookOver) warnings.push(`Took over the lock of the backup VDI left by ${held.tookOver}.`);
 
   // The pool's records (tens of MB on a big pool) are read while the VDI is attached.
   const recordsRead = readPoolRecords(session);
@@ -250,7 +327,7 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
   let preparation: Preparation | null = null;
   let committed = false;
   let tmpDir: string | null = null;
-  const backupVdi = vdi;
+  let partialDb: string | null = null;
   try {
     phase('attach', 'Attaching the backup VDI...');
     workspace = await step('attach', () =>
@@ -278,11 +355,15 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
     const vol = volume;
     const fs = vol.fs;
     let bytesWritten = 0;
-    const write = (path: string, data: Buffer | string) =>
+    const write = (path: string, data: Buffer | string, mode?: number) =>
       vol.exclusive(async () => {
-        const n = await writeFileBytes(fs, path, data);
+        const n = await writeFileBytes(fs, path, data, mode);
         bytesWritten += n;
       });
+    // What killed or failed runs left inside (under the lock, nobody else is writing).
+    const removed = await step('check', () => vol.exclusive(() => removePartialFiles(fs)));
+    for (const f of removed) phase('check', `Removed ${f.path}, left by an interrupted run.`);
+    cleaned.push(...removed);
 
     const records = await step('vms', () => recordsRead);
     const poolUuid = records.pool.uuid;
@@ -301,12 +382,15 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
       if (!(await pathExists(fs, METADATA_DIR))) await fs.mkdir(METADATA_DIR, DIR_MODE);
     });
 
-    const spaceBefore = spaceOf(vol.superblock);
+    const spaceBefore = freed(spaceOf(vol.superblock), removed.reduce((n, f) => n + f.bytes, 0));
     phase('check', `Checking backup VDI space usage: ${spaceBefore.usedPercent}%`);
     if (spaceBefore.usedPercent > SPACE_GUARD_PERCENT && !options.force) throw new SpaceGuardError(spaceBefore.usedPercent);
 
     // The dated folder, under a name no lister shows until it is complete.
-    const date = await vol.exclusive(() => freeDateName(fs, (options.now ?? (() => new Date()))()));
+    const date = await step('check', async () => {
+      const named = options.now ? formatBackupDate(options.now()) : await clock.backupDateName();
+      return vol.exclusive(() => freeDateName(fs, named));
+    });
     tmpDir = incompleteDir(date);
     const dir = tmpDir;
     await vol.exclusive(async () => {
@@ -324,10 +408,11 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
     const inner = childAbort(signal);
     const innerOpts = { signal: inner.signal };
     phase('database', 'Backing up pool database...');
-    const partialDb = `/.${poolUuid}.db.incomplete`;
+    const dump = `/.${poolUuid}.db.incomplete`;
+    partialDb = dump;
     const dumping = step('database', async () => {
       const dl = await streamPoolDatabase(session, innerOpts);
-      const n = await writeStreamToFile(fs, partialDb, dl.stream as AsyncIterable<Buffer>, { exclusive: vol.exclusive });
+      const n = await writeStreamToFile(fs, dump, dl.stream as AsyncIterable<Buffer>, { exclusive: vol.exclusive, mode: SECRET_FILE_MODE });
       bytesWritten += n;
       await dl.done;
     });
@@ -368,7 +453,7 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
               if (inner.signal.aborted) throw err;
               return finished(vm, err);
             }
-            await writes.add(tar.length, () => write(`${dir}/all/${vmmetaName(vm.uuid)}`, tar).then(() => finished(vm), (err: unknown) => finished(vm, err)));
+            await writes.add(tar.length, () => write(`${dir}/all/${vmmetaName(vm.uuid)}`, tar, SECRET_FILE_MODE).then(() => finished(vm), (err: unknown) => finished(vm, err)));
           },
           inner.signal,
         );
@@ -392,8 +477,14 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
         const plan = planDbRotation(generations, rotate);
         for (const g of plan.remove) await fs.unlink(dbDumpPath(poolUuid, g));
         for (const [from, to] of plan.renames) await fs.rename(dbDumpPath(poolUuid, from), dbDumpPath(poolUuid, to));
-        await fs.rename(partialDb, dbDumpPath(poolUuid, 0));
+        await fs.rename(dump, dbDumpPath(poolUuid, 0));
+        partialDb = null;
         databaseHistory = plan.renames.length;
+        // Older dumps written 0644 (before this tool used stock's modes) hold the same secrets.
+        for (const [, to] of plan.renames) {
+          const path = dbDumpPath(poolUuid, to);
+          if (((await fs.lstat(path)).mode & 0o7777) !== SECRET_FILE_MODE) await fs.chmod(path, SECRET_FILE_MODE);
+        }
       }),
     );
 
@@ -417,13 +508,15 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
 
     // Complete: make it visible, then apply the history.
     phase('retention', 'Cleaning old VM metadata...');
+    // Still ours? (A run that lost its lock makes nothing visible.)
+    await step('retention', () => held.lock.verify());
     const retention = await step('retention', () =>
       vol.exclusive(async () => {
         await fs.rename(dir, backupDir(date));
         tmpDir = null;
         const names = await fs.readdir(METADATA_DIR);
         for (const stale of names.filter((n) => n.startsWith(INCOMPLETE_PREFIX))) await removeTree(fs, `${METADATA_DIR}/${stale}`);
-        const plan = planRetention(names, history);
+        const plan = planRetention(names, history, date);
         for (const old of plan.remove) await removeTree(fs, backupDir(old));
         return plan;
       }),
@@ -433,6 +526,7 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
     const spaceAfter = spaceOf(await step('commit', () => vol.readSuperblock()));
     phase('commit', 'Writing the backup...');
     throwIfAborted(signal);
+    await step('commit', () => held.lock.verify());
     const commit = await step('commit', () =>
       ws.commit(vol.staged, { fresh: fresh && ws.mode === 'remote', wholeDisk: reformat, ...(signal && { signal }) }),
     );
@@ -458,7 +552,16 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
       commit,
       transfer: { ...ws.transfer },
       durationMs: Date.now() - started,
+      clock: { source: clock.source, skewMs: clock.skewMs, masterUtcOffsetMinutes: clock.masterUtcOffsetMinutes, warnings: clock.warnings },
+      warnings,
+      cleaned,
+      waited: held.waited,
     };
+  } catch (err) {
+    // Nothing needs cleaning on the VDI (the stage is dropped below). Stopped because the
+    // lock was lost: say that, not "cancelled".
+    if (held.lock.lostError && !options.signal?.aborted) throw held.lock.lostError;
+    throw err;
   } finally {
     // Nothing of a run that did not commit reached the VDI: the stage is simply dropped.
     await volume?.dispose().catch(() => undefined);
@@ -466,19 +569,35 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
     await recordsRead.catch(() => undefined);
     phase('release', 'Releasing the backup VDI...');
     if (workspace) await workspace.release().catch(() => undefined);
-    if (created && !committed) await session.call('VDI.destroy', backupVdi.ref).catch(() => undefined);
+    held.lock.lostSignal.removeEventListener('abort', lost);
+    run.dispose();
+    // A VDI destroyed takes its lock along; otherwise the lock is handed back once the VBD is gone.
+    if (created && !committed) await session.call('VDI.destroy', backupVdi.ref).catch(() => held.lock.release());
+    else await held.lock.release();
     // The transfers' task.destroy calls still under way end before the run does.
     await session.settle();
   }
 }
 
-/** The dated folder name for `now`, moved on by a second while that name is taken. */
-async function freeDateName(fs: Ext2Promises, now: Date): Promise<string> {
-  const t = new Date(now.getTime());
+/** Space use as it is once `bytes` more are free (the partial files removed at start). */
+function freed(space: SpaceUse, bytes: number): SpaceUse {
+  if (bytes <= 0) return space;
+  const usedBytes = Math.max(0, space.usedBytes - bytes);
+  const availableBytes = space.availableBytes + (space.usedBytes - usedBytes);
+  const total = usedBytes + availableBytes;
+  return { usedBytes, availableBytes, usedPercent: total > 0 ? Math.ceil((usedBytes * 100) / total) : 0 };
+}
+
+/** The dated folder name `name`, moved on by a second while that name is taken. */
+async function freeDateName(fs: Ext2Promises, name: string): Promise<string> {
+  const m = /^(\d{4})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})$/.exec(name);
+  if (!m) throw new Error(`not a backup date: ${name}`);
+  // The wall-clock reading in a Date's UTC fields, so counting seconds knows no DST.
+  const t = new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
   for (let i = 0; i < 120; i++) {
-    const name = formatBackupDate(t);
-    if (!(await pathExists(fs, backupDir(name))) && !(await pathExists(fs, incompleteDir(name)))) return name;
-    t.setSeconds(t.getSeconds() + 1);
+    const candidate = formatBackupDateOfWallClock(t);
+    if (!(await pathExists(fs, backupDir(candidate))) && !(await pathExists(fs, incompleteDir(candidate)))) return candidate;
+    t.setUTCSeconds(t.getUTCSeconds() + 1);
   }
   throw new Error('No free dated folder name within two minutes of now.');
 }
@@ -509,8 +628,8 @@ function srNamesOf(records: PoolRecords): SrNames[] {
   return out;
 }
 
-/** Stock refuses to run anywhere but on the master; a session always ends on it. */
-async function assertOnMaster(session: Session): Promise<void> {
+/** Stock refuses to run anywhere but on the master; a session always ends on it. Returns the master. */
+async function assertOnMaster(session: Session): Promise<Ref> {
   const pool = (await session.call<Ref[]>('pool.get_all'))[0];
   if (!pool) throw new Error('The pool has no pool object.');
   const [master, thisHost] = await Promise.all([
@@ -520,4 +639,5 @@ async function assertOnMaster(session: Session): Promise<void> {
   if (!isNullRef(thisHost) && toStr(thisHost) !== toStr(master)) {
     throw new Error('This host is not the pool master: run the backup on the master (or connect with --host to the master).');
   }
+  return master;
 }

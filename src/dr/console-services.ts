@@ -4,7 +4,7 @@
  * see the XenAPI client: they get this object through components/services.tsx, so tests
  * can hand them one bound to an in-process simulator.
  */
-import { writeFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Session, XenApiError, explainError, isAbortError, isNullRef, toStr, type Ref, type TlsOptions } from '../xenapi/index.js';
 import { BackupStepError, backupStepText, SpaceGuardError, runBackup, type BackupProgress, type BackupReport } from './backup.js';
@@ -400,7 +400,14 @@ export function createConsoleSchedule(opts: ConsoleScheduleOptions): ConsoleSche
 export async function saveTextFile(dir: string, path: string, text: string, overwrite = false): Promise<string> {
   const abs = resolve(dir, path);
   try {
-    await writeFile(abs, text.endsWith('\n') ? text : `${text}\n`, { flag: overwrite ? 'w' : 'wx', mode: 0o600 });
+    const fh = await open(abs, overwrite ? 'w' : 'wx', 0o600);
+    try {
+      // An existing file keeps its mode when overwritten: make it owner-only first.
+      await fh.chmod(0o600);
+      await fh.writeFile(text.endsWith('\n') ? text : `${text}\n`);
+    } finally {
+      await fh.close();
+    }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new FileExistsError(abs);
     throw err;

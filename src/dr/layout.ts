@@ -97,9 +97,18 @@ export function dbGenerationOf(name: string, poolUuid: string): number | null {
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
-/** `date +%F-%H-%M-%S` in this process's local time (the stock script uses dom0 local time). */
+/** `date +%F-%H-%M-%S` of `d` in this process's local time zone. */
 export function formatBackupDate(d: Date): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}-${pad(d.getHours())}-${pad(d.getMinutes())}-${pad(d.getSeconds())}`;
+}
+
+/**
+ * `date +%F-%H-%M-%S` of a wall-clock reading held in a Date's UTC fields (the master's
+ * local time, which the stock script's `date` prints in dom0; see master-clock.ts).
+ */
+export function formatBackupDateOfWallClock(wall: Date): string {
+  const w = wall;
+  return `${w.getUTCFullYear()}-${pad(w.getUTCMonth() + 1)}-${pad(w.getUTCDate())}-${pad(w.getUTCHours())}-${pad(w.getUTCMinutes())}-${pad(w.getUTCSeconds())}`;
 }
 
 /** True only for a well-formed, calendar-valid stock date folder name. */
@@ -119,12 +128,18 @@ export function newestFirst(names: Iterable<string>): string[] {
 
 /**
  * Retention after a run (stock: `ls -1 | sort -n`, keep the newest `history` including the
- * folder just written). Names that are not stock dates are never touched.
+ * folder just written). Names that are not stock dates are never touched, and `written` —
+ * the folder this run wrote — is always kept, with the newest `history - 1` others: stock
+ * would delete it when it sorts below the others (a folder dated by a clock that is behind,
+ * or folders dated in the future), and report success.
  */
-export function planRetention(existing: Iterable<string>, history: number): { keep: string[]; remove: string[] } {
+export function planRetention(existing: Iterable<string>, history: number, written?: string): { keep: string[]; remove: string[] } {
   const ordered = newestFirst(existing);
   const n = Math.max(1, history);
-  return { keep: ordered.slice(0, n), remove: ordered.slice(n) };
+  if (written === undefined || !ordered.includes(written)) return { keep: ordered.slice(0, n), remove: ordered.slice(n) };
+  const others = ordered.filter((d) => d !== written);
+  const kept = new Set([written, ...others.slice(0, n - 1)]);
+  return { keep: ordered.filter((d) => kept.has(d)), remove: ordered.filter((d) => !kept.has(d)) };
 }
 
 export function backupDir(date: string): string {

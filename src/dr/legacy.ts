@@ -142,7 +142,9 @@ export async function exportClassic(session: Session, opts: ClassicExportOptions
     const tmp = `${file}.${process.pid}.partial`;
     try {
       const tar = await exportMetadata(session, { vmRef: vm.ref, exportSnapshots: false }, opts.signal ? { signal: opts.signal } : {});
-      await writeFile(tmp, tar, { mode: FILE_MODE });
+      // A new file (a leftover of the same name would keep its own mode), owner-only as xe's.
+      await rm(tmp, { force: true });
+      await writeFile(tmp, tar, { mode: FILE_MODE, flag: 'wx' });
       await rename(tmp, file);
       files.push({ index, file, vm: { uuid: vm.uuid, name: vm.name }, ok: true, bytes: tar.length });
     } catch (err) {

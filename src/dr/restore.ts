@@ -6,14 +6,16 @@
  * created or which XAPI error refused it.
  */
 import { XenApiError, explainError, importMetadata, isAbortError, throwIfAborted, toStr, type ErrorExplanation, type Ref, type Session } from '../xenapi/index.js';
-import { BackupSource, BackupSourceError, type BackupEntry, type EntryProblem, type RestoreScope } from './backup-source.js';
+import { BackupSource, BackupSourceError, type BackupEntry, type EntryProblem, type LockWaitOptions, type RestoreScope } from './backup-source.js';
+import type { CleanedVbd } from './leftovers.js';
+import type { LockOp } from './vdi-lock.js';
 import { parseSrMeta, type SrNames } from './srmeta.js';
 import { readVmmeta, type VmmetaSummary } from './vmmeta.js';
 import type { AccessMode } from './volume/workspace.js';
 import { NetworkClaims, type NetworkRef } from './network-claims.js';
 import { childAbort, clampConcurrency, forEachConcurrently } from './work-pool.js';
 
-export interface RestoreOptions {
+export interface RestoreOptions extends LockWaitOptions {
   srUuid?: string;
   vdiUuid?: string;
   legacy?: boolean;
@@ -79,6 +81,10 @@ export interface RestoreReport {
   /** "Restored N VM(s), and M error(s)", as the stock script ends. */
   summary: string;
   durationMs: number;
+  /** Stale VBDs of the backup VDI released before reading it. */
+  cleaned: CleanedVbd[];
+  /** Time spent waiting for a run holding the backup VDI (null: none). */
+  waited: { ms: number; for: string } | null;
 }
 
 export interface PreflightVm {
@@ -180,8 +186,8 @@ async function restoreStep<T>(step: RestoreStep, fn: () => Promise<T>): Promise<
   }
 }
 
-async function withSource<T>(session: Session, opts: RestoreOptions, fn: (src: BackupSource) => Promise<T>): Promise<T> {
-  const src = await restoreStep('source', () => openSource(session, opts));
+async function withSource<T>(session: Session, opts: RestoreOptions, op: LockOp, fn: (src: BackupSource) => Promise<T>): Promise<T> {
+  const src = await restoreStep('source', () => openSource(session, opts, op));
   let result: T;
   try {
     result = await fn(src);
@@ -194,8 +200,15 @@ async function withSource<T>(session: Session, opts: RestoreOptions, fn: (src: B
   return result;
 }
 
-function openSource(session: Session, opts: RestoreOptions): Promise<BackupSource> {
+function openSource(session: Session, opts: RestoreOptions, op: LockOp): Promise<BackupSource> {
   return BackupSource.open(session, {
+    op,
+    ...(opts.lockWaitMs !== undefined && { lockWaitMs: opts.lockWaitMs }),
+    ...(opts.lockPollMs !== undefined && { lockPollMs: opts.lockPollMs }),
+    ...(opts.lockTtlMs !== undefined && { lockTtlMs: opts.lockTtlMs }),
+    ...(opts.lockIdentity && { lockIdentity: opts.lockIdentity }),
+    // Waiting for a backup that holds the VDI shows as progress unless asked otherwise.
+    ...((opts.onLockWait ?? opts.onProgress) && { onLockWait: opts.onLockWait ?? ((w) => opts.onProgress!({ kind: 'phase', message: w.message })) }),
     ...(opts.srUuid && { srUuid: opts.srUuid }),
     ...(opts.vdiUuid && { vdiUuid: opts.vdiUuid }),
     legacy: opts.legacy ?? false,
@@ -207,7 +220,7 @@ function openSource(session: Session, opts: RestoreOptions): Promise<BackupSourc
 
 export async function preflightRestore(session: Session, opts: RestoreOptions = {}): Promise<PreflightReport> {
   const scope = opts.scope ?? 'all';
-  return withSource(session, opts, async (src) => {
+  return withSource(session, opts, 'read', async (src) => {
     const date = await restoreStep('list', () => src.resolveDate(opts.date));
     const { entries, problems } = await restoreStep('list', () => src.entries(date, scope));
     const pool = await restoreStep('pool', () => poolIndex(session));
@@ -407,7 +420,7 @@ export async function runRestore(session: Session, opts: RestoreOptions = {}): P
   const started = Date.now();
   const scope = opts.scope ?? 'all';
   const emit = opts.onProgress ?? (() => undefined);
-  return withSource(session, opts, async (src) => {
+  return withSource(session, opts, 'restore', async (src) => {
     const date = await restoreStep('list', () => src.resolveDate(opts.date));
     const { entries, problems } = await restoreStep('list', () => src.entries(date, scope));
     // Stock: the backup VDI it restored from gets the marker key (a trusted one only).
@@ -423,6 +436,9 @@ export async function runRestore(session: Session, opts: RestoreOptions = {}): P
     let done = 0;
     let failed = 0;
     const inner = childAbort(opts.signal);
+    // A lost lock means a backup may be writing the VDI now: stop reading it.
+    const lost = () => inner.abort(src.lockLost?.reason);
+    src.lockLost?.addEventListener('abort', lost, { once: true });
     const importOpts = { ...opts, signal: inner.signal };
     try {
       await forEachConcurrently(
@@ -437,7 +453,11 @@ export async function runRestore(session: Session, opts: RestoreOptions = {}): P
         },
         inner.signal,
       );
+    } catch (err) {
+      if (src.lockLost?.aborted && !opts.signal?.aborted) throw src.lockLost.reason;
+      throw err;
     } finally {
+      src.lockLost?.removeEventListener('abort', lost);
       inner.dispose();
       await session.settle();
     }
@@ -463,6 +483,8 @@ export async function runRestore(session: Session, opts: RestoreOptions = {}): P
       errors,
       summary: `Restored ${restored} VM(s), and ${errors} error(s)`,
       durationMs: Date.now() - started,
+      cleaned: src.cleaned,
+      waited: src.waited,
     };
   });
 }

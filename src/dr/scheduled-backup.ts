@@ -13,6 +13,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { cleanedText } from './leftovers.js';
 import { join } from 'node:path';
 import { explainError, type ErrorExplanation, type Session } from '../xenapi/index.js';
 import { runBackup, type BackupFailure, type BackupOptions } from './backup.js';
@@ -167,6 +168,8 @@ export async function runScheduledBackup(opts: ScheduledRunOptions): Promise<Sch
         srUuid: chosen.sr.uuid,
         ...(opts.signal && { signal: opts.signal }),
       });
+      // Clock skew, a lock taken over, leftovers cleaned: recorded and sent to syslog.
+      warnings.push(...report.warnings, ...report.cleaned.map(cleanedText));
       const partial = report.failures.length > 0;
       result = {
         status: partial ? 'partial' : 'ok',
@@ -229,7 +232,9 @@ async function writeResult(stateDir: string, result: ScheduledResult): Promise<v
   const path = lastResultPath(stateDir);
   const tmp = `${path}.${process.pid}.tmp`;
   try {
-    await writeFile(tmp, `${JSON.stringify(result, null, 2)}\n`, { mode: 0o644 });
+    // Owner-only: it names the pool, its SRs and every failed VM (a new file, so the mode holds).
+    await rm(tmp, { force: true });
+    await writeFile(tmp, `${JSON.stringify(result, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });

@@ -33,6 +33,17 @@ export class XmlRpcDateTime {
     this.text = `${m[1]}${m[2]}${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`;
   }
 
+  /**
+   * A reading without a time zone, as host.get_server_localtime sends the master's local
+   * time ("20200407T07:01:28": XAPI strips the zone, ocaml/libs/clock/date.ml localtime).
+   */
+  static zoneless(w: { year: number; month: number; day: number; hour: number; minute: number; second: number }): XmlRpcDateTime {
+    const p = (n: number, l = 2) => String(n).padStart(l, '0');
+    const d = new XmlRpcDateTime(`${p(w.year, 4)}${p(w.month)}${p(w.day)}T${p(w.hour)}:${p(w.minute)}:${p(w.second)}Z`);
+    (d as { text: string }).text = d.text.slice(0, -1);
+    return d;
+  }
+
   static fromDate(d: Date): XmlRpcDateTime {
     const p = (n: number) => String(n).padStart(2, '0');
     return new XmlRpcDateTime(

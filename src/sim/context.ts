@@ -3,6 +3,7 @@
  */
 import { ApiFailure } from './api-error.js';
 import type { SimAuth } from './auth.js';
+import type { SimClock } from './clock.js';
 import type { Ref, SimDb } from './db.js';
 import type { SimFaults } from './faults.js';
 import type { SimProfile } from './profiles.js';
@@ -20,6 +21,8 @@ export interface SimContext {
   readonly auth: SimAuth;
   readonly faults: SimFaults;
   readonly stats: SimStats;
+  /** The master's clock and time zone (host.get_servertime / get_server_localtime). */
+  readonly clock: SimClock;
 }
 
 /** The pool (there is exactly one). */

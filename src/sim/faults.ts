@@ -10,6 +10,7 @@
  *       { "method": "VDI.create", "error": ["SR_FULL", "2", "1"], "after": 2, "times": 1 },
  *       { "method": "VBD.plug", "latencyMs": 500 },
  *       { "method": "VM.get_all_records", "drop": true, "times": 1 },
+ *       { "method": "VDI.add_to_other_config", "dropAnswer": true, "times": 1 },
  *       { "route": "/import_raw_vdi", "httpStatus": 500, "times": 1 },
  *       { "route": "/export_metadata", "taskError": ["VDI_IO_ERROR", "device"] },
  *       { "route": "/export_raw_vdi", "dropAfterBytes": 1048576 }
@@ -21,7 +22,8 @@
  * then fires `times` times (default: every time), then stays inert.
  *
  * Effects: `latencyMs` delays; `error` answers the call with a Failure [code, params…];
- * `drop` closes the connection without an answer; for routes `httpStatus` answers with
+ * `drop` closes the connection without an answer; `dropAnswer` runs the call first (its
+ * effect stays, the caller never hears of it); for routes `httpStatus` answers with
  * that status (task failed with INTERNAL_ERROR), `taskError` fails the task with that error
  * (HTTP 500), `dropAfterBytes` makes the handler cut the connection after N body bytes.
  */
@@ -41,6 +43,8 @@ export interface FaultRule {
   latencyMs?: number;
   error?: string[];
   drop?: boolean;
+  /** Runs the call, then closes the connection without answering (the answer is lost). */
+  dropAnswer?: boolean;
   httpStatus?: number;
   taskError?: string[];
   dropAfterBytes?: number;
@@ -57,6 +61,7 @@ export interface CallFault {
   latencyMs: number;
   error?: string[];
   drop?: boolean;
+  dropAnswer?: boolean;
 }
 
 /** What to do with one HTTP handler request. */
@@ -83,7 +88,7 @@ function globToRegExp(glob: string): RegExp {
 function checkRule(r: unknown, where: string): FaultRule {
   if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new Error(`${where}: a rule must be an object`);
   const o = r as Record<string, unknown>;
-  const known = new Set(['method', 'route', 'httpMethod', 'after', 'times', 'latencyMs', 'error', 'drop', 'httpStatus', 'taskError', 'dropAfterBytes']);
+  const known = new Set(['method', 'route', 'httpMethod', 'after', 'times', 'latencyMs', 'error', 'drop', 'dropAnswer', 'httpStatus', 'taskError', 'dropAfterBytes']);
   for (const k of Object.keys(o)) if (!known.has(k)) throw new Error(`${where}: unknown key "${k}"`);
   const isStr = (k: string) => o[k] === undefined || typeof o[k] === 'string';
   const isNat = (k: string) => o[k] === undefined || (typeof o[k] === 'number' && Number.isInteger(o[k]) && (o[k] as number) >= 0);
@@ -95,11 +100,12 @@ function checkRule(r: unknown, where: string): FaultRule {
   for (const k of ['after', 'times', 'latencyMs', 'httpStatus', 'dropAfterBytes']) if (!isNat(k)) throw new Error(`${where}: ${k} must be a non-negative integer`);
   for (const k of ['error', 'taskError']) if (!isStrArr(k)) throw new Error(`${where}: ${k} must be a non-empty array of strings`);
   if (o.drop !== undefined && typeof o.drop !== 'boolean') throw new Error(`${where}: drop must be a boolean`);
+  if (o.dropAnswer !== undefined && typeof o.dropAnswer !== 'boolean') throw new Error(`${where}: dropAnswer must be a boolean`);
   if (o.method !== undefined && (o.httpStatus !== undefined || o.taskError !== undefined || o.dropAfterBytes !== undefined)) {
     throw new Error(`${where}: httpStatus/taskError/dropAfterBytes apply to routes only`);
   }
-  if (o.route !== undefined && (o.error !== undefined || o.drop !== undefined)) {
-    throw new Error(`${where}: error/drop apply to methods only (use taskError/httpStatus/dropAfterBytes)`);
+  if (o.route !== undefined && (o.error !== undefined || o.drop !== undefined || o.dropAnswer !== undefined)) {
+    throw new Error(`${where}: error/drop/dropAnswer apply to methods only (use taskError/httpStatus/dropAfterBytes)`);
   }
   if (o.httpStatus !== undefined && ((o.httpStatus as number) < 400 || (o.httpStatus as number) > 599)) {
     throw new Error(`${where}: httpStatus must be 400–599`);
@@ -170,6 +176,7 @@ export class SimFaults {
       if (!this.fires(r)) continue;
       out.latencyMs += r.rule.latencyMs ?? 0;
       if (r.rule.drop) out.drop = true;
+      if (r.rule.dropAnswer) out.dropAnswer = true;
       if (r.rule.error && !out.error) out.error = [...r.rule.error];
     }
     return out;

@@ -151,6 +151,11 @@ export class RpcDispatcher {
     await sleep(fault.latencyMs);
     if (fault.drop) throw new DropConnection();
     if (fault.error) return { ok: false, description: fault.error };
+    if (fault.dropAnswer) {
+      // The call takes effect; only its answer is lost (a connection cut after XAPI's commit).
+      await this.run(methodName, params).catch(() => undefined);
+      throw new DropConnection();
+    }
     try {
       return { ok: true, value: await this.run(methodName, params) };
     } catch (err) {

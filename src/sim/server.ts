@@ -15,6 +15,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { errorDescription } from './api-error.js';
 import { registerEventMethods, EventLog } from './api/event.js';
 import { registerGenericMethods } from './api/generic.js';
+import { registerHostTimeMethods } from './api/host-time.js';
 import { registerSessionMethods } from './api/session.js';
 import { registerStorageMethods } from './api/storage.js';
 import { registerSystemMethods } from './api/system.js';
@@ -22,6 +23,7 @@ import { registerTaskMethods } from './api/task.js';
 import { registerVbdVmMethods } from './api/vbd-vm.js';
 import { SimAuth, ROOT_USER } from './auth.js';
 import { bootstrap, type BootstrapResult } from './bootstrap.js';
+import { SimClock, type SimClockOptions } from './clock.js';
 import { escapeText, parseMethodCall, serializeFailure, serializeSuccess, XmlRpcParseError } from './codec.js';
 import { controlDomain, masterHost, thePool, type SimContext } from './context.js';
 import { SimDb, type Ref } from './db.js';
@@ -73,6 +75,8 @@ export interface SimulatorOptions {
   authDelayMs?: number;
   /** Host name shown in the host record and the certificate (default "xenserver-sim"). */
   hostname?: string;
+  /** The master's clock: an offset from this machine's and a time zone (default: same time, UTC). */
+  clock?: SimClockOptions;
 }
 
 export interface SimHandle {
@@ -90,6 +94,8 @@ export interface SimHandle {
   readonly db: SimDb;
   readonly faults: SimFaults;
   readonly stats: SimStats;
+  /** The master's clock; tests move it with clock.set({ offsetMs, timeZone }). */
+  readonly clock: SimClock;
   /** Everything API code shares (for in-process helpers and tests). */
   readonly context: SimContext;
   /** True when this start created the state (bootstrap + populate ran). */
@@ -238,6 +244,7 @@ class Simulator {
     registerVbdVmMethods(this.registry);
     registerEventMethods(this.registry, this.ctx.profile, this.events);
     registerSystemMethods(this.registry);
+    registerHostTimeMethods(this.registry, this.ctx.profile);
     this.dispatcher = new RpcDispatcher(this.ctx, this.registry);
     for (const r of this.opts.routes ?? []) this.routes.push(r);
 
@@ -494,7 +501,8 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimHandle>
   if (opts.supporterOf !== undefined) authOpts.supporterOf = opts.supporterOf;
   const auth = new SimAuth(db, authOpts);
   const tasks = new TaskManager(db);
-  const ctx: SimContext = { db, profile, stateDir, deviceDir, tasks, auth, faults, stats };
+  const clock = new SimClock(opts.clock);
+  const ctx: SimContext = { db, profile, stateDir, deviceDir, tasks, auth, faults, stats, clock };
 
   const hostname = opts.hostname ?? 'xenserver-sim';
   if (isNew) {
@@ -537,6 +545,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimHandle>
     db,
     faults,
     stats,
+    clock,
     context: ctx,
     created: isNew,
     addRoute: (r) => {

@@ -9,7 +9,7 @@
  *
  * Values decode as xmlrpc's Deserializer decodes them (bare <value> and <string> →
  * string, <i8> → decimal string, <int>/<i4> → number, <double>, <boolean>, <nil/>,
- * <base64> → Buffer, <dateTime.iso8601> → Date by xmlrpc's own date parser), with
+ * <base64> → Buffer, <dateTime.iso8601> → Date read as XAPI reads it: no zone = UTC), with
  * two hardenings: struct members are own properties whatever their name (`__proto__`
  * included), and a DOCTYPE is refused, so no entity can be declared, let alone expanded.
  */
@@ -58,6 +58,27 @@ type Sink = { valueBase: number } & (
 const SCALARS = new Set<string>(['string', 'int', 'i4', 'i8', 'double', 'boolean', 'base64', 'dateTime.iso8601', 'nil']);
 const STRUCTURE = new Set<string>(['methodResponse', 'params', 'param', 'fault', 'data', 'member', 'name']);
 const INTEGER = /^[+-]?\d+$/;
+/** XAPI's date-times: 20200407T09:01:28Z, 20200407T07:01:28 (no zone), …+02:00. */
+const XAPI_DATETIME = /^(\d{4})-?(\d{2})-?(\d{2})T(\d{2}):?(\d{2}):?(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+
+/**
+ * XAPI's form read as XAPI reads it (ocaml/libs/clock/date.ml): a time without a zone is
+ * UTC — not this machine's local time, as xmlrpc's parser takes it — so the digits of
+ * host.get_server_localtime read back exactly with the getUTC* methods; an offset is
+ * applied (xmlrpc's parser read "+02:00" as milliseconds). Other shapes go to xmlrpc's parser.
+ */
+function decodeDateTime(text: string): Date {
+  const m = XAPI_DATETIME.exec(text.trim());
+  if (!m) return dates.decodeIso8601(text);
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  // An impossible time is an Invalid Date, as xmlrpc's parser gives (never a shifted one).
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return new Date(NaN);
+  const ms = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0;
+  const zone = (m[8] ?? 'Z').toUpperCase();
+  // Z, ±hh, ±hhmm or ±hh:mm
+  const offsetMin = zone === 'Z' ? 0 : (zone[0] === '-' ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + (zone.length > 3 ? Number(zone.slice(-2)) : 0));
+  return new Date(Date.UTC(y, mo - 1, d, h, mi, s, ms) - offsetMin * 60_000);
+}
 
 /**
  * A copy of `s` that does not point into the parser's input. V8 makes a substring of 13 or
@@ -94,7 +115,7 @@ function scalarValue(tag: Scalar, text: string): unknown {
     case 'base64':
       return Buffer.from(text, 'base64');
     case 'dateTime.iso8601':
-      return dates.decodeIso8601(text);
+      return decodeDateTime(text);
     case 'nil':
       return null;
   }

@@ -228,6 +228,10 @@ function report(srUuid: string, srName: string, vms: number, failed: string[]): 
     commit: { inPlace: 12, journaled: 30, journalBlocks: 32, kind: 'journaled' },
     transfer: { downloadedBytes: 0, uploadedBytes: 0 },
     durationMs: 1500,
+    clock: { source: 'master-local', skewMs: 0, masterUtcOffsetMinutes: 0, warnings: [] },
+    warnings: [],
+    cleaned: [],
+    waited: null,
   };
 }
 

@@ -37,6 +37,8 @@ function report(over: Partial<RestoreReport> = {}): RestoreReport {
     errors: 2,
     summary: 'Restored 1 VM(s), and 2 error(s)',
     durationMs: 1234,
+    cleaned: [],
+    waited: null,
     ...over,
   };
 }

@@ -21,7 +21,13 @@ type FileHandle = Awaited<ReturnType<Ext2Promises['open']>>;
 export async function closeFile(fs: Ext2Promises, fh: FileHandle): Promise<void> {
   await fs.close(fh.fd);
 }
+/**
+ * Stock's modes: folders from `mkdir -p` and files from shell redirection or Python under
+ * root's umask 022 (the conf file, the marker, SRMETA.xml); what `xe pool-dump-database` and
+ * `xe vm-export` write — password hashes, secrets — is created 0600 (ocaml/xe-cli/newcli.ml).
+ */
 export const FILE_MODE = 0o644;
+export const SECRET_FILE_MODE = 0o600;
 export const DIR_MODE = 0o755;
 
 export class FileTooLargeError extends Error {
