@@ -71,21 +71,28 @@ function guardToken(match: string): string {
   return kept(match) ? match : escapeUnits(match);
 }
 
+/** Values read from a file or a host are not always the strings their types promise. */
+function asText(value: unknown): string {
+  return typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value);
+}
+
 /** A value from a host or a backup, ready to be put into operator text (see the file comment). */
 export function neutralise(value: unknown): string {
-  const s = typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value);
+  const s = asText(value);
   return PLAIN.test(s) ? s : s.replace(VALUE_TOKEN, escapeToken);
 }
 
 /** Prose that must stay one line: every unsafe character escaped, LF included. */
 export function oneLine(text: string): string {
-  return PLAIN_TEXT.test(text) && !text.includes('\n') ? text : text.replace(TEXT_TOKEN, guardToken);
+  const s = asText(text);
+  return PLAIN_TEXT.test(s) && !s.includes('\n') ? s : s.replace(TEXT_TOKEN, guardToken);
 }
 
 /** Finished text: every unsafe character escaped except the line breaks (LF). */
 export function guardLines(text: string): string {
-  if (PLAIN_TEXT.test(text)) return text;
-  return text.replace(TEXT_TOKEN, (m) => (m === '\n' ? m : guardToken(m)));
+  const s = asText(text);
+  if (PLAIN_TEXT.test(s)) return s;
+  return s.replace(TEXT_TOKEN, (m) => (m === '\n' ? m : guardToken(m)));
 }
 
 /** A JSON string literal of `value`, exact and inert: `JSON.parse(quote(v)) === v`. */

@@ -16,6 +16,7 @@ import { openVdiWorkspace, type AccessMode, type VdiWorkspace } from './volume/w
 import { readFileBytes, pathExists } from './volume/files.js';
 import { VMMETA_MAX_BYTES } from './vmmeta.js';
 import { SRMETA_MAX_BYTES } from './srmeta.js';
+import { neutralise, quote } from '../safe-text.js';
 
 export type RestoreScope = 'sr' | 'all';
 
@@ -184,13 +185,13 @@ export class BackupSource {
       ref = await session.call<Ref>('VDI.get_by_uuid', wanted);
     } catch (err) {
       if (err instanceof XenApiError && err.code === 'UUID_INVALID') {
-        throw new BackupSourceError('NO_VDI', `No backup VDI ${wanted} on SR "${sr.nameLabel}".`);
+        throw new BackupSourceError('NO_VDI', `No backup VDI ${neutralise(wanted)} on SR "${neutralise(sr.nameLabel)}".`);
       }
       throw err;
     }
     const vdi = await vdiCandidate(session, ref, sr);
     const rec = await session.call<Record<string, unknown>>('VDI.get_record', ref);
-    if (toStr(rec['SR']) !== sr.ref) throw new BackupSourceError('NOT_PERMITTED', `VDI ${wanted} is not on SR "${sr.nameLabel}".`);
+    if (toStr(rec['SR']) !== sr.ref) throw new BackupSourceError('NOT_PERMITTED', `VDI ${neutralise(wanted)} is not on SR "${neutralise(sr.nameLabel)}".`);
     const ws = await openVdiWorkspace(session, vdi, {
       mode: opts.access ?? 'auto',
       readOnly: true,
@@ -299,7 +300,7 @@ export class BackupSource {
       if (st.isSymbolicLink()) {
         const target = await this.vol.fs.readlink(`${folder}/${name}`);
         if (target !== bySrLinkTarget(vmUuid)) {
-          problems.push({ name, reason: `link to ${JSON.stringify(target)} leaves the backup; ignored` });
+          problems.push({ name, reason: `link to ${quote(target)} leaves the backup; ignored` });
           continue;
         }
         const real = `${dir}/all/${name}`;

@@ -58,6 +58,7 @@ import { openVdiWorkspace, type AccessMode, type VdiWorkspace } from './volume/w
 import { readPoolRecords, selectBackupSet, srsOfVm, type PoolRecords } from './pool-records.js';
 import { childAbort, clampConcurrency, forEachConcurrently } from './work-pool.js';
 import { WriteBehind } from './volume/write-behind.js';
+import { neutralise } from '../safe-text.js';
 
 /** VM exports held in memory waiting for the filesystem, at most. */
 const WRITE_BEHIND_BYTES = 4 * 1024 * 1024;
@@ -214,7 +215,7 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
   const sr: SrInfo = await step('sr', () => resolveSr(session, options.srUuid));
   await step('sr', () => assertOnMaster(session));
 
-  phase('vdi', `Using SR: ${sr.nameLabel}`);
+  phase('vdi', `Using SR: ${neutralise(sr.nameLabel)}`);
   let vdi: BackupVdi | null = await step('vdi', () => findBackupVdi(session, sr));
   let created = false;
   let deterministic = vdi ? !vdi.legacy : true;
@@ -222,12 +223,12 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
     if (options.create === false) throw new NoBackupVdiError(sr, backupVdiUuid(sr.uuid));
     throwIfAborted(signal);
     const made = await step('vdi', () => createBackupVdi(session, sr, options.vdiSize));
-    phase('vdi', `Creating new backup VDI: ${made.uuid}`);
+    phase('vdi', `Creating new backup VDI: ${neutralise(made.uuid)}`);
     vdi = made;
     created = true;
     deterministic = made.deterministic;
   }
-  if (vdi.readOnly) throw new BackupStepError('vdi', new Error(`The backup VDI ${vdi.uuid} is read-only.`));
+  if (vdi.readOnly) throw new BackupStepError('vdi', new Error(`The backup VDI ${neutralise(vdi.uuid)} is read-only.`));
 
   // The pool's records (tens of MB on a big pool) are read while the VDI is attached.
   const recordsRead = readPoolRecords(session);

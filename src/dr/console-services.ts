@@ -25,6 +25,7 @@ import {
   type ScheduleStatus,
   type SetScheduleReport,
 } from './schedule.js';
+import { errorText, savedReportText } from '../text-sinks.js';
 
 /** An SR as the SR picker lists it. */
 export interface SrChoice {
@@ -222,7 +223,18 @@ export function selectSrChoices(input: SrChoiceInput, filter: SrFilter): SrChoic
 
 // ---- errors -------------------------------------------------------------------------
 
+/** A failure as the screens show it: each part one line, whatever host text it holds. */
 export function explainConsoleError(err: unknown): FailureText {
+  const f = describeConsoleError(err);
+  return {
+    code: errorText(f.code),
+    meaning: errorText(f.meaning),
+    nextStep: errorText(f.nextStep),
+    ...(f.step !== undefined && { step: errorText(f.step) }),
+  };
+}
+
+function describeConsoleError(err: unknown): FailureText {
   if (err instanceof BackupStepError) {
     return { ...explainError(err.cause), step: backupStepText(err.step) };
   }
@@ -400,7 +412,8 @@ export function createConsoleSchedule(opts: ConsoleScheduleOptions): ConsoleSche
 export async function saveTextFile(dir: string, path: string, text: string, overwrite = false): Promise<string> {
   const abs = resolve(dir, path);
   try {
-    await writeFile(abs, text.endsWith('\n') ? text : `${text}\n`, { flag: overwrite ? 'w' : 'wx', mode: 0o600 });
+    const saved = savedReportText(text);
+    await writeFile(abs, saved.endsWith('\n') ? saved : `${saved}\n`, { flag: overwrite ? 'w' : 'wx', mode: 0o600 });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new FileExistsError(abs);
     throw err;

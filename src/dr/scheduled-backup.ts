@@ -18,6 +18,8 @@ import { explainError, type ErrorExplanation, type Session } from '../xenapi/ind
 import { runBackup, type BackupFailure, type BackupOptions } from './backup.js';
 import { BackupTargetError, NoBackupVdiError, resolveSr, type SrInfo } from './backup-vdi.js';
 import { findTool } from './volume/e2fsprogs.js';
+import { neutralise } from '../safe-text.js';
+import { recordedJson, syslogMessage } from '../text-sinks.js';
 
 export const SYSLOG_TAG = 'backup-metadata';
 export const LAST_RESULT_FILE = 'last-scheduled-backup.json';
@@ -122,7 +124,7 @@ export async function syslog(message: string, loggerCommand?: string | null): Pr
   const cmd = loggerCommand === undefined ? await findTool('logger') : loggerCommand;
   if (!cmd) return false;
   return new Promise((done) => {
-    execFile(cmd, ['-t', SYSLOG_TAG, message], { timeout: 10_000 }, (err) => done(!err));
+    execFile(cmd, ['-t', SYSLOG_TAG, syslogMessage(message)], { timeout: 10_000 }, (err) => done(!err));
   });
 }
 
@@ -138,7 +140,7 @@ async function chooseSr(session: Session, requested: string | undefined, warning
   } catch (err) {
     if (!(err instanceof BackupTargetError)) throw err;
     const sr = await resolveSr(session);
-    warnings.push(`The scheduled SR ${requested} does not exist in this pool; backed up to the default SR "${sr.nameLabel}" (${sr.uuid}) instead.`);
+    warnings.push(`The scheduled SR ${neutralise(requested)} does not exist in this pool; backed up to the default SR "${neutralise(sr.nameLabel)}" (${neutralise(sr.uuid)}) instead.`);
     return { sr, fellBack: true };
   }
 }
@@ -148,8 +150,8 @@ export async function runScheduledBackup(opts: ScheduledRunOptions): Promise<Sch
   if (!roleActs(role)) {
     const reason =
       role.role === 'supporter'
-        ? `This host is a pool supporter (pool coordinator: ${role.master}); only the coordinator backs up.`
-        : `${opts.poolConf} does not say "master"; only the pool coordinator backs up.`;
+        ? `This host is a pool supporter (pool coordinator: ${neutralise(role.master)}); only the coordinator backs up.`
+        : `${neutralise(opts.poolConf)} does not say "master"; only the pool coordinator backs up.`;
     return { acted: false, reason, poolRole: role };
   }
   const now = opts.now ?? (() => new Date());
@@ -229,7 +231,7 @@ async function writeResult(stateDir: string, result: ScheduledResult): Promise<v
   const path = lastResultPath(stateDir);
   const tmp = `${path}.${process.pid}.tmp`;
   try {
-    await writeFile(tmp, `${JSON.stringify(result, null, 2)}\n`, { mode: 0o644 });
+    await writeFile(tmp, `${recordedJson(result)}\n`, { mode: 0o644 });
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
