@@ -14,6 +14,7 @@ import { wrapText } from '../text.js';
 import { FileExistsError } from '../../src/dr/console-services.js';
 import { InfoDialogue } from './InfoDialogue.js';
 import { QuestionDialogue } from './QuestionDialogue.js';
+import { errorText } from '../../src/text-sinks.js';
 
 const MAX_PATH = 4096;
 export const SAVE_KEYS = '<Enter> Save  <Esc> Cancel  <Ctrl-U> Clear';
@@ -64,7 +65,7 @@ export function SaveTextDialogue({ title, what, text, defaultPath }: SaveTextDia
           return;
         }
         const f = services.explain(err);
-        setMessage({ text: `Could not save: ${f.code === 'ERROR' ? '' : `${f.code}: `}${f.meaning}`, alert: true });
+        setMessage({ text: `Could not save: ${f.code === 'ERROR' ? '' : `${errorText(f.code)}: `}${errorText(f.meaning)}`, alert: true });
       },
     );
   };
