@@ -103,19 +103,20 @@ afterAll(async () => {
 describe('a pool with hostile names', () => {
   it('backup: the text report shows the names escaped on their own lines; --json has them exactly', async () => {
     const text = await cliOn(prod, ['backup', '--access', 'remote']);
+    const asJson = await cliOn(prod, ['backup', '--access', 'remote', '--json']);
+    // The newest backup, which the later tests read (whatever this test finds).
+    date = (JSON.parse(asJson.stdout) as { date: string }).date;
     expect(text.code).toBe(0);
     const out = expectSafeText(text, 'backup');
     expect(text.stdout.split('\n')[0]).toBe(`Using SR: ${shown(srName)} (${srUuid})`);
     expect(text.stderr).toContain(`Using SR: ${shown(srName)}`);
     expect(out).toContain('\\u000aBackup Successful\\u2028Backup Successful');
 
-    const asJson = await cliOn(prod, ['backup', '--access', 'remote', '--json']);
     expect(asJson.code).toBe(0);
     const j = expectSafeJson(asJson, 'backup --json');
     expect(j.sr).toEqual({ uuid: srUuid, name: srName });
     expect(j.pool.name).toBe(poolName);
     expect(j.pool.name).toContain('\u0085Backup Successful');
-    date = j.date;
   });
 
   it('export --all: VM names on the progress and result lines are escaped; --json keeps them', async () => {
