@@ -44,7 +44,7 @@ beforeAll(async () => {
   pool = await startTestPool({ vms: 3, seed: 5 });
   ({ srUuid } = nameHostilePool(pool.sim));
   srName = await pool.session.call<string>('SR.get_name_label', await pool.session.call<Ref>('SR.get_by_uuid', srUuid));
-  // A small backup VDI already there: the runner, from "another machine", copies it whole.
+  // A small backup VDI already there (the runner would make a 1 GiB one).
   await runBackup(pool.session, { srUuid, vdiSize: 64 * 1024 * 1024 });
   const bin = join(dir, 'bin');
   await mkdir(bin);
@@ -58,8 +58,8 @@ beforeAll(async () => {
   await writeFile(pw, 'demo\n', { mode: 0o600 });
   run = await runCli(
     DIST_CLI,
-    ['--host', pool.sim.url, '--password-file', pw, 'backup', '--scheduled', '--sr', GONE_SR, '--state-dir', stateDir, '--pool-conf', join(dir, 'no-pool.conf')],
-    { env: { PATH: `${bin}:${SBIN_PATH}`, XSDR_CACHE_DIR: join(dir, 'cache') } },
+    ['--host', pool.sim.url, '--sim-dom0', pool.sim.stateDir, '--password-file', pw, 'backup', '--scheduled', '--sr', GONE_SR, '--state-dir', stateDir, '--pool-conf', join(dir, 'no-pool.conf')],
+    { env: { PATH: `${bin}:${SBIN_PATH}` } },
   );
 }, 60_000);
 
