@@ -30,6 +30,7 @@ import { useServices, type ConsoleSession } from './services.js';
 import { useTerminalSize } from './TerminalSize.js';
 import { WorkProvider, createWorkRegistry } from './work.js';
 import { PRODUCT_NAME, PRODUCT_VERSION } from '../src/version.js';
+import { neutralise } from '../src/safe-text.js';
 
 /** xsconsole's default automatic logout. */
 export const DEFAULT_IDLE_LOGOUT_MS = 5 * 60 * 1000;
@@ -132,10 +133,10 @@ export function App({ features = FEATURES, idleLogoutMs = DEFAULT_IDLE_LOGOUT_MS
         reason === 'idle' ? (
           <InfoDialogue
             title="Logged Out"
-            text={`User '${s.user}' was logged out after ${formatMinutes(idleLogoutMs)} without a key press.`}
+            text={`User '${neutralise(s.user)}' was logged out after ${formatMinutes(idleLogoutMs)} without a key press.`}
           />
         ) : (
-          <InfoDialogue title="Logged Out" text={`User '${s.user}' logged out`} />
+          <InfoDialogue title="Logged Out" text={`User '${neutralise(s.user)}' logged out`} />
         ),
       );
       await s.logout().catch(() => undefined);
@@ -220,7 +221,8 @@ export function App({ features = FEATURES, idleLogoutMs = DEFAULT_IDLE_LOGOUT_MS
   };
   useConsoleKeys(onKey);
 
-  const right = session ? `${session.user}@${session.hostname}` : services.hostLabel;
+  // The coordinator's host name is the pool's to choose: shown, never interpreted.
+  const right = session ? `${neutralise(session.user)}@${neutralise(session.hostname)}` : neutralise(services.hostLabel);
   return (
     <ShellProvider shell={{ registry, exit }}>
       <WorkProvider registry={work}>

@@ -8,6 +8,7 @@ import React from 'react';
 import { Box, Text } from 'ink';
 import { useTerminalSize } from './TerminalSize.js';
 import { useTheme } from './theme.js';
+import { consoleRow } from '../src/text-sinks.js';
 
 export const FRAME_WIDTH = 80;
 export const FRAME_HEIGHT = 24;
@@ -65,7 +66,7 @@ export function Frame({ statusLeft, statusCentre, statusRight, children }: Frame
         height={FRAME_HEIGHT}
       >
         <Text color={theme.statusLineText} backgroundColor={theme.statusLineBackground} inverse={theme.mono} wrap="truncate">
-          {statusLineText(statusLeft, statusCentre, statusRight)}
+          {statusLineText(consoleRow(statusLeft), consoleRow(statusCentre), consoleRow(statusRight))}
         </Text>
         <Box width={FRAME_WIDTH} height={BODY_HEIGHT} overflow="hidden" {...(theme.background ? { backgroundColor: theme.background } : {})}>
           {children}
@@ -113,7 +114,7 @@ export function Pane({ title, keys, width, height, children }: PaneProps) {
   return (
     <Box flexDirection="column" width={width} {...(height !== undefined ? { height } : {})}>
       <Text color={theme.border} bold={theme.mono}>
-        {titledTopBorder(title, width)}
+        {titledTopBorder(consoleRow(title), width)}
       </Text>
       <Box width={width} overflow="hidden" {...inner}>
         {side(0)}
@@ -122,7 +123,7 @@ export function Pane({ title, keys, width, height, children }: PaneProps) {
             {children}
           </Box>
           <Text color={theme.keyHelp} wrap="truncate">
-            {keys}
+            {consoleRow(keys)}
           </Text>
         </Box>
         {side(width - 1)}
@@ -170,12 +171,22 @@ export function DialogueBox({ title, keys, children, width = DIALOGUE_WIDTH, hei
   );
 }
 
+/**
+ * The strings among a Text's children through the console's row guard: whatever a name
+ * holds, it cannot move the cursor, recolour the frame or start a row of its own.
+ */
+export function guardedChildren(children: React.ReactNode): React.ReactNode {
+  if (typeof children === 'string') return consoleRow(children);
+  if (!Array.isArray(children)) return children;
+  return React.Children.map(children, (child) => (typeof child === 'string' ? consoleRow(child) : child));
+}
+
 /** Text in the theme's colour; `alert` for errors and warnings (bold in monochrome). */
 export function Line({ children, alert, bold, wrap }: { children: React.ReactNode; alert?: boolean; bold?: boolean; wrap?: 'wrap' | 'truncate' }) {
   const theme = useTheme();
   return (
     <Text color={alert ? theme.alert : theme.text} bold={bold === true || (alert === true && theme.mono)} wrap={wrap ?? 'wrap'}>
-      {children}
+      {guardedChildren(children)}
     </Text>
   );
 }

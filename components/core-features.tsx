@@ -6,6 +6,7 @@
 import React from 'react';
 import { BUR_MENU, ROOT_MENU, submenuItem, type FeatureRegistry, type MenuEnv } from './registry.js';
 import { LoginDialogue } from './dialogues/LoginDialogue.js';
+import { neutralise } from '../src/safe-text.js';
 
 export const ROOT_MENU_TITLE = 'Customize System';
 export const BUR_MENU_TITLE = 'Backup, Restore and Update';
@@ -38,7 +39,7 @@ export function registerCore(registry: FeatureRegistry): void {
     priority: 900,
     title: (env) => (env.loggedIn ? 'Log Out' : 'Log In'),
     statusText: (env) =>
-      `${env.loggedIn ? `Logged in as ${env.user ?? ''}. Press <Enter> to log out.` : 'Press <Enter> to log in.'}\n\n${connectionText(env)}`,
+      `${env.loggedIn ? `Logged in as ${neutralise(env.user ?? '')}. Press <Enter> to log out.` : 'Press <Enter> to log in.'}\n\n${connectionText(env)}`,
     keyHelp: (env) => (env.loggedIn ? '<Enter> Log out' : '<Enter> Log in'),
     activate: ({ auth, nav }) => {
       if (auth.session) void auth.logout('user');

@@ -1,10 +1,15 @@
 /** Text layout helpers for fixed-width panes (pure). */
+import { guardLines } from '../src/safe-text.js';
 
-/** Word-wraps `text` (paragraphs split on "\n") to `width` columns; long words are cut. */
+/**
+ * Word-wraps `text` (paragraphs split on "\n") to `width` columns; long words are cut. Any
+ * unsafe character left in the text is escaped first (so widths are those drawn); the line
+ * breaks are the program's, names having been neutralised where they entered the text.
+ */
 export function wrapText(text: string, width: number): string[] {
   const w = Math.max(1, width);
   const out: string[] = [];
-  for (const paragraph of text.split('\n')) {
+  for (const paragraph of guardLines(text).split('\n')) {
     if (paragraph.trim() === '') {
       out.push('');
       continue;

@@ -14,6 +14,7 @@ import { registerClassicCommands } from './commands/classic.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { ExitCode } from './commands/output.js';
 import { describeError } from './describe-error.js';
+import { commandText } from './text-sinks.js';
 import { PRODUCT_NAME, PRODUCT_VERSION } from './version.js';
 import { loadWithoutCiDetection } from './interactive-load.js';
 
@@ -62,10 +63,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof ExitCode) return err.code;
     if (err instanceof CommanderError) {
       // Help and --version arrive here too, with exit code 0.
-      if (err.code === 'xsconsole-dr.password') process.stderr.write(`${err.message}\n`);
+      if (err.code === 'xsconsole-dr.password') process.stderr.write(`${commandText(err.message)}\n`);
       return err.exitCode;
     }
-    process.stderr.write(`${describeError(err)}\n`);
+    process.stderr.write(`${commandText(describeError(err))}\n`);
     return 1;
   }
 }
@@ -75,7 +76,7 @@ main(process.argv).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`${String(err)}\n`);
+    process.stderr.write(`${commandText(String(err))}\n`);
     process.exitCode = 1;
   },
 );

@@ -16,6 +16,7 @@ import { useWork } from '../work.js';
 import { progressBar } from '../text.js';
 import type { BackupProgress } from '../../src/dr/backup.js';
 import { BACKUP_FAILED_TITLE, backupFailureText, backupSummaryText, backupSummaryTitle } from './summary.js';
+import { neutralise } from '../../src/safe-text.js';
 
 export const BACKUP_BANNER = 'Backing up metadata... This may take several minutes.';
 export const BACKUP_CANCELLING = 'Cancelling the backup; releasing the backup VDI...';
@@ -67,7 +68,7 @@ export function BackupRun({ sr, session }: { sr: SrChoice; session: ConsoleSessi
 
   const detail = (
     <Box flexDirection="column">
-      <Line wrap="truncate">SR: {sr.nameLabel || sr.uuid}</Line>
+      <Line wrap="truncate">SR: {neutralise(sr.nameLabel || sr.uuid)}</Line>
       <Line wrap="truncate">{cancelling ? BACKUP_CANCELLING : phase}</Line>
       {vms && (
         <Box flexDirection="column" marginTop={1}>
@@ -78,7 +79,7 @@ export function BackupRun({ sr, session }: { sr: SrChoice; session: ConsoleSessi
           <Line wrap="truncate">
             {progressBar(vms.done, vms.total, DIALOGUE_WIDTH - 12)} {vms.total > 0 ? Math.floor((vms.done * 100) / vms.total) : 0}%
           </Line>
-          <Line wrap="truncate">Last: {vms.current}</Line>
+          <Line wrap="truncate">Last: {neutralise(vms.current)}</Line>
         </Box>
       )}
     </Box>

@@ -13,6 +13,7 @@ import { useServices, type ConsoleSession, type FailureText } from '../services.
 import { useTheme } from '../theme.js';
 import { useWork, type Job } from '../work.js';
 import { wrapText } from '../text.js';
+import { consoleRow } from '../../src/text-sinks.js';
 
 export const LOGIN_REQUIRED = 'Please log in to perform this function';
 const MAX_FIELD = 256;
@@ -138,7 +139,7 @@ export function LoginDialogue({ text, onSuccess }: LoginDialogueProps) {
     <Box>
       <Text color={theme.text}>{label.padEnd(14)}</Text>
       <Text color={theme.text} inverse={focused && !busy} bold={focused}>
-        {value}
+        {consoleRow(value)}
         {focused && !busy ? '_' : ''}
       </Text>
     </Box>

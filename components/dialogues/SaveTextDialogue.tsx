@@ -14,6 +14,8 @@ import { wrapText } from '../text.js';
 import { FileExistsError } from '../../src/dr/console-services.js';
 import { InfoDialogue } from './InfoDialogue.js';
 import { QuestionDialogue } from './QuestionDialogue.js';
+import { errorText } from '../../src/text-sinks.js';
+import { neutralise } from '../../src/safe-text.js';
 
 const MAX_PATH = 4096;
 export const SAVE_KEYS = '<Enter> Save  <Esc> Cancel  <Ctrl-U> Clear';
@@ -45,7 +47,7 @@ export function SaveTextDialogue({ title, what, text, defaultPath }: SaveTextDia
     services.saveText(path, text, { overwrite }).then(
       (written) => {
         busy.current = false;
-        screen.replace(<InfoDialogue title={title} text={`The ${what} was saved to ${written}`} />);
+        screen.replace(<InfoDialogue title={title} text={`The ${what} was saved to ${neutralise(written)}`} />);
       },
       (err: unknown) => {
         busy.current = false;
@@ -54,7 +56,7 @@ export function SaveTextDialogue({ title, what, text, defaultPath }: SaveTextDia
           nav.push(
             <QuestionDialogue
               title={title}
-              text={`${err.path} already exists. Do you want to replace it?`}
+              text={`${neutralise(err.path)} already exists. Do you want to replace it?`}
               onAnswer={(yes) => {
                 if (yes) write(path, true);
                 else setMessage({ text: 'Not replaced. Choose another name, or press <Esc>.', alert: false });
@@ -64,7 +66,7 @@ export function SaveTextDialogue({ title, what, text, defaultPath }: SaveTextDia
           return;
         }
         const f = services.explain(err);
-        setMessage({ text: `Could not save: ${f.code === 'ERROR' ? '' : `${f.code}: `}${f.meaning}`, alert: true });
+        setMessage({ text: `Could not save: ${f.code === 'ERROR' ? '' : `${errorText(f.code)}: `}${errorText(f.meaning)}`, alert: true });
       },
     );
   };

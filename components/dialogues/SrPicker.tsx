@@ -13,6 +13,7 @@ import { useServices, type ConsoleSession, type FailureText, type SrChoice, type
 import { useWork, type Job } from '../work.js';
 import { cell, rcell } from '../text.js';
 import { formatBytes } from '../../src/dr/overview.js';
+import { neutralise } from '../../src/safe-text.js';
 
 export const NO_SUITABLE_SRS = '<No suitable SRs available>';
 export const SR_PICKER_PROMPT = 'Please select a Storage Repository';
@@ -22,7 +23,7 @@ const ROW_WIDTH = DIALOGUE_WIDTH - 4;
 /** One picker row: name, type, size, free, default flag (65 columns: the row minus marker and scroll arrow). */
 export function srRow(sr: SrChoice): string {
   const free = Math.max(0, sr.physicalSize - sr.physicalUtilisation);
-  return `${cell(sr.nameLabel || sr.uuid, 26)} ${cell(sr.type, 9)} ${rcell(formatBytes(sr.physicalSize), 9)} ${rcell(formatBytes(free), 9)}  ${sr.isDefault ? 'default' : ''}`;
+  return `${cell(neutralise(sr.nameLabel || sr.uuid), 26)} ${cell(neutralise(sr.type), 9)} ${rcell(formatBytes(sr.physicalSize), 9)} ${rcell(formatBytes(free), 9)}  ${sr.isDefault ? 'default' : ''}`;
 }
 const HEADER = `${cell('Name', 26)} ${cell('Type', 9)} ${rcell('Size', 9)} ${rcell('Free', 9)}`;
 
@@ -123,7 +124,7 @@ export function SrPicker({ title, prompt = SR_PICKER_PROMPT, filter, session, ne
           )}
           {!loading && !failure && current && (
             <Line wrap="truncate">
-              UUID {current.uuid}
+              UUID {neutralise(current.uuid)}
               {current.shared ? ', shared' : ''}
             </Line>
           )}

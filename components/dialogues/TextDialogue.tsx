@@ -10,6 +10,7 @@ import { DialogueBox, DIALOGUE_WIDTH, Line } from '../Frame.js';
 import type { ConsoleKey } from '../keys/decode.js';
 import { useScreenKeys } from '../navigation.js';
 import { wrapText } from '../text.js';
+import { guardLines } from '../../src/safe-text.js';
 
 /** Text rows a dialogue shows at most (the body minus borders, key help and spacing). */
 export const DIALOGUE_TEXT_ROWS = 16;
@@ -28,8 +29,10 @@ export function layoutLines(lines: readonly TextLine[], width: number): DisplayR
   const rows: DisplayRow[] = [];
   for (const line of lines) {
     const l = typeof line === 'string' ? { text: line } : line;
+    // Escaped before measuring, so a row is as wide as it is drawn.
+    const text = guardLines(l.text);
     // A line that fits keeps its spacing (columns); only longer ones are word-wrapped.
-    const wrapped = l.text.length <= width && !l.text.includes('\n') ? [l.text] : wrapText(l.text, width);
+    const wrapped = text.length <= width && !text.includes('\n') ? [text] : wrapText(text, width);
     for (const text of wrapped) rows.push({ text, alert: l.alert === true, bold: l.bold === true });
   }
   return rows;

@@ -2,6 +2,7 @@
 import React from 'react';
 import { Box, Text } from 'ink';
 import { useTheme } from '../theme.js';
+import { consoleRow } from '../../src/text-sinks.js';
 
 export interface MenuListProps {
   rows: readonly string[];
@@ -26,7 +27,7 @@ export function MenuList({ rows, index, offset, height, width, active = true }: 
         const selected = at === index && active;
         const marker = theme.mono ? (selected ? `${theme.marker} ` : '  ') : ' ';
         const arrow = (i === 0 && more.above) || (i === shown.length - 1 && more.below) ? (i === 0 && more.above ? '↑' : '↓') : ' ';
-        const text = `${marker}${row}`.slice(0, width - 1).padEnd(width - 1) + arrow;
+        const text = `${marker}${consoleRow(row)}`.slice(0, width - 1).padEnd(width - 1) + arrow;
         return (
           <Text
             key={at}

@@ -32,6 +32,7 @@ import {
   restoreFailureText,
   type RestoreMethod,
 } from './texts.js';
+import { neutralise } from '../../src/safe-text.js';
 
 export interface BackupDatesProps {
   flow: Flow;
@@ -51,7 +52,7 @@ export function BackupDates({ flow, session, sr, vdi, legacy }: BackupDatesProps
 
   const job = useMountJob<BackupListing>('Listing the backups', (signal) => session.listBackups(source, signal), {
     done(l) {
-      if (l.backups.length === 0) screen.replace(<InfoDialogue title={RESTORE_MENU_TITLE} text={`${RESTORE_FAILED_PREFIX} No VM metadata backups found on VDI ${vdi.uuid}.`} alert />);
+      if (l.backups.length === 0) screen.replace(<InfoDialogue title={RESTORE_MENU_TITLE} text={`${RESTORE_FAILED_PREFIX} No VM metadata backups found on VDI ${neutralise(vdi.uuid)}.`} alert />);
       else setListing(l);
     },
     failed(err) {
@@ -73,7 +74,7 @@ export function BackupDates({ flow, session, sr, vdi, legacy }: BackupDatesProps
       <Banner
         title={RESTORE_MENU_TITLE}
         text={LISTING_BANNER}
-        detail={<Line wrap="truncate">VDI: {vdi.uuid}</Line>}
+        detail={<Line wrap="truncate">VDI: {neutralise(vdi.uuid)}</Line>}
         keys={job.cancelling ? 'Please wait...' : '<Ctrl-C> Abort'}
       />
     );

@@ -16,9 +16,10 @@ import { useMountJob } from '../useMountJob.js';
 import type { PreflightReport } from '../../src/dr/restore.js';
 import { RestoreRun } from './RestoreRun.js';
 import { PREFLIGHT_BANNER, PREFLIGHT_KEYS, RESTORE_MENU_TITLE, preflightLines, restoreFailureText } from './texts.js';
+import { neutralise } from '../../src/safe-text.js';
 
 export function confirmTitle(date: string): string {
-  return `Confirm Restore from ${date}`;
+  return `Confirm Restore from ${neutralise(date)}`;
 }
 
 export interface PreflightProps {
@@ -56,7 +57,7 @@ export function Preflight({ flow, session, sr, vdi, request }: PreflightProps) {
       <Banner
         title={confirmTitle(request.date)}
         text={PREFLIGHT_BANNER}
-        detail={<Line wrap="truncate">SR: {sr.nameLabel || sr.uuid}</Line>}
+        detail={<Line wrap="truncate">SR: {neutralise(sr.nameLabel || sr.uuid)}</Line>}
         keys={job.cancelling ? 'Please wait...' : '<Ctrl-C> Abort'}
       />
     );

@@ -17,6 +17,7 @@ import { useMountJob } from '../useMountJob.js';
 import type { PreflightReport, RestoreProgress, RestoreReport } from '../../src/dr/restore.js';
 import { RestoreSummary } from './RestoreSummary.js';
 import { PREFLIGHT_BANNER, RESTORE_MENU_TITLE, RESTORING_BANNER, restoreFailureText } from './texts.js';
+import { neutralise } from '../../src/safe-text.js';
 
 /** VMs listed under the bar (the most recent). */
 const RECENT_VMS = 4;
@@ -95,9 +96,9 @@ export function RestoreRun({ flow, session, sr, request, preflight }: RestoreRun
 
   const detail = (
     <Box flexDirection="column">
-      <Line wrap="truncate">SR: {sr.nameLabel || sr.uuid}</Line>
+      <Line wrap="truncate">SR: {neutralise(sr.nameLabel || sr.uuid)}</Line>
       <Line wrap="truncate">
-        Backup {request.date}, {request.scope === 'sr' ? 'only VMs on this SR' : 'all VM metadata'}
+        Backup {neutralise(request.date)}, {request.scope === 'sr' ? 'only VMs on this SR' : 'all VM metadata'}
         {request.dryRun ? ' (dry run)' : ''}
       </Line>
       <Line wrap="truncate">{job.cancelling ? 'Stopping after the current VM; releasing the backup VDI...' : phase}</Line>
@@ -112,7 +113,7 @@ export function RestoreRun({ flow, session, sr, request, preflight }: RestoreRun
           </Line>
           {progress.recent.map((v, i) => (
             <Line key={i} wrap="truncate" alert={!v.ok}>
-              {`  ${v.ok ? (request.dryRun ? 'checked' : 'restored') : 'FAILED '}  ${v.name}`}
+              {`  ${v.ok ? (request.dryRun ? 'checked' : 'restored') : 'FAILED '}  ${neutralise(v.name)}`}
             </Line>
           ))}
         </Box>

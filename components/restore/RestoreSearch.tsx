@@ -26,6 +26,7 @@ import {
   restoreFailureText,
   vdiRow,
 } from './texts.js';
+import { neutralise } from '../../src/safe-text.js';
 
 export interface RestoreSearchProps {
   flow: Flow;
@@ -83,7 +84,7 @@ export function RestoreSearch({ flow, session, sr, legacy }: RestoreSearchProps)
       text={SEARCH_BANNER}
       detail={
         <>
-          <Line wrap="truncate">SR: {sr.nameLabel || sr.uuid}</Line>
+          <Line wrap="truncate">SR: {neutralise(sr.nameLabel || sr.uuid)}</Line>
           {legacy && <Line>Scanning every disk of this SR for backups made before 2024.</Line>}
         </>
       }
@@ -101,10 +102,10 @@ function VdiChooser({ flow, session, sr, found }: { flow: Flow; session: Console
       title={VDI_CHOOSER_TITLE}
       prompt={`${VDI_CHOOSER_WARNING}\n\n${LEGACY_RISK}`}
       promptAlert
-      listTitle={`Disks of SR "${sr.nameLabel || sr.uuid}" holding a metadata backup`}
+      listTitle={`Disks of SR "${neutralise(sr.nameLabel || sr.uuid)}" holding a metadata backup`}
       choices={found.map((v) => ({ label: vdiRow(v), value: v }))}
       keys={LIST_KEYS}
-      notes={found.filter((v) => v.trusted).map((v) => `${v.uuid} is this SR's own backup VDI (its uuid is derived from the SR's).`)}
+      notes={found.filter((v) => v.trusted).map((v) => `${neutralise(v.uuid)} is this SR's own backup VDI (its uuid is derived from the SR's).`)}
       onChoose={(vdi) => nav.push(<BackupDates flow={flow} session={session} sr={sr} vdi={vdi} legacy />)}
       onKey={(key) => {
         if (key.name === 'escape') {

@@ -9,6 +9,8 @@ import type { PreflightReport, PreflightVm, RestoreReport } from '../../src/dr/r
 import type { BackupVdiChoice, FailureText } from '../services.js';
 import { cell } from '../text.js';
 import type { TextLine } from '../dialogues/TextDialogue.js';
+import { neutralise, oneLine } from '../../src/safe-text.js';
+import { errorText } from '../../src/text-sinks.js';
 
 export const RESTORE_MENU_TITLE = 'Restore Virtual Machine Metadata';
 export const RESTORE_STATUS_TEXT = 'Press <Enter> to restore Virtual Machine metadata from a Storage Repository.';
@@ -40,11 +42,11 @@ export const UNTRUSTED_VDI_NOTE =
   'This VDI was found by the scan for backups made before 2024, not by its uuid: only restore from it if you trust every disk on this SR.';
 
 export function methodTitle(date: string): string {
-  return `Restore Backup from ${date}`;
+  return `Restore Backup from ${neutralise(date)}`;
 }
 
 export function methodListTitle(date: string): string {
-  return `Select the set of VMs to restore from ${date}`;
+  return `Select the set of VMs to restore from ${neutralise(date)}`;
 }
 
 export interface RestoreMethod {
@@ -68,12 +70,12 @@ export function methodRow(m: { label: string; scope: RestoreScope }, b: BackupSu
 }
 
 export function dateRow(b: BackupSummary): string {
-  return `${b.date}  ${plural(b.vms, 'VM')}, ${b.vmsOnSr} on this SR${b.hasSrMeta ? '' : ', no SR/VDI names'}`;
+  return `${neutralise(b.date)}  ${plural(b.vms, 'VM')}, ${b.vmsOnSr} on this SR${b.hasSrMeta ? '' : ', no SR/VDI names'}`;
 }
 
 /** uuid, name, size: 61 columns (a dialogue row holds 65). */
 export function vdiRow(v: BackupVdiChoice): string {
-  return `${v.uuid}  ${cell(v.nameLabel || '(no name)', 14)} ${formatBytes(v.virtualSize).padStart(8)}`;
+  return `${neutralise(v.uuid)}  ${cell(v.nameLabel ? neutralise(v.nameLabel) : '(no name)', 14)} ${formatBytes(v.virtualSize).padStart(8)}`;
 }
 
 export function scopeText(scope: RestoreScope): string {
@@ -81,27 +83,30 @@ export function scopeText(scope: RestoreScope): string {
 }
 
 function vdiText(vdi: { uuid: string; trusted: boolean }): string {
-  return `Backup VDI: ${vdi.uuid} (${vdi.trusted ? "this SR's backup VDI" : 'found by the scan for older backups, not verified'})`;
+  return `Backup VDI: ${neutralise(vdi.uuid)} (${vdi.trusted ? "this SR's backup VDI" : 'found by the scan for older backups, not verified'})`;
 }
 
 /** "Metadata Restore failed: CODE: meaning" and the next step. */
 export function restoreFailureText(f: FailureText, prefix = RESTORE_FAILED_PREFIX): string {
-  const code = f.code === 'ERROR' ? '' : `${f.code}: `;
-  return `${prefix} ${code}${f.meaning}${f.nextStep ? `\n\n${f.nextStep}` : ''}`;
+  const code = f.code === 'ERROR' ? '' : `${errorText(f.code)}: `;
+  return `${prefix} ${code}${errorText(f.meaning)}${f.nextStep ? `\n\n${errorText(f.nextStep)}` : ''}`;
 }
 
+/** A VM's row: its name (from the backup or this pool) neutralised, then cut to its column. */
 function vmHeading(v: { name: string; uuid: string }): string {
-  return `  ${cell(v.name || '(no name)', 28)} ${v.uuid}`;
+  return `  ${cell(v.name ? neutralise(v.name) : '(no name)', 28)} ${neutralise(v.uuid)}`;
 }
 
 /** What to tell about one VM of the preflight (empty when nothing is special). */
 function preflightNotes(v: PreflightVm, dryRun: boolean): TextLine[] {
   const notes: TextLine[] = [];
-  if (v.expectedError) notes.push({ text: `    expected to fail: ${v.expectedError}`, alert: true });
-  if (v.clash) notes.push({ text: `    a VM with this uuid is already here: "${v.clash.name}" (${v.clash.powerState})`, alert: true });
-  if (v.missingDisks.length) notes.push(`    ${plural(v.missingDisks.length, 'disk')} not found in this pool: ${v.missingDisks.map((d) => d.vdiName || d.vdiUuid).join(', ')}`);
+  if (v.expectedError) notes.push({ text: `    expected to fail: ${oneLine(v.expectedError)}`, alert: true });
+  if (v.clash) notes.push({ text: `    a VM with this uuid is already here: "${neutralise(v.clash.name)}" (${neutralise(v.clash.powerState)})`, alert: true });
+  if (v.missingDisks.length) {
+    notes.push(`    ${plural(v.missingDisks.length, 'disk')} not found in this pool: ${v.missingDisks.map((d) => neutralise(d.vdiName || d.vdiUuid)).join(', ')}`);
+  }
   if (v.newNetworks.length) {
-    notes.push(`    ${dryRun ? 'would be' : 'will be'} put on new internal network(s): ${v.newNetworks.map((n) => `"${n}"`).join(', ')}`);
+    notes.push(`    ${dryRun ? 'would be' : 'will be'} put on new internal network(s): ${v.newNetworks.map((n) => `"${neutralise(n)}"`).join(', ')}`);
   }
   return notes;
 }
@@ -110,8 +115,8 @@ function preflightNotes(v: PreflightVm, dryRun: boolean): TextLine[] {
 export function preflightLines(p: PreflightReport, vdi: { uuid: string; trusted: boolean }): TextLine[] {
   const c = p.counts;
   const lines: TextLine[] = [
-    { text: `Restore ${scopeText(p.scope)} from backup ${p.date}`, bold: true },
-    `SR "${p.sr.name || p.sr.uuid}" (${p.sr.uuid})`,
+    { text: `Restore ${scopeText(p.scope)} from backup ${neutralise(p.date)}`, bold: true },
+    `SR "${neutralise(p.sr.name || p.sr.uuid)}" (${neutralise(p.sr.uuid)})`,
     { text: vdiText(vdi), alert: !vdi.trusted },
     '',
     `${plural(c.vms, 'VM')} and ${plural(c.templates, 'template')} to import (halted, keeping their uuids); ${plural(p.names.length, 'SR/VDI name')} to set.`,
@@ -126,12 +131,12 @@ export function preflightLines(p: PreflightReport, vdi: { uuid: string; trusted:
   lines.push('');
   for (const v of p.vms) {
     if (v.error) {
-      lines.push({ text: vmHeading({ name: v.file, uuid: v.uuid }), alert: true }, { text: `    unreadable, will not be sent to XAPI: ${v.error}`, alert: true });
+      lines.push({ text: vmHeading({ name: v.file, uuid: v.uuid }), alert: true }, { text: `    unreadable, will not be sent to XAPI: ${errorText(v.error)}`, alert: true });
       continue;
     }
     lines.push(vmHeading(v), ...(v.isTemplate ? ['    custom template'] : []), ...preflightNotes(v, false));
   }
-  for (const s of p.skipped) lines.push({ text: `  skipped ${s.name}: ${s.reason}`, alert: true });
+  for (const s of p.skipped) lines.push({ text: `  skipped ${neutralise(s.name)}: ${oneLine(s.reason)}`, alert: true });
   lines.push('', { text: 'Press <F8> to restore now, or <Esc> to cancel.', bold: true });
   return lines;
 }
@@ -148,8 +153,8 @@ export function summaryTitle(r: RestoreReport): string {
 export function summaryLines(r: RestoreReport, p: PreflightReport | null, finishedAt: Date): TextLine[] {
   const dry = r.dryRun;
   const lines: TextLine[] = [
-    { text: `${dry ? 'Dry run: ' : ''}${r.summary}`, bold: true, alert: r.errors > 0 },
-    `Backup ${r.date} on SR "${r.sr.name || r.sr.uuid}" (${r.sr.uuid}), ${scopeText(r.scope)}`,
+    { text: `${dry ? 'Dry run: ' : ''}${oneLine(r.summary)}`, bold: true, alert: r.errors > 0 },
+    `Backup ${neutralise(r.date)} on SR "${neutralise(r.sr.name || r.sr.uuid)}" (${neutralise(r.sr.uuid)}), ${scopeText(r.scope)}`,
     { text: vdiText(r.vdi), alert: !r.vdi.trusted },
     `${dry ? 'Checked' : 'Finished'} ${formatBackupDate(finishedAt)} in ${(r.durationMs / 1000).toFixed(1)} s.${dry ? ' Nothing was changed.' : ''}`,
     '',
@@ -169,23 +174,23 @@ export function summaryLines(r: RestoreReport, p: PreflightReport | null, finish
     const nextSteps = new Map<string, string>();
     for (const x of failed) {
       const e = x.error!;
-      lines.push({ text: vmHeading({ name: x.name || x.file, uuid: x.vmUuid }), alert: true }, { text: `    ${e.code}: ${e.meaning}`, alert: true });
+      lines.push({ text: vmHeading({ name: x.name || x.file, uuid: x.vmUuid }), alert: true }, { text: `    ${errorText(e.code)}: ${errorText(e.meaning)}`, alert: true });
       if (e.nextStep && !nextSteps.has(e.code)) nextSteps.set(e.code, e.nextStep);
     }
     if (nextSteps.size) {
       lines.push('', { text: 'What to do:', bold: true });
-      for (const [code, step] of nextSteps) lines.push(`  ${code}: ${step}`);
+      for (const [code, step] of nextSteps) lines.push(`  ${errorText(code)}: ${errorText(step)}`);
     }
   }
   if (r.skipped.length) {
     lines.push('', { text: `Skipped entries (${r.skipped.length}):`, bold: true, alert: true });
-    for (const s of r.skipped) lines.push({ text: `  ${s.name}: ${s.reason}`, alert: true });
+    for (const s of r.skipped) lines.push({ text: `  ${neutralise(s.name)}: ${oneLine(s.reason)}`, alert: true });
   }
   lines.push('', { text: `${dry ? 'SR and VDI names that would be set' : 'SR and VDI names set'} (${r.names.filter((n) => !n.error).length} of ${r.names.length}):`, bold: true });
   if (!r.names.length) lines.push('  none (the backup has no SR/VDI names for this scope)');
   for (const n of r.names) {
-    const row = `  ${n.kind.padEnd(3)} ${n.uuid}  "${n.nameLabel}"`;
-    lines.push(n.error ? { text: `${row}: not set, ${n.error}`, alert: true } : row);
+    const row = `  ${n.kind.padEnd(3)} ${neutralise(n.uuid)}  "${neutralise(n.nameLabel)}"`;
+    lines.push(n.error ? { text: `${row}: not set, ${errorText(n.error)}`, alert: true } : row);
   }
   const warnings = summaryWarnings(r, p);
   lines.push('', { text: `Warnings (${warnings.length}):`, bold: true, alert: warnings.length > 0 });
@@ -199,17 +204,17 @@ function summaryWarnings(r: RestoreReport, p: PreflightReport | null): string[] 
   const out: string[] = [];
   const outcome = new Map(r.results.map((x) => [x.vmUuid, x.ok]));
   for (const v of p.vms) {
-    const name = `${v.name || v.file} (${v.uuid})`;
+    const name = `${neutralise(v.name || v.file)} (${neutralise(v.uuid)})`;
     const restored = outcome.get(v.uuid) === true;
     if (v.newNetworks.length && restored) {
-      const nets = v.newNetworks.map((n) => `"${n}"`).join(', ');
+      const nets = v.newNetworks.map((n) => `"${neutralise(n)}"`).join(', ');
       out.push(
         r.dryRun
           ? `${name} would be put on new internal network(s) for ${nets}, not found in this pool.`
           : `${name} is on new internal network(s) for ${nets}, not found in this pool: connect it to a real network before starting it.`,
       );
     }
-    if (v.clash) out.push(`${name}: a VM with this uuid was already in this pool ("${v.clash.name}", ${v.clash.powerState}).`);
+    if (v.clash) out.push(`${name}: a VM with this uuid was already in this pool ("${neutralise(v.clash.name)}", ${neutralise(v.clash.powerState)}).`);
   }
   return out;
 }

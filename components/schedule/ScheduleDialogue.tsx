@@ -16,6 +16,8 @@ import { useServices, type ConsoleSchedule, type ConsoleSession, type SrLabel } 
 import { useMountJob } from '../useMountJob.js';
 import { ScheduleError, describeEntry, type ScheduleSetting, type ScheduleStatus } from '../../src/dr/schedule.js';
 import { SCHEDULE_CHOICES, SCHEDULE_LINK_FAILED, SCHEDULE_TITLE, lastRunLine, scheduleSetMessage, schedulePrompt, srLine } from './texts.js';
+import { oneLine } from '../../src/safe-text.js';
+import { errorText } from '../../src/text-sinks.js';
 
 interface Loaded {
   status: ScheduleStatus;
@@ -40,7 +42,7 @@ export function ScheduleDialogue({ schedule, session }: { schedule: ConsoleSched
       done: setLoaded,
       failed(err) {
         const f = services.explain(err);
-        screen.replace(<InfoDialogue title={SCHEDULE_TITLE} text={`Could not read the schedule: ${f.meaning}\n\n${f.nextStep}`} alert />);
+        screen.replace(<InfoDialogue title={SCHEDULE_TITLE} text={`Could not read the schedule: ${errorText(f.meaning)}\n\n${errorText(f.nextStep)}`} alert />);
       },
       aborted() {
         screen.close();
@@ -71,7 +73,7 @@ export function ScheduleDialogue({ schedule, session }: { schedule: ConsoleSched
         }
         const f = services.explain(err);
         const prefix = err instanceof ScheduleError && (err.code === 'LINK_FAILED' || err.code === 'NO_CRON_DIR') ? `${SCHEDULE_LINK_FAILED}: ` : 'Could not change the schedule: ';
-        screen.replace(<InfoDialogue title={SCHEDULE_TITLE} text={`${prefix}${f.meaning}\n\n${f.nextStep}`} alert />);
+        screen.replace(<InfoDialogue title={SCHEDULE_TITLE} text={`${prefix}${errorText(f.meaning)}\n\n${errorText(f.nextStep)}`} alert />);
       },
     );
   };
@@ -82,7 +84,7 @@ export function ScheduleDialogue({ schedule, session }: { schedule: ConsoleSched
   if (!loaded) return <Banner title={SCHEDULE_TITLE} text="Reading the schedule..." detail={<Line>{schedule.cronRoot}</Line>} />;
   const { status, sr } = loaded;
   const notes: TextLine[] = [srLine(status, sr), lastRunLine(status.lastResult)];
-  for (const w of status.warnings) notes.push({ text: `Warning: ${w}`, alert: true });
+  for (const w of status.warnings) notes.push({ text: `Warning: ${oneLine(w)}`, alert: true });
   if (schedule.cannotSet) notes.push({ text: `Only "Never" can be chosen here: ${schedule.cannotSet}`, alert: true });
   return (
     <ChoiceDialogue

@@ -14,6 +14,8 @@ import { describeDuration } from '../dr/master-clock.js';
 import { parseIntOption } from './options.js';
 import { ExitCode, printJson, stdio, type Io } from './output.js';
 import { scheduledBackupAction } from './schedule.js';
+import { neutralise, oneLine } from '../safe-text.js';
+import { errorText } from '../text-sinks.js';
 
 interface BackupCommandOptions {
   sr?: string;
@@ -32,25 +34,28 @@ interface BackupCommandOptions {
 export const EXIT_NO_VDI = 3;
 export const EXIT_PARTIAL = 4;
 
+/** The report as text: every name and value from the pool neutralised where it enters a line. */
 export function backupText(r: BackupReport): string {
   const lines = [
-    `Using SR: ${r.sr.name} (${r.sr.uuid})`,
-    r.vdi.created ? `Created new backup VDI: ${r.vdi.uuid}` : `Backup VDI: ${r.vdi.uuid}`,
+    `Using SR: ${neutralise(r.sr.name)} (${neutralise(r.sr.uuid)})`,
+    r.vdi.created ? `Created new backup VDI: ${neutralise(r.vdi.uuid)}` : `Backup VDI: ${neutralise(r.vdi.uuid)}`,
   ];
   if (!r.vdi.deterministicUuid) {
     lines.push('Warning: this host did not give the backup VDI its deterministic uuid (XAPI before 2024); restores will need the legacy scan.');
   }
   if (r.repaired) lines.push('The backup filesystem was repaired by e2fsck before use.');
-  for (const w of r.warnings) lines.push(`Warning: ${w}`);
-  if (r.waited) lines.push(`Waited ${describeDuration(r.waited.ms)} for ${r.waited.for}.`);
+  for (const w of r.warnings) lines.push(`Warning: ${oneLine(w)}`);
+  if (r.waited) lines.push(`Waited ${describeDuration(r.waited.ms)} for ${oneLine(r.waited.for)}.`);
   for (const c of r.cleaned) lines.push(cleanedText(c));
   lines.push(
     `Backup VDI space usage: ${r.spaceBefore.usedPercent}% before, ${r.spaceAfter.usedPercent}% after`,
-    `Backup ${r.date}: ${r.vmsExported} VM(s) and ${r.templatesExported} template(s) exported, ${formatBytes(r.bytesWritten)} written`,
+    `Backup ${neutralise(r.date)}: ${r.vmsExported} VM(s) and ${r.templatesExported} template(s) exported, ${formatBytes(r.bytesWritten)} written`,
   );
-  for (const f of r.failures) lines.push(`  FAILED ${f.template ? 'template' : 'VM'} "${f.name}" (${f.uuid}): ${f.code} ${f.message}`);
+  for (const f of r.failures) {
+    lines.push(`  FAILED ${f.template ? 'template' : 'VM'} "${neutralise(f.name)}" (${neutralise(f.uuid)}): ${errorText(f.code)} ${errorText(f.message)}`);
+  }
   lines.push(
-    `Backups kept: ${r.backupsKept.length}${r.backupsRemoved.length ? `, removed: ${r.backupsRemoved.join(', ')}` : ''}; database dumps kept: ${r.databaseHistory + 1}`,
+    `Backups kept: ${r.backupsKept.length}${r.backupsRemoved.length ? `, removed: ${r.backupsRemoved.map(neutralise).join(', ')}` : ''}; database dumps kept: ${r.databaseHistory + 1}`,
   );
   if (r.access === 'remote') {
     lines.push(`Remote access: fetched ${formatBytes(r.transfer.downloadedBytes)}, sent back ${formatBytes(r.transfer.uploadedBytes)}`);
@@ -77,7 +82,7 @@ export async function backupAction(global: GlobalOptions, opts: BackupCommandOpt
       ...(!opts.json && {
         onProgress: (e) => {
           if (e.kind === 'phase' && (e.phase === 'vdi' || e.phase === 'check') && /^(Using|Creating|Checking backup VDI space)/.test(e.message)) {
-            io.err(e.message);
+            io.err(oneLine(e.message));
           }
           // "Waiting for the backup started by …": once per holder, not once per look.
           if (e.kind === 'phase' && e.phase === 'lock' && /^Waiting /.test(e.message) && e.message !== lastWait) io.err((lastWait = e.message));

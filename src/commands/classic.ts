@@ -13,20 +13,24 @@ import { ClassicError, exportClassic, importClassic, type ClassicExportReport, t
 import { formatBytes } from '../dr/overview.js';
 import { ExitCode, printJson, stdio, type Io } from './output.js';
 import { printDomainFailure } from './domain-failure.js';
+import { neutralise, oneLine } from '../safe-text.js';
+import { errorText } from '../text-sinks.js';
 
 export const EXIT_EXPORT_PARTIAL = 4;
 
+/** Names from the pool and file names neutralised where they enter a line. */
 export function classicExportText(r: ClassicExportReport): string {
   const lines: string[] = [];
-  for (const s of r.removedStale) lines.push(`Removed stale ${s}`);
+  for (const s of r.removedStale) lines.push(`Removed stale ${neutralise(s)}`);
   for (const f of r.files) {
+    const vm = `${neutralise(f.file)}: "${neutralise(f.vm.name)}" (${neutralise(f.vm.uuid)})`;
     lines.push(
       f.ok
-        ? `${f.file}: "${f.vm.name}" (${f.vm.uuid}) ${formatBytes(f.bytes ?? 0)}: Export succeeded`
-        : `${f.file}: "${f.vm.name}" (${f.vm.uuid}) FAILED: ${f.error!.code === 'ERROR' ? '' : `${f.error!.code}: `}${f.error!.meaning}`,
+        ? `${vm} ${formatBytes(f.bytes ?? 0)}: Export succeeded`
+        : `${vm} FAILED: ${f.error!.code === 'ERROR' ? '' : `${errorText(f.error!.code)}: `}${errorText(f.error!.meaning)}`,
     );
   }
-  for (const w of r.warnings) lines.push(`Warning: ${w}`);
+  for (const w of r.warnings) lines.push(`Warning: ${oneLine(w)}`);
   lines.push(`Exported ${r.exported} VM(s), and ${r.failed} error(s)`);
   return lines.join('\n');
 }
@@ -35,16 +39,18 @@ export function classicImportText(r: ClassicImportReport): string {
   const lines: string[] = [];
   const flags = `${r.preserve ? ' --preserve' : ''}${r.force ? ' --force' : ''}${r.dryRun ? ' --dry-run' : ''}`;
   for (const v of r.results) {
-    lines.push(`xe vm-import filename=${v.file} sr-uuid=${r.sr.uuid} metadata=true${flags}`);
+    lines.push(`xe vm-import filename=${neutralise(v.file)} sr-uuid=${neutralise(r.sr.uuid)} metadata=true${flags}`);
     if (v.ok) {
-      if (v.created.length) lines.push(v.created.map((c) => c.uuid).join(','));
+      if (v.created.length) lines.push(v.created.map((c) => neutralise(c.uuid)).join(','));
       else lines.push(r.dryRun ? 'xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx' : '(no VM listed)');
     } else {
       const e = v.error!;
-      lines.push(`Error code: ${e.code}${e.params.length ? `\nError parameters: ${e.params.join(', ')}` : ''}\n${e.meaning} ${e.nextStep}`);
+      lines.push(`Error code: ${errorText(e.code)}`);
+      if (e.params.length) lines.push(`Error parameters: ${e.params.map(neutralise).join(', ')}`);
+      lines.push(`${errorText(e.meaning)} ${errorText(e.nextStep)}`);
     }
   }
-  lines.push(r.summary);
+  lines.push(oneLine(r.summary));
   return lines.join('\n');
 }
 
@@ -86,7 +92,7 @@ export function registerClassicCommands(program: Command, io: Io = stdio): void 
             out: resolve(opts.out),
             force: opts.force ?? false,
             signal,
-            ...(!opts.json && { onProgress: (e) => io.err(`Exporting VM ${e.index}/${e.total} "${e.vm.name}" to ${e.file}...`) }),
+            ...(!opts.json && { onProgress: (e) => io.err(`Exporting VM ${e.index}/${e.total} "${neutralise(e.vm.name)}" to ${neutralise(e.file)}...`) }),
           });
           if (opts.json) printJson(io, r);
           else io.out(classicExportText(r));
@@ -119,7 +125,7 @@ export function registerClassicCommands(program: Command, io: Io = stdio): void 
             dryRun: opts.dryRun ?? false,
             signal,
             ...(!opts.json && {
-              onProgress: (e) => io.err(`Importing ${e.file}: ${e.vms.map((v) => `"${v.name}" (${v.uuid})`).join(', ') || 'no VM'}...`),
+              onProgress: (e) => io.err(`Importing ${neutralise(e.file)}: ${e.vms.map((v) => `"${neutralise(v.name)}" (${neutralise(v.uuid)})`).join(', ') || 'no VM'}...`),
             }),
           });
           if (opts.json) printJson(io, r);

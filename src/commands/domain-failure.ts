@@ -5,6 +5,7 @@
 import { ClassicError } from '../dr/legacy.js';
 import { InspectError } from '../dr/inspect.js';
 import { ScheduleError } from '../dr/schedule.js';
+import { errorText } from '../text-sinks.js';
 import { printFailure, printJson, type Io } from './output.js';
 
 const NEXT_STEP: Record<string, string> = {
@@ -25,7 +26,7 @@ const NEXT_STEP: Record<string, string> = {
 export function printDomainFailure(io: Io, err: unknown, json: boolean): void {
   if (err instanceof ScheduleError || err instanceof ClassicError || err instanceof InspectError) {
     if (json) printJson(io, { error: { code: err.code, meaning: err.message, nextStep: NEXT_STEP[err.code] ?? '' } });
-    else io.err(`Error: ${err.message}${NEXT_STEP[err.code] ? `\n${NEXT_STEP[err.code]}` : ''}`);
+    else io.err(`Error: ${errorText(err.message)}${NEXT_STEP[err.code] ? `\n${NEXT_STEP[err.code]}` : ''}`);
     return;
   }
   printFailure(io, err, json);

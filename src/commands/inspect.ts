@@ -8,31 +8,37 @@ import { inspectImage, type ImageInspection } from '../dr/inspect.js';
 import { formatBytes } from '../dr/overview.js';
 import { ExitCode, printJson, stdio, type Io } from './output.js';
 import { printDomainFailure } from './domain-failure.js';
+import { neutralise, quote } from '../safe-text.js';
+import { errorText } from '../text-sinks.js';
 
+/** Every name read from the image is neutralised where it enters a line; names it ignores are quoted. */
 export function inspectText(r: ImageInspection): string {
   const lines = [
-    `Image: ${r.image} (${formatBytes(r.sizeBytes)}, ${r.usedPercent}% used)`,
-    `Backup VDI: ${r.backupVdis.join(', ') || 'unknown (no conf/ file)'}${r.history !== null ? `; keeps ${r.history} backup(s)` : ''}`,
+    `Image: ${neutralise(r.image)} (${formatBytes(r.sizeBytes)}, ${r.usedPercent}% used)`,
+    `Backup VDI: ${r.backupVdis.map(neutralise).join(', ') || 'unknown (no conf/ file)'}${r.history !== null ? `; keeps ${r.history} backup(s)` : ''}`,
   ];
-  for (const d of r.databases) lines.push(`Pool ${d.pool}: ${d.dumps} database dump(s)`);
+  for (const d of r.databases) lines.push(`Pool ${neutralise(d.pool)}: ${d.dumps} database dump(s)`);
   if (r.backups.length === 0) lines.push('No VM metadata backups found.');
   else lines.push(`Backups (newest first):`);
   for (const b of r.backups) {
-    const bySr = b.bySr.map((s) => `${s.sr}: ${s.vms}`).join(', ');
-    lines.push(`  ${b.date}  ${b.vms} VM(s)${bySr ? `; by SR ${bySr}` : ''}${b.hasSrMeta ? '' : '; no SRMETA.xml'}`);
+    const bySr = b.bySr.map((s) => `${neutralise(s.sr)}: ${s.vms}`).join(', ');
+    lines.push(`  ${neutralise(b.date)}  ${b.vms} VM(s)${bySr ? `; by SR ${bySr}` : ''}${b.hasSrMeta ? '' : '; no SRMETA.xml'}`);
   }
-  for (const n of r.incomplete) lines.push(`Interrupted run (ignored): ${n}`);
-  for (const n of r.ignored) lines.push(`Not a backup name (ignored): ${JSON.stringify(n)}`);
+  for (const n of r.incomplete) lines.push(`Interrupted run (ignored): ${neutralise(n)}`);
+  for (const n of r.ignored) lines.push(`Not a backup name (ignored): ${quote(n)}`);
   const d = r.detail;
   if (d) {
-    lines.push(`Backup ${d.date}:`);
+    lines.push(`Backup ${neutralise(d.date)}:`);
     for (const v of d.vms) {
-      if (v.error) lines.push(`  ${v.uuid}  unreadable: ${v.error}`);
-      else lines.push(`  ${v.uuid}  "${v.name}"  ${v.isTemplate ? 'template' : v.powerState}, ${v.disks} disk(s)${v.srs?.length ? ` on SR ${v.srs.join(', ')}` : ''}`);
+      if (v.error) lines.push(`  ${neutralise(v.uuid)}  unreadable: ${errorText(v.error)}`);
+      else {
+        const where = v.srs?.length ? ` on SR ${v.srs.map(neutralise).join(', ')}` : '';
+        lines.push(`  ${neutralise(v.uuid)}  "${neutralise(v.name)}"  ${v.isTemplate ? 'template' : neutralise(v.powerState)}, ${v.disks} disk(s)${where}`);
+      }
     }
-    for (const n of d.ignored) lines.push(`  ignored: ${JSON.stringify(n)}`);
-    if (d.srMeta) for (const sr of d.srMeta) lines.push(`  SR ${sr.uuid} "${sr.nameLabel}": ${sr.vdis.length} VDI name(s)`);
-    if (d.srMetaError) lines.push(`  SRMETA.xml unreadable: ${d.srMetaError}`);
+    for (const n of d.ignored) lines.push(`  ignored: ${quote(n)}`);
+    if (d.srMeta) for (const sr of d.srMeta) lines.push(`  SR ${neutralise(sr.uuid)} "${neutralise(sr.nameLabel)}": ${sr.vdis.length} VDI name(s)`);
+    if (d.srMetaError) lines.push(`  SRMETA.xml unreadable: ${errorText(d.srMetaError)}`);
   }
   return lines.join('\n');
 }

@@ -1,5 +1,6 @@
 /** Shared output helpers for the non-interactive commands: text or --json, exit codes. */
 import { describeError } from '../describe-error.js';
+import { commandJson, commandText } from '../text-sinks.js';
 import { explainError } from '../xenapi/index.js';
 
 export interface Io {
@@ -7,14 +8,19 @@ export interface Io {
   err: (text: string) => void;
 }
 
+/** What a command prints goes through its sink guard (no raw control or bidi character). */
 export const stdio: Io = {
-  out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
-  err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
+  out: (t) => process.stdout.write(withNewline(commandText(t))),
+  err: (t) => process.stderr.write(withNewline(commandText(t))),
 };
 
-/** JSON for scripts: the report, or {error: {code, meaning, nextStep}}. */
+function withNewline(t: string): string {
+  return t.endsWith('\n') ? t : `${t}\n`;
+}
+
+/** JSON for scripts: the report, or {error: {code, meaning, nextStep}}; exact values, inert on a terminal. */
 export function printJson(io: Io, value: unknown): void {
-  io.out(JSON.stringify(value, null, 2));
+  io.out(commandJson(value));
 }
 
 export function printFailure(io: Io, err: unknown, json: boolean): void {

@@ -18,6 +18,8 @@ import { parseIntOption } from './options.js';
 import { cleanedText } from '../dr/leftovers.js';
 import { describeDuration } from '../dr/master-clock.js';
 import type { ClaimWait } from '../dr/vdi-claim.js';
+import { neutralise, oneLine } from '../safe-text.js';
+import { errorText } from '../text-sinks.js';
 
 /** The XSA-459 / CVE-2024-31144 warning, shown whenever the legacy scan is used. */
 export const LEGACY_WARNING =
@@ -61,29 +63,30 @@ async function chooseVdi(session: Parameters<typeof probeBackupVdis>[0], opts: S
   if (probe.found.length > 1) {
     throw new BackupSourceError(
       'MULTIPLE',
-      `Multiple metadata backups found (${probe.found.map((f) => f.uuid).join(', ')}), please use --vdi to specify the VDI UUID to use.`,
+      `Multiple metadata backups found (${probe.found.map((f) => neutralise(f.uuid)).join(', ')}), please use --vdi to specify the VDI UUID to use.`,
     );
   }
   return probe.found[0]!.uuid;
 }
 
+/** Names from the backup and from this pool neutralised where they enter a line. */
 export function preflightText(p: PreflightReport): string {
-  const lines = [`Backup ${p.date} on SR "${p.sr.name}" (${p.sr.uuid}), ${p.scope === 'sr' ? 'only VMs on this SR' : 'all VM metadata'}:`];
+  const lines = [`Backup ${neutralise(p.date)} on SR "${neutralise(p.sr.name)}" (${neutralise(p.sr.uuid)}), ${p.scope === 'sr' ? 'only VMs on this SR' : 'all VM metadata'}:`];
   for (const v of p.vms) {
     if (v.error) {
-      lines.push(`  ${v.file}: unreadable: ${v.error}`);
+      lines.push(`  ${neutralise(v.file)}: unreadable: ${errorText(v.error)}`);
       continue;
     }
     const notes = [
-      v.isTemplate ? 'template' : v.powerState,
-      v.clash ? `clashes with "${v.clash.name}" (${v.clash.powerState}) already in this pool` : '',
+      v.isTemplate ? 'template' : neutralise(v.powerState),
+      v.clash ? `clashes with "${neutralise(v.clash.name)}" (${neutralise(v.clash.powerState)}) already in this pool` : '',
       v.missingDisks.length ? `${v.missingDisks.length} disk(s) not found here` : '',
-      v.newNetworks.length ? `new internal network(s): ${v.newNetworks.join(', ')}` : '',
-      v.expectedError ? `expect ${v.expectedError}` : '',
+      v.newNetworks.length ? `new internal network(s): ${v.newNetworks.map(neutralise).join(', ')}` : '',
+      v.expectedError ? `expect ${oneLine(v.expectedError)}` : '',
     ].filter(Boolean);
-    lines.push(`  ${v.name || '(no name)'} ${v.uuid}: ${notes.join('; ')}`);
+    lines.push(`  ${v.name ? neutralise(v.name) : '(no name)'} ${neutralise(v.uuid)}: ${notes.join('; ')}`);
   }
-  for (const s of p.skipped) lines.push(`  skipped ${s.name}: ${s.reason}`);
+  for (const s of p.skipped) lines.push(`  skipped ${neutralise(s.name)}: ${oneLine(s.reason)}`);
   const c = p.counts;
   lines.push(
     `${c.vms} VM(s), ${c.templates} template(s); ${c.clashes} clash(es), ${c.missingDisks} with missing disks, ${c.newNetworks} on new networks, ${c.expectedErrors} expected to fail, ${c.unreadable} unreadable`,
@@ -96,18 +99,24 @@ export function restoreText(r: RestoreReport): string {
   const lines: string[] = [];
   const flags = `${r.force ? ' --force' : ''}${r.dryRun ? ' --dry-run' : ''}`;
   for (const v of r.results) {
-    lines.push(`xe vm-import filename=${v.file} sr-uuid=${r.sr.uuid} --metadata --preserve${flags}`);
-    if (v.ok) lines.push(v.created.length ? v.created.map((c) => c.uuid).join(',') : 'xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx');
-    else lines.push(`Error code: ${v.error!.code}${v.error!.params.length ? `\nError parameters: ${v.error!.params.join(', ')}` : ''}\n${v.error!.meaning} ${v.error!.nextStep}`);
+    lines.push(`xe vm-import filename=${neutralise(v.file)} sr-uuid=${neutralise(r.sr.uuid)} --metadata --preserve${flags}`);
+    if (v.ok) lines.push(v.created.length ? v.created.map((c) => neutralise(c.uuid)).join(',') : 'xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx');
+    else {
+      const e = v.error!;
+      lines.push(`Error code: ${errorText(e.code)}`);
+      if (e.params.length) lines.push(`Error parameters: ${e.params.map(neutralise).join(', ')}`);
+      lines.push(`${errorText(e.meaning)} ${errorText(e.nextStep)}`);
+    }
   }
-  for (const s of r.skipped) lines.push(`Skipped ${s.name}: ${s.reason}`);
-  if (r.waited) lines.push(`Waited ${describeDuration(r.waited.ms)} for ${r.waited.for}.`);
+  for (const s of r.skipped) lines.push(`Skipped ${neutralise(s.name)}: ${oneLine(s.reason)}`);
+  if (r.waited) lines.push(`Waited ${describeDuration(r.waited.ms)} for ${oneLine(r.waited.for)}.`);
   for (const c of r.cleaned) lines.push(cleanedText(c));
   for (const n of r.names) {
-    lines.push(`${r.dryRun ? 'Would set' : 'Setting'} ${n.kind} (${n.uuid}):`, `  Name: ${n.nameLabel}`, `  Description: ${n.nameDescription}`);
-    if (n.error) lines.push(`  Error setting ${n.kind} data for: ${n.uuid}: ${n.error}`);
+    const what = `${n.kind} (${neutralise(n.uuid)})`;
+    lines.push(`${r.dryRun ? 'Would set' : 'Setting'} ${what}:`, `  Name: ${neutralise(n.nameLabel)}`, `  Description: ${neutralise(n.nameDescription)}`);
+    if (n.error) lines.push(`  Error setting ${n.kind} data for: ${neutralise(n.uuid)}: ${errorText(n.error)}`);
   }
-  lines.push(r.summary);
+  lines.push(oneLine(r.summary));
   return lines.join('\n');
 }
 
@@ -139,7 +148,7 @@ export function registerRestoreCommands(program: Command, io: Io = stdio): void 
         if (opts.legacy) io.err(LEGACY_WARNING);
         const r = await probeBackupVdis(conn.session, opts.sr, { legacy: opts.legacy ?? false, access: opts.access, signal, ...lockWait(opts, io) });
         if (opts.json) printJson(io, r);
-        else if (r.found.length) io.out(r.found.map((f) => f.uuid).join('\n'));
+        else if (r.found.length) io.out(r.found.map((f) => neutralise(f.uuid)).join('\n'));
         else io.err(r.examined === 0 ? `No VDIs found on SR.${opts.legacy ? '' : ' (Backups made before 2024 need --legacy.)'}` : 'Metadata backups not found.');
         return 0;
       });
@@ -157,7 +166,7 @@ export function registerRestoreCommands(program: Command, io: Io = stdio): void 
           if (!opts.json) for (const c of src.cleaned) io.err(cleanedText(c));
           const list = await src.summaries();
           if (opts.json) printJson(io, { sr: src.sr.uuid, vdi: src.vdi.uuid, backups: list });
-          else io.out(list.map((b) => `${b.date}  ${b.vms} VM(s), ${b.vmsOnSr} on this SR${b.hasSrMeta ? '' : ', no SRMETA.xml'}`).join('\n'));
+          else io.out(list.map((b) => `${neutralise(b.date)}  ${b.vms} VM(s), ${b.vmsOnSr} on this SR${b.hasSrMeta ? '' : ', no SRMETA.xml'}`).join('\n'));
         } finally {
           await src.close();
         }

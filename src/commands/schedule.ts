@@ -27,30 +27,36 @@ import { runScheduledBackup, type ScheduledOutcome, type ScheduledResult } from 
 import type { AccessMode } from '../dr/volume/workspace.js';
 import { ExitCode, printJson, stdio, type Io } from './output.js';
 import { printDomainFailure } from './domain-failure.js';
+import { neutralise, oneLine } from '../safe-text.js';
+import { errorText } from '../text-sinks.js';
 
 /** The stock console's wording of a setting. */
 export function settingSentence(s: ScheduleSetting): string {
   return s === 'never' ? 'Scheduled Metadata Backups are currently disabled.' : `Scheduled Metadata Backups are currently set to occur ${s}.`;
 }
 
+/** The recorded result holds the pool's names as they were: neutralised here, where they enter a line. */
 export function lastResultText(r: ScheduledResult | null): string {
   if (!r) return 'Last scheduled backup: none recorded.';
-  const when = r.finishedAt ?? r.startedAt;
-  const where = r.sr ? ` to SR "${r.sr.name}" (${r.sr.uuid})` : '';
-  if (r.status === 'failed') return `Last scheduled backup (${when}) FAILED${where} with exit code ${r.exitCode}: ${r.error ? `${r.error.code === 'ERROR' ? '' : `${r.error.code}: `}${r.error.meaning}` : 'unknown error'}`;
+  const when = neutralise(r.finishedAt ?? r.startedAt);
+  const where = r.sr ? ` to SR "${neutralise(r.sr.name)}" (${neutralise(r.sr.uuid)})` : '';
+  if (r.status === 'failed') {
+    const error = r.error ? `${r.error.code === 'ERROR' ? '' : `${errorText(r.error.code)}: `}${errorText(r.error.meaning)}` : 'unknown error';
+    return `Last scheduled backup (${when}) FAILED${where} with exit code ${neutralise(r.exitCode)}: ${error}`;
+  }
   const b = r.backup;
-  const what = b ? `backup ${b.date}, ${b.vmsExported} VM(s) and ${b.templatesExported} template(s)` : 'done';
-  const failures = r.status === 'partial' && b ? `; ${b.failureCount} export(s) failed (exit code ${r.exitCode})` : '';
+  const what = b ? `backup ${neutralise(b.date)}, ${neutralise(b.vmsExported)} VM(s) and ${neutralise(b.templatesExported)} template(s)` : 'done';
+  const failures = r.status === 'partial' && b ? `; ${neutralise(b.failureCount)} export(s) failed (exit code ${neutralise(r.exitCode)})` : '';
   return `Last scheduled backup (${when})${where}: ${what}${failures}${r.fellBackToDefaultSr ? ' [the scheduled SR was missing: default SR used]' : ''}`;
 }
 
 export function scheduleGetText(s: ScheduleStatus): string {
   const lines = [settingSentence(s.setting)];
   if (s.active) lines.push(`Link: ${describeEntry(s.active)}`);
-  if (s.active?.kind === 'ours') lines.push(`SR: ${s.sr ?? "the pool's default SR"}`);
-  if (s.config?.host) lines.push(`Pool: ${s.config.host}`);
+  if (s.active?.kind === 'ours') lines.push(`SR: ${s.sr ? neutralise(s.sr) : "the pool's default SR"}`);
+  if (s.config?.host) lines.push(`Pool: ${neutralise(s.config.host)}`);
   lines.push(lastResultText(s.lastResult));
-  for (const w of s.warnings) lines.push(`Warning: ${w}`);
+  for (const w of s.warnings) lines.push(`Warning: ${oneLine(w)}`);
   return lines.join('\n');
 }
 
@@ -58,17 +64,21 @@ export function scheduleSetText(r: SetScheduleReport): string {
   const lines =
     r.setting === 'never'
       ? ['Metadata Backup Schedule successfully disabled']
-      : [`Metadata Backup Schedule successfully changed to occur ${r.setting}.`, `Link: ${r.link} -> ${r.runner}`, `SR: ${r.sr ?? "the pool's default SR"}`];
+      : [
+          `Metadata Backup Schedule successfully changed to occur ${r.setting}.`,
+          `Link: ${neutralise(r.link)} -> ${neutralise(r.runner)}`,
+          `SR: ${r.sr ? neutralise(r.sr) : "the pool's default SR"}`,
+        ];
   for (const e of r.removed) if (e.kind !== 'ours') lines.push(`Replaced ${describeEntry(e)}`);
   return lines.join('\n');
 }
 
 export function scheduledOutcomeText(o: ScheduledOutcome): string {
-  if (!o.acted) return `Nothing to do: ${o.reason}`;
+  if (!o.acted) return `Nothing to do: ${oneLine(o.reason)}`;
   const lines = [lastResultText(o.result).replace(/^Last scheduled backup/, 'Scheduled backup')];
-  for (const w of o.result.warnings) lines.push(`Warning: ${w}`);
-  if (o.result.alert) lines.push(o.result.alertLogged ? `Logged to syslog: ${o.result.alert}` : `Not logged (no logger): ${o.result.alert}`);
-  lines.push(o.recorded ? `Result recorded in ${o.resultFile}` : `Warning: ${o.recordError}`);
+  for (const w of o.result.warnings) lines.push(`Warning: ${oneLine(w)}`);
+  if (o.result.alert) lines.push(o.result.alertLogged ? `Logged to syslog: ${oneLine(o.result.alert)}` : `Not logged (no logger): ${oneLine(o.result.alert)}`);
+  lines.push(o.recorded ? `Result recorded in ${neutralise(o.resultFile)}` : `Warning: ${oneLine(o.recordError ?? '')}`);
   return lines.join('\n');
 }
 

@@ -20,6 +20,7 @@ import { readMasterClock } from './master-clock.js';
 import { claimBackupVdi, type ClaimWait, type VdiClaim } from './vdi-claim.js';
 import type { LockIdentity, LockOp } from './vdi-lock.js';
 import type { CleanedVbd } from './leftovers.js';
+import { neutralise, quote } from '../safe-text.js';
 
 export type RestoreScope = 'sr' | 'all';
 
@@ -246,13 +247,13 @@ export class BackupSource {
       ref = await session.call<Ref>('VDI.get_by_uuid', wanted);
     } catch (err) {
       if (err instanceof XenApiError && err.code === 'UUID_INVALID') {
-        throw new BackupSourceError('NO_VDI', `No backup VDI ${wanted} on SR "${sr.nameLabel}".`);
+        throw new BackupSourceError('NO_VDI', `No backup VDI ${neutralise(wanted)} on SR "${neutralise(sr.nameLabel)}".`);
       }
       throw err;
     }
     const vdi = await vdiCandidate(session, ref, sr);
     const rec = await session.call<Record<string, unknown>>('VDI.get_record', ref);
-    if (toStr(rec['SR']) !== sr.ref) throw new BackupSourceError('NOT_PERMITTED', `VDI ${wanted} is not on SR "${sr.nameLabel}".`);
+    if (toStr(rec['SR']) !== sr.ref) throw new BackupSourceError('NOT_PERMITTED', `VDI ${neutralise(wanted)} is not on SR "${neutralise(sr.nameLabel)}".`);
     const claim = (await mayBeWritten(session, vdi)) ? await claimForReading(session, ref, opts.op ?? 'read', opts) : null;
     let ws: VdiWorkspace;
     try {
@@ -379,7 +380,7 @@ export class BackupSource {
       if (st.isSymbolicLink()) {
         const target = await this.vol.fs.readlink(`${folder}/${name}`);
         if (target !== bySrLinkTarget(vmUuid)) {
-          problems.push({ name, reason: `link to ${JSON.stringify(target)} leaves the backup; ignored` });
+          problems.push({ name, reason: `link to ${quote(target)} leaves the backup; ignored` });
           continue;
         }
         const real = `${dir}/all/${name}`;

@@ -4,6 +4,7 @@
  */
 import { XenApiError, isNullRef, toInt, toStr, type Ref, type Session } from '../xenapi/index.js';
 import { BACKUP_VDI_LABEL, BACKUP_VDI_OTHER_CONFIG_KEY, BACKUP_VDI_SIZE, backupVdiUuid } from './layout.js';
+import { neutralise } from '../safe-text.js';
 
 export interface SrInfo {
   ref: Ref;
@@ -36,7 +37,7 @@ export const RANDOM_UUID_KEY = 'xsconsole-dr:random-uuid';
 export class NoBackupVdiError extends Error {
   constructor(readonly sr: SrInfo, readonly expectedUuid: string) {
     super(
-      `No backup VDI on SR "${sr.nameLabel}" (expected uuid ${expectedUuid}). ` +
+      `No backup VDI on SR "${neutralise(sr.nameLabel)}" (expected uuid ${expectedUuid}). ` +
         'Run a backup with VDI creation allowed to initialise one.',
     );
     this.name = 'NoBackupVdiError';
@@ -58,7 +59,7 @@ export async function resolveSr(session: Session, srUuid?: string): Promise<SrIn
       ref = await session.call<Ref>('SR.get_by_uuid', srUuid);
     } catch (err) {
       if (err instanceof XenApiError && err.code === 'UUID_INVALID') {
-        throw new BackupTargetError(`Invalid SR UUID specified: ${srUuid} (no such SR in this pool).`);
+        throw new BackupTargetError(`Invalid SR UUID specified: ${neutralise(srUuid)} (no such SR in this pool).`);
       }
       throw err;
     }
@@ -90,7 +91,7 @@ export async function findBackupVdi(session: Session, sr: SrInfo): Promise<Backu
   }
   const rec = await session.call<Record<string, unknown>>('VDI.get_record', ref);
   if (toStr(rec['SR']) !== sr.ref) {
-    throw new BackupTargetError(`VDI ${uuid} has the backup uuid of SR "${sr.nameLabel}" but lives on another SR; refusing to use it.`);
+    throw new BackupTargetError(`VDI ${neutralise(uuid)} has the backup uuid of SR "${neutralise(sr.nameLabel)}" but lives on another SR; refusing to use it.`);
   }
   return { ref, uuid, virtualSize: toInt(rec['virtual_size']), readOnly: rec['read_only'] === true, ...(initialisingOf(rec) && { initialising: true }) };
 }
@@ -109,7 +110,7 @@ async function findLegacyBackupVdi(session: Session, sr: SrInfo): Promise<Backup
   if (found.length === 0) return null;
   if (found.length > 1) {
     throw new BackupTargetError(
-      `SR "${sr.nameLabel}" has several backup VDIs made before deterministic uuids (${found.map(([, r]) => toStr(r['uuid'])).join(', ')}); ` +
+      `SR "${neutralise(sr.nameLabel)}" has several backup VDIs made before deterministic uuids (${found.map(([, r]) => neutralise(toStr(r['uuid']))).join(', ')}); ` +
         'keep one (destroy or relabel the others) and run again.',
     );
   }

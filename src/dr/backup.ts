@@ -73,6 +73,7 @@ import { openVdiWorkspace, type AccessMode, type VdiWorkspace } from './volume/w
 import { readPoolRecords, selectBackupSet, srsOfVm, type PoolRecords } from './pool-records.js';
 import { childAbort, clampConcurrency, forEachConcurrently } from './work-pool.js';
 import { WriteBehind } from './volume/write-behind.js';
+import { neutralise } from '../safe-text.js';
 
 /** VM exports held in memory waiting for the filesystem, at most. */
 const WRITE_BEHIND_BYTES = 4 * 1024 * 1024;
@@ -264,7 +265,7 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
   const master = await step('sr', () => assertOnMaster(session));
   const clock: MasterClock = await step('lock', () => readMasterClock(session, master, options.clientClock ? { clientClock: options.clientClock } : {}));
 
-  phase('vdi', `Using SR: ${sr.nameLabel}`);
+  phase('vdi', `Using SR: ${neutralise(sr.nameLabel)}`);
   let vdi: BackupVdi | null = await step('vdi', () => findBackupVdi(session, sr));
   let created = false;
   let deterministic = vdi ? !vdi.legacy : true;
@@ -286,7 +287,7 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
       throw err;
     });
     if (made) {
-      phase('vdi', `Creating new backup VDI: ${made.uuid}`);
+      phase('vdi', `Creating new backup VDI: ${neutralise(made.uuid)}`);
       vdi = made;
       created = true;
       deterministic = made.deterministic;
@@ -296,7 +297,7 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
       deterministic = !vdi.legacy;
     }
   }
-  if (vdi.readOnly) throw new BackupStepError('vdi', new Error(`The backup VDI ${vdi.uuid} is read-only.`));
+  if (vdi.readOnly) throw new BackupStepError('vdi', new Error(`The backup VDI ${neutralise(vdi.uuid)} is read-only.`));
   const backupVdi = vdi;
   if (!claim) {
     phase('lock', 'Taking the backup VDI for this run...');

@@ -25,6 +25,7 @@ import {
   type ScheduleStatus,
   type SetScheduleReport,
 } from './schedule.js';
+import { errorText, savedReportText } from '../text-sinks.js';
 
 /** An SR as the SR picker lists it. */
 export interface SrChoice {
@@ -222,7 +223,18 @@ export function selectSrChoices(input: SrChoiceInput, filter: SrFilter): SrChoic
 
 // ---- errors -------------------------------------------------------------------------
 
+/** A failure as the screens show it: each part one line, whatever host text it holds. */
 export function explainConsoleError(err: unknown): FailureText {
+  const f = describeConsoleError(err);
+  return {
+    code: errorText(f.code),
+    meaning: errorText(f.meaning),
+    nextStep: errorText(f.nextStep),
+    ...(f.step !== undefined && { step: errorText(f.step) }),
+  };
+}
+
+function describeConsoleError(err: unknown): FailureText {
   if (err instanceof BackupStepError) {
     return { ...explainError(err.cause), step: backupStepText(err.step) };
   }
@@ -400,11 +412,12 @@ export function createConsoleSchedule(opts: ConsoleScheduleOptions): ConsoleSche
 export async function saveTextFile(dir: string, path: string, text: string, overwrite = false): Promise<string> {
   const abs = resolve(dir, path);
   try {
+    const saved = savedReportText(text);
     const fh = await open(abs, overwrite ? 'w' : 'wx', 0o600);
     try {
       // An existing file keeps its mode when overwritten: make it owner-only first.
       await fh.chmod(0o600);
-      await fh.writeFile(text.endsWith('\n') ? text : `${text}\n`);
+      await fh.writeFile(saved.endsWith('\n') ? saved : `${saved}\n`);
     } finally {
       await fh.close();
     }

@@ -15,6 +15,7 @@ import { XenApiError, fieldEquals, isNullRef, toStr, toStrMap, type Ref, type Se
 import { INCOMPLETE_PREFIX, METADATA_DIR, isBackupDate, isUuid } from './layout.js';
 import { removeTree } from './volume/files.js';
 import { OWN_VBD_KEY } from './volume/attach.js';
+import { neutralise } from '../safe-text.js';
 
 /** other_config key on every VBD this tool creates (its presence marks ours; attach.ts sets it). */
 export const VBD_TAG_KEY = OWN_VBD_KEY;
@@ -62,9 +63,9 @@ export type CleanedItem = CleanedVbd | CleanedFile;
 
 /** One line per cleaned item, for the CLI and the console. */
 export function cleanedText(c: CleanedItem): string {
-  if (c.kind === 'file') return `Removed ${c.path}, left by an interrupted run (${c.bytes} bytes).`;
+  if (c.kind === 'file') return `Removed ${neutralise(c.path)}, left by an interrupted run (${c.bytes} bytes).`;
   const whose = c.ours ? "a killed run's" : "the host's own scripts'";
-  return `Released ${whose} VBD ${c.uuid} of the backup VDI on "${c.vm}"${c.unplugged ? ' (it was still plugged in)' : ''}.`;
+  return `Released ${whose} VBD ${neutralise(c.uuid)} of the backup VDI on "${neutralise(c.vm)}"${c.unplugged ? ' (it was still plugged in)' : ''}.`;
 }
 
 /** Every VBD of `vdi`, with what the cleanup needs to know about its VM. */

@@ -14,6 +14,7 @@ import { readVmmeta, type VmmetaSummary } from './vmmeta.js';
 import type { AccessMode } from './volume/workspace.js';
 import { NetworkClaims, type NetworkRef } from './network-claims.js';
 import { childAbort, clampConcurrency, forEachConcurrently } from './work-pool.js';
+import { neutralise } from '../safe-text.js';
 
 export interface RestoreOptions extends LockWaitOptions {
   srUuid?: string;
@@ -391,7 +392,7 @@ async function applyNames(session: Session, srs: SrNames[], dryRun: boolean, con
     async (change) => {
       const now = (change.kind === 'SR' ? srNow : vdiNow).get(change.uuid);
       if (!now) {
-        change.error = `no ${change.kind} ${change.uuid} in this pool`;
+        change.error = `no ${change.kind} ${neutralise(change.uuid)} in this pool`;
         return;
       }
       if (now.nameLabel === change.nameLabel && now.nameDescription === change.nameDescription) {

@@ -13,6 +13,7 @@ import { realpathSync } from 'node:fs';
 import { lstat, mkdir, readFile, readlink, rename, rm, symlink, writeFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { isUuid } from './layout.js';
+import { neutralise } from '../safe-text.js';
 import { readLastScheduledResult, type ScheduledResult } from './scheduled-backup.js';
 
 export type Frequency = 'daily' | 'weekly' | 'monthly';
@@ -94,15 +95,17 @@ export class ScheduleError extends Error {
 
 /** What an entry is, in words an operator understands. */
 export function describeEntry(e: CronEntry): string {
+  // A link's target is whatever someone wrote into the cron folder: shown, never obeyed.
+  const path = neutralise(e.path);
   switch (e.kind) {
     case 'ours':
-      return `${e.path} -> ${e.target} (xsconsole-dr)`;
+      return `${path} -> ${neutralise(e.target)} (xsconsole-dr)`;
     case 'stock':
-      return `${e.path} -> ${e.target} (the stock XenServer runner, xe-backup-metadata -c on the default SR)`;
+      return `${path} -> ${neutralise(e.target)} (the stock XenServer runner, xe-backup-metadata -c on the default SR)`;
     case 'other-link':
-      return `${e.path} -> ${e.target} (not written by xsconsole-dr)`;
+      return `${path} -> ${neutralise(e.target)} (not written by xsconsole-dr)`;
     case 'not-a-link':
-      return `${e.path} (a file, not a link: not written by xsconsole-dr)`;
+      return `${path} (a file, not a link: not written by xsconsole-dr)`;
   }
 }
 
@@ -287,7 +290,7 @@ export async function setSchedule(opts: SetScheduleOptions): Promise<SetSchedule
   if (foreign.length && !opts.force) {
     throw new ScheduleError(
       'FOREIGN_ENTRY',
-      `Not changing a schedule xsconsole-dr did not write:\n${foreign.map((e) => `  ${describeEntry(e)}`).join('\n')}`,
+      `Not changing a schedule xsconsole-dr did not write: ${foreign.map(describeEntry).join('; ')}`,
       foreign,
     );
   }

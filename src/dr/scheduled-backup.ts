@@ -19,6 +19,8 @@ import { explainError, type ErrorExplanation, type Session } from '../xenapi/ind
 import { runBackup, type BackupFailure, type BackupOptions } from './backup.js';
 import { BackupTargetError, NoBackupVdiError, resolveSr, type SrInfo } from './backup-vdi.js';
 import { findTool } from './volume/e2fsprogs.js';
+import { neutralise } from '../safe-text.js';
+import { recordedJson, syslogMessage } from '../text-sinks.js';
 
 export const SYSLOG_TAG = 'backup-metadata';
 export const LAST_RESULT_FILE = 'last-scheduled-backup.json';
@@ -123,7 +125,7 @@ export async function syslog(message: string, loggerCommand?: string | null): Pr
   const cmd = loggerCommand === undefined ? await findTool('logger') : loggerCommand;
   if (!cmd) return false;
   return new Promise((done) => {
-    execFile(cmd, ['-t', SYSLOG_TAG, message], { timeout: 10_000 }, (err) => done(!err));
+    execFile(cmd, ['-t', SYSLOG_TAG, syslogMessage(message)], { timeout: 10_000 }, (err) => done(!err));
   });
 }
 
@@ -139,7 +141,7 @@ async function chooseSr(session: Session, requested: string | undefined, warning
   } catch (err) {
     if (!(err instanceof BackupTargetError)) throw err;
     const sr = await resolveSr(session);
-    warnings.push(`The scheduled SR ${requested} does not exist in this pool; backed up to the default SR "${sr.nameLabel}" (${sr.uuid}) instead.`);
+    warnings.push(`The scheduled SR ${neutralise(requested)} does not exist in this pool; backed up to the default SR "${neutralise(sr.nameLabel)}" (${neutralise(sr.uuid)}) instead.`);
     return { sr, fellBack: true };
   }
 }
@@ -149,8 +151,8 @@ export async function runScheduledBackup(opts: ScheduledRunOptions): Promise<Sch
   if (!roleActs(role)) {
     const reason =
       role.role === 'supporter'
-        ? `This host is a pool supporter (pool coordinator: ${role.master}); only the coordinator backs up.`
-        : `${opts.poolConf} does not say "master"; only the pool coordinator backs up.`;
+        ? `This host is a pool supporter (pool coordinator: ${neutralise(role.master)}); only the coordinator backs up.`
+        : `${neutralise(opts.poolConf)} does not say "master"; only the pool coordinator backs up.`;
     return { acted: false, reason, poolRole: role };
   }
   const now = opts.now ?? (() => new Date());
@@ -234,7 +236,7 @@ async function writeResult(stateDir: string, result: ScheduledResult): Promise<v
   try {
     // Owner-only: it names the pool, its SRs and every failed VM (a new file, so the mode holds).
     await rm(tmp, { force: true });
-    await writeFile(tmp, `${JSON.stringify(result, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+    await writeFile(tmp, `${recordedJson(result)}\n`, { mode: 0o600, flag: 'wx' });
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });

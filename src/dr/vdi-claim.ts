@@ -10,6 +10,7 @@ import { throwIfAborted, type ErrorExplanation, type Ref, type Session } from '.
 import { classifyVbds, releaseStaleVbds, vbdsOfVdi, type CleanedVbd, type VdiVbd } from './leftovers.js';
 import { describeDuration, type MasterClock } from './master-clock.js';
 import { acquireVdiLock, DEFAULT_LOCK_WAIT_MS, type LockIdentity, type LockOp, type VdiLock } from './vdi-lock.js';
+import { neutralise } from '../safe-text.js';
 
 export interface ClaimWait {
   kind: 'lock' | 'attached';
@@ -49,14 +50,14 @@ export class VdiAttachedElsewhereError extends Error {
     waitedMs: number,
   ) {
     super(
-      `The backup VDI is plugged into the control domain "${vbd.vmName || vbd.vmUuid}" by another program (VBD ${vbd.uuid}), ` +
+      `The backup VDI is plugged into the control domain "${neutralise(vbd.vmName || vbd.vmUuid)}" by another program (VBD ${neutralise(vbd.uuid)}), ` +
         `most likely the host's own xe-backup-metadata or xe-restore-metadata; waited ${describeDuration(waitedMs)}.`,
     );
     this.name = 'VdiAttachedElsewhereError';
     this.explanation = {
       code: 'BACKUP_VDI_ATTACHED',
       meaning: this.message,
-      nextStep: `Let that program finish and run again. If nothing is running on the host any more, release it there: xe vbd-unplug uuid=${vbd.uuid}; xe vbd-destroy uuid=${vbd.uuid}`,
+      nextStep: `Let that program finish and run again. If nothing is running on the host any more, release it there: xe vbd-unplug uuid=${neutralise(vbd.uuid)}; xe vbd-destroy uuid=${neutralise(vbd.uuid)}`,
     };
   }
 }
@@ -64,12 +65,12 @@ export class VdiAttachedElsewhereError extends Error {
 export class VdiInGuestError extends Error {
   readonly explanation: ErrorExplanation;
   constructor(readonly vbd: VdiVbd) {
-    super(`The backup VDI is attached to the VM "${vbd.vmName || vbd.vmUuid}" (VBD ${vbd.uuid}); a backup must not write a disk a VM can write.`);
+    super(`The backup VDI is attached to the VM "${neutralise(vbd.vmName || vbd.vmUuid)}" (VBD ${neutralise(vbd.uuid)}); a backup must not write a disk a VM can write.`);
     this.name = 'VdiInGuestError';
     this.explanation = {
       code: 'BACKUP_VDI_IN_VM',
       meaning: this.message,
-      nextStep: `Detach the disk from that VM (xe vbd-unplug uuid=${vbd.uuid}; xe vbd-destroy uuid=${vbd.uuid}), check its contents, then back up again.`,
+      nextStep: `Detach the disk from that VM (xe vbd-unplug uuid=${neutralise(vbd.uuid)}; xe vbd-destroy uuid=${neutralise(vbd.uuid)}), check its contents, then back up again.`,
     };
   }
 }
@@ -118,7 +119,7 @@ export async function claimBackupVdi(session: Session, vdi: Ref, opts: ClaimOpti
       }
       const waitedMs = Date.now() - started;
       if (waitedMs >= waitMs) throw new VdiAttachedElsewhereError(foreign, waitedMs);
-      const what = `the program that plugged the backup VDI into "${foreign.vmName || foreign.vmUuid}" (VBD ${foreign.uuid})`;
+      const what = `the program that plugged the backup VDI into "${neutralise(foreign.vmName || foreign.vmUuid)}" (VBD ${neutralise(foreign.uuid)})`;
       waited = { ms: waitedMs, for: what };
       opts.onWait?.({ kind: 'attached', message: `Waiting for ${what} to release it...`, waitedMs });
       await sleep(Math.min(pollMs, waitMs - waitedMs), opts.signal);

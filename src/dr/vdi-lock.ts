@@ -33,6 +33,7 @@ import { hostname } from 'node:os';
 import { XenApiError, throwIfAborted, toStrMap, type ErrorExplanation, type Ref, type Session } from '../xenapi/index.js';
 import type { MasterClock } from './master-clock.js';
 import { describeDuration } from './master-clock.js';
+import { neutralise } from '../safe-text.js';
 
 export const LOCK_KEY_PREFIX = 'xsconsole-dr:lock.';
 /** A lock is good for this long (master time) from its last renewal. */
@@ -102,7 +103,7 @@ export interface LockHistory {
 const OP_TEXT: Record<LockOp, string> = { backup: 'backup', restore: 'restore', read: 'reading of the backups' };
 
 function holderText(h: LockHolder, clock: MasterClock): string {
-  return `the ${OP_TEXT[h.op]} started by ${h.host} (pid ${h.pid}) at ${clock.wallClockText(h.since)}`;
+  return `the ${OP_TEXT[h.op]} started by ${neutralise(h.host)} (pid ${neutralise(String(h.pid))}) at ${clock.wallClockText(h.since)}`;
 }
 
 export class VdiBusyError extends Error {

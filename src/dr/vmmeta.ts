@@ -7,6 +7,7 @@
 import { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
 import { decodeValueXml } from '../xenapi/index.js';
+import { neutralise, quote } from '../safe-text.js';
 
 /** Largest .vmmeta accepted (a VM with hundreds of disks is well under 1 MiB). */
 export const VMMETA_MAX_BYTES = 64 * 1024 * 1024;
@@ -71,7 +72,7 @@ export async function extractOvaXml(tar: Buffer, maxBytes = VMMETA_MAX_BYTES): P
       }
       if (header.name !== 'ova.xml' || header.type !== 'file') {
         stream.resume();
-        fail(`the first entry is ${JSON.stringify(header.name)} (${header.type}), not the file ova.xml`);
+        fail(`the first entry is ${quote(header.name)} (${neutralise(header.type)}), not the file ova.xml`);
         return;
       }
       const parts: Buffer[] = [];
