@@ -73,13 +73,13 @@ describe('the bundle', () => {
     let sim: SimProcess | undefined;
     try {
       sim = await startSim(bundle, ['--state', join(dir, 'state'), '--vms', '2'], { cwd: app });
-      const b = await run(['--host', sim.url, '--password-file', pw, 'backup', '--json']);
+      const b = await run(['--host', sim.url, '--sim-dom0', sim.state, '--password-file', pw, 'backup', '--json']);
       expect(b.code).toBe(0);
       const report = JSON.parse(b.stdout) as { date: string; vdi: { uuid: string; created: boolean }; sr: { uuid: string }; vmsExported: number };
       expect(report.vdi.created).toBe(true);
       expect(report.vmsExported).toBe(2);
 
-      const l = await run(['--host', sim.url, '--password-file', pw, 'list', '--json']);
+      const l = await run(['--host', sim.url, '--sim-dom0', sim.state, '--password-file', pw, 'list', '--json']);
       expect(l.code).toBe(0);
       expect((JSON.parse(l.stdout) as { backups: Array<{ date: string }> }).backups[0]!.date).toBe(report.date);
 

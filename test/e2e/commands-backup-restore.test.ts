@@ -143,7 +143,7 @@ describe('backup with failing VM exports', () => {
     await writeFile(faults, JSON.stringify({ rules: [{ route: '/export_metadata', taskError: ['VM_BAD_POWER_STATE', 'x', 'halted', 'paused'], after: 1 }] }));
     const broken = await startSim(DIST_CLI, ['--state', join(dir, 'broken'), '--vms', '2', '--faults', faults]);
     try {
-      const run = (...a: string[]) => runCli(DIST_CLI, ['--host', broken.url, '--password-file', pw, 'backup', ...a]);
+      const run = (...a: string[]) => runCli(DIST_CLI, ['--host', broken.url, '--sim-dom0', broken.state, '--password-file', pw, 'backup', ...a]);
       const text = await run();
       expect(text.code).toBe(4);
       expect(text.stdout).toMatch(/^ {2}FAILED (VM|template) ".*" \([0-9a-f-]{36}\): VM_BAD_POWER_STATE /m);

@@ -5,6 +5,8 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join, resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 export const ROOT = resolve(__dirname, '../..');
 export const DIST_CLI = join(ROOT, 'dist/src/cli.js');
@@ -18,12 +20,16 @@ export interface Run {
 /** e2fsprogs live in /usr/sbin, which a non-login PATH may lack. */
 export const SBIN_PATH = `${process.env['PATH'] ?? ''}:/usr/sbin:/sbin`;
 
+/** Remote-mode VDI copies of the commands under test go here, never into the real ~/.cache. */
+const CACHE_DIR = mkdtempSync(join(tmpdir(), 'xsdr-e2e-cache-'));
+process.on('exit', () => rmSync(CACHE_DIR, { recursive: true, force: true }));
+
 export function runCli(cli: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Run> {
   return new Promise((done) => {
     execFile(
       process.execPath,
       [cli, ...args],
-      { env: { ...process.env, PATH: SBIN_PATH, XSDR_PASSWORD: '', ...opts.env }, cwd: opts.cwd, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+      { env: { ...process.env, PATH: SBIN_PATH, XSDR_PASSWORD: '', XSDR_CACHE_DIR: CACHE_DIR, ...opts.env }, cwd: opts.cwd, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
       (err, stdout, stderr) => {
         done({ code: err ? Number((err as NodeJS.ErrnoException).code ?? 1) : 0, stdout, stderr });
       },

@@ -17,7 +17,7 @@ let dir: string;
 let sim: SimProcess;
 let pw: string;
 const json = (r: Run) => JSON.parse(r.stdout) as Record<string, any>;
-const pool = (...args: string[]) => runCli(DIST_CLI, ['--host', sim.url, '--password-file', pw, ...args]);
+const pool = (...args: string[]) => runCli(DIST_CLI, ['--host', sim.url, '--sim-dom0', sim.state, '--password-file', pw, ...args]);
 
 beforeAll(async () => {
   if (!existsSync(DIST_CLI)) throw new Error('dist/ is missing: run `npm run build` first (npm test does).');
