@@ -29,6 +29,7 @@
  * footprint is that one key.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { XenApiError, throwIfAborted, toStrMap, type ErrorExplanation, type Ref, type Session } from '../xenapi/index.js';
 import type { MasterClock } from './master-clock.js';
@@ -55,6 +56,9 @@ export interface LockHolder {
   since: Date;
   /** Master time after which it may be taken over. */
   expires: Date;
+  /** The holder's machine and boot (absent in entries of older versions or other machines without them). */
+  machine?: string;
+  boot?: string;
 }
 
 interface Entry {
@@ -76,6 +80,48 @@ export interface LockWait {
 export interface LockIdentity {
   host: string;
   pid: number;
+  /** This machine's /etc/machine-id and boot id: a holder that died on this very machine need not be waited out. */
+  machine?: string;
+  boot?: string;
+}
+
+const ID = /^[0-9a-f-]{16,64}$/;
+
+function readId(path: string): string | undefined {
+  try {
+    const v = readFileSync(path, 'utf8').trim().toLowerCase();
+    return ID.test(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let localIds: { machine?: string; boot?: string } | undefined;
+function thisMachine(): { machine?: string; boot?: string } {
+  if (!localIds) {
+    const machine = readId('/etc/machine-id');
+    const boot = readId('/proc/sys/kernel/random/boot_id');
+    localIds = { ...(machine && { machine }), ...(boot && { boot }) };
+  }
+  return localIds;
+}
+
+/**
+ * A holder that ran on this machine and is gone — its boot is over, or its process no
+ * longer exists — cannot be running: its lock is stale now, not only at its expiry, so an
+ * operator who killed a run does not wait out the lock's lifetime. A live process with
+ * the same pid (reused) keeps it held: waiting is the safe mistake.
+ */
+export function diedOnThisMachine(h: LockHolder, me: LockIdentity): boolean {
+  if (!h.machine || !me.machine || h.machine !== me.machine || !me.boot) return false;
+  if (h.boot !== me.boot) return h.boot !== undefined;
+  if (h.pid === me.pid) return false;
+  try {
+    process.kill(h.pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 export interface AcquireOptions {
@@ -159,9 +205,12 @@ export function parseLockValue(raw: string): { holder: LockHolder; free: boolean
   const expires = parseDate(r['expires']);
   if (r['v'] !== 1 || typeof r['run'] !== 'string' || typeof r['host'] !== 'string' || !Number.isSafeInteger(r['pid']) || !since || !expires) return null;
   if (op !== 'free' && op !== 'backup' && op !== 'restore' && op !== 'read') return null;
+  const id = (v: unknown) => (typeof v === 'string' && ID.test(v) ? v : undefined);
+  const machine = id(r['machine']);
+  const boot = id(r['boot']);
   return {
     free: op === 'free',
-    holder: { run: r['run'], op: op === 'free' ? 'read' : op, host: r['host'].slice(0, 255), pid: r['pid'] as number, since, expires },
+    holder: { run: r['run'], op: op === 'free' ? 'read' : op, host: r['host'].slice(0, 255), pid: r['pid'] as number, since, expires, ...(machine && { machine }), ...(boot && { boot }) },
   };
 }
 
@@ -379,7 +428,7 @@ export class VdiLock {
  */
 /** This run's lock values: who, what, since when, and an expiry in master time. */
 function valueMaker(opts: Pick<AcquireOptions, 'clock' | 'identity'>, ttlMs: number): { run: string; make: (op: LockOp | 'free') => string } {
-  const who = opts.identity ?? { host: hostname(), pid: process.pid };
+  const who = opts.identity ?? { host: hostname(), pid: process.pid, ...thisMachine() };
   const run = randomUUID();
   const since = opts.clock.now();
   const make = (op: LockOp | 'free') =>
@@ -389,6 +438,8 @@ function valueMaker(opts: Pick<AcquireOptions, 'clock' | 'identity'>, ttlMs: num
       op,
       host: who.host.slice(0, 255),
       pid: who.pid,
+      ...(who.machine && { machine: who.machine }),
+      ...(who.boot && { boot: who.boot }),
       since: since.toISOString(),
       expires: new Date(opts.clock.now().getTime() + (op === 'free' ? 0 : ttlMs)).toISOString(),
     });
@@ -431,7 +482,8 @@ export async function acquireVdiLock(session: Session, vdi: Ref, opts: AcquireOp
     throwIfAborted(opts.signal);
     const entries = await readEntries(session, vdi);
     const top = entries[0];
-    const expired = !top || top.free || !top.holder || top.holder.expires.getTime() <= clock.now().getTime();
+    const me = opts.identity ?? { host: hostname(), pid: process.pid, ...thisMachine() };
+    const expired = !top || top.free || !top.holder || top.holder.expires.getTime() <= clock.now().getTime() || diedOnThisMachine(top.holder, me);
     if (expired) {
       const n = (top?.n ?? 0) + 1;
       if (!Number.isSafeInteger(n)) throw new VdiLockLostError(`its entry number ${top?.n} leaves no room; remove the ${LOCK_KEY_PREFIX}* keys from the VDI's other-config`);
@@ -440,7 +492,13 @@ export async function acquireVdiLock(session: Session, vdi: Ref, opts: AcquireOp
         // A claim made from an old view is not the highest: withdraw it and look again.
         const after = await readEntries(session, vdi);
         if (after[0]?.n === n) {
-          const tookOver = top && !top.free ? (top.holder ? `${holderText(top.holder, clock)}, expired at ${clock.wallClockText(top.holder.expires)}` : 'an unreadable lock entry') : null;
+          const gone = top?.holder && top.holder.expires.getTime() > clock.now().getTime();
+          const tookOver =
+            top && !top.free
+              ? top.holder
+                ? `${holderText(top.holder, clock)}, ${gone ? 'whose process on this machine is gone' : `expired at ${clock.wallClockText(top.holder.expires)}`}`
+                : 'an unreadable lock entry'
+              : null;
           await pruneBelow(session, vdi, n, after);
           return new VdiLock(session, vdi, run, n, make, opts.op, ttlMs, claimStarted, { waited, tookOver });
         }

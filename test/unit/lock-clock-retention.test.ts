@@ -9,7 +9,8 @@ process.env.TZ = 'America/New_York';
 import { describe, expect, it } from 'vitest';
 import { planRetention } from '../../src/dr/layout.js';
 import { describeDuration } from '../../src/dr/master-clock.js';
-import { parseLockValue } from '../../src/dr/vdi-lock.js';
+import { diedOnThisMachine, parseLockValue, type LockHolder } from '../../src/dr/vdi-lock.js';
+import { spawnSync } from 'node:child_process';
 import { decodeMethodResponse } from '../../src/xenapi/xmlrpc-decoder.js';
 
 const good = { v: 1, run: 'r1', op: 'backup', host: 'ws1', pid: 42, since: '2025-01-01T10:00:00.000Z', expires: '2025-01-01T10:10:00.000Z' };
@@ -75,5 +76,20 @@ describe('durations for the operator', () => {
     [50 * 3_600_000, '2 d 2 h'],
   ])('%d ms → %s', (ms, text) => {
     expect(describeDuration(ms)).toBe(text);
+  });
+});
+
+describe('a lock whose holder died on this machine', () => {
+  const me = { host: 'h', pid: process.pid, machine: 'a'.repeat(32), boot: 'b'.repeat(32) };
+  const holder = (over: Partial<LockHolder>): LockHolder => ({ run: 'r', op: 'backup', host: 'h', pid: 1, since: new Date(0), expires: new Date(8.64e15), ...over });
+  it('is stale at once when its process is gone or its boot is over, never otherwise', () => {
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    expect(diedOnThisMachine(holder({ machine: me.machine, boot: me.boot, pid: Number(dead) }), me)).toBe(true);
+    expect(diedOnThisMachine(holder({ machine: me.machine, boot: 'c'.repeat(32), pid: process.pid }), me)).toBe(true);
+    // Alive (this very process), another machine, or an entry that does not say: wait for the expiry.
+    expect(diedOnThisMachine(holder({ machine: me.machine, boot: me.boot, pid: process.ppid }), me)).toBe(false);
+    expect(diedOnThisMachine(holder({ machine: 'd'.repeat(32), boot: me.boot, pid: Number(dead) }), me)).toBe(false);
+    expect(diedOnThisMachine(holder({ pid: Number(dead) }), me)).toBe(false);
+    expect(diedOnThisMachine(holder({ machine: me.machine, pid: Number(dead) }), { host: 'h', pid: 2 })).toBe(false);
   });
 });
