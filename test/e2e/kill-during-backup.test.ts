@@ -6,7 +6,7 @@
  * one left (its VBD), say so, and succeed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { Session, type Ref } from '../../src/xenapi/index.js';
 import { runBackup } from '../../src/dr/backup.js';
 import { DIST_CLI, SBIN_PATH, runCli, simVdiImage, startSim, stopSim, type SimProcess } from './commands-helpers.js';
 import { seeBackups } from '../faults/backup-checks.js';
-import { fsckReadOnly } from '../helpers/pool.js';
+import { fsckPreen, fsckReadOnly } from '../helpers/pool.js';
 
 let dir: string;
 let sim: SimProcess;
@@ -53,14 +53,6 @@ function killAfter(args: string[], ms: number): Promise<void> {
   });
 }
 
-function fsckPreen(path: string): number {
-  try {
-    execFileSync('e2fsck', ['-p', path], { env: { ...process.env, PATH: SBIN_PATH }, stdio: 'ignore' });
-    return 0;
-  } catch (e) {
-    return (e as { status: number }).status;
-  }
-}
 
 async function dom0Vbds(): Promise<number> {
   const s = await Session.login({ url: sim.url, user: 'root', password: 'demo' });

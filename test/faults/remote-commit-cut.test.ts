@@ -6,16 +6,14 @@
  * whatever the cut left and succeeds.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { copyFile, rm } from 'node:fs/promises';
 import { DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';
 import { Session, type Ref } from '../../src/xenapi/index.js';
 import { runBackup } from '../../src/dr/backup.js';
 import { backupVdiUuid } from '../../src/dr/layout.js';
-import { fsckReadOnly, startTestPool, vdiImagePath, type TestPool } from '../helpers/pool.js';
+import { fsckPreen, fsckReadOnly, startTestPool, vdiImagePath, type TestPool } from '../helpers/pool.js';
 import { KEEP_ALL, seeBackups, tick } from './backup-checks.js';
 
-const SBIN = { ...process.env, PATH: `${process.env['PATH']}:/usr/sbin:/sbin`, LC_ALL: 'C' };
 let pool: TestPool;
 /** A client on a workstation: no control domain of its own, so the VDI travels over HTTP. */
 let workstation: Session;
@@ -34,14 +32,6 @@ afterAll(async () => {
   await pool.close();
 });
 
-function fsckPreen(path: string): number {
-  try {
-    execFileSync('e2fsck', ['-p', path], { env: SBIN, stdio: 'ignore' });
-    return 0;
-  } catch (e) {
-    return (e as { status: number }).status;
-  }
-}
 
 describe('a remote commit cut at many points', () => {
   it('leaves a filesystem fsck -a accepts, earlier backups intact, the new one whole or absent; the next run succeeds', { timeout: 240_000 }, async () => {

@@ -72,6 +72,16 @@ export function fsckReadOnly(image: string): { code: number; output: string } {
   }
 }
 
+/** e2fsck -p, as the stock scripts' `fsck -a` runs it before every mount: its exit status (0 = usable). */
+export function fsckPreen(image: string): number {
+  try {
+    execFileSync('e2fsck', ['-p', image], { env: SBIN_ENV, stdio: 'ignore' });
+    return 0;
+  } catch (e) {
+    return (e as { status: number }).status;
+  }
+}
+
 /** Names in a folder of the image (debugfs ls -p), without . and .. */
 export function imageLs(image: string, path: string): string[] {
   return debugfs(image, `ls -p ${path}`)

@@ -16,11 +16,11 @@ import type { Ext2Promises } from 'ext2fs';
 import { makeExt3 } from '../../src/dr/volume/e2fsprogs.js';
 import { openExt3, openExt3Staged } from '../../src/dr/volume/ext3.js';
 import { FileBlockDevice } from '../../src/dr/volume/block-device.js';
-import { BARRIER, deviceSink, executePlan, planJournaledCommit, type CommitPlan } from '../../src/dr/volume/commit-plan.js';
+import { BARRIER, deviceSink, planJournaledCommit, type CommitPlan } from '../../src/dr/volume/commit-plan.js';
 import { removeTree, writeFileBytes } from '../../src/dr/volume/files.js';
 import { readSuperblock } from '../../src/dr/volume/superblock.js';
 import { openImageForWrite } from '../helpers/image-writer.js';
-import { debugfs, fsckReadOnly } from '../helpers/pool.js';
+import { debugfs, fsckPreen, fsckReadOnly } from '../helpers/pool.js';
 
 const SBIN = { ...process.env, PATH: `${process.env['PATH']}:/usr/sbin:/sbin`, LC_ALL: 'C' };
 const POOL = '0f7a1e2d-3c4b-4a59-8b6c-7d8e9f0a1b2c';
@@ -78,14 +78,6 @@ async function listing(image: string): Promise<string> {
   return out.join('\n');
 }
 
-function fsckPreen(image: string): number {
-  try {
-    execFileSync('e2fsck', ['-p', image], { env: SBIN, stdio: 'ignore' });
-    return 0;
-  } catch (e) {
-    return (e as { status: number }).status;
-  }
-}
 
 /** Applies the plan's first `writes` writes to `image`, as a commit cut after them would. */
 async function applyPrefix(plan: CommitPlan, image: string, writes: number): Promise<void> {

@@ -16,7 +16,6 @@ export class ExtStructureError extends Error {
 export const SUPERBLOCK_OFFSET = 1024;
 const EXT_MAGIC = 0xef53;
 export const INCOMPAT_RECOVER = 0x4;
-const INCOMPAT_EXTENTS = 0x40;
 const INCOMPAT_64BIT = 0x80;
 const INCOMPAT_FLEX_BG = 0x200;
 const RO_COMPAT_GDT_CSUM = 0x10;

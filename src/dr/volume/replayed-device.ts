@@ -7,7 +7,7 @@
  */
 import type { BlockDevice, ByteRange } from './block-device.js';
 import { INCOMPAT_RECOVER, SUPERBLOCK_OFFSET, readLayout } from './ext-structure.js';
-import { JSB_SEQUENCE, JSB_START, openJournal, planReplay, readReplayed, type Journal, type ReplaySource } from './jbd2.js';
+import { JSB_SEQUENCE, openJournal, planReplay, readReplayed, type Journal, type ReplaySource } from './jbd2.js';
 
 export class ReplayedDevice implements BlockDevice {
   readonly readOnly = true;
