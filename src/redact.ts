@@ -15,12 +15,20 @@
  * local XAPI socket) is no secret.
  *
  * The forms a host could echo are all covered: as typed, XML/HTML-escaped, percent-encoded and
- * JSON-escaped.
+ * JSON-escaped. So are pieces of a long one: text is cut to a length in many places (a decoder's
+ * "got '…'" message, an error page's first line), and a cut password must not show its first
+ * half. Of a secret of SHORT_SECRET_LENGTH or more characters, every run of at least half of it
+ * (and at least SHORT_SECRET_LENGTH characters) is removed as well; above FRAGMENT_MAX_LENGTH
+ * characters, runs of FRAGMENT_RUN characters, so that less than that can show.
  */
 
 export const REDACTED = '[redacted]';
 /** From this length on a secret is removed wherever it occurs (see the header). */
 export const SHORT_SECRET_LENGTH = 8;
+/** Secrets up to this length have every long enough piece listed (see the header)… */
+const FRAGMENT_MAX_LENGTH = 64;
+/** …longer ones their runs of this many characters. */
+const FRAGMENT_RUN = 32;
 
 const secrets = new Map<string, RegExp>();
 /** Values documented as public (the embedded demo pool's password): never treated as secrets. */
@@ -33,12 +41,12 @@ function xmlEscaped(s: string): string[] {
   return [base, base.replace(/"/g, '&quot;').replace(/'/g, '&#39;'), base.replace(/"/g, '&quot;').replace(/'/g, '&apos;')];
 }
 
-/** The secret as typed and as a host could echo it in XML, HTML, a URL or JSON. */
 /** Percent-encoding of everything but RFC 3986's unreserved characters (what strict encoders send). */
 function strictPercent(s: string): string {
   return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
+/** The secret as typed and as a host could echo it in XML, HTML, a URL or JSON. */
 function encodings(secret: string): string[] {
   const upper = [encodeURIComponent(secret), strictPercent(secret)];
   const pct = [...upper, ...upper.map((p) => p.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()))];
@@ -48,9 +56,25 @@ function encodings(secret: string): string[] {
   return [...forms].filter((f) => f !== '').sort((a, b) => b.length - a.length);
 }
 
+/** The pieces of a long secret that would give half of it away (see the header). */
+function fragments(secret: string): string[] {
+  const chars = [...secret];
+  const n = chars.length;
+  const lengths: number[] = [];
+  if (n <= FRAGMENT_MAX_LENGTH) {
+    for (let k = n - 1; k >= Math.max(SHORT_SECRET_LENGTH, Math.ceil(n / 2)); k--) lengths.push(k);
+  } else lengths.push(FRAGMENT_RUN);
+  const out = new Set<string>();
+  for (const k of lengths) for (let i = 0; i + k <= n; i++) out.add(chars.slice(i, i + k).join(''));
+  return [...out];
+}
+
 function matcherFor(secret: string): RegExp {
+  if ([...secret].length >= SHORT_SECRET_LENGTH) {
+    const forms = [...new Set([...encodings(secret), ...fragments(secret)])].sort((a, b) => b.length - a.length);
+    return new RegExp(`(?:${forms.map(escapeRegExp).join('|')})`, 'gu');
+  }
   const any = encodings(secret).map(escapeRegExp).join('|');
-  if (secret.length >= SHORT_SECRET_LENGTH) return new RegExp(`(?:${any})`, 'gu');
   return new RegExp(`(?<![\\p{L}\\p{N}])(?:${any})(?![\\p{L}\\p{N}])`, 'gu');
 }
 

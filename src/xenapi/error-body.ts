@@ -4,6 +4,7 @@
  * control characters removed; TransportError scrubs any secret from it when it is made.
  */
 import type http from 'node:http';
+import { redactSecrets } from '../redact.js';
 
 /** Bytes of an error body read at most. */
 export const ERROR_BODY_READ_BYTES = 2048;
@@ -16,7 +17,9 @@ const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"'
 
 /** Text of an HTML or plain body, on one line, without markup or control characters. */
 export function errorText(body: string): string {
-  let t = body;
+  // Scrubbed before markup is taken apart (a password holding "<k>" would lose it and no longer
+  // be recognised) and again after entities are decoded.
+  let t = redactSecrets(body);
   if (/<[a-z!/][^>]*>/i.test(t)) {
     t = t
       .replace(/<(script|style)\b[^>]*>[\s\S]*?<\/\1\s*>/gi, ' ')
@@ -33,7 +36,7 @@ export function errorText(body: string): string {
   // Controls (C0, DEL, C1), bidi controls and line separators would move the operator's cursor
   // or reorder the line: they become spaces, and runs of spaces one.
   t = t.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g, ' ');
-  t = t.replace(/\s+/g, ' ').trim();
+  t = redactSecrets(t.replace(/\s+/g, ' ').trim());
   return t.length > ERROR_BODY_TEXT_CHARS ? `${t.slice(0, ERROR_BODY_TEXT_CHARS - 1)}…` : t;
 }
 
@@ -62,7 +65,8 @@ export function errorBodyExcerpt(res: http.IncomingMessage, waitMs = ERROR_BODY_
       if (size >= ERROR_BODY_READ_BYTES) finish(false);
     };
     const timer = setTimeout(() => finish(false), waitMs);
-    if (res.complete || res.destroyed) {
+    // `complete` only says the whole body has arrived; it may still wait to be read.
+    if (res.readableEnded || res.destroyed) {
       finish(true);
       return;
     }

@@ -5,6 +5,7 @@
  */
 import { AbortError, TransportError, XenApiError, throwIfAborted } from './errors.js';
 import { consumeBody, type Connector, type OpenRequest } from './connector.js';
+import { redactSecrets } from '../redact.js';
 import { statusDetail } from './error-body.js';
 import { serializeMethodCall } from './xmlrpc-codec.js';
 import { MethodResponseDecoder, XmlRpcFault } from './xmlrpc-decoder.js';
@@ -107,7 +108,8 @@ export class RpcClient {
 /** A decoding failure as a protocol error; transport failures (abort, reset, size) as they are. */
 function notXmlRpc(err: unknown, open: OpenRequest): unknown {
   if (err instanceof AbortError || err instanceof TransportError) return err;
-  const detail = (err instanceof XmlRpcFault ? err.message : `not an XML-RPC answer: ${(err as Error).message}`).slice(0, 200);
+  // Scrubbed before it is cut: a cut password would no longer be recognised.
+  const detail = redactSecrets(err instanceof XmlRpcFault ? err.message : `not an XML-RPC answer: ${(err as Error).message}`).slice(0, 200);
   // No cause: a fault's text is the host's and may echo the password; the detail is scrubbed.
   return new TransportError(`${open.target} sent an answer that is not XenAPI XML-RPC`, {
     kind: 'protocol',

@@ -3,6 +3,7 @@
  * `pending`, decode its result, cancel on abort, and always destroy our own tasks.
  */
 import { performance } from 'node:perf_hooks';
+import { redactSecrets } from '../redact.js';
 import { AbortError, TransportError, XenApiError, isAbortError, throwIfAborted } from './errors.js';
 import type { Session } from './session.js';
 import { toFloat, toStr, toStrArray, type Ref, type XenRecord } from './values.js';
@@ -81,8 +82,8 @@ export async function decodeTaskResult<T = unknown>(t: TaskSnapshot): Promise<T>
   } catch (err) {
     throw new TransportError(`task ${t.nameLabel || t.ref} has an undecodable result`, {
       kind: 'protocol',
-      detail: (err as Error).message.slice(0, 200),
-      cause: err,
+      // Scrubbed before it is cut; no cause: the result text is the host's.
+      detail: redactSecrets((err as Error).message).slice(0, 200),
     });
   }
 }

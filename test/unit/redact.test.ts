@@ -39,6 +39,19 @@ describe('redactSecrets', () => {
     }
   });
 
+  it('a long password cut off by a length limit (or echoed in part) is removed: no half of it shows', () => {
+    const pw = 'correct-horse-battery-staple-42';
+    registerSecret(pw);
+    const cut = `got '${pw.slice(0, 20)}…'`; // a decoder message keeps the first 20 characters
+    expect(redactSecrets(cut)).toBe(`got '${REDACTED}…'`);
+    expect(redactSecrets(`tail ${pw.slice(-16)}`)).toBe(`tail ${REDACTED}`);
+    // Less than half of it (and ordinary words) stays as it is.
+    expect(redactSecrets('a battery and a horse')).toBe('a battery and a horse');
+    const long = 'x'.repeat(30) + 'Q7'.repeat(40); // 110 characters: runs of 32 are removed
+    registerSecret(long);
+    expect(redactSecrets(`[${long.slice(10, 60)}]`)).not.toMatch(/x{20}|(Q7){10}/);
+  });
+
   it('a short password only where it stands alone; the whole text always', () => {
     registerSecret('demo7');
     expect(redactSecrets('wrong password demo7')).toBe(`wrong password ${REDACTED}`);
