@@ -178,6 +178,15 @@ export function explainXenApiError(err: XenApiError): ErrorExplanation {
   };
 }
 
+/** "host:port" of a printable target, or the target itself. */
+function hostOf(target: string): string {
+  try {
+    return new URL(target).host || target;
+  } catch {
+    return target;
+  }
+}
+
 export function explainTransportError(err: TransportError): ErrorExplanation {
   const where = err.target ?? 'the host';
   const code = `TRANSPORT_${err.kind.toUpperCase().replace(/-/g, '_')}`;
@@ -247,12 +256,14 @@ export function explainTransportError(err: TransportError): ErrorExplanation {
         meaning: `${err.message}${err.detail ? ` (${err.detail})` : ''}: refused, it is larger than this program accepts from a host.`,
         nextStep: 'Check that the URL points at a XenServer / XCP-ng pool coordinator and retry; if it does, report it with the pool size.',
       };
-    case 'redirect-refused':
+    case 'redirect-refused': {
+      const host = hostOf(where);
       return {
         code,
         meaning: `${err.message}.`,
-        nextStep: `If ${where} is a host of this pool, run the command against it (--host https://… with its certificate verified or pinned); otherwise check what answers at the address given with --host.`,
+        nextStep: `If ${host} is a host of this pool, run the command against it (--host https://${host} with its certificate verified or pinned); otherwise check what answers at the address given with --host.`,
       };
+    }
     case 'socket':
       return { code, meaning: err.message, nextStep: 'Retry; check the network.' };
   }
