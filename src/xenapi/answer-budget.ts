@@ -103,8 +103,10 @@ export class BudgetShare {
 
 /**
  * The process-wide budget every connector uses unless given its own. With the per-answer
- * limit of 64 MiB (rpc.ts), at most 96 MiB of answers are held at once; measured, that keeps a
- * command's peak RSS under 300 MB whatever the host sends (test/e2e/hostile-answers-memory).
+ * limit of 64 MiB (rpc.ts), at most 80 MiB of answers are held at once; measured against
+ * hostile hosts (test/e2e/hostile-answers-memory), a command then peaks at 130–225 MB, under
+ * its 300 MB bound (with 32 MiB, 261 MB). A 1000-VM pool's bulk reads (25 MB) never wait;
+ * a 5000-VM pool's (125 MB) are read partly one after the other.
  */
-export const DEFAULT_ANSWER_BUDGET_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_ANSWER_BUDGET_BYTES = 16 * 1024 * 1024;
 export const sharedAnswerBudget = new AnswerBudget(DEFAULT_ANSWER_BUDGET_BYTES);

@@ -27,7 +27,11 @@ export interface ExportMetadataTarget {
   excludedDeviceTypes?: readonly string[];
 }
 
-export const DEFAULT_MAX_METADATA_BYTES = 64 * 1024 * 1024;
+/**
+ * A VM's metadata export is tens of kilobytes (a VM with hundreds of disks and networks, a
+ * few megabytes); eight of them are fetched at once, each held whole in memory until written.
+ */
+export const DEFAULT_MAX_METADATA_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_DB_DUMP_BYTES = 1024 * 1024 * 1024;
 
 function exportMetadataQuery(t: ExportMetadataTarget): Query {
