@@ -306,6 +306,10 @@ export function consumeBody(
     let ended = false;
     const drainWaiting = () => {
       if (settled) return;
+      if (open.error) {
+        settle(open.error);
+        return;
+      }
       while (waiting.length > 0) {
         const c = waiting[0]!;
         if (!share.take(c.length)) {
@@ -343,13 +347,15 @@ export function consumeBody(
     });
     res.on('error', (e) => settle(toTransportError(e, open.target)));
     res.once('close', () => {
-      if (!res.complete) {
+      // Torn down (abort, deadline, size) or cut: even a body that had fully arrived but was
+      // not read yet (waiting for the budget) ends here, with the first error.
+      if (open.error) settle(open.error);
+      else if (!res.complete) {
         settle(
-          open.error ??
-            new TransportError(`connection to ${open.target} closed before the answer was complete`, {
-              kind: 'connection-reset',
-              target: open.target,
-            }),
+          new TransportError(`connection to ${open.target} closed before the answer was complete`, {
+            kind: 'connection-reset',
+            target: open.target,
+          }),
         );
       }
     });

@@ -163,7 +163,7 @@ export async function waitTask<T = unknown>(session: Session, taskRef: Ref, opts
     for (;;) {
       if (performance.now() >= giveUpAt) {
         await cancelTask(session, taskRef).catch(() => undefined);
-        throw new TransportError(`the task ${label ? `"${label}" ` : ''}was still pending after ${(deadlineMs / 1000).toFixed(0)} s: given up and cancelled`, {
+        throw new TransportError(`the task ${label ? `"${label}" ` : ''}was still pending after ${(deadlineMs / 1000).toFixed(deadlineMs < 10_000 ? 1 : 0)} s: given up and cancelled`, {
           kind: 'timeout',
           detail: `task deadline ${deadlineMs} ms; see xe task-list on the pool coordinator`,
         });
