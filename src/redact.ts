@@ -15,12 +15,14 @@
  * local XAPI socket) is no secret.
  *
  * The forms a host could echo are all covered: as typed, XML/HTML-escaped, percent-encoded and
- * JSON-escaped. So are pieces of a long one: text is cut to a length in many places (a decoder's
+ * JSON-escaped, and as safe-text.ts shows a name holding it (a backslash or a control escaped). So are pieces of a long one: text is cut to a length in many places (a decoder's
  * "got '…'" message, an error page's first line), and a cut password must not show its first
  * half. Of a secret of SHORT_SECRET_LENGTH or more characters, every run of at least half of it
  * (and at least SHORT_SECRET_LENGTH characters) is removed as well; above FRAGMENT_MAX_LENGTH
  * characters, runs of FRAGMENT_RUN characters, so that less than that can show.
  */
+
+import { neutralise } from './safe-text.js';
 
 export const REDACTED = '[redacted]';
 /** From this length on a secret is removed wherever it occurs (see the header). */
@@ -52,6 +54,7 @@ function encodings(secret: string): string[] {
   const pct = [...upper, ...upper.map((p) => p.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()))];
   const forms = new Set<string>([secret, ...xmlEscaped(secret), ...pct, ...pct.map((p) => p.replace(/%20/g, '+'))]);
   forms.add(JSON.stringify(secret).slice(1, -1));
+  forms.add(neutralise(secret));
   // Longest first, so that an encoded form is removed whole rather than in part.
   return [...forms].filter((f) => f !== '').sort((a, b) => b.length - a.length);
 }

@@ -22,7 +22,6 @@ import { findTool } from './volume/e2fsprogs.js';
 import { neutralise } from '../safe-text.js';
 import { recordedJson, syslogMessage } from '../text-sinks.js';
 import { childEnv } from '../child-env.js';
-import { redactDeep, redactSecrets } from '../redact.js';
 
 export const SYSLOG_TAG = 'backup-metadata';
 export const LAST_RESULT_FILE = 'last-scheduled-backup.json';
@@ -127,8 +126,7 @@ export async function syslog(message: string, loggerCommand?: string | null): Pr
   const cmd = loggerCommand === undefined ? await findTool('logger') : loggerCommand;
   if (!cmd) return false;
   return new Promise((done) => {
-    // The password out first: neutralising could break it up so that it is no longer recognised.
-    execFile(cmd, ['-t', SYSLOG_TAG, syslogMessage(redactSecrets(message))], { timeout: 10_000, env: childEnv() }, (err) => done(!err));
+    execFile(cmd, ['-t', SYSLOG_TAG, syslogMessage(message)], { timeout: 10_000, env: childEnv() }, (err) => done(!err));
   });
 }
 
@@ -215,9 +213,6 @@ export async function runScheduledBackup(opts: ScheduledRunOptions): Promise<Sch
       error: explainError(err),
     };
   }
-  // Error texts and names come from the host, which may echo the password: the recorded and
-  // returned result never carries it.
-  result = redactDeep(result);
   if (result.exitCode !== 0) {
     result.alert = `ALERT exited abnormally with [${result.exitCode}]`;
     result.alertLogged = await syslog(result.alert, opts.loggerCommand);

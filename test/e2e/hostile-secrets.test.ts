@@ -2,7 +2,7 @@
  * A host that echoes the password: the built CLI, run as an operator runs it (its own
  * process, XSDR_PASSWORD in its environment), against a hostile front in front of a real
  * simulated pool. Whatever the host sends back — a fault string, an HTTP 500's status line and
- * page — neither the text output, nor --json, nor the scheduled runner's result file, nor the
+ * page, an object named with it — neither the text output, nor --json, nor the scheduled runner's result file, nor the
  * syslog line holds the password; and no child program (mkfs.ext3, e2fsck, logger: fakes
  * earlier on PATH that record what they were given) sees XSDR_PASSWORD or the password.
  *
@@ -79,8 +79,12 @@ function expectNoSecret(what: string, text: string): void {
 
 describe('the password never leaves the program', () => {
   it('child programs of a backup (mkfs.ext3, e2fsck) get no XSDR_PASSWORD and no password', async () => {
+    // A new VDI is formatted (mkfs.ext3); attached as the simulated pool's dom0 (told so on
+    // this side), it is checked with e2fsck -p before it is written, as stock does.
     const r = await cli('backup', '--access', 'remote');
     expect(r.code, r.stderr).toBe(0);
+    const attached = await cli('--sim-dom0', join(dir, 'state'), 'backup', '--access', 'attach');
+    expect(attached.code, attached.stderr).toBe(0);
     const seen = await allDumps();
     const names = seen.map((d) => d.name.replace(/\.\d+$/, ''));
     expect(names).toContain('mkfs.ext3');
@@ -132,6 +136,24 @@ describe('the password never leaves the program', () => {
       expectNoSecret('--json output', json.stdout + json.stderr);
     } finally {
       front.handlers.clear();
+    }
+  });
+
+  it('a pool object named with the password (the host learnt it at login) is shown without it, as text and as --json', async () => {
+    const NAME = 'NFS virtual disk storage';
+    const [srRef] = [...sim.db.allRecords('SR')].find(([, r]) => r.name_label === NAME)!;
+    sim.db.update('SR', srRef, { name_label: `NFS ${SECRET}` });
+    try {
+      const text = await cli('backup', '--access', 'remote');
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toMatch(/^Using SR: NFS \[redacted\] \(/m);
+      expectNoSecret('text output', text.stdout + text.stderr);
+      const json = await cli('backup', '--access', 'remote', '--json');
+      expect(json.code, json.stderr).toBe(0);
+      expect((JSON.parse(json.stdout) as { sr: { name: string } }).sr.name).toBe('NFS [redacted]');
+      expectNoSecret('--json output', json.stdout + json.stderr);
+    } finally {
+      sim.db.update('SR', srRef, { name_label: NAME });
     }
   });
 
