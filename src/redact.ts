@@ -15,11 +15,14 @@
  * local XAPI socket) is no secret.
  *
  * The forms a host could echo are all covered: as typed, XML/HTML-escaped, percent-encoded and
- * JSON-escaped, and as safe-text.ts shows a name holding it (a backslash or a control escaped). So are pieces of a long one: text is cut to a length in many places (a decoder's
- * "got '…'" message, an error page's first line), and a cut password must not show its first
- * half. Of a secret of SHORT_SECRET_LENGTH or more characters, every run of at least half of it
- * (and at least SHORT_SECRET_LENGTH characters) is removed as well; above FRAGMENT_MAX_LENGTH
- * characters, runs of FRAGMENT_RUN characters, so that less than that can show.
+ * JSON-escaped, and as safe-text.ts shows a name holding it (a backslash or a control escaped).
+ *
+ * So is a long one cut short: text is cut to a length in many places (a decoder's "got '…'"
+ * message, an error page's first line), and a cut password must not show its first half. Of a
+ * secret of SHORT_SECRET_LENGTH or more characters, a start of at least half of it (and at
+ * least SHORT_SECRET_LENGTH characters) is removed where the text is cut: at its end, or before
+ * "…" or a closing quote. Pieces elsewhere are left: a password holding a word ("wrong-password")
+ * must not take that word out of every text.
  */
 
 import { neutralise } from './safe-text.js';
@@ -27,10 +30,8 @@ import { neutralise } from './safe-text.js';
 export const REDACTED = '[redacted]';
 /** From this length on a secret is removed wherever it occurs (see the header). */
 export const SHORT_SECRET_LENGTH = 8;
-/** Secrets up to this length have every long enough piece listed (see the header)… */
-const FRAGMENT_MAX_LENGTH = 64;
-/** …longer ones their runs of this many characters. */
-const FRAGMENT_RUN = 32;
+/** Longer secrets are recognised whole only (the cut starts of one would make a huge pattern). */
+const CUT_MAX_LENGTH = 1024;
 
 const secrets = new Map<string, RegExp>();
 /** Values documented as public (the embedded demo pool's password): never treated as secrets. */
@@ -59,23 +60,22 @@ function encodings(secret: string): string[] {
   return [...forms].filter((f) => f !== '').sort((a, b) => b.length - a.length);
 }
 
-/** The pieces of a long secret that would give half of it away (see the header). */
-function fragments(secret: string): string[] {
+/** The starts of a long secret that give half of it away, longest first (see the header). */
+function cutStarts(secret: string): string[] {
   const chars = [...secret];
   const n = chars.length;
-  const lengths: number[] = [];
-  if (n <= FRAGMENT_MAX_LENGTH) {
-    for (let k = n - 1; k >= Math.max(SHORT_SECRET_LENGTH, Math.ceil(n / 2)); k--) lengths.push(k);
-  } else lengths.push(FRAGMENT_RUN);
-  const out = new Set<string>();
-  for (const k of lengths) for (let i = 0; i + k <= n; i++) out.add(chars.slice(i, i + k).join(''));
-  return [...out];
+  if (n > CUT_MAX_LENGTH) return [];
+  const out: string[] = [];
+  for (let k = n - 1; k >= Math.max(SHORT_SECRET_LENGTH, Math.ceil(n / 2)); k--) out.push(chars.slice(0, k).join(''));
+  return out;
 }
 
 function matcherFor(secret: string): RegExp {
   if ([...secret].length >= SHORT_SECRET_LENGTH) {
-    const forms = [...new Set([...encodings(secret), ...fragments(secret)])].sort((a, b) => b.length - a.length);
-    return new RegExp(`(?:${forms.map(escapeRegExp).join('|')})`, 'gu');
+    const whole = encodings(secret).map(escapeRegExp).join('|');
+    const starts = cutStarts(secret).map(escapeRegExp).join('|');
+    const cut = starts ? `|(?:${starts})(?=…|['"]|$)` : '';
+    return new RegExp(`(?:${whole})${cut}`, 'gu');
   }
   const any = encodings(secret).map(escapeRegExp).join('|');
   return new RegExp(`(?<![\\p{L}\\p{N}])(?:${any})(?![\\p{L}\\p{N}])`, 'gu');
