@@ -96,11 +96,6 @@ export function declarePublic(value: string): void {
   secrets.delete(value);
 }
 
-/** True when a secret is registered (a fast path for callers with much text). */
-export function hasSecrets(): boolean {
-  return secrets.size > 0;
-}
-
 /** Whether `text` holds a registered secret in any of its forms. */
 export function containsSecret(text: string): boolean {
   for (const [secret, re] of secrets) {

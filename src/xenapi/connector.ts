@@ -118,10 +118,6 @@ export class OpenRequest {
     this.#moved += n;
   }
 
-  get movedBytes(): number {
-    return this.#moved;
-  }
-
   /**
    * One timer, re-armed only when it fires: the time allowed is recomputed from the bytes
    * moved by then, so counting a chunk costs an addition.
