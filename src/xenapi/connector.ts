@@ -32,7 +32,7 @@ export interface ConnectorOptions {
 export interface RateDeadline {
   floorMs: number;
   minBytesPerSecond: number;
-  /** What is transferred, for the message ("the raw export of VDI …"). */
+  /** What is transferred, for the message ("the transfer of /export_raw_vdi"). */
   what: string;
 }
 
