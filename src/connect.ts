@@ -4,7 +4,8 @@
  */
 import { resolveTarget, type Target, type TargetOptions } from './target.js';
 import { obtainPassword } from './credentials.js';
-import { Session } from './xenapi/index.js';
+import { declarePublic } from './redact.js';
+import { Session, tlsWarning } from './xenapi/index.js';
 import { declareLocalControlDomain } from './dr/volume/control-domain.js';
 
 export interface GlobalOptions extends TargetOptions {
@@ -23,15 +24,23 @@ export interface Connection {
 
 export const ORIGINATOR = 'xsconsole-dr';
 
+/** Where the --insecure warning goes: stderr, so that --json output stays clean. */
+const toStderr = (text: string) => void process.stderr.write(`${text}\n`);
+
 export async function connect(
   opts: GlobalOptions,
-  io: { input?: NodeJS.ReadStream; output?: NodeJS.WriteStream } = {},
+  io: { input?: NodeJS.ReadStream; output?: NodeJS.WriteStream; warn?: (text: string) => void } = {},
 ): Promise<Connection> {
   const target = await resolveTarget(opts);
+  const warning = tlsWarning(target.tls);
+  if (warning !== undefined) (io.warn ?? toStderr)(`Warning: ${warning}`);
   try {
     let password: string;
-    if (target.kind === 'embedded') password = target.password;
-    else if (target.kind === 'local') password = '';
+    if (target.kind === 'embedded') {
+      // Documented in the README: not a secret, so names holding "demo" are shown as they are.
+      declarePublic(target.password);
+      password = target.password;
+    } else if (target.kind === 'local') password = '';
     else {
       password = await obtainPassword({
         ...(opts.passwordFile && { passwordFile: opts.passwordFile }),

@@ -12,6 +12,7 @@ import { resolve } from 'node:path';
 import { createConsoleServices, scheduleRunnerFor } from './dr/console-services.js';
 import { DEFAULT_CRON_ROOT } from './dr/schedule.js';
 import { tlsWarning } from './xenapi/index.js';
+import { declarePublic } from './redact.js';
 import { Console } from '../components/Console.js';
 import { themeFromEnv } from '../components/theme.js';
 
@@ -34,6 +35,8 @@ export async function runConsole(opts: GlobalOptions): Promise<void> {
     throw new Error('The console needs a terminal; for scripts use the commands (see --help), e.g. "backup".');
   }
   const target = await resolveTarget(opts);
+  // The demo pool's password is documented, not a secret (src/redact.ts).
+  if (target.kind === 'embedded') declarePublic(target.password);
   const warning = tlsWarning(target.tls);
   const services = createConsoleServices({
     target: {

@@ -1,7 +1,7 @@
 /**
- * The frame every pool command runs in: connect (password from file/env/prompt), turn
- * Ctrl-C / SIGTERM into an AbortSignal so services release what they hold, print a failure
- * as text or JSON, always log out. Returns the exit code.
+ * The frame every pool command runs in: connect (password from file/env/prompt; the
+ * --insecure warning on stderr), turn Ctrl-C / SIGTERM into an AbortSignal so services release
+ * what they hold, print a failure as text or JSON, always log out. Returns the exit code.
  */
 import { connect, type Connection, type GlobalOptions } from '../connect.js';
 import { printFailure, stdio, type Io } from './output.js';
@@ -18,7 +18,7 @@ export async function runWithConnection(
   process.once('SIGTERM', onSignal);
   let conn: Connection | null = null;
   try {
-    conn = await connect(global, { input: process.stdin, output: process.stdout });
+    conn = await connect(global, { input: process.stdin, output: process.stdout, warn: (text) => io.err(text) });
     return await fn(conn, abort.signal, io);
   } catch (err) {
     printFailure(io, err, opts.json ?? false);

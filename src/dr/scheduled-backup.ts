@@ -21,6 +21,7 @@ import { BackupTargetError, NoBackupVdiError, resolveSr, type SrInfo } from './b
 import { findTool } from './volume/e2fsprogs.js';
 import { neutralise } from '../safe-text.js';
 import { recordedJson, syslogMessage } from '../text-sinks.js';
+import { childEnv } from '../child-env.js';
 
 export const SYSLOG_TAG = 'backup-metadata';
 export const LAST_RESULT_FILE = 'last-scheduled-backup.json';
@@ -125,7 +126,7 @@ export async function syslog(message: string, loggerCommand?: string | null): Pr
   const cmd = loggerCommand === undefined ? await findTool('logger') : loggerCommand;
   if (!cmd) return false;
   return new Promise((done) => {
-    execFile(cmd, ['-t', SYSLOG_TAG, syslogMessage(message)], { timeout: 10_000 }, (err) => done(!err));
+    execFile(cmd, ['-t', SYSLOG_TAG, syslogMessage(message)], { timeout: 10_000, env: childEnv() }, (err) => done(!err));
   });
 }
 

@@ -4,8 +4,11 @@
  * got a proper answer" (TransportError) and "the operator cancelled" (AbortError).
  *
  * Messages never contain a password or a session ref: URLs are shown without their query
- * string because handler URLs carry session_id there.
+ * string because handler URLs carry session_id there, and whatever text a host sent (fault
+ * parameters, an error page, a Location) passes through redactSecrets() as the error is made,
+ * so no error object carries the password a host echoed.
  */
+import { redactSecrets } from '../redact.js';
 
 export class XenApiError extends Error {
   override name = 'XenApiError';
@@ -17,7 +20,7 @@ export class XenApiError extends Error {
   readonly method?: string;
 
   constructor(description: readonly unknown[], method?: string, options?: { cause?: unknown }) {
-    const [code, ...params] = description.map((d) => (typeof d === 'string' ? d : String(d)));
+    const [code, ...params] = description.map((d) => redactSecrets(typeof d === 'string' ? d : String(d)));
     const c = code && code.length > 0 ? code : 'UNKNOWN_XENAPI_ERROR';
     super(`${method ? `${method}: ` : ''}${c}${params.length ? ` [${params.join(', ')}]` : ''}`, options);
     this.code = c;
@@ -46,6 +49,7 @@ export type TransportErrorKind =
   | 'forbidden'
   | 'protocol'
   | 'too-large'
+  | 'redirect-refused'
   | 'socket';
 
 export interface TransportErrorInit {
@@ -66,11 +70,11 @@ export class TransportError extends Error {
   readonly detail?: string;
 
   constructor(message: string, init: TransportErrorInit) {
-    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    super(redactSecrets(message), init.cause === undefined ? undefined : { cause: init.cause });
     this.kind = init.kind;
-    if (init.target !== undefined) this.target = init.target;
+    if (init.target !== undefined) this.target = redactSecrets(init.target);
     if (init.status !== undefined) this.status = init.status;
-    if (init.detail !== undefined) this.detail = init.detail;
+    if (init.detail !== undefined) this.detail = redactSecrets(init.detail);
   }
 
   static is(err: unknown, ...kinds: TransportErrorKind[]): err is TransportError {

@@ -178,6 +178,15 @@ export function explainXenApiError(err: XenApiError): ErrorExplanation {
   };
 }
 
+/** "host:port" of a printable target, or the target itself. */
+function hostOf(target: string): string {
+  try {
+    return new URL(target).host || target;
+  } catch {
+    return target;
+  }
+}
+
 export function explainTransportError(err: TransportError): ErrorExplanation {
   const where = err.target ?? 'the host';
   const code = `TRANSPORT_${err.kind.toUpperCase().replace(/-/g, '_')}`;
@@ -201,8 +210,8 @@ export function explainTransportError(err: TransportError): ErrorExplanation {
     case 'timeout':
       return {
         code,
-        meaning: `${where} did not answer in time${err.detail ? ` (${err.detail})` : ''}.`,
-        nextStep: 'Check the network and the load on the pool coordinator, then retry.',
+        meaning: `${err.message}${err.detail ? ` (${err.detail})` : ''}.`,
+        nextStep: 'The host stopped answering or sent too slowly: check the network path and the load on the pool coordinator, then retry.',
       };
     case 'tls-untrusted':
       return {
@@ -242,7 +251,19 @@ export function explainTransportError(err: TransportError): ErrorExplanation {
         nextStep: 'Check the URL points at the pool coordinator (not a proxy or another service).',
       };
     case 'too-large':
-      return { code, meaning: `The answer from ${where} exceeded the size limit.`, nextStep: 'Raise the limit if the pool is very large, or report it.' };
+      return {
+        code,
+        meaning: `${err.message}${err.detail ? ` (${err.detail})` : ''}: refused, it is larger than this program accepts from a host.`,
+        nextStep: 'Check that the URL points at a XenServer / XCP-ng pool coordinator and retry; if it does, report it with the pool size.',
+      };
+    case 'redirect-refused': {
+      const host = hostOf(where);
+      return {
+        code,
+        meaning: `${err.message}.`,
+        nextStep: `If ${host} is a host of this pool, run the command against it (--host https://${host} with its certificate verified or pinned); otherwise check what answers at the address given with --host.`,
+      };
+    }
     case 'socket':
       return { code, meaning: err.message, nextStep: 'Retry; check the network.' };
   }

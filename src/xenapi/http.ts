@@ -27,7 +27,11 @@ export interface ExportMetadataTarget {
   excludedDeviceTypes?: readonly string[];
 }
 
-export const DEFAULT_MAX_METADATA_BYTES = 64 * 1024 * 1024;
+/**
+ * A VM's metadata export is tens of kilobytes (a VM with hundreds of disks and networks, a
+ * few megabytes); eight of them are fetched at once, each held whole in memory until written.
+ */
+export const DEFAULT_MAX_METADATA_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_DB_DUMP_BYTES = 1024 * 1024 * 1024;
 
 function exportMetadataQuery(t: ExportMetadataTarget): Query {
@@ -111,15 +115,24 @@ export type RawFormat = 'raw' | 'vhd' | 'tar' | 'qcow2';
 /**
  * GET /export_raw_vdi → the disk's bytes as a stream (no Content-Length: it ends when
  * XAPI closes), plus `done` for the task outcome. `vdi` is a ref or a uuid.
+ *
+ * `expectedBytes` is the VDI's virtual_size as XAPI reports it: a raw export is exactly that
+ * long, so its first byte past it fails the stream (a host sending forever is not read
+ * forever) and so does an end before it. (Other formats are only limited, not exact.)
  */
 export function exportRawVdi(
   session: Session,
   vdi: string,
   opts: TransferOptions & { format?: RawFormat; base?: string; expectedBytes?: number } = {},
 ): Promise<StreamingDownload> {
-  const q: Array<[string, string]> = [['vdi', vdi], ['format', opts.format ?? 'raw']];
+  const format = opts.format ?? 'raw';
+  const q: Array<[string, string]> = [['vdi', vdi], ['format', format]];
   if (opts.base) q.push(['base', opts.base]);
-  return getStream(session, '/export_raw_vdi', q, 'xsconsole-dr: export raw VDI', opts);
+  const exact = format === 'raw' && opts.expectedBytes !== undefined;
+  return getStream(session, '/export_raw_vdi', q, 'xsconsole-dr: export raw VDI', {
+    ...opts,
+    ...(exact && { exactBytes: opts.expectedBytes, limitReason: "the VDI's virtual size" }),
+  });
 }
 
 export interface ImportRawVdiOptions {
@@ -165,7 +178,11 @@ export async function dumpPoolDatabase(session: Session, opts: TransferOptions &
   return body;
 }
 
-/** GET /pool/xmldbdump as a stream, for writing straight to a file. */
-export function streamPoolDatabase(session: Session, opts: TransferOptions = {}): Promise<StreamingDownload> {
-  return getStream(session, '/pool/xmldbdump', [], 'xsconsole-dr: dump pool database', opts);
+/** GET /pool/xmldbdump as a stream, for writing straight to a file (at most `maxBytes`, default 1 GiB). */
+export function streamPoolDatabase(session: Session, opts: TransferOptions & { maxBytes?: number } = {}): Promise<StreamingDownload> {
+  return getStream(session, '/pool/xmldbdump', [], 'xsconsole-dr: dump pool database', {
+    ...opts,
+    maxBytes: opts.maxBytes ?? DEFAULT_MAX_DB_DUMP_BYTES,
+    limitReason: 'the limit for a pool database dump',
+  });
 }

@@ -21,16 +21,29 @@ export { quoteWhere, fieldEquals } from './where.js';
 export { normalizeFingerprint, tlsMode, tlsWarning, fetchPeerFingerprint, fetchPeerCertificate } from './tls.js';
 export type { TlsOptions, TlsMode, PeerCertificateInfo } from './tls.js';
 export { Connector } from './connector.js';
-export { RpcClient, DEFAULT_CALL_TIMEOUT_MS } from './rpc.js';
+export type { RateDeadline } from './connector.js';
+export { AnswerBudget, sharedAnswerBudget, DEFAULT_ANSWER_BUDGET_BYTES } from './answer-budget.js';
+export { checkRedirect } from './redirect-policy.js';
+export { RpcClient, DEFAULT_CALL_TIMEOUT_MS, DEFAULT_MAX_RESPONSE_BYTES } from './rpc.js';
 export type { CallOptions } from './rpc.js';
 export { Session, masterUrl, DEFAULT_ORIGINATOR } from './session.js';
 export type { LoginOptions, ApiVersion, ProductVersion } from './session.js';
-export { callAsync, waitTask, runTask, withTask, cancelTask, destroyTask, getTask, taskError, decodeTaskResult } from './tasks.js';
+export { callAsync, waitTask, runTask, withTask, cancelTask, destroyTask, getTask, taskError, decodeTaskResult, DEFAULT_TASK_DEADLINE_MS } from './tasks.js';
 export type { TaskSnapshot, TaskStatus, WaitOptions } from './tasks.js';
 export { encodeChunkFrames, decodeChunkFrames, chunkHeader, chunkedBodyLength, CHUNK_HEADER_BYTES } from './chunked.js';
 export type { ChunkRegion } from './chunked.js';
-export { createTransferTask, handlerUrl, redirectTarget, getBuffer, getStream, putBody } from './transfer.js';
-export type { Query } from './transfer.js';
+export {
+  createTransferTask,
+  handlerUrl,
+  redirectTarget,
+  getBuffer,
+  getStream,
+  putBody,
+  DEFAULT_DEADLINE_FLOOR_MS,
+  DEFAULT_MIN_BYTES_PER_SECOND,
+  DEFAULT_MAX_STREAM_BYTES,
+} from './transfer.js';
+export type { Query, StreamLimits } from './transfer.js';
 export {
   exportMetadata,
   importMetadata,

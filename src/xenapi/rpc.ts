@@ -5,6 +5,8 @@
  */
 import { AbortError, TransportError, XenApiError, throwIfAborted } from './errors.js';
 import { consumeBody, type Connector, type OpenRequest } from './connector.js';
+import { redactSecrets } from '../redact.js';
+import { statusDetail } from './error-body.js';
 import { serializeMethodCall } from './xmlrpc-codec.js';
 import { MethodResponseDecoder, XmlRpcFault } from './xmlrpc-decoder.js';
 
@@ -12,6 +14,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Deadline for this call; defaults to the client's. */
   timeoutMs?: number;
+  /** Largest answer accepted for this call; defaults to the client's. */
+  maxResponseBytes?: number;
   /**
    * For get_all_records(_where) answers: keep only these fields of each record (the rest
    * is parsed and dropped as it arrives, so a large pool's records never sit in memory).
@@ -21,14 +25,19 @@ export interface CallOptions {
 
 export interface RpcClientOptions {
   connector: Connector;
-  /** Default per-call deadline (ms). XAPI answers a bad password only after ~5 s. */
+  /** Default per-call deadline (ms), for the whole exchange. XAPI answers a bad password only after ~5 s. */
   timeoutMs?: number;
   /** Largest response accepted (bytes); get_all_records of a big pool runs to tens of MB. */
   maxResponseBytes?: number;
 }
 
 export const DEFAULT_CALL_TIMEOUT_MS = 120_000;
-export const DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
+/**
+ * A 5000-VM pool's VM.get_all_records is about 60 MB. A larger answer is refused: decoded, a
+ * crafted one costs up to about twice its size (one struct of a million members), and this
+ * limit with the answer budget (answer-budget.ts) is what keeps a command under 300 MB.
+ */
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 export class RpcClient {
   readonly url: URL;
@@ -76,17 +85,16 @@ export class RpcClient {
     }
     try {
       if (res.statusCode !== 200) {
-        res.resume();
         throw new TransportError(`${open.target} answered HTTP ${res.statusCode} to an XML-RPC call`, {
           kind: res.statusCode === 401 ? 'unauthorized' : res.statusCode === 403 ? 'forbidden' : 'http-status',
           target: open.target,
           status: res.statusCode ?? 0,
-          detail: `HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trim(),
+          detail: await statusDetail(res),
         });
       }
       const decoder = new MethodResponseDecoder(opts.recordFields ? { recordFields: opts.recordFields } : {});
       try {
-        await consumeBody(res, open, this.maxResponseBytes, (chunk) => decoder.write(chunk));
+        await consumeBody(res, open, opts.maxResponseBytes ?? this.maxResponseBytes, (chunk) => decoder.write(chunk));
         return decoder.end();
       } catch (err) {
         throw notXmlRpc(err, open);
@@ -100,12 +108,13 @@ export class RpcClient {
 /** A decoding failure as a protocol error; transport failures (abort, reset, size) as they are. */
 function notXmlRpc(err: unknown, open: OpenRequest): unknown {
   if (err instanceof AbortError || err instanceof TransportError) return err;
-  const detail = err instanceof XmlRpcFault ? err.message : `not an XML-RPC answer: ${(err as Error).message}`.slice(0, 200);
+  // Scrubbed before it is cut: a cut password would no longer be recognised.
+  const detail = redactSecrets(err instanceof XmlRpcFault ? err.message : `not an XML-RPC answer: ${(err as Error).message}`).slice(0, 200);
+  // No cause: a fault's text is the host's and may echo the password; the detail is scrubbed.
   return new TransportError(`${open.target} sent an answer that is not XenAPI XML-RPC`, {
     kind: 'protocol',
     target: open.target,
     detail,
-    cause: err,
   });
 }
 

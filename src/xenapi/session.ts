@@ -1,12 +1,14 @@
 /**
  * A logged-in XenAPI session: login (following HOST_IS_SLAVE to the pool coordinator),
  * calls with the session ref prepended, one transparent re-login when XAPI says
- * SESSION_INVALID, logout. The password lives only in a private field, in memory.
+ * SESSION_INVALID, logout. The password lives only in a private field and in the list of
+ * secrets every error text is cleaned of (src/redact.ts), in memory.
  */
 import { Connector } from './connector.js';
 import { TransportError, XenApiError } from './errors.js';
 import { RpcClient, type CallOptions } from './rpc.js';
 import type { TlsOptions } from './tls.js';
+import { registerSecret } from '../redact.js';
 import { toInt, toStrArray, toStrMap, type Ref, type XenRecord } from './values.js';
 
 export interface LoginOptions {
@@ -89,6 +91,8 @@ export class Session {
   static async login(opts: LoginOptions): Promise<Session> {
     const url = opts.url ?? (opts.socketPath ? 'http://localhost/' : undefined);
     if (!url) throw new TypeError('Session.login needs a url or a socketPath');
+    // Before the first byte is sent: an answer to this very call may echo it (see redact.ts).
+    registerSecret(opts.password);
     const connector = new Connector({
       ...(opts.tls ? { tls: opts.tls } : {}),
       ...(opts.socketPath ? { socketPath: opts.socketPath } : {}),
@@ -292,15 +296,6 @@ function asRecordMap(v: unknown): Record<Ref, XenRecord> {
   return m as Record<Ref, XenRecord>;
 }
 
-/** Removes any echo of the password from an error XAPI (or a proxy) sent back. */
-function scrubPassword(err: unknown, password: string): unknown {
-  if (!(err instanceof XenApiError) || password === '') return err;
-  const leaks = (s: string) => s === password || (password.length >= 4 && s.includes(password));
-  if (!leaks(err.message) && !err.params.some(leaks)) return err;
-  const clean = (s: string) => (s === password ? '***' : password.length >= 4 ? s.split(password).join('***') : s);
-  return new XenApiError([err.code, ...err.params.map(clean)], err.method);
-}
-
 async function loginFollowingRedirects(
   first: RpcClient,
   creds: { user: string; password: string; socketPath?: string },
@@ -325,7 +320,7 @@ async function loginFollowingRedirects(
         continue;
       }
       const canFollow = XenApiError.is(err, 'HOST_IS_SLAVE') && err.params[0] && !creds.socketPath && hop < maxRedirects;
-      if (!canFollow) throw scrubPassword(err, creds.password);
+      if (!canFollow) throw err;
       rpc = new RpcClient(masterUrl(rpc.url, (err as XenApiError).params[0]!), {
         connector: rpc.connector,
         timeoutMs: rpc.timeoutMs,

@@ -2,6 +2,8 @@
  * XenAPI tasks: start `Async.<method>`, poll task.get_record until the task leaves
  * `pending`, decode its result, cancel on abort, and always destroy our own tasks.
  */
+import { performance } from 'node:perf_hooks';
+import { redactSecrets } from '../redact.js';
 import { AbortError, TransportError, XenApiError, isAbortError, throwIfAborted } from './errors.js';
 import type { Session } from './session.js';
 import { toFloat, toStr, toStrArray, type Ref, type XenRecord } from './values.js';
@@ -27,7 +29,16 @@ export interface WaitOptions {
   /** First poll interval (ms); grows ×1.5 up to maxPollMs. */
   pollMs?: number;
   maxPollMs?: number;
+  /** Longest wait for the task to leave `pending` (ms, default DEFAULT_TASK_DEADLINE_MS). */
+  deadlineMs?: number;
 }
+
+/**
+ * A task still pending after this long is given up (and cancelled): the tasks this program
+ * waits for (a VBD plug, a transfer's outcome) take seconds, and a host must not keep a
+ * command waiting for ever by answering "pending".
+ */
+export const DEFAULT_TASK_DEADLINE_MS = 15 * 60_000;
 
 const STATUSES = new Set<TaskStatus>(['pending', 'success', 'failure', 'cancelling', 'cancelled']);
 
@@ -71,8 +82,8 @@ export async function decodeTaskResult<T = unknown>(t: TaskSnapshot): Promise<T>
   } catch (err) {
     throw new TransportError(`task ${t.nameLabel || t.ref} has an undecodable result`, {
       kind: 'protocol',
-      detail: (err as Error).message.slice(0, 200),
-      cause: err,
+      // Scrubbed before it is cut; no cause: the result text is the host's.
+      detail: redactSecrets((err as Error).message).slice(0, 200),
     });
   }
 }
@@ -144,9 +155,19 @@ export async function waitTask<T = unknown>(session: Session, taskRef: Ref, opts
   let interval = Math.min(opts.pollMs ?? 100, maxPoll);
   let lastProgress = Number.NaN;
   let failedPolls = 0;
+  const deadlineMs = opts.deadlineMs ?? DEFAULT_TASK_DEADLINE_MS;
+  const giveUpAt = performance.now() + deadlineMs;
+  let label = '';
   try {
     throwIfAborted(signal);
     for (;;) {
+      if (performance.now() >= giveUpAt) {
+        await cancelTask(session, taskRef).catch(() => undefined);
+        throw new TransportError(`the task ${label ? `"${label}" ` : ''}was still pending after ${(deadlineMs / 1000).toFixed(deadlineMs < 10_000 ? 1 : 0)} s: given up and cancelled`, {
+          kind: 'timeout',
+          detail: `task deadline ${deadlineMs} ms; see xe task-list on the pool coordinator`,
+        });
+      }
       let t: TaskSnapshot;
       try {
         t = await getTask(session, taskRef, signal);
@@ -158,13 +179,14 @@ export async function waitTask<T = unknown>(session: Session, taskRef: Ref, opts
         await delay(interval, signal);
         continue;
       }
+      label = t.nameLabel;
       if (onProgress && t.progress >= 0 && t.progress !== lastProgress) {
         lastProgress = t.progress;
         onProgress(Math.min(1, t.progress));
       }
       if (t.status === 'success') return await decodeTaskResult<T>(t);
       if (t.status === 'failure' || t.status === 'cancelled') throw taskError(t);
-      await delay(interval, signal);
+      await delay(Math.max(0, Math.min(interval, Math.ceil(giveUpAt - performance.now()))), signal);
       interval = Math.min(maxPoll, Math.ceil(interval * 1.5));
     }
   } catch (err) {

@@ -1,7 +1,13 @@
 /**
  * Streaming GET / PUT against XAPI's HTTP handlers, bound to a task the way the xe CLI
  * does it: task.create, `?session_id=…&task_id=…`, then the task tells the outcome.
- * Follows 302 to the host XAPI names (re-adding session_id / task_id).
+ * Follows 302 to the host XAPI names (re-adding session_id / task_id), only where
+ * redirect-policy.ts allows it.
+ *
+ * Bounds: every transfer has a byte limit (what XAPI announced: Content-Length, a VDI's
+ * virtual size; else the caller's limit) and a rate deadline (connector.ts: a floor of
+ * DEFAULT_DEADLINE_FLOOR_MS plus one second per DEFAULT_MIN_BYTES_PER_SECOND moved) besides
+ * the idle timeout, and the task wait after it a deadline of its own (tasks.ts).
  *
  * A handler has taken the task over once it answered 200 (imports answer before reading
  * the body). A transfer that failed before that leaves the task pending for good, so the
@@ -19,8 +25,10 @@
 import type http from 'node:http';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { readBody, type OpenRequest } from './connector.js';
+import { readBody, type OpenRequest, type RateDeadline } from './connector.js';
+import { statusDetail } from './error-body.js';
 import { AbortError, TransportError, XenApiError, isAbortError, throwIfAborted, toTransportError } from './errors.js';
+import { checkRedirect } from './redirect-policy.js';
 import type { Session } from './session.js';
 import { cancelTask, destroyTask, getTask, taskError, waitTask } from './tasks.js';
 import type { Ref } from './values.js';
@@ -37,6 +45,38 @@ export interface TransferOptions {
   maxRedirects?: number;
   /** How long a stream upload waits for the status line before sending anyway (ms, default 1000). */
   streamHoldBackMs?: number;
+  /** The rate deadline's floor (ms, default DEFAULT_DEADLINE_FLOOR_MS). */
+  deadlineFloorMs?: number;
+  /** The rate deadline's slowest accepted average (bytes/s, default DEFAULT_MIN_BYTES_PER_SECOND). */
+  minBytesPerSecond?: number;
+  /** Longest wait for the transfer's task once the bytes have moved (ms, default: tasks.ts). */
+  taskDeadlineMs?: number;
+}
+
+/**
+ * Every transfer may take this long whatever its size: XAPI prepares some answers before the
+ * first byte (a metadata export is built whole first), and a slow link needs a start.
+ */
+export const DEFAULT_DEADLINE_FLOOR_MS = 120_000;
+/**
+ * …plus one second per this many bytes moved (2 Mbit/s): a 1 GiB VDI may take 70 minutes at
+ * most, a host that drips a byte now and then is cut after the floor.
+ */
+export const DEFAULT_MIN_BYTES_PER_SECOND = 256 * 1024;
+/** A stream with no size announced or known, e.g. a raw export in another format. */
+export const DEFAULT_MAX_STREAM_BYTES = 4 * 1024 ** 4;
+
+function rateDeadline(opts: TransferOptions, what: string): RateDeadline {
+  return {
+    floorMs: opts.deadlineFloorMs ?? DEFAULT_DEADLINE_FLOOR_MS,
+    minBytesPerSecond: opts.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND,
+    what,
+  };
+}
+
+/** "the transfer of /export_raw_vdi" */
+function transferName(url: URL): string {
+  return `the transfer of ${url.pathname}`;
 }
 
 /** Query parameters in order; values are sent as given (booleans as "true"/"false"). */
@@ -82,15 +122,23 @@ function isRedirect(status: number): boolean {
   return status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
 }
 
-function statusError(res: http.IncomingMessage, open: OpenRequest): TransportError {
+/** The error for a status that is neither 200 nor a redirect, with what its body says. */
+async function statusError(res: http.IncomingMessage, open: OpenRequest): Promise<TransportError> {
   const status = res.statusCode ?? 0;
   const kind = status === 401 ? 'unauthorized' : status === 403 ? 'forbidden' : 'http-status';
   return new TransportError(`${open.target} answered HTTP ${status}`, {
     kind,
     target: open.target,
     status,
-    detail: `HTTP ${status} ${res.statusMessage ?? ''}`.trim(),
+    detail: await statusDetail(res),
   });
+}
+
+/** The next place of a redirect, once the policy allows it (nothing is sent before). */
+function followRedirect(session: Session, from: URL, res: http.IncomingMessage, sessionRef: Ref, taskRef: Ref): URL {
+  const to = redirectTarget(from, res.headers.location, sessionRef, taskRef);
+  checkRedirect(from, to, { socketPath: session.connector.socketPath });
+  return to;
 }
 
 export async function createTransferTask(session: Session, label: string): Promise<Ref> {
@@ -194,6 +242,7 @@ async function openGet(
       headers: { 'user-agent': USER_AGENT },
       ...(opts.signal ? { signal: opts.signal } : {}),
       idleMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_MS,
+      rateDeadline: rateDeadline(opts, transferName(url)),
     });
     open.req.end();
     const res = await open.response;
@@ -202,13 +251,16 @@ async function openGet(
       handover.answered = true;
       return { res, open };
     }
-    res.resume();
-    open.done();
-    if (!isRedirect(status)) throw statusError(res, open);
-    if (hop >= (opts.maxRedirects ?? 3)) {
-      throw new TransportError(`too many redirects from ${open.target}`, { kind: 'http-status', target: open.target, status });
+    try {
+      if (!isRedirect(status)) throw await statusError(res, open);
+      res.resume();
+      if (hop >= (opts.maxRedirects ?? 3)) {
+        throw new TransportError(`too many redirects from ${open.target}`, { kind: 'http-status', target: open.target, status });
+      }
+      url = followRedirect(session, url, res, sessionRef, taskRef);
+    } finally {
+      open.done();
     }
-    url = redirectTarget(url, res.headers.location, sessionRef, taskRef);
   }
 }
 
@@ -216,6 +268,18 @@ function contentLength(res: http.IncomingMessage): number | undefined {
   const v = res.headers['content-length'];
   if (v === undefined || !/^\d+$/.test(v)) return undefined;
   return Number(v);
+}
+
+/** Refuses, before reading it, a body announced larger than the limit. */
+function refuseAnnouncedOverLimit(open: OpenRequest, total: number | undefined, limit: number, of: string): void {
+  if (total === undefined || total <= limit) return;
+  const err = new TransportError(`${open.target} announced ${total} bytes for ${of}, more than the ${limit} accepted`, {
+    kind: 'too-large',
+    target: open.target,
+    detail: `Content-Length ${total}`,
+  });
+  open.fail(err);
+  throw err;
 }
 
 export interface GetBufferResult<T = unknown> {
@@ -244,6 +308,7 @@ export function getBuffer<T = unknown>(
       let body: Buffer;
       const total = contentLength(res);
       try {
+        refuseAnnouncedOverLimit(open, total, opts.maxBytes, path);
         opts.onProgress?.(0, total);
         body = await readBody(res, open, opts.maxBytes, (n) => opts.onProgress?.(n, total));
         if (total !== undefined && body.length !== total) {
@@ -260,7 +325,11 @@ export function getBuffer<T = unknown>(
 }
 
 function waitOpts(opts: TransferOptions) {
-  return { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}) };
+  return {
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
+    ...(opts.taskDeadlineMs !== undefined ? { deadlineMs: opts.taskDeadlineMs } : {}),
+  };
 }
 
 export interface StreamingDownload {
@@ -268,6 +337,17 @@ export interface StreamingDownload {
   stream: Readable;
   /** Settles after the body ended and the task finished (rejects with the task's error). */
   done: Promise<void>;
+}
+
+export interface StreamLimits {
+  /** Size for progress (e.g. a VDI's virtual size), when the handler sends no Content-Length. */
+  expectedBytes?: number;
+  /** Bytes accepted at most: the first byte past it fails the stream (default DEFAULT_MAX_STREAM_BYTES). */
+  maxBytes?: number;
+  /** The body must be exactly this long (a raw VDI export: its virtual size); shorter fails too. */
+  exactBytes?: number;
+  /** What the limit is, for the message ("the VDI's virtual size"). */
+  limitReason?: string;
 }
 
 /**
@@ -279,7 +359,7 @@ export async function getStream(
   path: string,
   query: Query,
   label: string,
-  opts: TransferOptions & { expectedBytes?: number },
+  opts: TransferOptions & StreamLimits,
 ): Promise<StreamingDownload> {
   throwIfAborted(opts.signal);
   const taskRef = await createTransferTask(session, label);
@@ -294,14 +374,44 @@ export async function getStream(
     await destroyTask(session, taskRef);
     throw e;
   }
-  const total = contentLength(res) ?? opts.expectedBytes;
+  const announced = contentLength(res);
+  const cap = opts.exactBytes ?? opts.maxBytes ?? DEFAULT_MAX_STREAM_BYTES;
+  try {
+    refuseAnnouncedOverLimit(open, announced, cap, path);
+  } catch (err) {
+    const e = await settleFailedTransfer(session, taskRef, err, handover);
+    await destroyTask(session, taskRef);
+    throw e;
+  }
+  const limit = Math.min(cap, announced ?? Infinity);
+  const of = opts.limitReason ?? (announced !== undefined && announced <= cap ? 'its Content-Length' : 'the limit for this transfer');
+  const total = announced ?? opts.exactBytes ?? opts.expectedBytes;
   let received = 0;
   opts.onProgress?.(0, total);
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
       received += chunk.length;
+      open.noteBytes(chunk.length);
+      if (received > limit) {
+        // Refused at the first byte past it: nothing beyond the limit reaches the reader.
+        const err = new TransportError(`${open.target} sent more than ${limit} bytes (${of}) for ${path}: refused at byte ${limit + 1}`, {
+          kind: 'too-large',
+          target: open.target,
+          detail: `more than ${limit} bytes`,
+        });
+        open.fail(err);
+        cb(err);
+        return;
+      }
       opts.onProgress?.(received, total);
       cb(null, chunk);
+    },
+    flush(cb: TransformCallback) {
+      if (opts.exactBytes !== undefined && received < opts.exactBytes) {
+        cb(new TransportError(`${open.target} ended ${path} after ${received} of ${opts.exactBytes} bytes (${of})`, { kind: 'connection-reset', target: open.target }));
+        return;
+      }
+      cb();
     },
   });
   const flowing = pipeline(res, counter).catch((err: unknown) => {
@@ -345,6 +455,7 @@ function writeBody(open: OpenRequest, body: Buffer | Readable, length: number, o
   const meter = new Transform({
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
       sent += chunk.length;
+      open.noteBytes(chunk.length);
       if (sent > length) return cb(lengthError(new RangeError(`upload body is longer than the declared ${length} bytes`)));
       onProgress?.(sent, length);
       cb(null, chunk);
@@ -414,6 +525,7 @@ async function putOnce(
     headers: { 'content-type': 'application/octet-stream', 'content-length': length, 'user-agent': USER_AGENT },
     ...(opts.signal ? { signal: opts.signal } : {}),
     idleMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_MS,
+    rateDeadline: rateDeadline(opts, transferName(url)),
   });
   open.req.flushHeaders();
   let writing: Promise<void> | undefined;
@@ -427,17 +539,22 @@ async function putOnce(
   else holdTimer = setTimeout(start, opts.streamHoldBackMs ?? HOLD_BACK_MS);
   try {
     const res = await open.response;
-    res.resume(); // XAPI sends no body (and a stray 500 after a failure): ignore it.
-    const ended = endOf(res);
     const status = res.statusCode ?? 0;
+    if (status !== 200 && !isRedirect(status)) {
+      // What the error page says, read before the request is torn down.
+      const err = await statusError(res, open);
+      open.fail(new AbortError('request superseded'));
+      throw err;
+    }
+    res.resume(); // XAPI sends no body with a 200 or a redirect: ignore any.
+    const ended = endOf(res);
     if (status === 200) handover.answered = true;
     if (status !== 200) {
       open.fail(new AbortError('request superseded'));
-      if (!isRedirect(status)) throw statusError(res, open);
       if (writing && !Buffer.isBuffer(body)) {
         throw new TransportError(`${open.target} redirected after the upload stream had started`, { kind: 'http-status', target: open.target, status });
       }
-      return { redirect: redirectTarget(url, res.headers.location, sessionRef, taskRef) };
+      return { redirect: followRedirect(session, url, res, sessionRef, taskRef) };
     }
     start();
     try {

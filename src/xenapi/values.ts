@@ -2,6 +2,7 @@
  * XenAPI value conventions on the JS side: int64 fields arrive as decimal strings (XAPI
  * writes them as bare <value> text), so callers convert deliberately with these helpers.
  */
+import { redactSecrets } from '../redact.js';
 
 export const NULL_REF = 'OpaqueRef:NULL';
 
@@ -99,7 +100,11 @@ export function xenDouble(value: number): XenDouble {
 }
 
 function describe(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (typeof v === 'string') {
+    // Scrubbed before it is cut: a cut password would no longer be recognised.
+    const t = redactSecrets(v);
+    return JSON.stringify(t.length > 40 ? `${t.slice(0, 40)}…` : t);
+  }
   if (typeof v === 'bigint') return `${v}n`;
   return typeof v === 'object' ? (v === null ? 'null' : Array.isArray(v) ? 'array' : 'object') : String(v);
 }

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { generate } from 'selfsigned';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   AbortError,
   Session,
@@ -23,10 +24,23 @@ afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
 
+/** A certificate for the pool member at 127.0.0.2 that handlers redirect to (over https only). */
+let member: { key: string; cert: string };
+beforeAll(async () => {
+  const pems = await generate([{ name: 'commonName', value: 'member' }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.2' }] }],
+  });
+  member = { key: pems.private, cert: pems.cert };
+});
+
 async function setup(): Promise<{ f: FakeXapi; s: Session }> {
   const f = await startFake();
   cleanup.push(() => f.close());
-  const s = await Session.login({ url: f.url, user: 'root', password: 'secret-pw' });
+  // The member's certificate is trusted as a CA: a redirect to it is verified like any https host.
+  const s = await Session.login({ url: f.url, user: 'root', password: 'secret-pw', tls: { ca: member.cert } });
   cleanup.push(() => s.logout().catch(() => undefined));
   return { f, s };
 }
@@ -187,13 +201,13 @@ describe('GET /export_metadata', () => {
     expect(f.tasks.size).toBe(0);
   });
 
-  it('follows a 302 to another host, re-adding session_id and task_id', async () => {
+  it('follows a 302 to another host over verified https, re-adding session_id and task_id', async () => {
     const { f, s } = await setup();
-    const other = await startFake({ host: '127.0.0.2' });
+    const other = await startFake({ host: '127.0.0.2', tls: member });
     cleanup.push(() => other.close());
     f.routes.set('/export_metadata', (req, res, url) => {
       req.resume();
-      res.writeHead(302, { location: `http://127.0.0.2:${other.port}/export_metadata?ref=${url.searchParams.get('ref')}`, connection: 'close' }).end();
+      res.writeHead(302, { location: `https://127.0.0.2:${other.port}/export_metadata?ref=${url.searchParams.get('ref')}`, connection: 'close' }).end();
     });
     other.routes.set('/export_metadata', (req, res, url) => {
       const task = authorise(f, req, res, url); // the pool's tables live on the master
@@ -524,12 +538,12 @@ describe('raw VDI transfers', () => {
   it.each([
     ['a Buffer body', () => Buffer.alloc(50_000, 9)],
     ['a stream body', () => Readable.from([Buffer.alloc(50_000, 9)])],
-  ])('import_raw_vdi follows a 302 with %s', async (_name, makeBody) => {
+  ])('import_raw_vdi follows a 302 to another host over verified https with %s', async (_name, makeBody) => {
     const { f, s } = await setup();
-    const other = await startFake({ host: '127.0.0.2' });
+    const other = await startFake({ host: '127.0.0.2', tls: member });
     cleanup.push(() => other.close());
     f.routes.set('/import_raw_vdi', (req, res) => {
-      res.writeHead(302, { location: `http://127.0.0.2:${other.port}/import_raw_vdi?vdi=vdi-uuid&format=raw`, connection: 'close' }).end();
+      res.writeHead(302, { location: `https://127.0.0.2:${other.port}/import_raw_vdi?vdi=vdi-uuid&format=raw`, connection: 'close' }).end();
       req.resume();
     });
     const seen: Parameters<typeof rawImportRoute>[1] = {};

@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
+import { childEnv } from '../../child-env.js';
 
 const SBIN_DIRS = ['/usr/sbin', '/sbin', '/usr/bin', '/bin'];
 
@@ -38,7 +39,7 @@ interface RunResult {
 
 function run(file: string, args: string[], timeoutMs: number): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout, stderr) => {
+    execFile(file, args, { timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024, env: childEnv({ LC_ALL: 'C' }) }, (err, stdout, stderr) => {
       if (err && typeof (err as NodeJS.ErrnoException).code !== 'number') {
         reject(err);
         return;
