@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { runBackup, SpaceGuardError, BackupStepError } from '../../src/dr/backup.js';
 import { NoBackupVdiError } from '../../src/dr/backup-vdi.js';
 import { backupVdiUuid, isBackupDate } from '../../src/dr/layout.js';
@@ -214,6 +215,12 @@ describe('remote backend', () => {
       expect(second.transfer.uploadedBytes).toBeLessThan(8 * 1024 * 1024);
       expect(fsckReadOnly(img).code).toBe(0);
       expect(imageLs(img, '/metadata').sort()).toEqual([first.date, second.date].sort());
+
+      // A killed run's slot (its process gone) does not keep the cache from later runs.
+      const dead = Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).toString());
+      await writeFile(join(cacheDir, `${first.vdi.uuid}.lock`), `${dead}\n`);
+      const afterKill = await runBackup(p.session, { access: 'remote', cacheDir, now: tick });
+      expect(afterKill.transfer.downloadedBytes).toBe(CHECK);
 
       // Another tool wrote to the VDI: the copy is stale and is fetched again whole.
       execFileSync('debugfs', ['-w', '-R', 'mkdir /touched-by-stock-tools', img], { env: SBIN, stdio: 'ignore' });

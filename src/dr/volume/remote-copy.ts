@@ -127,23 +127,51 @@ async function placeCopy(opts: RemoteCopyOptions): Promise<{ path: string; metaP
   if (opts.cacheDir && opts.vdiUuid && opts.limitBytes === undefined) {
     await mkdir(opts.cacheDir, { recursive: true, mode: 0o700 });
     const base = join(opts.cacheDir, opts.vdiUuid);
-    try {
-      // One process per cached VDI at a time; a busy slot means: work without the cache.
-      await (await open(`${base}.lock`, 'wx', 0o600)).close();
-      return {
-        path: `${base}.img`,
-        metaPath: `${base}.json`,
-        release: async (keep) => {
-          if (!keep) await rm(`${base}.img`, { force: true });
-          await rm(`${base}.lock`, { force: true });
-        },
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    // One process per cached VDI at a time; a busy slot means: work without the cache. A slot
+    // whose holder is gone (a killed run) is taken: the copy's metadata was removed before the
+    // copy was touched, so what it left is never trusted.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fh = await open(`${base}.lock`, 'wx', 0o600);
+        try {
+          await fh.writeFile(`${process.pid}\n`);
+        } finally {
+          await fh.close();
+        }
+        return {
+          path: `${base}.img`,
+          metaPath: `${base}.json`,
+          release: async (keep) => {
+            if (!keep) await rm(`${base}.img`, { force: true });
+            await rm(`${base}.lock`, { force: true });
+          },
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        if (attempt > 0 || !(await lockHolderGone(`${base}.lock`))) break;
+        await rm(`${base}.lock`, { force: true });
+      }
     }
   }
   const dir = await mkdtemp(join(tmpdir(), 'xsdr-vdi-'));
   return { path: join(dir, 'vdi.img'), metaPath: null, release: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** The cache slot's holder no longer runs (its pid is gone), or the slot is an old one without a pid. */
+async function lockHolderGone(path: string): Promise<boolean> {
+  const text = await readFile(path, 'utf8').catch(() => null);
+  if (text === null) return false;
+  const pid = Number(text.trim());
+  if (!Number.isSafeInteger(pid) || pid <= 0) {
+    const age = await stat(path).then((st) => Date.now() - st.mtimeMs, () => 0);
+    return age > 60 * 60_000;
+  }
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 export async function fetchRemoteCopy(session: Session, vdiRef: Ref, virtualSize: number, opts: RemoteCopyOptions = {}): Promise<RemoteCopy> {
