@@ -38,6 +38,27 @@ export function failureAnswer(description: string[]): string {
 /** The start of a Success envelope whose Value is still open: the caller streams the rest. */
 export const SUCCESS_OPEN = `${XML_HEAD}<value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name><value>`;
 
+const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** An XML-RPC string <value>. */
+export const stringValue = (s: string) => `<value>${escapeXml(s)}</value>`;
+
+/** An XML-RPC struct of strings. */
+export function mapValue(map: Record<string, string>): string {
+  return `<value><struct>${Object.entries(map)
+    .map(([k, v]) => `<member><name>${escapeXml(k)}</name>${stringValue(v)}</member>`)
+    .join('')}</struct></value>`;
+}
+
+/** Takes a call over with a success whose Value is `valueXml` (a lying answer). */
+export function answerWith(valueXml: string): RpcTakeover {
+  return (res) => {
+    const body = `${XML_HEAD}<value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name>${valueXml}</member></struct></value>${XML_TAIL}`;
+    res.writeHead(200, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  };
+}
+
 /**
  * Writes `piece()` to `res` for ever (with back-pressure), until the client hangs up.
  * The answer that never ends: what a size limit must cut.

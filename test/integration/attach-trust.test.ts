@@ -1,6 +1,6 @@
 /**
- * Local paths never come from the host. A hostile host (a proxy in front of the simulated
- * pool that changes XAPI's answers) announces a device folder, names a device that is a
+ * Local paths never come from the host. A hostile host (a front to the simulated pool that
+ * answers some calls with lies) announces a device folder, names a device that is a
  * local file, or is simply another host than this machine's inventory names: the program
  * must neither write nor read any of those local files, and must leave no VBD behind.
  */
@@ -15,7 +15,7 @@ import { BackupSource } from '../../src/dr/backup-source.js';
 import { declareLocalControlDomain, simulatedControlDomain, type LocalControlDomain } from '../../src/dr/volume/control-domain.js';
 import { verifyPluggedDevice } from '../../src/dr/volume/attach.js';
 import { controlDomainAttachments, startTestPool, type TestPool } from '../helpers/pool.js';
-import { mapValue, startHostileProxy, stringValue, type HostileProxy, type Rewrite } from '../helpers/hostile-proxy.js';
+import { answerWith, mapValue, startHostileFront, stringValue, type HostileFront } from '../helpers/hostile-front.js';
 
 let pool: TestPool;
 let work: string;
@@ -32,9 +32,11 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-const proxies: HostileProxy[] = [];
-async function hostileSession(rewrite: Rewrite, local?: LocalControlDomain): Promise<Session> {
-  const proxy = await startHostileProxy(pool.sim.url, rewrite);
+const proxies: HostileFront[] = [];
+/** A session through a host that answers `method` with `valueXml` (everything else is the pool's). */
+async function hostileSession(method: string, valueXml: string, local?: LocalControlDomain): Promise<Session> {
+  const proxy = await startHostileFront(pool.sim.url);
+  proxy.rpc.set(method, answerWith(valueXml));
   proxies.push(proxy);
   const session = await Session.login({ url: proxy.url, user: 'root', password: DEMO_ROOT_PASSWORD });
   if (local) declareLocalControlDomain(session, local);
@@ -58,9 +60,7 @@ describe('a host cannot choose a local path', () => {
     await mkdir(announced);
     for (const name of ['xvdb', 'xvdc']) await victimAt(join(announced, name));
     // The announcement older simulators made, and any host could make.
-    const session = await hostileSession((method) =>
-      method === 'host.get_other_config' ? mapValue({ 'xsconsole-dr-sim:device-dir': announced }) : undefined,
-    );
+    const session = await hostileSession('host.get_other_config', mapValue({ 'xsconsole-dr-sim:device-dir': announced }));
     try {
       const r = await runBackup(session, { cacheDir: null, vdiSize: SMALL_VDI });
       expect(r.access).toBe('remote');
@@ -74,7 +74,7 @@ describe('a host cannot choose a local path', () => {
   it('refuses a device name that was a local file before the plug, and leaves no VBD', async () => {
     const victim = join(pool.sim.deviceDir, 'victim');
     await victimAt(victim);
-    const session = await hostileSession((method) => (method === 'VBD.get_device' ? stringValue('victim') : undefined), simulatedControlDomain(pool.sim));
+    const session = await hostileSession('VBD.get_device', stringValue('victim'), simulatedControlDomain(pool.sim));
     try {
       const err = await runBackup(session, { access: 'attach' }).catch((e: unknown) => e);
       expect(explainError(err).code).toBe('DEVICE_REFUSED');
@@ -91,7 +91,7 @@ describe('a host cannot choose a local path', () => {
 
   it('refuses a device name that is a path', async () => {
     await victimAt(join(work, 'escape'));
-    const session = await hostileSession((method) => (method === 'VBD.get_device' ? stringValue('../../escape') : undefined), simulatedControlDomain(pool.sim));
+    const session = await hostileSession('VBD.get_device', stringValue('../../escape'), simulatedControlDomain(pool.sim));
     try {
       const err = await runBackup(session, { access: 'attach' }).catch((e: unknown) => e);
       expect(explainError(err).code).toBe('DEVICE_REFUSED');
@@ -106,7 +106,7 @@ describe('a host cannot choose a local path', () => {
     await runBackup(pool.session, {});
     const victim = join(pool.sim.deviceDir, 'image');
     await victimAt(victim);
-    const session = await hostileSession((method) => (method === 'VBD.get_device' ? stringValue('image') : undefined), simulatedControlDomain(pool.sim));
+    const session = await hostileSession('VBD.get_device', stringValue('image'), simulatedControlDomain(pool.sim));
     try {
       const err = await BackupSource.open(session, { access: 'attach' }).catch((e: unknown) => e);
       expect(explainError(err).code).toBe('DEVICE_REFUSED');
