@@ -1,21 +1,34 @@
 /**
  * Reading a .vmmeta (the tar that /export_metadata produces, holding one ova.xml) as
  * untrusted input: size limits before anything is parsed, the first entry must be a
- * regular file named ova.xml, no DTD (so no entity expansion), and the object graph is
- * followed only through ids the file itself declares.
+ * regular file named ova.xml, no DTD (so no entity expansion), nesting and value counts
+ * bounded, only the snapshot fields this program reads are built, the shape is checked as
+ * XAPI's import reads it (ova-header.ts), and the object graph is followed only through
+ * ids the file itself declares.
  */
 import { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
-import { decodeValueXml } from '../xenapi/index.js';
+import { decodeValueDocument, type ErrorExplanation } from '../xenapi/index.js';
+import { SNAPSHOT_FIELDS, describeShapeProblems, exportShapeProblems, isStruct, memberCi, ocamlInt } from './ova-header.js';
 import { neutralise, quote } from '../safe-text.js';
 
-/** Largest .vmmeta accepted (a VM with hundreds of disks is well under 1 MiB). */
-export const VMMETA_MAX_BYTES = 64 * 1024 * 1024;
+/**
+ * Largest .vmmeta accepted. Real ones are kilobytes (a VM with hundreds of disks and dozens
+ * of snapshots stays under 2 MiB); the bound keeps one parse well under the memory target.
+ */
+export const VMMETA_MAX_BYTES = 16 * 1024 * 1024;
+/** Most values built from one ova.xml (a VM with 100 snapshots of 10 disks builds ~10 000). */
+export const OVA_MAX_VALUES = 1_000_000;
 
+const NEXT_STEP = 'This export was not sent to XAPI. Check where the backup came from; try an older backup.';
+
+/** A .vmmeta that is not a stock export: never sent to XAPI (code UNSAFE_BACKUP_FILE). */
 export class VmmetaError extends Error {
+  readonly explanation: ErrorExplanation;
   constructor(detail: string) {
     super(`Not a usable VM metadata export: ${detail}`);
     this.name = 'VmmetaError';
+    this.explanation = { code: 'UNSAFE_BACKUP_FILE', meaning: this.message, nextStep: NEXT_STEP };
   }
 }
 
@@ -51,6 +64,11 @@ export interface VmmetaVm {
 export interface VmmetaSummary {
   version: { xapiMajor: number; xapiMinor: number; productBrand: string; productVersion: string; exportVsn: number };
   vms: VmmetaVm[];
+  /**
+   * What XAPI's import would refuse in this file (empty for a stock export). Readers may
+   * still show the rest; nothing with a problem is ever sent to XAPI.
+   */
+  problems: string[];
 }
 
 /** The ova.xml inside a .vmmeta tar, refusing anything else as the first entry. */
@@ -95,30 +113,45 @@ export async function extractOvaXml(tar: Buffer, maxBytes = VMMETA_MAX_BYTES): P
 }
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
-const s = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
+const s = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : '');
 const n = (v: unknown): number => {
-  const x = typeof v === 'number' ? v : Number(s(v));
+  const x = typeof v === 'number' ? v : Number(ocamlInt(v) ?? NaN);
   return Number.isFinite(x) ? x : 0;
 };
+/** An enum value in the datamodel's spelling (XAPI reads enums in any case). */
+const canonical = (v: unknown, names: readonly string[]): string => {
+  const t = s(v);
+  return names.find((x) => x.toLowerCase() === t.toLowerCase()) ?? t;
+};
+const POWER_STATES = ['Halted', 'Paused', 'Running', 'Suspended'];
+const VBD_TYPES = ['CD', 'Disk', 'Floppy'];
 
-export async function parseOvaXml(xml: string): Promise<VmmetaSummary> {
+/** Decodes ova.xml within bounds; throws VmmetaError when it is not an XML-RPC value at all. */
+function decodeOvaXml(xml: string): { top: unknown; forbiddenChars: number } {
   // Entity declarations are the only way to make a parser expand text: refuse any DTD.
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new VmmetaError('ova.xml contains a DTD');
-  let top: unknown;
+  if (xml.length > VMMETA_MAX_BYTES) throw new VmmetaError(`ova.xml is larger than ${VMMETA_MAX_BYTES} bytes`);
   try {
-    top = await decodeValueXml(xml);
+    const d = decodeValueDocument(xml, { integers: 'bigint', uniqueMembers: true, maxValues: OVA_MAX_VALUES, recordFields: SNAPSHOT_FIELDS, recordDepth: 2 });
+    return { top: d.value, forbiddenChars: d.forbiddenChars };
   } catch (e) {
     throw new VmmetaError(`ova.xml is not XML-RPC (${(e as Error).message})`);
   }
-  if (!isObj(top) || !isObj(top['version']) || !Array.isArray(top['objects'])) {
-    throw new VmmetaError('ova.xml lacks the version and objects members');
-  }
-  const v = top['version'];
+}
+
+export async function parseOvaXml(xml: string): Promise<VmmetaSummary> {
+  const { top, forbiddenChars } = decodeOvaXml(xml);
+  const problems = exportShapeProblems(top, forbiddenChars);
+  const header = isStruct(top) ? top : {};
+  const v = memberCi(header, 'version');
+  const version = isStruct(v) ? v : {};
+  const objects = memberCi(header, 'objects');
   const byId = new Map<string, { cls: string; snap: Obj }>();
-  for (const o of top['objects']) {
-    if (!isObj(o) || !isObj(o['snapshot'])) continue;
-    byId.set(s(o['id']), { cls: s(o['class']), snap: o['snapshot'] });
+  for (const o of Array.isArray(objects) ? objects : []) {
+    if (!isStruct(o)) continue;
+    const snap = memberCi(o, 'snapshot');
+    if (!isStruct(snap)) continue;
+    byId.set(s(memberCi(o, 'id')), { cls: s(memberCi(o, 'class')), snap });
   }
   const get = (id: unknown, cls: string): Obj | undefined => {
     const o = byId.get(s(id));
@@ -134,7 +167,7 @@ export async function parseOvaXml(xml: string): Promise<VmmetaSummary> {
       const vdi = get(vbd['VDI'], 'VDI');
       const sr = vdi ? get(vdi['SR'], 'SR') : undefined;
       disks.push({
-        vbdType: s(vbd['type']),
+        vbdType: canonical(vbd['type'], VBD_TYPES),
         attached: vbd['currently_attached'] === true,
         userdevice: s(vbd['userdevice']),
         vdiUuid: vdi ? s(vdi['uuid']) : '',
@@ -154,7 +187,8 @@ export async function parseOvaXml(xml: string): Promise<VmmetaSummary> {
     vms.push({
       uuid: s(snap['uuid']),
       name: s(snap['name_label']),
-      powerState: s(snap['power_state']),
+      // The datamodel's default, as XAPI reads a record without one.
+      powerState: snap['power_state'] === undefined ? 'Halted' : canonical(snap['power_state'], POWER_STATES),
       isTemplate: snap['is_a_template'] === true,
       isSnapshot: snap['is_a_snapshot'] === true,
       disks,
@@ -163,16 +197,28 @@ export async function parseOvaXml(xml: string): Promise<VmmetaSummary> {
   }
   return {
     version: {
-      xapiMajor: n(v['xapi_major']),
-      xapiMinor: n(v['xapi_minor']),
-      productBrand: s(v['product_brand']),
-      productVersion: s(v['product_version']),
-      exportVsn: n(v['export_vsn']),
+      xapiMajor: n(version['xapi_major']),
+      xapiMinor: n(version['xapi_minor']),
+      productBrand: s(version['product_brand']),
+      productVersion: s(version['product_version']),
+      exportVsn: n(version['export_vsn']),
     },
     vms,
+    problems,
   };
 }
 
+/** Reads a .vmmeta for display: its summary, with any shape problems listed in it. */
 export async function readVmmeta(tar: Buffer, maxBytes = VMMETA_MAX_BYTES): Promise<VmmetaSummary> {
   return parseOvaXml(await extractOvaXml(tar, maxBytes));
+}
+
+/**
+ * Reads a .vmmeta that is about to be sent to XAPI: throws VmmetaError (UNSAFE_BACKUP_FILE)
+ * for anything XAPI's import would be the first to find wrong.
+ */
+export async function readSendableVmmeta(tar: Buffer, maxBytes = VMMETA_MAX_BYTES): Promise<VmmetaSummary> {
+  const meta = await readVmmeta(tar, maxBytes);
+  if (meta.problems.length > 0) throw new VmmetaError(describeShapeProblems(meta.problems));
+  return meta;
 }
