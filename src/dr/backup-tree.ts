@@ -11,6 +11,7 @@
  *    reader busy for longer than its deadline.
  */
 import type { Ext2Promises } from 'ext2fs';
+import type { ErrorExplanation } from '../xenapi/index.js';
 
 /** Largest directory listed: a 100 000-VM all/ takes about 5 MiB. */
 export const MAX_LISTED_DIRECTORY_BYTES = 16 * 1024 * 1024;
@@ -27,15 +28,31 @@ export function kindOf(st: Stats): string {
   return 'a special file';
 }
 
-/** A path that exists but is not in the stock shape. */
+/** A path that exists but is not in the stock shape (code BAD_BACKUP_LAYOUT). */
 export class LayoutError extends Error {
+  readonly explanation: ErrorExplanation;
   constructor(
     readonly path: string,
     readonly detail: string,
+    consequence = 'it was not read',
   ) {
-    super(`${path} is ${detail}, not what the stock backup writes there; it was not read.`);
+    super(`${path} is ${detail}, not what the stock backup writes there; ${consequence}.`);
     this.name = 'LayoutError';
+    this.explanation = {
+      code: 'BAD_BACKUP_LAYOUT',
+      meaning: `The backup VDI's filesystem is not in the stock layout: ${this.message}`,
+      nextStep: 'Someone or something changed this disk (a guest can format a disk to look like a backup). Look at it with `xsconsole-dr inspect`, and back up to another SR or a fresh backup VDI.',
+    };
   }
+}
+
+/**
+ * Before a backup writes into an existing VDI: `path` is a real folder or absent. A link or
+ * file there would take the backup's writes somewhere the stock layout never puts them.
+ */
+export async function assertFolderOrAbsent(fs: Ext2Promises, path: string): Promise<void> {
+  const st = await lstatOrNull(fs, path);
+  if (st && !st.isDirectory()) throw new LayoutError(path, kindOf(st), 'nothing was written to the backup VDI');
 }
 
 /** A read beyond the budget: too many bytes, or past the deadline. */
