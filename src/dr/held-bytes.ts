@@ -6,8 +6,11 @@
  */
 import { throwIfAborted } from '../xenapi/index.js';
 
-/** Bytes of export files a restore holds at once (each costs about three times that while parsed). */
-export const RESTORE_HELD_BYTES = 32 * 1024 * 1024;
+/**
+ * Bytes of export files a restore holds at once: one file at the size limit (which costs
+ * about ten times its size while read, decoded and checked), or hundreds of genuine ones.
+ */
+export const RESTORE_HELD_BYTES = 16 * 1024 * 1024;
 
 export class HeldBytes {
   #held = 0;

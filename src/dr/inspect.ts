@@ -234,7 +234,7 @@ async function backupDetail(vol: Ext3Volume, date: string, budget: ReadBudget): 
       if (first !== null) throw new Error(`the same file as ${first} (a second name for it); not read again`);
       const meta = await readVmmeta(await readCharged(vol, `${dir}/all/${file}`, VMMETA_MAX_BYTES, budget));
       const vm = meta.vms.find((v) => v.uuid === uuid) ?? meta.vms.find((v) => !v.isSnapshot);
-      if (!vm) throw new Error(meta.problems.length ? describeShapeProblems(meta.problems) : 'it holds no VM');
+      if (!vm) throw new Error(meta.shape.total ? describeShapeProblems(meta.shape) : 'it holds no VM');
       vms.push({
         file,
         uuid,
@@ -244,7 +244,7 @@ async function backupDetail(vol: Ext3Volume, date: string, budget: ReadBudget): 
         disks: vm.disks.filter((d) => d.vbdType.toLowerCase() === 'disk').length,
         srs: [...new Set(vm.disks.map((d) => d.srUuid).filter(isUuid))],
         // What XAPI would refuse in it: a restore would not send it.
-        ...(meta.problems.length > 0 && { error: `${describeShapeProblems(meta.problems)}; a restore would not send this export to XAPI` }),
+        ...(meta.shape.total > 0 && { error: `${describeShapeProblems(meta.shape)}; a restore would not send this export to XAPI` }),
       });
     } catch (err) {
       rethrowBudget(err);

@@ -142,18 +142,40 @@ function fieldProblem(where: string, rule: FieldRule, v: unknown): string | null
   }
 }
 
+/** Problems kept word for word; beyond them only counted (a crafted file may have a million). */
+export const MAX_LISTED_PROBLEMS = 20;
+
+/** What XAPI would refuse: the first problems in words, and how many there are in all. */
+export interface ShapeProblems {
+  problems: string[];
+  total: number;
+}
+
+class ProblemList {
+  readonly problems: string[] = [];
+  total = 0;
+  push(p: string): void {
+    if (this.total++ < MAX_LISTED_PROBLEMS) this.problems.push(p);
+  }
+}
+
 /**
- * What XAPI's import would refuse in a decoded ova.xml (empty when nothing), each naming the
+ * What XAPI's import would refuse in a decoded ova.xml (none when nothing), each naming the
  * field and what was expected. `forbiddenChars`: raw characters XML forbids that it held.
  */
-export function exportShapeProblems(top: unknown, forbiddenChars = 0): string[] {
-  const out: string[] = [];
+export function exportShapeProblems(top: unknown, forbiddenChars = 0): ShapeProblems {
+  const out = new ProblemList();
+  checkShape(out, top, forbiddenChars);
+  return { problems: out.problems, total: out.total };
+}
+
+function checkShape(out: ProblemList, top: unknown, forbiddenChars: number): void {
   if (forbiddenChars > 0) {
     out.push(`ova.xml holds ${forbiddenChars} raw control character(s) that XML forbids; XAPI's XML reader refuses the whole file`);
   }
   if (!isStruct(top)) {
     out.push(`ova.xml is ${aWireType(top)}, not the struct {version, objects} that XAPI's import reads`);
-    return out;
+    return;
   }
   const version = memberCi(top, 'version');
   if (!isStruct(version)) {
@@ -174,7 +196,7 @@ export function exportShapeProblems(top: unknown, forbiddenChars = 0): string[] 
   const objects = memberCi(top, 'objects');
   if (!Array.isArray(objects)) {
     out.push(objects === undefined ? 'ova.xml has no objects list' : `objects is ${aWireType(objects)}; XAPI reads an array there`);
-    return out;
+    return;
   }
   objects.forEach((o, i) => {
     if (!isStruct(o)) {
@@ -201,12 +223,11 @@ export function exportShapeProblems(top: unknown, forbiddenChars = 0): string[] 
       if (p) out.push(p);
     }
   });
-  return out;
 }
 
 /** One sentence for the operator: the first problem, and how many more there are. */
-export function describeShapeProblems(problems: readonly string[]): string {
-  const [first, ...rest] = problems;
+export function describeShapeProblems(p: ShapeProblems): string {
+  const first = p.problems[0];
   if (first === undefined) return '';
-  return rest.length ? `${first} (and ${rest.length} more problem(s))` : first;
+  return p.total > 1 ? `${first} (and ${p.total - 1} more problem(s))` : first;
 }

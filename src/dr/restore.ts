@@ -244,7 +244,7 @@ export async function preflightRestore(session: Session, opts: RestoreOptions = 
         continue;
       }
       // XAPI would refuse the file: the import is reported as not possible, and never tried.
-      const refusal = meta.problems.length ? { error: `${describeShapeProblems(meta.problems)}; this export would not be sent to XAPI` } : {};
+      const refusal = meta.shape.total ? { error: `${describeShapeProblems(meta.shape)}; this export would not be sent to XAPI` } : {};
       const existing = pool.vmByUuid.get(vm.uuid);
       const missing = vm.disks.filter((d) => d.vbdType === 'Disk' && d.vdiUuid !== '' && !pool.vdiByLocation.has(`${d.srUuid}/${d.location}`));
       const expectedError = predictError(existing, missing.map((d) => ({ attached: d.attached, srKnown: pool.srUuids.has(d.srUuid) })), opts.force ?? false);

@@ -8,8 +8,8 @@
  */
 import { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
-import { decodeValueDocument, type ErrorExplanation } from '../xenapi/index.js';
-import { SNAPSHOT_FIELDS, describeShapeProblems, exportShapeProblems, isStruct, memberCi, ocamlInt } from './ova-header.js';
+import { MethodResponseDecoder, type ErrorExplanation } from '../xenapi/index.js';
+import { SNAPSHOT_FIELDS, describeShapeProblems, exportShapeProblems, isStruct, memberCi, ocamlInt, type ShapeProblems } from './ova-header.js';
 import { neutralise, quote } from '../safe-text.js';
 
 /**
@@ -65,16 +65,16 @@ export interface VmmetaSummary {
   version: { xapiMajor: number; xapiMinor: number; productBrand: string; productVersion: string; exportVsn: number };
   vms: VmmetaVm[];
   /**
-   * What XAPI's import would refuse in this file (empty for a stock export). Readers may
+   * What XAPI's import would refuse in this file (none for a stock export). Readers may
    * still show the rest; nothing with a problem is ever sent to XAPI.
    */
-  problems: string[];
+  shape: ShapeProblems;
 }
 
-/** The ova.xml inside a .vmmeta tar, refusing anything else as the first entry. */
-export async function extractOvaXml(tar: Buffer, maxBytes = VMMETA_MAX_BYTES): Promise<string> {
+/** The ova.xml inside a .vmmeta tar, as bytes, refusing anything else as the first entry. */
+export async function extractOvaXmlBytes(tar: Buffer, maxBytes = VMMETA_MAX_BYTES): Promise<Buffer> {
   if (tar.length > maxBytes) throw new VmmetaError(`larger than ${maxBytes} bytes`);
-  return new Promise<string>((resolve, reject) => {
+  return new Promise<Buffer>((resolve, reject) => {
     const ex = extract();
     let settled = false;
     const fail = (msg: string) => {
@@ -100,7 +100,8 @@ export async function extractOvaXml(tar: Buffer, maxBytes = VMMETA_MAX_BYTES): P
       stream.on('end', () => {
         if (settled) return;
         settled = true;
-        resolve(Buffer.concat(parts).toString('utf8'));
+        // One piece is a view of the tar itself: no copy of a large file.
+        resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
         ex.destroy();
       });
       stream.on('error', (e: Error) => fail(e.message));
@@ -110,6 +111,11 @@ export async function extractOvaXml(tar: Buffer, maxBytes = VMMETA_MAX_BYTES): P
     ex.on('finish', () => fail('the archive is empty'));
     Readable.from([tar]).pipe(ex);
   });
+}
+
+/** The ova.xml inside a .vmmeta tar, as text. */
+export async function extractOvaXml(tar: Buffer, maxBytes = VMMETA_MAX_BYTES): Promise<string> {
+  return (await extractOvaXmlBytes(tar, maxBytes)).toString('utf8');
 }
 
 type Obj = Record<string, unknown>;
@@ -126,22 +132,30 @@ const canonical = (v: unknown, names: readonly string[]): string => {
 const POWER_STATES = ['Halted', 'Paused', 'Running', 'Suspended'];
 const VBD_TYPES = ['CD', 'Disk', 'Floppy'];
 
+const DTD = /<!DOCTYPE|<!ENTITY/i;
+/** Decoded in pieces: no text of the whole file is ever made (a 16 MiB one held 15 MB more). */
+const DECODE_PIECE = 64 * 1024;
+
 /** Decodes ova.xml within bounds; throws VmmetaError when it is not an XML-RPC value at all. */
-function decodeOvaXml(xml: string): { top: unknown; forbiddenChars: number } {
-  // Entity declarations are the only way to make a parser expand text: refuse any DTD.
-  if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new VmmetaError('ova.xml contains a DTD');
+function decodeOvaXml(xml: string | Buffer): { top: unknown; forbiddenChars: number } {
+  // Entity declarations are the only way to make a parser expand text: refuse any DTD (the
+  // decoder refuses one too; this names it). Other spellings are no XML: refused as such.
+  if (typeof xml === 'string' ? DTD.test(xml) : xml.includes('<!DOCTYPE') || xml.includes('<!ENTITY')) {
+    throw new VmmetaError('ova.xml contains a DTD');
+  }
   if (xml.length > VMMETA_MAX_BYTES) throw new VmmetaError(`ova.xml is larger than ${VMMETA_MAX_BYTES} bytes`);
   try {
-    const d = decodeValueDocument(xml, { integers: 'bigint', uniqueMembers: true, maxValues: OVA_MAX_VALUES, recordFields: SNAPSHOT_FIELDS, recordDepth: 2 });
-    return { top: d.value, forbiddenChars: d.forbiddenChars };
+    const d = new MethodResponseDecoder({ root: 'value', integers: 'bigint', uniqueMembers: true, maxValues: OVA_MAX_VALUES, recordFields: SNAPSHOT_FIELDS, recordDepth: 2 });
+    for (let at = 0; at < xml.length; at += DECODE_PIECE) d.write(xml.slice(at, at + DECODE_PIECE));
+    return { top: d.end(), forbiddenChars: d.forbiddenChars };
   } catch (e) {
     throw new VmmetaError(`ova.xml is not XML-RPC (${(e as Error).message})`);
   }
 }
 
-export async function parseOvaXml(xml: string): Promise<VmmetaSummary> {
+export async function parseOvaXml(xml: string | Buffer): Promise<VmmetaSummary> {
   const { top, forbiddenChars } = decodeOvaXml(xml);
-  const problems = exportShapeProblems(top, forbiddenChars);
+  const shape = exportShapeProblems(top, forbiddenChars);
   const header = isStruct(top) ? top : {};
   const v = memberCi(header, 'version');
   const version = isStruct(v) ? v : {};
@@ -204,13 +218,13 @@ export async function parseOvaXml(xml: string): Promise<VmmetaSummary> {
       exportVsn: n(version['export_vsn']),
     },
     vms,
-    problems,
+    shape,
   };
 }
 
 /** Reads a .vmmeta for display: its summary, with any shape problems listed in it. */
 export async function readVmmeta(tar: Buffer, maxBytes = VMMETA_MAX_BYTES): Promise<VmmetaSummary> {
-  return parseOvaXml(await extractOvaXml(tar, maxBytes));
+  return parseOvaXml(await extractOvaXmlBytes(tar, maxBytes));
 }
 
 /**
@@ -219,6 +233,6 @@ export async function readVmmeta(tar: Buffer, maxBytes = VMMETA_MAX_BYTES): Prom
  */
 export async function readSendableVmmeta(tar: Buffer, maxBytes = VMMETA_MAX_BYTES): Promise<VmmetaSummary> {
   const meta = await readVmmeta(tar, maxBytes);
-  if (meta.problems.length > 0) throw new VmmetaError(describeShapeProblems(meta.problems));
+  if (meta.shape.total > 0) throw new VmmetaError(describeShapeProblems(meta.shape));
   return meta;
 }

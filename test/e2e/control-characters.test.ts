@@ -13,9 +13,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pack } from 'tar-stream';
 import { DIST_CLI, runCli, type Run } from './commands-helpers.js';
 import { startTestPool, vdiImagePath, type TestPool } from '../helpers/pool.js';
+import { tarOf } from '../helpers/tar.js';
 import type { Ref } from '../../src/xenapi/index.js';
 
 const ENV = { ...process.env, PATH: `${process.env['PATH']}:/usr/sbin:/sbin` };
@@ -28,7 +28,7 @@ let pw: string;
 let vm: { ref: Ref; uuid: string };
 let backup: Record<string, any>;
 const json = (r: Run) => JSON.parse(r.stdout) as Record<string, any>;
-const cli = (...args: string[]) => runCli(DIST_CLI, ['--host', p.sim.url, '--password-file', pw, ...args]);
+const cli = (...args: string[]) => runCli(DIST_CLI, ['--host', p.sim.url, '--password-file', pw, ...args], { env: { XSDR_CACHE_DIR: join(p.dir, 'cache') } });
 
 beforeAll(async () => {
   if (!existsSync(DIST_CLI)) throw new Error('dist/ is missing: run `npm run build` first (npm test does).');
@@ -82,14 +82,7 @@ describe('a .vmmeta holding a raw control character in a value (another writer, 
       `<member><name>objects</name><value><array><data><value><struct><member><name>class</name><value>VM</value></member><member><name>id</name><value>Ref:1</value></member><member><name>snapshot</name><value><struct>` +
       `<member><name>uuid</name><value>${CRAFTED_UUID}</value></member><member><name>name_label</name><value>${NAME}</value></member><member><name>is_a_template</name><value><boolean>0</boolean></value></member>` +
       '</struct></value></member></struct></value></data></array></value></member></struct></value>';
-    const tar = await new Promise<Buffer>((resolve) => {
-      const t = pack();
-      const parts: Buffer[] = [];
-      t.on('data', (c: Buffer) => parts.push(c));
-      t.on('end', () => resolve(Buffer.concat(parts)));
-      t.entry({ name: 'ova.xml' }, ova);
-      t.finalize();
-    });
+    const tar = await tarOf('ova.xml', ova);
     const file = join(p.dir, 'crafted.vmmeta');
     await writeFile(file, tar);
     execFileSync('debugfs', ['-w', '-R', `write ${file} /metadata/${backup.date}/all/${CRAFTED_UUID}.vmmeta`, image], { env: ENV, stdio: 'ignore' });

@@ -9,13 +9,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pack } from 'tar-stream';
 import { runBackup } from '../../src/dr/backup.js';
 import { importClassic } from '../../src/dr/legacy.js';
 import { preflightRestore, runRestore } from '../../src/dr/restore.js';
 import { extractOvaXml } from '../../src/dr/vmmeta.js';
 import { exportMetadata, type Ref } from '../../src/xenapi/index.js';
 import { startTestPool, vdiImagePath, type TestPool } from '../helpers/pool.js';
+import { tarOf as tarNamed } from '../helpers/tar.js';
 
 const ENV = { ...process.env, PATH: `${process.env['PATH']}:/usr/sbin:/sbin` };
 const TYPES_UUID = '99999999-9999-4999-8999-999999999991';
@@ -27,17 +27,7 @@ let srUuid: string;
 let ova: string;
 let vmUuid: string;
 
-function tarOf(body: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const t = pack();
-    const parts: Buffer[] = [];
-    t.on('data', (c: Buffer) => parts.push(c));
-    t.on('end', () => resolve(Buffer.concat(parts)));
-    t.on('error', reject);
-    t.entry({ name: 'ova.xml' }, body);
-    t.finalize();
-  });
-}
+const tarOf = (body: string) => tarNamed('ova.xml', body);
 
 const imports = () => p.sim.stats.snapshot().routes['/import_metadata']?.requests ?? 0;
 /** Wrong XML-RPC types in the header: XAPI's version reader fails on both. */

@@ -9,8 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pack } from 'tar-stream';
 import { inspectImage } from '../../src/dr/inspect.js';
+import { tarOf } from '../helpers/tar.js';
 
 const ENV = { ...process.env, PATH: `${process.env['PATH']}:/usr/sbin:/sbin` };
 const DATE = '2025-03-04-05-06-07';
@@ -26,15 +26,7 @@ let image: string;
 function bigVmmeta(bytes: number, salt: number): Promise<Buffer> {
   const item = `<value>v${salt}</value>`;
   const body = `<value><array><data>${item.repeat(Math.floor(bytes / item.length))}</data></array></value>`;
-  return new Promise((resolve, reject) => {
-    const t = pack();
-    const parts: Buffer[] = [];
-    t.on('data', (c: Buffer) => parts.push(c));
-    t.on('end', () => resolve(Buffer.concat(parts)));
-    t.on('error', reject);
-    t.entry({ name: 'ova.xml' }, body);
-    t.finalize();
-  });
+  return tarOf('ova.xml', body);
 }
 
 beforeAll(async () => {

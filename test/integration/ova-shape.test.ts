@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extractOvaXml, parseOvaXml, readSendableVmmeta, type VmmetaSummary } from '../../src/dr/vmmeta.js';
 import { exportMetadata, type Ref } from '../../src/xenapi/index.js';
 import { startTestPool, type TestPool } from '../helpers/pool.js';
+import { tarOf } from '../helpers/tar.js';
 
 let pool: TestPool;
 let ova: string;
@@ -48,7 +49,7 @@ function indented(xml: string): string {
 
 describe('what XAPI accepts is accepted', () => {
   it('a genuine export: no problems, the VM and its disks', () => {
-    expect(genuine.problems).toEqual([]);
+    expect(genuine.shape).toEqual({ problems: [], total: 0 });
     expect(genuine.vms.filter((v) => !v.isSnapshot)).toHaveLength(1);
     expect(genuine.version.xapiMajor).toBeGreaterThan(0);
   });
@@ -73,13 +74,13 @@ describe('what XAPI accepts is accepted', () => {
     xml = xml.replace(/<name>power_state<\/name><value>([A-Za-z]+)<\/value>/, (_m, s: string) => `<name>power_state</name><value>${s.toUpperCase()}</value>`);
     xml = xml.replace(/<name>type<\/name><value>Disk<\/value>/g, '<name>type</name><value>disk</value>');
     const r = await parseOvaXml(xml);
-    expect(r.problems).toEqual([]);
+    expect(r.shape.total).toBe(0);
     expect(r.version).toMatchObject({ xapiMajor: 25, xapiMinor: 27, exportVsn: 0 });
     expect(r.vms.map((v) => v.powerState)).toEqual(genuine.vms.map((v) => v.powerState));
     expect(r.vms.flatMap((v) => v.disks.map((d) => d.vbdType))).toEqual(genuine.vms.flatMap((v) => v.disks.map((d) => d.vbdType)));
     // name_label, is_a_snapshot, VBDs, VIFs and power_state have datamodel defaults.
     const bare = withMember(withMember(xml, 'name_label', null), 'is_a_snapshot', null);
-    expect((await parseOvaXml(bare)).problems).toEqual([]);
+    expect((await parseOvaXml(bare)).shape.total).toBe(0);
   });
 });
 
@@ -106,21 +107,13 @@ describe('what XAPI would refuse is named, and never sent', () => {
       const xml = change(ova);
       expect(xml).not.toBe(ova);
       const r = await parseOvaXml(xml);
-      expect(r.problems.join('\n')).toMatch(expected);
+      expect(r.shape.problems.join('\n')).toMatch(expected);
     });
   }
 
   it('a sendable read refuses the first problem with UNSAFE_BACKUP_FILE, naming how many more', async () => {
-    const { pack } = await import('tar-stream');
     const xml = withMember(withMember(ova, 'xapi_major', '<double>25</double>'), 'hostname', '<int>1</int>');
-    const tar = await new Promise<Buffer>((resolve) => {
-      const p = pack();
-      const parts: Buffer[] = [];
-      p.on('data', (c: Buffer) => parts.push(c));
-      p.on('end', () => resolve(Buffer.concat(parts)));
-      p.entry({ name: 'ova.xml' }, xml);
-      p.finalize();
-    });
+    const tar = await tarOf('ova.xml', xml);
     await expect(readSendableVmmeta(tar)).rejects.toMatchObject({
       explanation: { code: 'UNSAFE_BACKUP_FILE', meaning: expect.stringMatching(/version\.hostname is an int; XAPI reads a string there \(and 1 more problem\(s\)\)/) },
     });
