@@ -13,11 +13,12 @@ import { SNAPSHOT_FIELDS, describeShapeProblems, exportShapeProblems, isStruct, 
 import { neutralise, quote } from '../safe-text.js';
 
 /**
- * Largest .vmmeta accepted. Real ones are kilobytes (a VM with hundreds of disks and dozens
- * of snapshots stays under 2 MiB); the bound keeps one parse well under the memory target.
+ * Largest .vmmeta accepted. Genuine ones are tens of KiB (a VM with two snapshots and six
+ * disks: 73 KiB, 1 100 values); one with 100 snapshots of 10 disks each would be about
+ * 4 MiB. The bound keeps one parse of a crafted file near 100 MB of memory.
  */
 export const VMMETA_MAX_BYTES = 16 * 1024 * 1024;
-/** Most values built from one ova.xml (a VM with 100 snapshots of 10 disks builds ~10 000). */
+/** Most values built from one ova.xml (only the snapshot fields read are built). */
 export const OVA_MAX_VALUES = 1_000_000;
 
 const NEXT_STEP = 'This export was not sent to XAPI. Check where the backup came from; try an older backup.';
