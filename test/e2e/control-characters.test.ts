@@ -28,7 +28,7 @@ let pw: string;
 let vm: { ref: Ref; uuid: string };
 let backup: Record<string, any>;
 const json = (r: Run) => JSON.parse(r.stdout) as Record<string, any>;
-const cli = (...args: string[]) => runCli(DIST_CLI, ['--host', p.sim.url, '--password-file', pw, ...args], { env: { XSDR_CACHE_DIR: join(p.dir, 'cache') } });
+const cli = (...args: string[]) => runCli(DIST_CLI, ['--host', p.sim.url, '--sim-dom0', p.sim.stateDir, '--password-file', pw, ...args], { env: { XSDR_CACHE_DIR: join(p.dir, 'cache') } });
 
 beforeAll(async () => {
   if (!existsSync(DIST_CLI)) throw new Error('dist/ is missing: run `npm run build` first (npm test does).');
@@ -54,7 +54,7 @@ describe('a pool with control characters in a VM name and an other_config key', 
   });
 
   it('is backed up whole: the answer with the raw key decodes, and that VM is exported', async () => {
-    const r = await cli('backup', '--access', 'remote', '--json');
+    const r = await cli('backup', '--json');
     expect(r.code, r.stderr).toBe(0);
     backup = json(r);
     expect(backup.failures).toEqual([]);

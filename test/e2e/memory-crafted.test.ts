@@ -95,7 +95,7 @@ describe('peak RSS of the CLI on crafted input stays under 300 MB', () => {
     let p: TestPool;
     let pw: string;
     let backup: BackupReport;
-    const pool = (...args: string[]) => measured(['--host', p.sim.url, '--password-file', pw, ...args]);
+    const pool = (...args: string[]) => measured(['--host', p.sim.url, '--sim-dom0', p.sim.stateDir, '--password-file', pw, ...args]);
 
     beforeAll(async () => {
       p = await startTestPool({ vms: 2 });
@@ -122,16 +122,16 @@ describe('peak RSS of the CLI on crafted input stays under 300 MB', () => {
       expect(r.peakKb, `peak RSS ${r.peakKb} kB`).toBeLessThan(MEMORY_BOUND_KB);
     });
 
-    // Each reads the VDI through the raw export (as from a workstation) and decodes its exports.
+    // Each attaches the VDI as the simulated pool's control domain and decodes its exports.
     it('preflight of a crafted backup', { timeout: 180_000 }, async () => {
-      const r = await pool('preflight', '--access', 'remote', '--json');
+      const r = await pool('preflight', '--json');
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout).counts.unreadable).toBe(6);
       expect(r.peakKb, `peak RSS ${r.peakKb} kB`).toBeLessThan(MEMORY_BOUND_KB);
     });
 
     it('restore --dry-run of a crafted backup, eight imports at a time', { timeout: 180_000 }, async () => {
-      const r = await pool('restore', '--access', 'remote', '--dry-run', '--json');
+      const r = await pool('restore', '--dry-run', '--json');
       const report = JSON.parse(r.stdout);
       expect(report.results.filter((x: { error?: { code: string } }) => x.error?.code === 'UNSAFE_BACKUP_FILE')).toHaveLength(6);
       expect(r.peakKb, `peak RSS ${r.peakKb} kB`).toBeLessThan(MEMORY_BOUND_KB);
