@@ -19,6 +19,8 @@
  *  - Raw control characters (which XML forbids) make XAPI's XML reader refuse the whole file.
  */
 
+import { neutralise, quote } from '../safe-text.js';
+
 type Obj = Record<string, unknown>;
 
 export const isStruct = (v: unknown): v is Obj =>
@@ -138,7 +140,7 @@ function fieldProblem(where: string, rule: FieldRule, v: unknown): string | null
       return v.every((x) => typeof x === 'string') ? null : `${where} holds ${aWireType(v.find((x) => typeof x !== 'string'))}; XAPI reads references (strings) there`;
     case 'enum':
       if (typeof v !== 'string') return `${where} is ${aWireType(v)}; XAPI reads one of ${t.values.join(', ')} there`;
-      return t.values.includes(v.toLowerCase()) ? null : `${where} is ${JSON.stringify(v.slice(0, 40))}; XAPI knows only ${t.values.join(', ')}`;
+      return t.values.includes(v.toLowerCase()) ? null : `${where} is ${quote(v.slice(0, 40))}; XAPI knows only ${t.values.join(', ')}`;
   }
 }
 
@@ -190,7 +192,7 @@ function checkShape(out: ProblemList, top: unknown, forbiddenChars: number): voi
     for (const f of VERSION_INTS) {
       const v = version[f];
       if (v === undefined) out.push(`version.${f} is missing; XAPI's import requires it`);
-      else if (ocamlInt(v) === null) out.push(`version.${f} is ${aWireType(v)}${typeof v === 'string' ? ` (${JSON.stringify(v.slice(0, 20))})` : ''}; XAPI reads an integer there`);
+      else if (ocamlInt(v) === null) out.push(`version.${f} is ${aWireType(v)}${typeof v === 'string' ? ` (${quote(v.slice(0, 20))})` : ''}; XAPI reads an integer there`);
     }
   }
   const objects = memberCi(top, 'objects');
@@ -219,7 +221,7 @@ function checkShape(out: ProblemList, top: unknown, forbiddenChars: number): voi
     const rules = READ_FIELDS[cls];
     if (!rules) return;
     for (const [field, rule] of Object.entries(rules)) {
-      const p = fieldProblem(`objects[${i}] (${cls} ${typeof id === 'string' ? id.slice(0, 40) : '?'}).${field}`, rule, snap[field]);
+      const p = fieldProblem(`objects[${i}] (${cls} ${typeof id === 'string' ? neutralise(id.slice(0, 40)) : '?'}).${field}`, rule, snap[field]);
       if (p) out.push(p);
     }
   });
