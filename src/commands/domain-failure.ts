@@ -21,6 +21,8 @@ const NEXT_STEP: Record<string, string> = {
   NO_IMAGE: 'Give the path of a backup VDI image file (or block device).',
   NOT_A_BACKUP: 'Check that this is the "Pool Metadata Backup" VDI image.',
   NO_SUCH_DATE: 'Run inspect without --date to list the backups.',
+  TOO_LARGE: 'Check where the image came from: a genuine backup VDI holds far less. Nothing was written.',
+  TOO_SLOW: 'Check where the image came from: a genuine backup VDI is read in seconds. Nothing was written.',
 };
 
 export function printDomainFailure(io: Io, err: unknown, json: boolean): void {

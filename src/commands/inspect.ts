@@ -23,6 +23,7 @@ export function inspectText(r: ImageInspection): string {
   for (const b of r.backups) {
     const bySr = b.bySr.map((s) => `${neutralise(s.sr)}: ${s.vms}`).join(', ');
     lines.push(`  ${neutralise(b.date)}  ${b.vms} VM(s)${bySr ? `; by SR ${bySr}` : ''}${b.hasSrMeta ? '' : '; no SRMETA.xml'}`);
+    for (const p of b.problems ?? []) lines.push(`    not read: ${errorText(p)}`);
   }
   for (const n of r.incomplete) lines.push(`Interrupted run (ignored): ${neutralise(n)}`);
   for (const n of r.ignored) lines.push(`Not a backup name (ignored): ${quote(n)}`);

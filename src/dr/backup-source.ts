@@ -6,7 +6,10 @@
  *  - the VDI is read through a copy-on-write overlay and never written;
  *  - every name read from it must have the exact stock shape (dates, <uuid>.vmmeta), a
  *    by-sr entry must be the stock relative link ../../all/<same name>, and file sizes are
- *    checked before anything is read.
+ *    checked before anything is read;
+ *  - the marker must be a regular file, and metadata/, the dated folders, all/, by-sr/ and
+ *    by-sr/<sr>/ real folders (backup-tree.ts): a symbolic link there is never followed;
+ *  - a directory is listed only within bounds, and a file with two names is read once.
  */
 import { XenApiError, toInt, toStr, toStrMap, type Ref, type Session } from '../xenapi/index.js';
 import { BACKUP_VDI_OTHER_CONFIG_KEY, MARKER_PATH, METADATA_DIR, SRMETA_FILE, backupDir, backupVdiUuid, bySrLinkTarget, isBackupDate, newestFirst, vmUuidOfEntry } from './layout.js';
@@ -14,6 +17,7 @@ import { resolveSr, type SrInfo } from './backup-vdi.js';
 import { openExt3, type Ext3Volume } from './volume/ext3.js';
 import { openVdiWorkspace, type AccessMode, type VdiWorkspace } from './volume/workspace.js';
 import { readFileBytes, pathExists } from './volume/files.js';
+import { LayoutError, SeenInodes, isRealFile, listRealDirectory, lstatOrNull, namesOrNone } from './backup-tree.js';
 import { VMMETA_MAX_BYTES } from './vmmeta.js';
 import { SRMETA_MAX_BYTES } from './srmeta.js';
 import { readMasterClock } from './master-clock.js';
@@ -185,6 +189,8 @@ export interface BackupEntry {
   vmUuid: string;
   /** Path inside the backup filesystem of the bytes to import. */
   path: string;
+  /** Its size when listed (what reading it will hold in memory). */
+  size: number;
 }
 
 export interface EntryProblem {
@@ -274,8 +280,8 @@ export class BackupSource {
         throw new BackupSourceError('NOT_A_BACKUP', `VDI ${wanted} does not hold a metadata backup (${(err as Error).message})`);
       });
       try {
-        if (!(await pathExists(vol.fs, MARKER_PATH))) {
-          throw new BackupSourceError('NOT_A_BACKUP', `VDI ${wanted} does not hold a metadata backup (no ${MARKER_PATH}).`);
+        if (!(await isRealFile(vol.fs, MARKER_PATH))) {
+          throw new BackupSourceError('NOT_A_BACKUP', `VDI ${wanted} does not hold a metadata backup (no ${MARKER_PATH} file).`);
         }
         // A remote copy is complete and no longer changes: a backup may go ahead meanwhile.
         if (ws.mode === 'remote') await claim?.lock.release();
@@ -307,31 +313,36 @@ export class BackupSource {
     }
   }
 
-  private async names(path: string): Promise<string[]> {
-    try {
-      return (await this.vol.fs.readdir(path)).filter((n) => n !== '.' && n !== '..');
-    } catch {
-      return [];
-    }
-  }
-
-  /** Stock-named backups, newest first (like `ls -1r metadata/`, minus anything else). */
+  /** Stock-named backups in real folders, newest first (like `ls -1r metadata/`, minus anything else). */
   async listDates(): Promise<string[]> {
-    if (!(await pathExists(this.vol.fs, METADATA_DIR))) {
-      throw new BackupSourceError('NO_METADATA', 'Metadata backups not found on this VDI.');
+    let names: string[] | null;
+    try {
+      names = await listRealDirectory(this.vol.fs, METADATA_DIR);
+    } catch (err) {
+      if (err instanceof LayoutError) throw new BackupSourceError('NOT_A_BACKUP', err.message);
+      throw err;
     }
-    return newestFirst(await this.names(METADATA_DIR));
+    if (!names) throw new BackupSourceError('NO_METADATA', 'Metadata backups not found on this VDI.');
+    const dates: string[] = [];
+    const inodes = new SeenInodes();
+    for (const date of newestFirst(names)) {
+      const st = await lstatOrNull(this.vol.fs, backupDir(date));
+      if (st?.isDirectory() && inodes.firstNameOf(st.ino, date) === null) dates.push(date);
+    }
+    return dates;
   }
 
   async summaries(): Promise<BackupSummary[]> {
     const out: BackupSummary[] = [];
+    const fs = this.vol.fs;
     for (const date of await this.listDates()) {
       const dir = backupDir(date);
+      const bySr = (await lstatOrNull(fs, `${dir}/by-sr`))?.isDirectory() ? await namesOrNone(fs, `${dir}/by-sr/${this.sr.uuid}`) : [];
       out.push({
         date,
-        vms: (await this.names(`${dir}/all`)).filter((n) => vmUuidOfEntry(n)).length,
-        vmsOnSr: (await this.names(`${dir}/by-sr/${this.sr.uuid}`)).filter((n) => vmUuidOfEntry(n)).length,
-        hasSrMeta: await pathExists(this.vol.fs, `${dir}/${SRMETA_FILE}`),
+        vms: (await namesOrNone(fs, `${dir}/all`)).filter((n) => vmUuidOfEntry(n)).length,
+        vmsOnSr: bySr.filter((n) => vmUuidOfEntry(n)).length,
+        hasSrMeta: await isRealFile(fs, `${dir}/${SRMETA_FILE}`),
       });
     }
     return out;
@@ -355,43 +366,62 @@ export class BackupSource {
    */
   async entries(date: string, scope: RestoreScope): Promise<{ entries: BackupEntry[]; problems: EntryProblem[] }> {
     const dir = backupDir(await this.resolveDate(date));
+    const fs = this.vol.fs;
     const folder = scope === 'all' ? `${dir}/all` : `${dir}/by-sr/${this.sr.uuid}`;
-    if (!(await pathExists(this.vol.fs, folder))) {
+    let names: string[] | null;
+    try {
+      // by-sr/ itself must be a real folder too: a link there would lead elsewhere.
+      const bySr = scope === 'sr' ? await lstatOrNull(fs, `${dir}/by-sr`) : null;
+      if (bySr && !bySr.isDirectory()) await listRealDirectory(fs, `${dir}/by-sr`);
+      names = await listRealDirectory(fs, folder);
+    } catch (err) {
+      if (err instanceof LayoutError) throw new BackupSourceError('NOT_A_BACKUP', err.message);
+      throw err;
+    }
+    if (!names) {
       throw new BackupSourceError('NO_ENTRIES', scope === 'all' ? 'No VM metadata exports were found in this backup.' : 'No VM metadata exports were found for the selected SR.');
     }
     const entries: BackupEntry[] = [];
     const problems: EntryProblem[] = [];
-    for (const name of (await this.names(folder)).sort()) {
+    const inodes = new SeenInodes();
+    const add = (name: string, vmUuid: string, path: string, st: { ino: number; size: number }) => {
+      const first = inodes.firstNameOf(st.ino, name);
+      if (first !== null) problems.push({ name, reason: `the same file as ${first} (a second name for it); ignored` });
+      else entries.push({ name, vmUuid, path, size: st.size });
+    };
+    for (const name of names.sort()) {
       const vmUuid = vmUuidOfEntry(name);
       if (!vmUuid) {
         problems.push({ name, reason: 'not a <vm-uuid>.vmmeta name; ignored' });
         continue;
       }
-      const st = await this.vol.fs.lstat(`${folder}/${name}`);
+      const st = await fs.lstat(`${folder}/${name}`);
       if (scope === 'all') {
         if (!st.isFile()) {
           problems.push({ name, reason: 'not a regular file; ignored' });
           continue;
         }
-        entries.push({ name, vmUuid, path: `${folder}/${name}` });
+        add(name, vmUuid, `${folder}/${name}`, st);
         continue;
       }
       // by-sr: the stock relative link to ../../all/<same name>, nothing else.
       if (st.isSymbolicLink()) {
-        const target = await this.vol.fs.readlink(`${folder}/${name}`);
+        const target = await fs.readlink(`${folder}/${name}`);
         if (target !== bySrLinkTarget(vmUuid)) {
           problems.push({ name, reason: `link to ${quote(target)} leaves the backup; ignored` });
           continue;
         }
+        // The link resolves through all/: it must be a real folder as well.
+        const allDir = await lstatOrNull(fs, `${dir}/all`);
         const real = `${dir}/all/${name}`;
-        const rst = await this.vol.fs.lstat(real).catch(() => null);
+        const rst = allDir?.isDirectory() ? await lstatOrNull(fs, real) : null;
         if (!rst?.isFile()) {
-          problems.push({ name, reason: 'the export it links to is missing (its backup failed)' });
+          problems.push({ name, reason: allDir && !allDir.isDirectory() ? 'it links through all/, which is not a real folder; ignored' : 'the export it links to is missing (its backup failed)' });
           continue;
         }
-        entries.push({ name, vmUuid, path: real });
+        add(name, vmUuid, real, rst);
       } else if (st.isFile()) {
-        entries.push({ name, vmUuid, path: `${folder}/${name}` });
+        add(name, vmUuid, `${folder}/${name}`, st);
       } else {
         problems.push({ name, reason: 'neither a link nor a file; ignored' });
       }
@@ -407,6 +437,7 @@ export class BackupSource {
   async readSrMeta(date: string): Promise<Buffer | null> {
     const path = `${backupDir(await this.resolveDate(date))}/${SRMETA_FILE}`;
     if (!(await pathExists(this.vol.fs, path))) return null;
+    // readFileBytes takes regular files only: a link or folder there is refused, not followed.
     return readFileBytes(this.vol.fs, path, SRMETA_MAX_BYTES);
   }
 }

@@ -64,6 +64,7 @@ import { readMasterClock, type ClockFacts, type MasterClock } from './master-clo
 import { claimBackupVdi, VdiAttachedElsewhereError, VdiInGuestError, type VdiClaim } from './vdi-claim.js';
 import { prepareNewVdiLock, VdiBusyError, VdiLockLostError, type LockIdentity } from './vdi-lock.js';
 import { removePartialFiles, type CleanedItem } from './leftovers.js';
+import { assertFolderOrAbsent, listRealDirectory } from './backup-tree.js';
 import { FileBlockDevice } from './volume/block-device.js';
 import { readSuperblock } from './volume/superblock.js';
 import { openExt3Staged, type StagedVolume } from './volume/ext3.js';
@@ -361,6 +362,11 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
         const n = await writeFileBytes(fs, path, data, mode);
         bytesWritten += n;
       });
+    // An existing VDI's folders must be real ones before anything is removed or written in
+    // them: a link would carry the cleaning and the writes elsewhere.
+    await step('check', async () => {
+      for (const folder of ['/conf', METADATA_DIR]) await assertFolderOrAbsent(fs, folder);
+    });
     // What killed or failed runs left inside (under the lock, nobody else is writing).
     const removed = await step('check', () => vol.exclusive(() => removePartialFiles(fs)));
     for (const f of removed) phase('check', `Removed ${f.path}, left by an interrupted run.`);
@@ -472,7 +478,8 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
     let databaseHistory = 0;
     await step('database', () =>
       vol.exclusive(async () => {
-        const generations = (await fs.readdir('/'))
+        // Listed within bounds (backup-tree.ts): a crafted folder is refused, not read whole.
+        const generations = ((await listRealDirectory(fs, '/')) ?? [])
           .map((name) => dbGenerationOf(name, poolUuid))
           .filter((g): g is number => g !== null);
         const plan = planDbRotation(generations, rotate);
@@ -515,7 +522,7 @@ export async function runBackup(session: Session, options: BackupOptions = {}): 
       vol.exclusive(async () => {
         await fs.rename(dir, backupDir(date));
         tmpDir = null;
-        const names = await fs.readdir(METADATA_DIR);
+        const names = (await listRealDirectory(fs, METADATA_DIR)) ?? [];
         for (const stale of names.filter((n) => n.startsWith(INCOMPLETE_PREFIX))) await removeTree(fs, `${METADATA_DIR}/${stale}`);
         const plan = planRetention(names, history, date);
         for (const old of plan.remove) await removeTree(fs, backupDir(old));

@@ -23,7 +23,7 @@ import {
   type Session,
 } from '../xenapi/index.js';
 import { resolveSr } from './backup-vdi.js';
-import { readVmmeta, VMMETA_MAX_BYTES } from './vmmeta.js';
+import { readSendableVmmeta, VMMETA_MAX_BYTES, VmmetaError } from './vmmeta.js';
 
 /** File n of a numbered set (n ≥ 1): F, F2, F3, … as xe names them. */
 export function numberedFile(base: string, n: number): string {
@@ -227,10 +227,11 @@ export async function importClassic(session: Session, opts: ClassicImportOptions
     const item: ClassicImportItem = { index: n, file, ok: false, vms: [], created: [] };
     results.push(item);
     try {
-      if (!st.isFile()) throw new Error(`${file} is not a regular file`);
-      if (st.size > VMMETA_MAX_BYTES) throw new Error(`${file} is ${st.size} bytes, more than a metadata export (${VMMETA_MAX_BYTES} bytes accepted)`);
+      if (!st.isFile()) throw new VmmetaError(`${file} is not a regular file`);
+      if (st.size > VMMETA_MAX_BYTES) throw new VmmetaError(`${file} is ${st.size} bytes, more than a metadata export (${VMMETA_MAX_BYTES} bytes accepted)`);
       const body = await readFile(file);
-      const meta = await readVmmeta(body);
+      // Refused here, with the field and what XAPI expects there, rather than sent for XAPI to find.
+      const meta = await readSendableVmmeta(body);
       item.vms = meta.vms.filter((v) => !v.isSnapshot).map((v) => ({ uuid: v.uuid, name: v.name }));
       opts.onProgress?.({ index: n, file, vms: item.vms });
       const refs = await importMetadata(

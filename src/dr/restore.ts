@@ -10,7 +10,9 @@ import { BackupSource, BackupSourceError, type BackupEntry, type EntryProblem, t
 import type { CleanedVbd } from './leftovers.js';
 import type { LockOp } from './vdi-lock.js';
 import { parseSrMeta, type SrNames } from './srmeta.js';
-import { readVmmeta, type VmmetaSummary } from './vmmeta.js';
+import { readSendableVmmeta, readVmmeta, type VmmetaSummary } from './vmmeta.js';
+import { describeShapeProblems } from './ova-header.js';
+import { HeldBytes, RESTORE_HELD_BYTES } from './held-bytes.js';
 import type { AccessMode } from './volume/workspace.js';
 import { NetworkClaims, type NetworkRef } from './network-claims.js';
 import { childAbort, clampConcurrency, forEachConcurrently } from './work-pool.js';
@@ -241,11 +243,14 @@ export async function preflightRestore(session: Session, opts: RestoreOptions = 
         vms.push(unreadable('the export holds no VM'));
         continue;
       }
+      // XAPI would refuse the file: the import is reported as not possible, and never tried.
+      const refusal = meta.shape.total ? { error: `${describeShapeProblems(meta.shape)}; this export would not be sent to XAPI` } : {};
       const existing = pool.vmByUuid.get(vm.uuid);
       const missing = vm.disks.filter((d) => d.vbdType === 'Disk' && d.vdiUuid !== '' && !pool.vdiByLocation.has(`${d.srUuid}/${d.location}`));
       const expectedError = predictError(existing, missing.map((d) => ({ attached: d.attached, srKnown: pool.srUuids.has(d.srUuid) })), opts.force ?? false);
       vms.push({
         ...(expectedError && { expectedError }),
+        ...refusal,
         file: entry.name,
         uuid: vm.uuid,
         name: vm.name,
@@ -322,13 +327,15 @@ async function importOne(
 ): Promise<VmRestoreResult> {
   let name = '';
   try {
-    // Only a file that passes our own safe read and parse goes to XAPI: a crafted one stops here.
+    // Only a file that passes our own safe read and parse, in the shape XAPI's import reads,
+    // goes to XAPI: a crafted one stops here.
     let meta: VmmetaSummary;
     let tar: Buffer;
     try {
       tar = await src.readEntry(entry);
-      meta = await readVmmeta(tar);
+      meta = await readSendableVmmeta(tar);
     } catch (err) {
+      if (opts.signal?.aborted) throw err;
       return {
         file: entry.name,
         vmUuid: entry.vmUuid,
@@ -441,12 +448,14 @@ export async function runRestore(session: Session, opts: RestoreOptions = {}): P
     const lost = () => inner.abort(src.lockLost?.reason);
     src.lockLost?.addEventListener('abort', lost, { once: true });
     const importOpts = { ...opts, signal: inner.signal };
+    // Exports are read, parsed and sent a few MiB at a time, however large a crafted one is.
+    const held = new HeldBytes(RESTORE_HELD_BYTES);
     try {
       await forEachConcurrently(
         entries,
         concurrency,
         async (entry, i) => {
-          const r = await importOne(session, src, entry, importOpts, src.sr.ref, networks);
+          const r = await held.hold(entry.size, () => importOne(session, src, entry, importOpts, src.sr.ref, networks), inner.signal);
           results[i] = r;
           done++;
           if (!r.ok) failed++;

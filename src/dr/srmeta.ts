@@ -19,6 +19,12 @@ export interface SrNames extends VdiNames {
 
 /** SRMETA.xml files of real pools are kilobytes; anything this large is not one. */
 export const SRMETA_MAX_BYTES = 16 * 1024 * 1024;
+/** The stock file nests three deep (meta, sr, vdi); a tower of elements is refused early. */
+export const SRMETA_MAX_DEPTH = 16;
+/** Elements of one SRMETA.xml (one per SR and per VDI): a 100 000-VDI pool stays far below. */
+export const SRMETA_MAX_ELEMENTS = 1_000_000;
+/** Attributes of one element (the stock file has three); saxes collects them before the element ends. */
+const SRMETA_MAX_ATTRIBUTES = 16;
 
 /** Attribute escaping as minidom's toxml() does it. */
 function attr(value: string): string {
@@ -64,6 +70,8 @@ export function parseSrMeta(xml: string | Buffer): ParsedSrMeta {
   let skipped = 0;
   let current: SrNames | null = null;
   let depth = 0;
+  let elements = 0;
+  let attributes = 0;
   let rootSeen = false;
   let error: Error | null = null;
   const read = (a: Record<string, string>): VdiNames | null => {
@@ -74,8 +82,14 @@ export function parseSrMeta(xml: string | Buffer): ParsedSrMeta {
   parser.on('doctype', () => {
     throw new SrMetaError('a DOCTYPE is not allowed');
   });
+  parser.on('attribute', () => {
+    if (++attributes > SRMETA_MAX_ATTRIBUTES) throw new SrMetaError(`an element with more than ${SRMETA_MAX_ATTRIBUTES} attributes`);
+  });
   parser.on('opentag', (tag) => {
+    attributes = 0;
     depth++;
+    if (depth > SRMETA_MAX_DEPTH) throw new SrMetaError(`elements nested more than ${SRMETA_MAX_DEPTH} deep`);
+    if (++elements > SRMETA_MAX_ELEMENTS) throw new SrMetaError(`more than ${SRMETA_MAX_ELEMENTS} elements`);
     const a = tag.attributes as Record<string, string>;
     if (depth === 1) {
       if (tag.name !== 'meta') throw new SrMetaError(`root element <${tag.name}>, expected <meta>`);

@@ -1,21 +1,35 @@
 /**
  * Reading a .vmmeta (the tar that /export_metadata produces, holding one ova.xml) as
  * untrusted input: size limits before anything is parsed, the first entry must be a
- * regular file named ova.xml, no DTD (so no entity expansion), and the object graph is
- * followed only through ids the file itself declares.
+ * regular file named ova.xml, no DTD (so no entity expansion), nesting and value counts
+ * bounded, only the snapshot fields this program reads are built, the shape is checked as
+ * XAPI's import reads it (ova-header.ts), and the object graph is followed only through
+ * ids the file itself declares.
  */
 import { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
-import { decodeValueXml } from '../xenapi/index.js';
+import { MethodResponseDecoder, type ErrorExplanation } from '../xenapi/index.js';
+import { SNAPSHOT_FIELDS, describeShapeProblems, exportShapeProblems, isStruct, memberCi, ocamlInt, type ShapeProblems } from './ova-header.js';
 import { neutralise, quote } from '../safe-text.js';
 
-/** Largest .vmmeta accepted (a VM with hundreds of disks is well under 1 MiB). */
-export const VMMETA_MAX_BYTES = 64 * 1024 * 1024;
+/**
+ * Largest .vmmeta accepted. Genuine ones are tens of KiB (a VM with two snapshots and six
+ * disks: 73 KiB, 1 100 values); one with 100 snapshots of 10 disks each would be about
+ * 4 MiB. The bound keeps one parse of a crafted file near 100 MB of memory.
+ */
+export const VMMETA_MAX_BYTES = 16 * 1024 * 1024;
+/** Most values built from one ova.xml (only the snapshot fields read are built). */
+export const OVA_MAX_VALUES = 1_000_000;
 
+const NEXT_STEP = 'This export was not sent to XAPI. Check where the backup came from; try an older backup.';
+
+/** A .vmmeta that is not a stock export: never sent to XAPI (code UNSAFE_BACKUP_FILE). */
 export class VmmetaError extends Error {
+  readonly explanation: ErrorExplanation;
   constructor(detail: string) {
     super(`Not a usable VM metadata export: ${detail}`);
     this.name = 'VmmetaError';
+    this.explanation = { code: 'UNSAFE_BACKUP_FILE', meaning: this.message, nextStep: NEXT_STEP };
   }
 }
 
@@ -51,12 +65,17 @@ export interface VmmetaVm {
 export interface VmmetaSummary {
   version: { xapiMajor: number; xapiMinor: number; productBrand: string; productVersion: string; exportVsn: number };
   vms: VmmetaVm[];
+  /**
+   * What XAPI's import would refuse in this file (none for a stock export). Readers may
+   * still show the rest; nothing with a problem is ever sent to XAPI.
+   */
+  shape: ShapeProblems;
 }
 
-/** The ova.xml inside a .vmmeta tar, refusing anything else as the first entry. */
-export async function extractOvaXml(tar: Buffer, maxBytes = VMMETA_MAX_BYTES): Promise<string> {
+/** The ova.xml inside a .vmmeta tar, as bytes, refusing anything else as the first entry. */
+export async function extractOvaXmlBytes(tar: Buffer, maxBytes = VMMETA_MAX_BYTES): Promise<Buffer> {
   if (tar.length > maxBytes) throw new VmmetaError(`larger than ${maxBytes} bytes`);
-  return new Promise<string>((resolve, reject) => {
+  return new Promise<Buffer>((resolve, reject) => {
     const ex = extract();
     let settled = false;
     const fail = (msg: string) => {
@@ -82,7 +101,8 @@ export async function extractOvaXml(tar: Buffer, maxBytes = VMMETA_MAX_BYTES): P
       stream.on('end', () => {
         if (settled) return;
         settled = true;
-        resolve(Buffer.concat(parts).toString('utf8'));
+        // One piece is a view of the tar itself: no copy of a large file.
+        resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
         ex.destroy();
       });
       stream.on('error', (e: Error) => fail(e.message));
@@ -94,31 +114,59 @@ export async function extractOvaXml(tar: Buffer, maxBytes = VMMETA_MAX_BYTES): P
   });
 }
 
+/** The ova.xml inside a .vmmeta tar, as text. */
+export async function extractOvaXml(tar: Buffer, maxBytes = VMMETA_MAX_BYTES): Promise<string> {
+  return (await extractOvaXmlBytes(tar, maxBytes)).toString('utf8');
+}
+
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
-const s = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
+const s = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : '');
 const n = (v: unknown): number => {
-  const x = typeof v === 'number' ? v : Number(s(v));
+  const x = typeof v === 'number' ? v : Number(ocamlInt(v) ?? NaN);
   return Number.isFinite(x) ? x : 0;
 };
+/** An enum value in the datamodel's spelling (XAPI reads enums in any case). */
+const canonical = (v: unknown, names: readonly string[]): string => {
+  const t = s(v);
+  return names.find((x) => x.toLowerCase() === t.toLowerCase()) ?? t;
+};
+const POWER_STATES = ['Halted', 'Paused', 'Running', 'Suspended'];
+const VBD_TYPES = ['CD', 'Disk', 'Floppy'];
 
-export async function parseOvaXml(xml: string): Promise<VmmetaSummary> {
-  // Entity declarations are the only way to make a parser expand text: refuse any DTD.
-  if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new VmmetaError('ova.xml contains a DTD');
-  let top: unknown;
+const DTD = /<!DOCTYPE|<!ENTITY/i;
+/** Decoded in pieces: no text of the whole file is ever made (a 16 MiB one held 15 MB more). */
+const DECODE_PIECE = 64 * 1024;
+
+/** Decodes ova.xml within bounds; throws VmmetaError when it is not an XML-RPC value at all. */
+function decodeOvaXml(xml: string | Buffer): { top: unknown; forbiddenChars: number } {
+  // Entity declarations are the only way to make a parser expand text: refuse any DTD (the
+  // decoder refuses one too; this names it). Other spellings are no XML: refused as such.
+  if (typeof xml === 'string' ? DTD.test(xml) : xml.includes('<!DOCTYPE') || xml.includes('<!ENTITY')) {
+    throw new VmmetaError('ova.xml contains a DTD');
+  }
+  if (xml.length > VMMETA_MAX_BYTES) throw new VmmetaError(`ova.xml is larger than ${VMMETA_MAX_BYTES} bytes`);
   try {
-    top = await decodeValueXml(xml);
+    const d = new MethodResponseDecoder({ root: 'value', integers: 'bigint', uniqueMembers: true, maxValues: OVA_MAX_VALUES, recordFields: SNAPSHOT_FIELDS, recordDepth: 2 });
+    for (let at = 0; at < xml.length; at += DECODE_PIECE) d.write(xml.slice(at, at + DECODE_PIECE));
+    return { top: d.end(), forbiddenChars: d.forbiddenChars };
   } catch (e) {
     throw new VmmetaError(`ova.xml is not XML-RPC (${(e as Error).message})`);
   }
-  if (!isObj(top) || !isObj(top['version']) || !Array.isArray(top['objects'])) {
-    throw new VmmetaError('ova.xml lacks the version and objects members');
-  }
-  const v = top['version'];
+}
+
+export async function parseOvaXml(xml: string | Buffer): Promise<VmmetaSummary> {
+  const { top, forbiddenChars } = decodeOvaXml(xml);
+  const shape = exportShapeProblems(top, forbiddenChars);
+  const header = isStruct(top) ? top : {};
+  const v = memberCi(header, 'version');
+  const version = isStruct(v) ? v : {};
+  const objects = memberCi(header, 'objects');
   const byId = new Map<string, { cls: string; snap: Obj }>();
-  for (const o of top['objects']) {
-    if (!isObj(o) || !isObj(o['snapshot'])) continue;
-    byId.set(s(o['id']), { cls: s(o['class']), snap: o['snapshot'] });
+  for (const o of Array.isArray(objects) ? objects : []) {
+    if (!isStruct(o)) continue;
+    const snap = memberCi(o, 'snapshot');
+    if (!isStruct(snap)) continue;
+    byId.set(s(memberCi(o, 'id')), { cls: s(memberCi(o, 'class')), snap });
   }
   const get = (id: unknown, cls: string): Obj | undefined => {
     const o = byId.get(s(id));
@@ -134,7 +182,7 @@ export async function parseOvaXml(xml: string): Promise<VmmetaSummary> {
       const vdi = get(vbd['VDI'], 'VDI');
       const sr = vdi ? get(vdi['SR'], 'SR') : undefined;
       disks.push({
-        vbdType: s(vbd['type']),
+        vbdType: canonical(vbd['type'], VBD_TYPES),
         attached: vbd['currently_attached'] === true,
         userdevice: s(vbd['userdevice']),
         vdiUuid: vdi ? s(vdi['uuid']) : '',
@@ -154,7 +202,8 @@ export async function parseOvaXml(xml: string): Promise<VmmetaSummary> {
     vms.push({
       uuid: s(snap['uuid']),
       name: s(snap['name_label']),
-      powerState: s(snap['power_state']),
+      // The datamodel's default, as XAPI reads a record without one.
+      powerState: snap['power_state'] === undefined ? 'Halted' : canonical(snap['power_state'], POWER_STATES),
       isTemplate: snap['is_a_template'] === true,
       isSnapshot: snap['is_a_snapshot'] === true,
       disks,
@@ -163,16 +212,28 @@ export async function parseOvaXml(xml: string): Promise<VmmetaSummary> {
   }
   return {
     version: {
-      xapiMajor: n(v['xapi_major']),
-      xapiMinor: n(v['xapi_minor']),
-      productBrand: s(v['product_brand']),
-      productVersion: s(v['product_version']),
-      exportVsn: n(v['export_vsn']),
+      xapiMajor: n(version['xapi_major']),
+      xapiMinor: n(version['xapi_minor']),
+      productBrand: s(version['product_brand']),
+      productVersion: s(version['product_version']),
+      exportVsn: n(version['export_vsn']),
     },
     vms,
+    shape,
   };
 }
 
+/** Reads a .vmmeta for display: its summary, with any shape problems listed in it. */
 export async function readVmmeta(tar: Buffer, maxBytes = VMMETA_MAX_BYTES): Promise<VmmetaSummary> {
-  return parseOvaXml(await extractOvaXml(tar, maxBytes));
+  return parseOvaXml(await extractOvaXmlBytes(tar, maxBytes));
+}
+
+/**
+ * Reads a .vmmeta that is about to be sent to XAPI: throws VmmetaError (UNSAFE_BACKUP_FILE)
+ * for anything XAPI's import would be the first to find wrong.
+ */
+export async function readSendableVmmeta(tar: Buffer, maxBytes = VMMETA_MAX_BYTES): Promise<VmmetaSummary> {
+  const meta = await readVmmeta(tar, maxBytes);
+  if (meta.shape.total > 0) throw new VmmetaError(describeShapeProblems(meta.shape));
+  return meta;
 }

@@ -15,7 +15,11 @@
  *
  * Output is exactly XAPI's: one line, no whitespace, strings bare (never <string>), ints
  * bare, `<?xml version="1.0"?>` on method responses, `Status` first in the envelope, text
- * escaped for < > & " with control characters other than tab/LF/CR dropped.
+ * escaped for < > & " with control characters other than tab/LF/CR dropped. Struct member
+ * names keep their control characters raw: XAPI's writer (the rpc library's Xmlrpc
+ * add_value) puts a name out as it is, so a map key such as an other_config key with a
+ * C0 control reaches clients as a character XML forbids. (XAPI does not escape < > & " in
+ * names either, which would make its answer malformed; here those stay escaped.)
  *
  * Input is parsed strictly with saxes: a DOCTYPE is refused (no entity expansion possible),
  * undefined entities are errors, nesting depth and size are bounded.
@@ -146,6 +150,25 @@ export function formatDouble(x: number): string {
   return fixed.includes('.') ? fixed.replace(/0+$/, '').replace(/\.$/, '') : fixed;
 }
 
+/** Anything escapeName changes: names keep control characters, as XAPI's writer does. */
+const NAME_NEEDS_ESCAPE = /[&<>"\ud800-\udfff\ufffe\uffff]/;
+
+/** A struct member name as XAPI writes it: control characters raw (see the header). */
+export function escapeName(s: string): string {
+  if (!NAME_NEEDS_ESCAPE.test(s)) return s;
+  let out = '';
+  for (const ch of s) {
+    const c = ch.codePointAt(0) ?? 0;
+    if (ch === '&') out += '&amp;';
+    else if (ch === '<') out += '&lt;';
+    else if (ch === '>') out += '&gt;';
+    else if (ch === '"') out += '&quot;';
+    else if (c === 0xfffe || c === 0xffff || (c >= 0xd800 && c <= 0xdfff)) continue;
+    else out += ch;
+  }
+  return out;
+}
+
 // Built by string concatenation: V8 joins such strings lazily (ropes), which measured
 // faster than pushing millions of pieces into an array and joining them (12 MB answers).
 function serializeInner(v: XmlRpcValue): string {
@@ -161,7 +184,7 @@ function serializeInner(v: XmlRpcValue): string {
     return `${out}</data></array>`;
   }
   let out = '<struct>';
-  for (const k of Object.keys(v)) out += `<member><name>${escapeText(k)}</name><value>${serializeInner(v[k] as XmlRpcValue)}</value></member>`;
+  for (const k of Object.keys(v)) out += `<member><name>${escapeName(k)}</name><value>${serializeInner(v[k] as XmlRpcValue)}</value></member>`;
   return `${out}</struct>`;
 }
 

@@ -56,3 +56,5 @@ export {
 } from './http.js';
 export type { ExportMetadataTarget, ImportMetadataOptions, ImportRawVdiOptions, RawFormat, StreamingDownload, TransferOptions } from './http.js';
 export { serializeMethodCall, parseMethodResponse, decodeValueXml, formatXenDate } from './xmlrpc-codec.js';
+export { decodeValueDocument, MethodResponseDecoder, MAX_VALUE_DEPTH } from './xmlrpc-decoder.js';
+export type { DecodeOptions, ValueDocument } from './xmlrpc-decoder.js';

@@ -10,12 +10,21 @@
  * Values decode as xmlrpc's Deserializer decodes them (bare <value> and <string> →
  * string, <i8> → decimal string, <int>/<i4> → number, <double>, <boolean>, <nil/>,
  * <base64> → Buffer, <dateTime.iso8601> → Date read as XAPI reads it: no zone = UTC), with
- * two hardenings: struct members are own properties whatever their name (`__proto__`
- * included), and a DOCTYPE is refused, so no entity can be declared, let alone expanded.
+ * hardenings for answers and files nobody vouches for:
+ *  - struct members are own properties whatever their name (`__proto__` included);
+ *  - a DOCTYPE is refused, so no entity can be declared, let alone expanded;
+ *  - characters XML forbids (raw C0 controls: XAPI writes map keys unescaped) are decoded
+ *    to their exact value instead of failing the whole answer (xml-forbidden-chars.ts);
+ *  - nesting, element depth, attributes and (on request) the number of values are bounded,
+ *    so a crafted answer ends with a clear error, never a stack overflow later or unbounded
+ *    memory; text mixed into the markup is refused, as XAPI's own reader refuses it.
+ * The same decoder reads a standalone <value> document (ova.xml, task results), with or
+ * without an XML declaration.
  */
 import { createRequire } from 'node:module';
 import { StringDecoder } from 'node:string_decoder';
 import { SaxesParser } from 'saxes';
+import { countForbiddenChars, maskForbiddenChars, unmaskForbiddenChars } from './xml-forbidden-chars.js';
 
 const require = createRequire(import.meta.url);
 const dates = require('xmlrpc/lib/date_formatter.js') as { decodeIso8601(text: string): Date };
@@ -39,7 +48,32 @@ export interface DecodeOptions {
    */
   recordFields?: ReadonlySet<string>;
   recordDepth?: number;
+  /** The document: a <methodResponse> (default), or one standalone <value> (ova.xml, task results). */
+  root?: 'methodResponse' | 'value';
+  /** Most <value>s nested in one another (default MAX_VALUE_DEPTH). */
+  maxDepth?: number;
+  /** Most values and struct members built (default: no limit beyond the input's size). */
+  maxValues?: number;
+  /**
+   * 'bigint': <int>, <i4> and <i8> decode to bigint, so an integer can be told from a
+   * <double> and from a string (what XAPI's typed readers tell apart). Default 'number'
+   * (<i8> stays a decimal string), as xmlrpc's Deserializer.
+   */
+  integers?: 'number' | 'bigint';
+  /** Refuse a struct naming one member twice (XAPI's writer never does). */
+  uniqueMembers?: boolean;
 }
+
+/**
+ * XenAPI's deepest values are under ten <value>s deep (event.from: envelope, value, events,
+ * event, snapshot, map field); a deeper answer is not XenAPI, and decoded values this deep
+ * overflow the stack of anything that walks them (String(), JSON.stringify).
+ */
+export const MAX_VALUE_DEPTH = 64;
+/** An element per container level is <value>, <struct>/<array>, <member>/<data>. */
+const ELEMENTS_PER_LEVEL = 3;
+/** XML-RPC elements have no attributes; a few are tolerated (XAPI's reader ignores them). */
+const MAX_ATTRIBUTES = 16;
 
 type Scalar = 'string' | 'int' | 'i4' | 'i8' | 'double' | 'boolean' | 'base64' | 'dateTime.iso8601' | 'nil';
 
@@ -58,6 +92,7 @@ type Sink = { valueBase: number } & (
 const SCALARS = new Set<string>(['string', 'int', 'i4', 'i8', 'double', 'boolean', 'base64', 'dateTime.iso8601', 'nil']);
 const STRUCTURE = new Set<string>(['methodResponse', 'params', 'param', 'fault', 'data', 'member', 'name']);
 const INTEGER = /^[+-]?\d+$/;
+const BLANK = /^[ \t\r\n]*$/;
 /** XAPI's date-times: 20200407T09:01:28Z, 20200407T07:01:28 (no zone), …+02:00. */
 const XAPI_DATETIME = /^(\d{4})-?(\d{2})-?(\d{2})T(\d{2}):?(\d{2}):?(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 
@@ -90,19 +125,23 @@ function detach(s: string): string {
   return s.length < 13 ? s : (' ' + s).slice(1);
 }
 
-function scalarValue(tag: Scalar, text: string): unknown {
+function scalarValue(tag: Scalar, text: string, bigints: boolean): unknown {
   switch (tag) {
     case 'string':
       return detach(text);
     case 'int':
     case 'i4': {
+      if (bigints) {
+        if (!INTEGER.test(text.trim())) throw new Error(`expected an integer but got '${text.slice(0, 40)}'`);
+        return BigInt(text.trim());
+      }
       const n = parseInt(text, 10);
       if (Number.isNaN(n)) throw new Error(`expected an integer but got '${text.slice(0, 40)}'`);
       return n;
     }
     case 'i8':
       if (!INTEGER.test(text.trim())) throw new Error(`expected an integer (i8) but got '${text.slice(0, 40)}'`);
-      return detach(text.trim());
+      return bigints ? BigInt(text.trim()) : detach(text.trim());
     case 'double': {
       const n = parseFloat(text);
       if (Number.isNaN(n)) throw new Error(`expected a double but got '${text.slice(0, 40)}'`);
@@ -123,15 +162,26 @@ function scalarValue(tag: Scalar, text: string): unknown {
 
 /** Incremental decoder: write() chunks, then end() for the single returned value. */
 export class MethodResponseDecoder {
-  readonly #parser = new SaxesParser();
+  // XML 1.0 whatever a document declares: its rules are the ones the masking is made for.
+  readonly #parser = new SaxesParser({ defaultXMLVersion: '1.0', forceXMLVersion: true });
   readonly #utf8 = new StringDecoder('utf8');
   readonly #sinks: Sink[] = [];
   /** Per open <value>: whether a typed child or a container has given it its value. */
   readonly #values: boolean[] = [];
   readonly #fields: ReadonlySet<string> | undefined;
   readonly #recordDepth: number;
+  readonly #root: 'methodResponse' | 'value';
+  readonly #maxDepth: number;
+  readonly #maxElements: number;
+  readonly #maxValues: number;
+  readonly #bigints: boolean;
+  readonly #uniqueMembers: boolean;
   #text = '';
   #structDepth = 0;
+  #elements = 0;
+  #attributes = 0;
+  #built = 0;
+  #forbidden = 0;
   /** While > 0: inside a member that is not kept; counts open elements below it. */
   #skipping = 0;
   #params: unknown[] = [];
@@ -142,9 +192,24 @@ export class MethodResponseDecoder {
   constructor(opts: DecodeOptions = {}) {
     this.#fields = opts.recordFields;
     this.#recordDepth = opts.recordDepth ?? 2;
+    this.#root = opts.root ?? 'methodResponse';
+    this.#maxDepth = opts.maxDepth ?? MAX_VALUE_DEPTH;
+    this.#maxElements = (this.#maxDepth + 2) * ELEMENTS_PER_LEVEL;
+    this.#maxValues = opts.maxValues ?? Infinity;
+    this.#bigints = opts.integers === 'bigint';
+    this.#uniqueMembers = opts.uniqueMembers ?? false;
     const p = this.#parser;
     p.on('doctype', () => this.#fail(new Error('a DOCTYPE is not allowed in an XML-RPC answer')));
-    p.on('opentag', (tag) => this.#open(tag.name));
+    // Attributes arrive before their element's opentag; counted per element, so a crafted
+    // element cannot make saxes collect millions of them. (Each handler is a property saxes
+    // adds to itself; one more made it three times slower, hence no opentagstart handler.)
+    p.on('attribute', () => {
+      if (++this.#attributes > MAX_ATTRIBUTES) this.#fail(new Error(`an element with more than ${MAX_ATTRIBUTES} attributes (XML-RPC has none)`));
+    });
+    p.on('opentag', (tag) => {
+      this.#attributes = 0;
+      this.#open(tag.name);
+    });
     p.on('closetag', (tag) => this.#close(tag.name));
     p.on('text', (t) => {
       if (this.#skipping === 0) this.#text += t;
@@ -155,6 +220,11 @@ export class MethodResponseDecoder {
     p.on('error', (err) => this.#fail(err));
   }
 
+  /** Raw characters XML forbids that were decoded leniently (see xml-forbidden-chars.ts). */
+  get forbiddenChars(): number {
+    return this.#forbidden;
+  }
+
   #fail(err: Error): never {
     this.#error ??= err;
     throw this.#error;
@@ -163,16 +233,22 @@ export class MethodResponseDecoder {
   write(chunk: Buffer | string): void {
     if (this.#error) throw this.#error;
     const text = typeof chunk === 'string' ? chunk : this.#utf8.write(chunk);
-    if (text !== '') this.#parser.write(text);
+    if (text !== '') this.#feed(text);
+  }
+
+  #feed(text: string): void {
+    const masked = maskForbiddenChars(text);
+    if (masked !== text) this.#forbidden += countForbiddenChars(text);
+    this.#parser.write(masked);
   }
 
   /** Ends the input; returns the response's value, or throws (XmlRpcFault for a fault). */
   end(): unknown {
     if (this.#error) throw this.#error;
     const rest = this.#utf8.end();
-    if (rest !== '') this.#parser.write(rest);
+    if (rest !== '') this.#feed(rest);
     this.#parser.close();
-    if (!this.#sawResponse) throw new Error('not an XML-RPC method response');
+    if (!this.#sawResponse) throw new Error(this.#root === 'value' ? 'not an XML-RPC <value> document' : 'not an XML-RPC method response');
     if (this.#fault !== undefined) {
       const f = (typeof this.#fault === 'object' && this.#fault !== null ? this.#fault : {}) as Record<string, unknown>;
       throw new XmlRpcFault(f['faultCode'], String(f['faultString'] ?? ''));
@@ -182,14 +258,18 @@ export class MethodResponseDecoder {
   }
 
   #open(tag: string): void {
+    if (++this.#elements > this.#maxElements) this.#fail(new Error(`elements nested more than ${this.#maxElements} deep (XenAPI nests a few)`));
     if (this.#skipping > 0) {
       this.#skipping++;
       return;
     }
+    if (!BLANK.test(this.#text)) this.#fail(new Error(`text before <${tag.slice(0, 40)}> where XML-RPC has only elements`));
     this.#text = '';
+    if (this.#elements === 1) this.#openRoot(tag);
     const valueBase = this.#values.length;
     switch (tag) {
       case 'value':
+        if (valueBase >= this.#maxDepth) this.#fail(new Error(`values nested more than ${this.#maxDepth} deep (XenAPI's deepest are under 10)`));
         this.#values.push(false);
         return;
       case 'array':
@@ -203,33 +283,48 @@ export class MethodResponseDecoder {
         this.#sinks.push({ kind: tag, valueBase });
         return;
       case 'methodResponse':
-        if (this.#sawResponse) this.#fail(new Error('a second <methodResponse>'));
-        this.#sawResponse = true;
+        if (this.#elements !== 1) this.#fail(new Error('a <methodResponse> inside the document'));
         return;
       default:
         if (!SCALARS.has(tag) && !STRUCTURE.has(tag)) this.#fail(new Error(`unknown XML-RPC tag <${tag.slice(0, 40)}>`));
     }
   }
 
+  /** The document element: <methodResponse>, or for a value document <value> (whose sink is the result). */
+  #openRoot(tag: string): void {
+    if (this.#root === 'value') {
+      if (tag !== 'value') this.#fail(new Error(`the document is <${tag.slice(0, 40)}>, not an XML-RPC <value>`));
+      this.#sinks.push({ kind: 'param', valueBase: 0 });
+    } else if (tag !== 'methodResponse') {
+      this.#fail(new Error(`the document is <${tag.slice(0, 40)}>, not an XML-RPC <methodResponse>`));
+    }
+    this.#sawResponse = true;
+  }
+
   #close(tag: string): void {
+    this.#elements--;
     if (this.#skipping > 0) {
       // The skipped member's own </member> brings the decoder back.
       if (--this.#skipping === 0 && tag !== 'member') this.#fail(new Error('malformed struct member'));
       return;
     }
-    const text = this.#text;
+    const raw = this.#text;
     this.#text = '';
+    const text = unmaskForbiddenChars(raw);
     switch (tag) {
       case 'value':
         if (!this.#values.pop()) this.#give(detach(text));
+        else this.#blank(raw, tag);
         return;
       case 'array': {
+        this.#blank(raw, tag);
         const sink = this.#sinks.pop();
         if (sink?.kind !== 'array') this.#fail(new Error('misplaced </array>'));
         this.#give(sink.items);
         return;
       }
       case 'struct': {
+        this.#blank(raw, tag);
         const sink = this.#sinks.pop();
         if (sink?.kind !== 'struct') this.#fail(new Error('misplaced </struct>'));
         this.#structDepth--;
@@ -238,6 +333,7 @@ export class MethodResponseDecoder {
       }
       case 'param':
       case 'fault':
+        this.#blank(raw, tag);
         this.#sinks.pop();
         return;
       case 'name': {
@@ -248,23 +344,40 @@ export class MethodResponseDecoder {
           this.#skipping = 1;
           return;
         }
+        if (this.#uniqueMembers && Object.prototype.hasOwnProperty.call(struct.obj, text)) {
+          this.#fail(new Error(`a struct names member ${JSON.stringify(text.slice(0, 40))} twice`));
+        }
+        this.#count();
         struct.name = text;
         return;
       }
       default:
-        if (!SCALARS.has(tag)) return; // params, data, member, methodResponse
+        if (!SCALARS.has(tag)) {
+          this.#blank(raw, tag); // params, data, member, methodResponse
+          return;
+        }
         try {
-          this.#give(scalarValue(tag as Scalar, text));
+          this.#give(scalarValue(tag as Scalar, text, this.#bigints));
         } catch (err) {
           this.#fail(err as Error);
         }
     }
   }
 
+  /** Text beside elements (not inside a scalar) must be white space. */
+  #blank(text: string, tag: string): void {
+    if (!BLANK.test(text)) this.#fail(new Error(`text inside <${tag.slice(0, 40)}> where XML-RPC has only elements`));
+  }
+
+  #count(): void {
+    if (++this.#built > this.#maxValues) this.#fail(new Error(`more than ${this.#maxValues} values`));
+  }
+
   /** A finished value: it fills the innermost open <value> of its sink, and goes to the sink. */
   #give(v: unknown): void {
     const sink = this.#sinks[this.#sinks.length - 1];
     if (!sink) this.#fail(new Error('a value outside <param> or <fault>'));
+    this.#count();
     const open = this.#values.length - 1;
     if (open >= sink.valueBase) {
       if (this.#values[open]) this.#fail(new Error('a <value> holds more than one value'));
@@ -293,4 +406,18 @@ export function decodeMethodResponse(xml: Buffer | string, opts: DecodeOptions =
   const d = new MethodResponseDecoder(opts);
   d.write(xml);
   return d.end();
+}
+
+/** A decoded standalone <value> document, and how many forbidden characters it held. */
+export interface ValueDocument {
+  value: unknown;
+  forbiddenChars: number;
+}
+
+/** Decodes one standalone <value> document (optionally after an XML declaration), e.g. ova.xml. */
+export function decodeValueDocument(xml: Buffer | string, opts: Omit<DecodeOptions, 'root'> = {}): ValueDocument {
+  const d = new MethodResponseDecoder({ ...opts, root: 'value' });
+  d.write(xml);
+  const value = d.end();
+  return { value, forbiddenChars: d.forbiddenChars };
 }
