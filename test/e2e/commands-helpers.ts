@@ -2,7 +2,7 @@
  * Driving a built command line (dist/src/cli.js or the bundle) as an operator would:
  * separate processes, real sockets, a standalone simulated pool (`sim`).
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join, resolve } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,6 +10,17 @@ import { tmpdir } from 'node:os';
 
 export const ROOT = resolve(__dirname, '../..');
 export const DIST_CLI = join(ROOT, 'dist/src/cli.js');
+
+/**
+ * Builds the single-file bundle (as installed on a host) into `dir` and returns its path.
+ * Tests that measure the installed product build their own: `npm test` compiles with tsc
+ * only, so dist/xsconsole-dr.mjs may be missing or stale.
+ */
+export function buildBundle(dir: string): string {
+  const out = join(dir, 'xsconsole-dr.mjs');
+  execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs'), '--out', out], { stdio: 'ignore', timeout: 60_000 });
+  return out;
+}
 
 export interface Run {
   code: number;

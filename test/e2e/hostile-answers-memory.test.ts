@@ -16,17 +16,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { startDemoSimulator, type SimHandle } from '../../src/sim/index.js';
+import { ROOT, buildBundle } from './commands-helpers.js';
 import { SUCCESS_OPEN, endless, startHostileFront, type HostileFront } from '../helpers/hostile-front.js';
 
-const ROOT = resolve(__dirname, '../..');
-const BUNDLE = join(ROOT, 'dist/xsconsole-dr.mjs');
 const BOUND_MB = 300;
 const PASSWORD = 'memory-test-password';
 
@@ -39,7 +37,7 @@ interface Measured {
 
 function runMeasured(host: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Measured> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', join(ROOT, 'bench', 'report-rss.mjs'), BUNDLE, '--host', host, ...args], {
+    const child = spawn(process.execPath, ['--import', join(ROOT, 'bench', 'report-rss.mjs'), bundle, '--host', host, ...args], {
       env: { ...process.env, PATH: `${process.env['PATH'] ?? ''}:/usr/sbin:/sbin`, XSDR_PASSWORD: PASSWORD, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -80,11 +78,12 @@ const membersPiece = () => {
 };
 
 let dir: string;
+let bundle: string;
 
 beforeAll(async () => {
-  if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: build first (npm run build; npm test builds it).`);
   dir = await mkdtemp(join(tmpdir(), 'xsdr-hostile-mem-'));
-});
+  bundle = buildBundle(dir);
+}, 90_000);
 afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });

@@ -12,24 +12,23 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { runBackup, type BackupReport } from '../../src/dr/backup.js';
-import { SBIN_PATH, type Run } from './commands-helpers.js';
+import { SBIN_PATH, buildBundle, type Run } from './commands-helpers.js';
 import { startTestPool, vdiImagePath, type TestPool } from '../helpers/pool.js';
 import { tarOf } from '../helpers/tar.js';
 
 /** The documented bound of every command's peak RSS, whatever the input. */
 const MEMORY_BOUND_KB = 300 * 1024;
-const BUNDLE = resolve(__dirname, '../../dist/xsconsole-dr.mjs');
 const ENV = { ...process.env, PATH: SBIN_PATH };
 const MiB = 1024 * 1024;
 const uuid = (i: number) => `3c5a7e90-1b2d-4f6a-8c0e-${i.toString(16).padStart(12, '0')}`;
 
 let work: string;
 let hook: string;
+let bundle: string;
 
 /** A .vmmeta whose ova.xml is `bytes` of an array of short strings (each decodes to a string of its own). */
 async function costly(bytes: number, salt: number): Promise<Buffer> {
@@ -43,7 +42,7 @@ function measured(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run & { 
   return new Promise((done) => {
     execFile(
       process.execPath,
-      ['--require', hook, BUNDLE, ...args],
+      ['--require', hook, bundle, ...args],
       { env: { ...ENV, XSDR_PASSWORD: '', XSDR_CACHE_DIR: join(work, 'cache'), HWM_OUT: out, ...env }, timeout: 300_000, maxBuffer: 64 * MiB },
       (err, stdout, stderr) => {
         void readFile(out, 'utf8').then(
@@ -56,8 +55,8 @@ function measured(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run & { 
 }
 
 beforeAll(async () => {
-  if (!existsSync(BUNDLE)) throw new Error('dist/xsconsole-dr.mjs is missing: run `npm run build` first (npm test does).');
   work = await mkdtemp(join(tmpdir(), 'xsdr-memory-'));
+  bundle = buildBundle(work);
   hook = join(work, 'peak-rss.cjs');
   // Written as the process exits: VmHWM is the peak resident set size of its whole life.
   await writeFile(
@@ -68,7 +67,7 @@ beforeAll(async () => {
   for (let i = 1; i <= 4; i++) await writeFile(join(work, `m${i}`), await costly(15 * MiB, i));
 }, 120_000);
 afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
+  if (work) await rm(work, { recursive: true, force: true });
 });
 
 describe('peak RSS of the CLI on crafted input stays under 300 MB', () => {

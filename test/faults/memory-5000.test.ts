@@ -1,6 +1,6 @@
 /**
- * A 5000-VM backup, run as an operator runs it (the built CLI in a process of its own,
- * against a simulated pool in this one), completes with every VM exported and within a
+ * A 5000-VM backup, run as an operator runs it (the built CLI in a process of its own, in
+ * the simulated pool's control domain, against that pool in this process), completes with every VM exported and within a
  * memory bound: the client's peak RSS is read from the child itself (bench/report-rss.mjs,
  * preloaded).
  *
@@ -42,7 +42,7 @@ afterAll(async () => {
 
 function runBackup(): Promise<{ code: number | null; json: Record<string, unknown>; maxRssKb: number; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import', join(ROOT, 'bench', 'report-rss.mjs'), CLI, '--host', sim.url, 'backup', '--json'], {
+    const child = spawn(process.execPath, ['--import', join(ROOT, 'bench', 'report-rss.mjs'), CLI, '--host', sim.url, '--sim-dom0', sim.stateDir, 'backup', '--json'], {
       env: { ...process.env, PATH: `${process.env['PATH'] ?? ''}:/usr/sbin:/sbin`, XSDR_PASSWORD: DEMO_ROOT_PASSWORD, XSDR_CACHE_DIR: join(dir, 'cache') },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -112,29 +112,47 @@ export class StagedDevice implements BlockDevice {
   }
 
   /** A block's content as the commit will leave it. */
-  async readNew(block: number, into = Buffer.alloc(this.blockSize)): Promise<Buffer> {
+  async readNew(block: number, into: Buffer = Buffer.alloc(this.blockSize)): Promise<Buffer> {
     await this.read(into, 0, this.blockSize, block * this.blockSize);
     return into;
   }
 
   /** A block's committed content (the base). */
-  async readOld(block: number, into = Buffer.alloc(this.blockSize)): Promise<Buffer> {
+  async readOld(block: number, into: Buffer = Buffer.alloc(this.blockSize)): Promise<Buffer> {
     into.fill(0);
     await this.base.read(into, 0, Math.min(this.blockSize, this.size - block * this.blockSize), block * this.blockSize);
     return into;
   }
 
-  /** Staged blocks whose content differs from the base, ascending. */
-  async changedBlocks(): Promise<number[]> {
+  /**
+   * Those of `blocks` (ascending, all staged) whose content differs from the base. Runs of
+   * consecutive blocks are compared with one read of each side.
+   */
+  async changedAmong(blocks: readonly number[]): Promise<number[]> {
+    const B = this.blockSize;
+    const RUN = 256;
+    const a = Buffer.alloc(RUN * B);
+    const b = Buffer.alloc(RUN * B);
     const out: number[] = [];
-    const a = Buffer.alloc(this.blockSize);
-    const b = Buffer.alloc(this.blockSize);
-    for (const block of this.stagedBlocks()) {
-      await this.overlay.read(a, 0, this.blockSize, block * this.blockSize);
-      await this.readOld(block, b);
-      if (!a.equals(b)) out.push(block);
+    for (let i = 0; i < blocks.length; ) {
+      let j = i + 1;
+      while (j < blocks.length && j - i < RUN && blocks[j] === blocks[j - 1]! + 1) j++;
+      const first = blocks[i]!;
+      const len = (j - i) * B;
+      await this.overlay.read(a, 0, len, first * B);
+      b.fill(0, 0, len);
+      await this.base.read(b, 0, Math.min(len, this.size - first * B), first * B);
+      for (let k = 0; k < j - i; k++) {
+        if (!a.subarray(k * B, (k + 1) * B).equals(b.subarray(k * B, (k + 1) * B))) out.push(first + k);
+      }
+      i = j;
     }
     return out;
+  }
+
+  /** Staged blocks whose content differs from the base, ascending. */
+  changedBlocks(): Promise<number[]> {
+    return this.changedAmong([...this.stagedBlocks()]);
   }
 
   async flush(): Promise<void> {}

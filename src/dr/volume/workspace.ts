@@ -6,7 +6,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Ref, Session } from '../../xenapi/index.js';
-import { deviceSink, executePlan, planFreshCommit, planJournaledCommit, type CommitPlan } from './commit-plan.js';
+import { UPLOAD_RUN_BYTES, deviceSink, executePlan, planFreshCommit, planJournaledCommit, type CommitPlan } from './commit-plan.js';
 import { prepareCopy, prepareDevice, type Preparation } from './prepare-write.js';
 import type { StagedDevice } from './staged-device.js';
 import { NotInControlDomainError, attachToControlDomain, findControlDomain, type ControlDomainInfo } from './attach.js';
@@ -128,7 +128,8 @@ export async function openVdiWorkspace(
     },
     async commit(staged, c = {}) {
       if (opts.readOnly) throw new Error('a read-only copy cannot be committed');
-      const plan = c.fresh ? await planFreshCommit(staged, { wholeDisk: c.wholeDisk ?? false }) : await planJournaledCommit(staged);
+      const runBytes = UPLOAD_RUN_BYTES;
+      const plan = c.fresh ? await planFreshCommit(staged, { wholeDisk: c.wholeDisk ?? false, runBytes }) : await planJournaledCommit(staged, new Date(), { runBytes });
       transfer.uploadedBytes += await copy.send(plan, () => executePlan(plan, deviceSink(staged.base), c.signal), c);
       return plan.summary;
     },
