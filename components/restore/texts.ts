@@ -11,6 +11,7 @@ import { cell } from '../text.js';
 import type { TextLine } from '../dialogues/TextDialogue.js';
 import { neutralise, oneLine } from '../../src/safe-text.js';
 import { errorText } from '../../src/text-sinks.js';
+import { cleanedText } from '../../src/dr/leftovers.js';
 
 export const RESTORE_MENU_TITLE = 'Restore Virtual Machine Metadata';
 export const RESTORE_STATUS_TEXT = 'Press <Enter> to restore Virtual Machine metadata from a Storage Repository.';
@@ -118,6 +119,7 @@ export function preflightLines(p: PreflightReport, vdi: { uuid: string; trusted:
     { text: `Restore ${scopeText(p.scope)} from backup ${neutralise(p.date)}`, bold: true },
     `SR "${neutralise(p.sr.name || p.sr.uuid)}" (${neutralise(p.sr.uuid)})`,
     { text: vdiText(vdi), alert: !vdi.trusted },
+    ...p.cleaned.map(cleanedText),
     '',
     `${plural(c.vms, 'VM')} and ${plural(c.templates, 'template')} to import (halted, keeping their uuids); ${plural(p.names.length, 'SR/VDI name')} to set.`,
   ];
@@ -157,6 +159,8 @@ export function summaryLines(r: RestoreReport, p: PreflightReport | null, finish
     `Backup ${neutralise(r.date)} on SR "${neutralise(r.sr.name || r.sr.uuid)}" (${neutralise(r.sr.uuid)}), ${scopeText(r.scope)}`,
     { text: vdiText(r.vdi), alert: !r.vdi.trusted },
     `${dry ? 'Checked' : 'Finished'} ${formatBackupDate(finishedAt)} in ${(r.durationMs / 1000).toFixed(1)} s.${dry ? ' Nothing was changed.' : ''}`,
+    // Leftovers of earlier runs released before the backup VDI was read (even by a dry run).
+    ...r.cleaned.map(cleanedText),
     '',
   ];
   const ok = r.results.filter((x) => x.ok);

@@ -87,6 +87,7 @@ export function preflightText(p: PreflightReport): string {
     lines.push(`  ${v.name ? neutralise(v.name) : '(no name)'} ${neutralise(v.uuid)}: ${notes.join('; ')}`);
   }
   for (const s of p.skipped) lines.push(`  skipped ${neutralise(s.name)}: ${oneLine(s.reason)}`);
+  for (const c of p.cleaned) lines.push(cleanedText(c));
   const c = p.counts;
   lines.push(
     `${c.vms} VM(s), ${c.templates} template(s); ${c.clashes} clash(es), ${c.missingDisks} with missing disks, ${c.newNetworks} on new networks, ${c.expectedErrors} expected to fail, ${c.unreadable} unreadable`,

@@ -115,6 +115,8 @@ export interface PreflightReport {
   vms: PreflightVm[];
   skipped: EntryProblem[];
   names: Array<Omit<NameChange, 'applied' | 'error'>>;
+  /** Stale VBDs of the backup VDI released before it was read. */
+  cleaned: CleanedVbd[];
   counts: { vms: number; templates: number; clashes: number; missingDisks: number; newNetworks: number; unreadable: number; expectedErrors: number };
 }
 
@@ -271,6 +273,7 @@ export async function preflightRestore(session: Session, opts: RestoreOptions = 
       vms,
       skipped: problems,
       names,
+      cleaned: src.cleaned,
       counts: {
         vms: vms.filter((v) => !v.isTemplate && !v.error).length,
         templates: vms.filter((v) => v.isTemplate).length,

@@ -7,12 +7,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '../../src/dr/backup.js';
 import { backupText } from '../../src/commands/backup.js';
-import { restoreText } from '../../src/commands/restore.js';
+import { preflightText, restoreText } from '../../src/commands/restore.js';
+import { preflightLines } from '../../components/restore/texts.js';
+import { plainText } from '../../components/dialogues/TextDialogue.js';
 import { backupSummaryText } from '../../components/backup/summary.js';
 import { backupVdiUuid } from '../../src/dr/layout.js';
 import { makeExt3 } from '../../src/dr/volume/e2fsprogs.js';
 import { writeFileBytes } from '../../src/dr/volume/files.js';
-import { runRestore } from '../../src/dr/restore.js';
+import { preflightRestore, runRestore } from '../../src/dr/restore.js';
 import { dumpPoolDatabase, type Ref } from '../../src/xenapi/index.js';
 import { controlDomainAttachments, debugfs, fsckReadOnly, imageLs, startTestPool, vdiImagePath, type TestPool } from '../helpers/pool.js';
 import { openImageForWrite } from '../helpers/image-writer.js';
@@ -117,6 +119,17 @@ describe('VBDs left by killed runs and by the stock scripts', () => {
     const r = await runRestore(pool.session, { srUuid, dryRun: true });
     expect(r.cleaned).toContainEqual(expect.objectContaining({ uuid, ours: true, unplugged: true }));
     expect(restoreText(r)).toContain(`Released a killed run's VBD ${uuid} of the backup VDI`);
+    expect(vbdsOfBackupVdi()).toEqual([]);
+  });
+
+  it('releases a stale VBD before a preflight reads the VDI, and the CLI and the console say so', async () => {
+    const vbd = await leftoverVbd(dom0, { [TAG]: 'killed preflight' }, true);
+    const uuid = pool.sim.db.get('VBD', vbd).uuid;
+    const p = await preflightRestore(pool.session, { srUuid });
+    expect(p.cleaned).toContainEqual(expect.objectContaining({ uuid, ours: true, unplugged: true }));
+    const line = `Released a killed run's VBD ${uuid} of the backup VDI`;
+    expect(preflightText(p)).toContain(line);
+    expect(plainText(preflightLines(p, p.vdi))).toContain(line);
     expect(vbdsOfBackupVdi()).toEqual([]);
   });
 });

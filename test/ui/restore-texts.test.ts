@@ -58,6 +58,7 @@ function preflight(): PreflightReport {
     ],
     skipped: [],
     names: [{ kind: 'SR', uuid: SR.uuid, nameLabel: 'NFS storage', nameDescription: '' }],
+    cleaned: [],
     counts: { vms: 2, templates: 1, clashes: 1, missingDisks: 1, newNetworks: 2, unreadable: 1, expectedErrors: 1 },
   };
 }
@@ -92,6 +93,13 @@ describe('restore summary', () => {
     expect(summaryTitle(r)).toBe('Metadata Restore Succeeded (Dry Run)');
     expect(summaryFileName(r, new Date(2025, 0, 31, 23, 59, 58))).toBe('xsconsole-dr-restore-dry-run-2025-01-31-23-59-58.txt');
     expect(summaryFileName(report(), new Date(2025, 0, 31, 23, 59, 58))).toBe('xsconsole-dr-restore-2025-01-31-23-59-58.txt');
+  });
+
+  it('says which leftovers of earlier runs it released before reading the VDI', () => {
+    const vbd = '33333333-3333-4333-8333-333333333333';
+    const t = text(summaryLines(report({ dryRun: true, cleaned: [{ kind: 'vbd', uuid: vbd, vm: 'Control domain on host: xs-1', ours: true, unplugged: true }] }), null, new Date(2025, 5, 2)));
+    expect(t.split('\n').slice(0, 6)).toContain(`Released a killed run's VBD ${vbd} of the backup VDI on "Control domain on host: xs-1" (it was still plugged in).`);
+    expect(text(summaryLines(report(), null, new Date(2025, 5, 2)))).not.toContain('Released');
   });
 
   it('says the VDI came from the legacy scan when it is not the trusted one', () => {

@@ -106,6 +106,7 @@ const preflight: PreflightReport = poison({
   ],
   skipped: [{ name: 'entry', reason: 'why' }],
   names: [{ kind: 'SR', uuid, nameLabel: 'label', nameDescription: 'description' }],
+  cleaned: [{ kind: 'vbd', uuid, vm: 'dom0', ours: true, unplugged: true }],
   counts: { vms: 1, templates: 0, clashes: 1, missingDisks: 1, newNetworks: 1, unreadable: 1, expectedErrors: 1 },
 });
 
