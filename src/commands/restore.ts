@@ -59,6 +59,7 @@ async function chooseVdi(session: Parameters<typeof probeBackupVdis>[0], opts: S
   if (opts.vdi || !opts.legacy) return opts.vdi;
   io.err(LEGACY_WARNING);
   const probe = await probeBackupVdis(session, opts.sr, { legacy: true, access: opts.access, signal, ...lockWait(opts, io) });
+  if (probe.examined === 0) throw new BackupSourceError('NO_VDI', 'No VDIs found on SR.', probe.sr.uuid);
   if (probe.found.length === 0) throw new BackupSourceError('NOT_A_BACKUP', 'Metadata backups not found.');
   if (probe.found.length > 1) {
     throw new BackupSourceError(
@@ -161,8 +162,18 @@ export function registerRestoreCommands(program: Command, io: Io = stdio): void 
     .option('--vdi <uuid>', 'read this VDI (another than the deterministic one needs --legacy)')
     .action(async (opts: SourceOptions, cmd: Command) => {
       const code = await runWithConnection(cmd.optsWithGlobals() as GlobalOptions, { json: opts.json ?? false, io }, async (conn, signal) => {
-        const vdi = await chooseVdi(conn.session, opts, io, signal);
-        const src = await BackupSource.open(conn.session, { ...(opts.sr && { srUuid: opts.sr }), ...(vdi && { vdiUuid: vdi }), legacy: opts.legacy ?? false, access: opts.access, signal, ...lockWait(opts, io) });
+        let src: BackupSource;
+        try {
+          const vdi = await chooseVdi(conn.session, opts, io, signal);
+          src = await BackupSource.open(conn.session, { ...(opts.sr && { srUuid: opts.sr }), ...(vdi && { vdiUuid: vdi }), legacy: opts.legacy ?? false, access: opts.access, signal, ...lockWait(opts, io) });
+        } catch (err) {
+          // As xe-restore-metadata -l: an SR without a backup VDI is no failure (exit 0), it is said.
+          if (!(err instanceof BackupSourceError && err.code === 'NO_VDI' && !opts.vdi)) throw err;
+          const message = `No VDIs found on SR.${opts.legacy ? '' : ' (Backups made before 2024 need --legacy.)'}`;
+          if (opts.json) printJson(io, { sr: err.srUuid ?? null, vdi: null, backups: [], message });
+          else io.err(message);
+          return 0;
+        }
         try {
           if (!opts.json) for (const c of src.cleaned) io.err(cleanedText(c));
           const list = await src.summaries();

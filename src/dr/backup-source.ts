@@ -44,6 +44,8 @@ export class BackupSourceError extends Error {
   constructor(
     readonly code: 'NO_VDI' | 'NOT_A_BACKUP' | 'NOT_PERMITTED' | 'NO_METADATA' | 'NO_SUCH_DATE' | 'NO_ENTRIES' | 'MULTIPLE',
     message: string,
+    /** The SR that was looked at, where it is known. */
+    readonly srUuid?: string,
   ) {
     super(message);
     this.name = 'BackupSourceError';
@@ -253,7 +255,7 @@ export class BackupSource {
       ref = await session.call<Ref>('VDI.get_by_uuid', wanted);
     } catch (err) {
       if (err instanceof XenApiError && err.code === 'UUID_INVALID') {
-        throw new BackupSourceError('NO_VDI', `No backup VDI ${neutralise(wanted)} on SR "${neutralise(sr.nameLabel)}".`);
+        throw new BackupSourceError('NO_VDI', `No backup VDI ${neutralise(wanted)} on SR "${neutralise(sr.nameLabel)}".`, sr.uuid);
       }
       throw err;
     }

@@ -47,6 +47,17 @@ describe('backup', () => {
     expect(json(asJson).error).toMatchObject({ code: 'ERROR', meaning: expect.stringMatching(/No backup VDI/), nextStep: expect.any(String) });
   });
 
+  it('list without a backup VDI: exit 0 with the stock message (as xe-restore-metadata -l), text and JSON', async () => {
+    const [text, asJson, legacy] = await Promise.all([cli('list'), cli('list', '--json'), cli('list', '--legacy')]);
+    expect(text).toMatchObject({ code: 0, stdout: '' });
+    expect(text.stderr.trim()).toBe('No VDIs found on SR. (Backups made before 2024 need --legacy.)');
+    expect(asJson.code).toBe(0);
+    expect(json(asJson)).toMatchObject({ sr: expect.stringMatching(UUID), vdi: null, backups: [] });
+    // The legacy scan finds the SR's other VDIs, none of them a backup: that is a failure, as stock.
+    expect(legacy.code).toBe(1);
+    expect(legacy.stderr).toMatch(/Metadata backups not found/);
+  });
+
   it('creates the VDI and backs up: text report, exit 0', async () => {
     const r = await cli('backup');
     expect(r.code).toBe(0);
