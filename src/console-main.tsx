@@ -49,7 +49,8 @@ export async function runConsole(opts: GlobalOptions): Promise<void> {
     user: opts.user,
     hostLabel: hostLabelOf(target),
     originator: ORIGINATOR,
-    ...(target.kind === 'embedded' && { loginHint: 'Demo pool: the root password is documented in the README.' }),
+    // The demo pool's password is public: shown where it is asked for.
+    ...(target.kind === 'embedded' && { loginHint: `Demo pool: log in as root with the password "${target.password}".` }),
     ...(warning !== undefined && { securityWarning: warning }),
     schedule: {
       cronRoot: resolve(opts.cronRoot ?? DEFAULT_CRON_ROOT),

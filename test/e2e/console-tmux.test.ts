@@ -139,6 +139,7 @@ describe('the console in a terminal', () => {
     await highlight((row) => row.startsWith('Backup Virtual Machine Metadata'), 'Backup');
     send('Enter');
     await waitForText('Please log in to perform this function');
+    await waitForText(`Demo pool: log in as root with the password "${DEMO_PASSWORD}".`);
     send('Tab');
     send(DEMO_PASSWORD, true);
     await waitForScreen((sc) => /Password\s+\*{4}_/.test(sc), 'the masked password');

@@ -32,7 +32,7 @@ function freshServices(): LiveConsoleServices {
     target: { url: sim.url, tls: {}, describe: `embedded simulated pool at ${sim.url}` },
     user: 'root',
     hostLabel: new URL(sim.url).host,
-    loginHint: 'Demo pool: the root password is documented in the README.',
+    loginHint: 'Demo pool: log in as root with the password "demo".',
   });
   return services;
 }
@@ -72,7 +72,7 @@ describe('login dialogue against the simulated pool', () => {
     let f = await openLogin(r);
     expect(f).toMatch(/Username\s+root_/);
     expect(flat(f)).toContain(`Pool: embedded simulated pool at ${sim.url}`);
-    expect(flat(f)).toContain('Demo pool: the root password is documented in the README.');
+    expect(flat(f)).toContain('Demo pool: log in as root with the password "demo".');
     expect(f.split('\n')[0]).toMatch(new RegExp(`${new URL(sim.url).host.replace(/\./g, '\\.')}$`));
     const before = sessionCount();
     await typeAndSubmit(r, PASSWORD);
