@@ -1,6 +1,7 @@
 /**
- * The restore's texts: stock xsconsole wording where it has one (facts §6.9), and the
- * preflight and summary screens it does not have. Pure functions, tested without a terminal.
+ * The restore's texts: stock xsconsole wording where it has one
+ * (plugins-base/XSFeatureDRRestore.py), and the preflight and summary screens it does not
+ * have. Pure functions, tested without a terminal.
  */
 import type { BackupSummary, RestoreScope } from '../../src/dr/backup-source.js';
 import { formatBackupDate } from '../../src/dr/layout.js';

@@ -1,4 +1,7 @@
-/** The schedule's texts: stock xsconsole wording (facts §7), plus the SR and last run. Pure. */
+/**
+ * The schedule's texts: stock xsconsole wording (plugins-base/XSFeatureDRSchedule.py), plus
+ * the SR and last run. Pure.
+ */
 import type { ScheduleSetting, ScheduleStatus, SetScheduleReport } from '../../src/dr/schedule.js';
 import type { ScheduledResult } from '../../src/dr/scheduled-backup.js';
 import type { SrLabel } from '../services.js';

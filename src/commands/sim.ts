@@ -27,7 +27,7 @@ interface SimCommandOptions {
   authDelay?: number;
 }
 
-/** XAPI sleeps about 5 s before answering a bad password (facts §1.6). */
+/** XAPI sleeps about 5 s before answering a bad password (xen-api ocaml/xapi/xapi_session.ml). */
 export const XAPI_AUTH_DELAY_MS = 5000;
 
 export function registerSimCommand(program: Command): void {

@@ -110,7 +110,7 @@ async function vdiCandidate(session: Session, ref: Ref, sr: SrInfo): Promise<Can
   return { ref, uuid, nameLabel: toStr(rec['name_label']), virtualSize: toInt(rec['virtual_size']), trusted: uuid === backupVdiUuid(sr.uuid) };
 }
 
-/** The candidates the stock restore would examine (facts §6.8 step 2). */
+/** The candidates the stock restore would examine (xen-api scripts/xe-restore-metadata). */
 export async function candidateVdis(session: Session, sr: SrInfo, legacy: boolean): Promise<CandidateVdi[]> {
   if (!legacy) {
     try {

@@ -1,6 +1,7 @@
 /**
  * Finding or creating the backup VDI of an SR. Since XSA-459 the only VDI ever trusted
- * is the one whose uuid is UUIDv5(namespace, SR uuid) (facts §5.2); nothing else is looked at.
+ * is the one whose uuid is UUIDv5(namespace, SR uuid) (xen-api ocaml/xapi/xapi_vdi.ml);
+ * nothing else is looked at.
  */
 import { XenApiError, isNullRef, toInt, toStr, type Ref, type Session } from '../xenapi/index.js';
 import { BACKUP_VDI_LABEL, BACKUP_VDI_OTHER_CONFIG_KEY, BACKUP_VDI_SIZE, backupVdiUuid } from './layout.js';

@@ -1,7 +1,7 @@
 /**
  * "Backup Virtual Machine Metadata": writes what the stock xe-backup-metadata writes
- * (facts §6), so the host's own tools can restore our backups and we theirs, and does
- * better where stock is fragile:
+ * (xen-api scripts/xe-backup-metadata), so the host's own tools can restore our backups and
+ * we theirs, and does better where stock is fragile:
  *  - the dated folder is written as metadata/.incomplete-<date> and renamed when complete,
  *    so an interrupted run never shows up in a list (stock `ls` hides dot-names);
  *  - the database dump is written under a temporary name before the rotation, so a failed

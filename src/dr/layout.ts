@@ -1,5 +1,6 @@
 /**
- * The stock on-VDI layout of xe-backup-metadata as pure functions (facts §5.2, §6.2–6.5).
+ * The stock on-VDI layout of xe-backup-metadata as pure functions (xen-api
+ * scripts/xe-backup-metadata).
  * Everything here is about names and text; nothing touches a disk or the network.
  * Names read back from a backup VDI are untrusted: the parsers here accept only the
  * exact stock shapes.
@@ -59,7 +60,7 @@ export function confPath(vdiUuid: string): string {
   return `/conf/${vdiUuid}`;
 }
 
-/** conf/<vdi-uuid>: the logrotate config the stock script writes once (facts §6.3). */
+/** conf/<vdi-uuid>: the logrotate config the stock script writes once. */
 export function logrotateConf(vdiUuid: string, poolUuid: string, history: number): string {
   return `${mountPointOf(vdiUuid)}/${poolUuid}.db {\n    rotate ${history}\n    missingok\n}\n`;
 }

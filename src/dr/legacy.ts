@@ -1,6 +1,7 @@
 /**
  * The classic path of XenServer 4.1 days, before the backup VDI existed: VM metadata
- * exported to plain numbered files and imported back from them (facts §3.7, §8.5).
+ * exported to plain numbered files and imported back from them (xen-api
+ * ocaml/xapi-cli-server/cli_operations.ml).
  *  - export: `xe vm-export --multiple metadata=true filename=F` numbering: F, F2, F3, …;
  *    each VM takes the next number when its export starts, so a failed VM leaves a gap;
  *    selectors never match templates, snapshots or the control domain.

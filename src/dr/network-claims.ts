@@ -1,8 +1,9 @@
 /**
  * Keeps concurrent imports from creating the same network twice. XAPI's import matches a
  * VIF's network by name_label, else by bridge, and creates it from the export when neither
- * matches (facts §4.6). Imported one after another (stock), the second VM on a missing
- * network finds the one the first created; imported side by side, both would create one.
+ * matches (xen-api ocaml/xapi/import.ml). Imported one after another (stock), the second VM
+ * on a missing network finds the one the first created; imported side by side, both would
+ * create one.
  * So an import that needs a network nobody has yet claims it, and an import that needs a
  * claimed network waits for the claimer to finish first.
  */

@@ -1,6 +1,7 @@
 /**
  * "Restore Virtual Machine Metadata": the stock xe-restore-metadata import loop and
- * SR/VDI renaming (facts §6.8), plus a preflight the stock tools do not have.
+ * SR/VDI renaming (xen-api scripts/xe-restore-metadata), plus a preflight the stock tools
+ * do not have.
  * Each .vmmeta goes to XAPI's /import_metadata with restore (xe --preserve) on, dry_run and
  * force as chosen; one failing VM never stops the others; the report says per VM what was
  * created or which XAPI error refused it.
@@ -288,8 +289,8 @@ export async function preflightRestore(session: Session, opts: RestoreOptions = 
 }
 
 /**
- * XAPI's import rules (facts §4.6, §4.7) applied to what the preflight knows, in XAPI's
- * handler order: VDIs are looked up before the VM is checked, VBDs after it.
+ * XAPI's import rules (xen-api ocaml/xapi/import.ml) applied to what the preflight knows,
+ * in XAPI's handler order: VDIs are looked up before the VM is checked, VBDs after it.
  */
 function predictError(
   existing: Record<string, unknown> | undefined,

@@ -1,10 +1,11 @@
 /**
- * "Schedule Virtual Machine Metadata", stock compatible (facts §7): the schedule is the
- * presence of `<cron-root>/cron.{daily,weekly,monthly}/backup-metadata`, so the host's cron
- * runs it and stock xsconsole shows the same setting. Our link points to a small runner
- * script, `<cron-root>/xsconsole-dr/backup-metadata-cron`, that runs
- * `xsconsole-dr backup --scheduled` non-interactively; `schedule.json` beside it records
- * the settings for `schedule get` and the console. Neither file ever holds a password.
+ * "Schedule Virtual Machine Metadata", stock compatible (xsconsole
+ * plugins-base/XSFeatureDRSchedule.py): the schedule is the presence of
+ * `<cron-root>/cron.{daily,weekly,monthly}/backup-metadata`, so the host's cron runs it and
+ * stock xsconsole shows the same setting. Our link points to a small runner script,
+ * `<cron-root>/xsconsole-dr/backup-metadata-cron`, that runs `xsconsole-dr backup
+ * --scheduled` non-interactively; `schedule.json` beside it records the settings for
+ * `schedule get` and the console. Neither file ever holds a password.
  *
  * An existing `backup-metadata` that is not our link (the stock runner's link, or a file
  * someone wrote) is never replaced or removed without `force`, and what it was is reported.

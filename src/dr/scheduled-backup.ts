@@ -1,6 +1,6 @@
 /**
  * The scheduled runner (`xsconsole-dr backup --scheduled`), after the stock
- * backup-metadata-cron (facts §7):
+ * backup-metadata-cron (xen-api scripts/backup-metadata-cron):
  *  - acts only where /etc/xensource/pool.conf says exactly "master" (a pool supporter says
  *    "slave:<master>" and does nothing); with no pool.conf at all (not a XenServer host,
  *    e.g. a workstation using --host) it acts too;

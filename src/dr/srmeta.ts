@@ -1,5 +1,5 @@
 /**
- * SRMETA.xml: SR and VDI names and descriptions saved with each backup (facts §6.6).
+ * SRMETA.xml: SR and VDI names and descriptions saved with each backup.
  * Written byte-for-byte as the stock backup-sr-metadata.py writes it (Python minidom,
  * no indentation, one line); read back as untrusted input: size-limited, strict XML with no
  * DTD (so no entity expansion), unknown elements ignored, uuids validated.

@@ -1,9 +1,9 @@
 /**
- * Root password and sessions (facts §1.6). Only a salted scrypt hash of the root password
- * is stored (db meta "root-password"); the password itself is never logged, kept, or put
- * into an error. Login order as XAPI: a supporter answers HOST_IS_SLAVE before looking at
- * the password; a bad password is answered SESSION_AUTHENTICATION_FAILED [uname, msg]
- * after `authDelayMs` (XAPI waits about 5 s).
+ * Root password and sessions (xen-api ocaml/xapi/xapi_session.ml). Only a salted scrypt
+ * hash of the root password is stored (db meta "root-password"); the password itself is
+ * never logged, kept, or put into an error. Login order as XAPI: a supporter answers
+ * HOST_IS_SLAVE before looking at the password; a bad password is answered
+ * SESSION_AUTHENTICATION_FAILED [uname, msg] after `authDelayMs` (XAPI waits about 5 s).
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';

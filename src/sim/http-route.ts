@@ -3,7 +3,7 @@
  * /import_raw_vdi, /pool/xmldbdump, …) plugs into the simulator.
  *
  * A handler is a {@link SimRoute}. The server (server.ts) does, in this order, before the
- * handler runs (facts §3.1, §2.6):
+ * handler runs (as xen-api ocaml/libs/http-lib/http_svr.ml and ocaml/xapi/xapi_http.ml do):
  *  1. routing by method + longest registered path prefix (a trailing slash is harmless);
  *     an unregistered PUT → 403, an unknown HTTP method → 501; POSTs without a more
  *     specific route go to XML-RPC;
@@ -47,7 +47,7 @@ export interface SimRoute {
   handler(ctx: HandlerContext): Promise<void>;
 }
 
-/** The task a handler runs in (facts §2.6). All methods are no-ops once the task is done. */
+/** The task a handler runs in. All methods are no-ops once the task is done. */
 export interface HandlerTask {
   readonly ref: Ref;
   /** True when the server created the task (the request had no task_id). */

@@ -2,7 +2,8 @@
  * Version profiles: which XenServer / Citrix Hypervisor release the simulator pretends to
  * be. A profile fixes the API version the host reports, the XAPI package version (written
  * into ova.xml by metadata exports), the product strings of host.software_version, and the
- * behaviour differences the console must cope with (facts §8).
+ * behaviour differences the console must cope with (releases: xen-api
+ * ocaml/idl/datamodel_types.ml).
  */
 
 export type SimProfileName = 'xs8' | 'ch82' | 'xs71' | 'xs41';
@@ -25,7 +26,10 @@ export interface SimProfile {
   readonly buildNumber: string;
   /** XAPI build date (software_version "date", ova.xml version.date). */
   readonly buildDate: string;
-  /** VDI.create gives "Pool Metadata Backup" user VDIs the UUIDv5 of the SR uuid (§5.2). */
+  /**
+   * VDI.create gives "Pool Metadata Backup" user VDIs the UUIDv5 of the SR uuid (xen-api
+   * ocaml/xapi/xapi_vdi.ml).
+   */
   readonly deterministicBackupVdiUuid: boolean;
   /**
    * Most parameters session.login_with_password takes: 4 with `originator` (API ≥ 2.0),

@@ -5,7 +5,8 @@
  *   defaulting omitted trailing versioned parameters) → session (SESSION_INVALID) →
  *   parameter types (FIELD_TYPE_ERROR [param]) → the method.
  * `Async.<Class>.<msg>` runs the method in a new task named after the call and answers the
- * task ref at once; the task's result is the XML-RPC `<value>` of the return value (§2.3).
+ * task ref at once; the task's result is the XML-RPC `<value>` of the return value (xen-api
+ * ocaml/idl/ocaml_backend/gen_server.ml).
  */
 import { ApiFailure, errorDescription } from './api-error.js';
 import { isStruct, XmlRpcDateTime, type XmlRpcValue } from './codec.js';

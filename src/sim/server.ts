@@ -1,6 +1,7 @@
 /**
- * The simulator's HTTP(S) server: XML-RPC on POST to any path (facts §1.1), HTTP handler
- * routes (http-route.ts) on GET/PUT, state in a folder that survives restarts.
+ * The simulator's HTTP(S) server: XML-RPC on POST to any path (XAPI routes by longest path
+ * prefix), HTTP handler routes (http-route.ts) on GET/PUT, state in a folder that survives
+ * restarts.
  *
  *   const sim = await startSimulator({ stateDir, routes, populate });
  *   // sim.url = "http://127.0.0.1:<port>" (no trailing slash); XML-RPC: POST sim.url + "/"
@@ -347,7 +348,8 @@ class Simulator {
     for (const [k, v] of queryPairs) if (!query.has(k)) query.set(k, v);
     const param = (k: string) => cookies.get(k) ?? query.get(k);
 
-    // Authentication (facts §3.1): session_id (cookie, then query), else Basic, else 401.
+    // Authentication (as in xen-api ocaml/xapi/xapi_http.ml): session_id (cookie, then
+    // query), else Basic, else 401.
     const taskId = param('task_id');
     let sessionRef: Ref | undefined;
     let viaBasic = false;

@@ -1,8 +1,9 @@
 /**
- * Task lifecycle (facts §2): creation, progress, completion (progress 1.0, finished,
- * allowed_operations cleared, then status), cancellation (status cancelled, error_info
- * [TASK_CANCELLED, ref], an AbortSignal for whoever runs the work), destruction (a pending
- * task is only marked, and removed when it completes).
+ * Task lifecycle (xen-api ocaml/xapi/xapi_task.ml, taskHelper.ml): creation, progress,
+ * completion (progress 1.0, finished, allowed_operations cleared, then status),
+ * cancellation (status cancelled, error_info [TASK_CANCELLED, ref], an AbortSignal for
+ * whoever runs the work), destruction (a pending task is only marked, and removed when it
+ * completes).
  */
 import { ApiFailure } from './api-error.js';
 import { serializeValue, XmlRpcDateTime, type XmlRpcValue } from './codec.js';
@@ -65,7 +66,7 @@ export class TaskManager {
     this.complete(ref, { status: 'success', result, type });
   }
 
-  /** Success with a value, serialised as an XML-RPC `<value>` (§2.3). */
+  /** Success with a value, serialised as an XML-RPC `<value>` string, as XAPI's task result is. */
   succeed(ref: Ref, value: XmlRpcValue, type = ''): void {
     this.succeedRaw(ref, serializeValue(value), type);
   }

@@ -1,7 +1,7 @@
 /**
  * UUIDs and refs. v5 is implemented here (SHA-1 per RFC 4122 §4.3) rather than taken from
- * a library because XAPI's deterministic backup-VDI uuid (facts §5.2) must be reproduced
- * bit for bit and checked against known vectors.
+ * a library because XAPI's deterministic backup-VDI uuid (xen-api ocaml/xapi/xapi_vdi.ml,
+ * create) must be reproduced bit for bit and checked against known vectors.
  */
 import { createHash, randomUUID } from 'node:crypto';
 

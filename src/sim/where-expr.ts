@@ -1,7 +1,8 @@
 /**
- * The expression language of `<class>.get_all_records_where` (facts §1.7), reimplemented
- * from its grammar: tokens `field`, `and`, `or`, `not`, `true`, `false`, `(`, `)`, `=` and
- * double-quoted literals without escapes; whitespace is space, tab, newline.
+ * The expression language of `<class>.get_all_records_where` (xen-api
+ * ocaml/database/db_filter_parse.mly), reimplemented from its grammar: tokens `field`,
+ * `and`, `or`, `not`, `true`, `false`, `(`, `)`, `=` and double-quoted literals without
+ * escapes; whitespace is space, tab, newline.
  * Precedence as in XAPI's yacc grammar: `and` and `or` are one left-associative level;
  * `not` binds *looser* than both, so `not A and B` means `not (A and B)`.
  * Comparisons are on the database text of a column (booleans "true"/"false", refs, enums in

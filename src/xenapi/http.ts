@@ -1,7 +1,8 @@
 /**
- * The XAPI HTTP handlers this product uses (facts §3): VM metadata export/import, raw
- * VDI transfer, pool database dump. Each builds the handler's query exactly as the xe
- * CLI would and leaves the mechanics (task, redirects, progress, abort) to transfer.ts.
+ * The XAPI HTTP handlers this product uses (xen-api ocaml/idl/datamodel.ml, http_actions):
+ * VM metadata export/import, raw VDI transfer, pool database dump. Each builds the
+ * handler's query exactly as the xe CLI would and leaves the mechanics (task, redirects,
+ * progress, abort) to transfer.ts.
  */
 import type { Readable } from 'node:stream';
 import { TransportError } from './errors.js';
@@ -49,7 +50,8 @@ function exportMetadataQuery(t: ExportMetadataTarget): Query {
 
 /**
  * GET /export_metadata → the .vmmeta tar (ova.xml inside), fully in memory. XAPI builds
- * the whole archive before it replies (facts §3.2), so a complete body is the success.
+ * the whole archive before it replies (xen-api ocaml/xapi/export.ml), so a complete body is
+ * the success.
  */
 export async function exportMetadata(
   session: Session,

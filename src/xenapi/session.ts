@@ -233,7 +233,7 @@ export class Session {
     return asRecordMap(await this.invoke(`${validClass(cls)}.get_all_records`, [], opts));
   }
 
-  /** `expr` built with quoteWhere()/fieldEquals(); see facts §1.7 for the grammar. */
+  /** `expr` built with quoteWhere()/fieldEquals(); grammar: xen-api ocaml/database/db_filter_parse.mly. */
   async getAllRecordsWhere(cls: string, expr: string, opts?: CallOptions): Promise<Record<Ref, XenRecord>> {
     return asRecordMap(await this.invoke(`${validClass(cls)}.get_all_records_where`, [expr], opts));
   }

@@ -127,7 +127,7 @@ describe('import', () => {
     expect(pool.sim.db.allRecords('VM').size).toBe(before + 4);
 
     // --preserve keeps the uuids, so it meets the originals: a running VM cannot be
-    // replaced, a halted one only by a newer export (facts §4.6).
+    // replaced, a halted one only by a newer export (xen-api ocaml/xapi/import.ml).
     const p = await importClassic(pool.session, { file: f, preserve: true, dryRun: true });
     expect(p).toMatchObject({ imported: 0, errors: 4, dryRun: true, preserve: true });
     for (const [i, x] of p.results.entries()) {

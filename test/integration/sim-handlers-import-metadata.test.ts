@@ -1,8 +1,8 @@
 /**
  * PUT /import_metadata, the DR story: pool A exports VM metadata; pool B attaches A's SR
  * folder (SR.introduce + PBD.create with device_config path + PBD.plug, which scans) and
- * imports it. Then the flag matrix and the error paths of facts §4.6–4.8, each checked
- * for "nothing left behind" where XAPI rolls back.
+ * imports it. Then the flag matrix and the error paths of xen-api's ocaml/xapi/import.ml,
+ * each checked for "nothing left behind" where XAPI rolls back.
  */
 import { request } from 'node:http';
 import { unlink } from 'node:fs/promises';

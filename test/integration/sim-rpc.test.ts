@@ -1,6 +1,7 @@
 /**
  * The simulator's XML-RPC surface over a real socket, checked byte for byte against the
- * wire format of facts §1 with hand-written request bodies.
+ * wire format of xen-api doc/content/xen-api/wire-protocol.md with hand-written request
+ * bodies.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readFile } from 'node:fs/promises';

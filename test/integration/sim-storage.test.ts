@@ -1,6 +1,6 @@
 /**
  * VDI / VBD / SR behaviour of the simulator over real sockets: deterministic backup VDI
- * uuid (facts §5.2 vectors), SR_FULL, sparse image files, VBD autodetect and dom0 plug
+ * uuid (UUIDv5 test vectors), SR_FULL, sparse image files, VBD autodetect and dom0 plug
  * with device symlinks, SR.scan, and two simulated pools sharing one SR folder.
  */
 import { lstat, readlink, rm, stat, writeFile, mkdir } from 'node:fs/promises';
@@ -77,7 +77,7 @@ beforeAll(async () => {
 afterAll(async () => cleanup());
 
 describe('uuid v5', () => {
-  test('vectors of facts §5.2, case-sensitive name', () => {
+  test('UUIDv5 vectors, case-sensitive name', () => {
     expect(backupVdiUuid('00000000-0000-0000-0000-000000000000')).toBe('581017e4-81dd-5c81-adf6-59e789731929');
     expect(backupVdiUuid('3f6e4b2c-1a2b-4c3d-8e9f-0123456789ab')).toBe('4da1b1aa-da5f-59c7-bb58-f99e577d3753');
     expect(backupVdiUuid('3F6E4B2C-1A2B-4C3D-8E9F-0123456789AB')).toBe('8af25a97-2a53-5535-a1b5-2a1036ff5263');

@@ -1,6 +1,6 @@
 /**
- * Tasks and Async calls (facts §2): result strings, failures in error_info, cancel,
- * destroy, and event.from waiting for changes.
+ * Tasks and Async calls (xen-api ocaml/xapi/xapi_task.ml): result strings, failures in
+ * error_info, cancel, destroy, and event.from waiting for changes.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseValue, type XmlRpcStruct } from '../../src/sim/codec.js';

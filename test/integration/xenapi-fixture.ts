@@ -1,8 +1,9 @@
 /**
  * A tiny fake XAPI for the client's tests: real HTTP(S) on 127.0.0.1:0 (or a Unix socket),
- * emitting XAPI's wire bytes as described in the facts file (one-line responses, bare
- * <value> strings, int64 as bare text, Status first). Requests are parsed with saxes, a
- * different parser from the client's, and recorded raw so tests can inspect the encoding.
+ * emitting XAPI's wire bytes (xen-api doc/content/xen-api/wire-protocol.md: one-line
+ * responses, bare <value> strings, int64 as bare text, Status first). Requests are parsed
+ * with saxes, a different parser from the client's, and recorded raw so tests can inspect
+ * the encoding.
  * It knows sessions and tasks only; tests add methods and HTTP routes.
  */
 import http from 'node:http';

@@ -14,7 +14,7 @@ import {
   vmUuidOfEntry,
 } from '../../src/dr/layout.js';
 
-describe('deterministic backup VDI uuid (facts §5.2 vectors)', () => {
+describe('deterministic backup VDI uuid (UUIDv5 vectors)', () => {
   it('matches XAPI for the published vectors', () => {
     expect(backupVdiUuid('00000000-0000-0000-0000-000000000000')).toBe('581017e4-81dd-5c81-adf6-59e789731929');
     expect(backupVdiUuid('3f6e4b2c-1a2b-4c3d-8e9f-0123456789ab')).toBe('4da1b1aa-da5f-59c7-bb58-f99e577d3753');

@@ -1,5 +1,6 @@
 /**
- * event.from (facts §2.5): a change log fed by the database, tokens = database generation.
+ * event.from (result shape: xen-api ocaml/xapi-types/event_types.ml): a change log fed by
+ * the database, tokens = database generation.
  * `classes` holds class names (any case), "*", or "<class>/<ref>"; token "" returns every
  * current object as an "add"; otherwise the call waits up to `timeout` seconds for a
  * change newer than the token. A token older than the kept log → EVENTS_LOST.

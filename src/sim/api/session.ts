@@ -1,7 +1,7 @@
 /**
- * session.* (facts §1.6): login_with_password with 2–4 parameters depending on the
- * profile (omitted `version` / `originator` defaulted as XAPI does), logout, and the
- * generic getters (get_this_host, get_uuid, …) from generic.ts.
+ * session.* (xen-api ocaml/xapi/xapi_session.ml): login_with_password with 2–4 parameters
+ * depending on the profile (omitted `version` / `originator` defaulted as XAPI does),
+ * logout, and the generic getters (get_this_host, get_uuid, …) from generic.ts.
  */
 import { masterHost } from '../context.js';
 import type { SimProfile } from '../profiles.js';

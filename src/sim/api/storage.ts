@@ -1,8 +1,8 @@
 /**
- * SR, PBD and VDI methods (facts §5.1, §5.2): VDI.create with the deterministic backup
- * uuid rule, SR_FULL and SR_NO_PBDS, sparse image files; VDI.destroy; SR.scan /
- * SR.introduce / SR.forget and PBD.create / plug / unplug / destroy, so a second simulated
- * pool can attach an SR folder that another pool wrote.
+ * SR, PBD and VDI methods (xen-api ocaml/xapi/xapi_vdi.ml, create): VDI.create with the
+ * deterministic backup uuid rule, SR_FULL and SR_NO_PBDS, sparse image files; VDI.destroy;
+ * SR.scan / SR.introduce / SR.forget and PBD.create / plug / unplug / destroy, so a second
+ * simulated pool can attach an SR folder that another pool wrote.
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -24,7 +24,7 @@ import {
 } from '../storage.js';
 import { backupVdiUuid, uuidV4 } from '../uuid.js';
 
-/** Label that triggers the deterministic uuid (§5.2). */
+/** Label that, on a user VDI, triggers the deterministic uuid. */
 export const BACKUP_VDI_LABEL = 'Pool Metadata Backup';
 
 /** What a plugged, writable SR allows (as XAPI lists it for a file or LVM SR). */
@@ -50,7 +50,7 @@ export async function createVdi(sim: SimContext, record: XmlRpcValue): Promise<R
   const uuid =
     sim.profile.deterministicBackupVdiUuid && f.type === 'user' && f.name_label === BACKUP_VDI_LABEL ? backupVdiUuid(srRec.uuid) : uuidV4();
   if (db.findRefByUuid('VDI', uuid) !== undefined) {
-    // What XAPI does here is unverified (facts §5.2); the storage layer would refuse.
+    // What XAPI does here is unverified (it is up to the storage backend); ours would refuse.
     throw new ApiFailure('SR_BACKEND_FAILURE', ['', '', `VDI ${uuid} already exists`]);
   }
   const ref = db.create('VDI', { ...f, uuid, location: uuid, physical_utilisation: 0, managed: true, missing: false });

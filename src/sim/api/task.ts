@@ -1,6 +1,6 @@
 /**
- * task.* (facts §2.4): create (label, description), cancel, destroy, and the setters a
- * client uses for tasks it created to follow HTTP transfers.
+ * task.* (xen-api ocaml/xapi/xapi_task.ml): create (label, description), cancel, destroy,
+ * and the setters a client uses for tasks it created to follow HTTP transfers.
  */
 import type { XmlRpcValue } from '../codec.js';
 import { masterHost } from '../context.js';

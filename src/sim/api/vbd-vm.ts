@@ -1,6 +1,7 @@
 /**
- * VBD and VM methods (facts §5.4, §5.5): VBD.create with "autodetect", plug / unplug into
- * the control domain (device name + device symlink), destroy; VM.destroy for halted VMs.
+ * VBD and VM methods (xen-api ocaml/xapi/xapi_vbd.ml): VBD.create with "autodetect", plug /
+ * unplug into the control domain (device name + device symlink), destroy; VM.destroy for
+ * halted VMs.
  * Error codes and parameters follow xapi_vbd_helpers: DEVICE_ALREADY_ATTACHED [vbd],
  * DEVICE_ALREADY_DETACHED [vbd], VM_BAD_POWER_STATE [vm, expected, actual] (lower case),
  * VDI_IN_USE [vdi], VDI_READONLY [vdi], VBD_NOT_UNPLUGGABLE [vbd], and
@@ -17,7 +18,7 @@ import type { MethodRegistry } from '../rpc-dispatch.js';
 import { NULL_REF, type RecordOf } from '../schema.js';
 import { vdiFilePath } from '../storage.js';
 
-/** VBD.device / currently_attached got datamodel defaults in xapi 1.257 (facts §8.1). */
+/** VBD.device / currently_attached got datamodel defaults in xapi 1.257 (xen-api ocaml/idl/datamodel.ml). */
 function vbdDeviceHasDefault(sim: SimContext): boolean {
   const p = sim.profile;
   return p.xapiMajor > 1 || (p.xapiMajor === 1 && p.xapiMinor >= 257);

@@ -1,9 +1,10 @@
 /**
- * GET /export_metadata (facts §3.2): the metadata of one VM (ref | uuid) or of all VMs
- * (all=true, default templates excluded, dom0 unless include_dom0=false) as a tar holding
- * ova.xml. The VMs are locked with operation `metadata_export` while the archive is
- * built; the archive is built in memory, then sent with a Content-Length under an
- * HTTP/1.0 status line. Failure before the reply: task failed + a bare 500.
+ * GET /export_metadata (xen-api ocaml/xapi/export.ml, metadata_handler): the metadata of
+ * one VM (ref | uuid) or of all VMs (all=true, default templates excluded, dom0 unless
+ * include_dom0=false) as a tar holding ova.xml. The VMs are locked with operation
+ * `metadata_export` while the archive is built; the archive is built in memory, then sent
+ * with a Content-Length under an HTTP/1.0 status line. Failure before the reply: task
+ * failed + a bare 500.
  */
 import { ApiFailure, errorDescription } from '../api-error.js';
 import type { Ref, SimDb } from '../db.js';

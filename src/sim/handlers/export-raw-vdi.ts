@@ -1,7 +1,7 @@
 /**
- * GET /export_raw_vdi (facts §3.4), format raw: exactly `virtual_size` bytes of the VDI's
- * image file (zeros past the end of a short or missing file), with no Content-Length —
- * the body ends when the connection closes.
+ * GET /export_raw_vdi (xen-api ocaml/xapi/export_raw_vdi.ml), format raw: exactly
+ * `virtual_size` bytes of the VDI's image file (zeros past the end of a short or missing
+ * file), with no Content-Length — the body ends when the connection closes.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { ApiFailure, errorDescription } from '../api-error.js';

@@ -1,7 +1,7 @@
 /**
- * Response heads the way XAPI's handlers write them (facts §3): `Connection: close`, no
- * `Date`, sometimes no Content-Length (the body then ends with the connection, never with
- * HTTP chunked encoding), and for /export_metadata a `HTTP/1.0` status line.
+ * Response heads the way XAPI's handlers write them: `Connection: close`, no `Date`,
+ * sometimes no Content-Length (the body then ends with the connection, never with HTTP
+ * chunked encoding), and for /export_metadata a `HTTP/1.0` status line.
  *
  * Node always writes "HTTP/1.1"; the 1.0 line is obtained by rewriting the first line
  * in ServerResponse's header serialiser for this one response. That hook is internal to
@@ -66,8 +66,8 @@ export async function endResponse(ctx: HandlerContext): Promise<void> {
 }
 
 /**
- * What XAPI appends after a 200 when an import fails later (facts §2.6): a second, stray
- * response on the same connection, which a client must ignore.
+ * What XAPI appends after a 200 when an import fails later: a second, stray response on
+ * the same connection, which a client must ignore.
  */
 export const STRAY_500 = 'HTTP/1.1 500 Internal Error\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
 

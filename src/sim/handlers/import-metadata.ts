@@ -1,8 +1,9 @@
 /**
- * PUT /import_metadata (facts §3.3): answers `200 OK` before reading the body (the HTTP
- * status says nothing about the outcome), reads ova.xml from the tar body, checks the
- * version, runs the import (ova-import.ts) and completes the task with the XML-RPC set of
- * VM refs. A failure after the 200 fails the task and appends XAPI's stray 500.
+ * PUT /import_metadata (xen-api ocaml/xapi/import.ml, metadata_handler): answers `200 OK`
+ * before reading the body (the HTTP status says nothing about the outcome), reads ova.xml
+ * from the tar body, checks the version, runs the import (ova-import.ts) and completes the
+ * task with the XML-RPC set of VM refs. A failure after the 200 fails the task and appends
+ * XAPI's stray 500.
  */
 import { ApiFailure, errorDescription } from '../api-error.js';
 import type { HandlerContext, SimRoute } from '../http-route.js';

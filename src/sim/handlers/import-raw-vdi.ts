@@ -1,7 +1,7 @@
 /**
- * PUT /import_raw_vdi (facts §3.5), format raw, into an existing VDI (`vdi`) or a new one
- * ("Imported VDI" on `sr_id` / `sr_uuid`, sized by Content-Length). `200 OK` goes out
- * before the body is read. Two body forms:
+ * PUT /import_raw_vdi (xen-api ocaml/xapi/import_raw_vdi.ml), format raw, into an existing
+ * VDI (`vdi`) or a new one ("Imported VDI" on `sr_id` / `sr_uuid`, sized by
+ * Content-Length). `200 OK` goes out before the body is read. Two body forms:
  *  - plain: exactly Content-Length bytes written from offset 0;
  *  - `chunked` query key present: frames of a 12-byte little-endian header
  *    {offset: u64, length: u32} followed by `length` bytes, ended by an all-zero header.

@@ -1,5 +1,6 @@
 /**
- * The simulator's HTTP transfer handlers (facts §3), as routes for the server:
+ * The simulator's HTTP transfer handlers (xen-api ocaml/idl/datamodel.ml, http_actions), as
+ * routes for the server:
  * VM metadata export/import, raw VDI export/import, and the database dump.
  */
 import type { SimRoute } from '../http-route.js';

@@ -1,7 +1,7 @@
 /**
- * ova.xml as a document (facts §4.2–4.3): `{version, objects}` read from XML-RPC, and
- * XAPI's compatibility rule on the exporter's version. Malformed documents fail the way
- * XAPI's unmarshaller does (INTERNAL_ERROR), before any object is looked at.
+ * ova.xml as a document: `{version, objects}` read from XML-RPC, and XAPI's compatibility
+ * rule on the exporter's version (xen-api ocaml/xapi/importexport.ml). Malformed documents
+ * fail the way XAPI's unmarshaller does (INTERNAL_ERROR), before any object is looked at.
  */
 import { ApiFailure } from '../api-error.js';
 import { isStruct, parseValue, XmlRpcParseError, type XmlRpcStruct, type XmlRpcValue } from '../codec.js';

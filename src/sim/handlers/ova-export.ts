@@ -1,5 +1,6 @@
 /**
- * Builds ova.xml for a metadata export (facts §4.2–4.5), the way XAPI's export does:
+ * Builds ova.xml for a metadata export, the way XAPI's export does (xen-api
+ * ocaml/xapi/export.ml):
  *  1. walk from each VM to the objects it needs (VIFs + networks, non-empty VBDs + VDIs +
  *     their SRs, snapshots and the snapshot parent when snapshot metadata is wanted, the
  *     suspend VDI, guest metrics, the hosts named by resident_on / affinity), giving each an
@@ -33,7 +34,7 @@ function makeId(): string {
   return `Ref:${idCounter++}`;
 }
 
-/** The `version` struct of an export made by this profile (facts §4.3). */
+/** The `version` struct of an export made by this profile (xen-api ocaml/xapi/importexport.ml). */
 export function exportVersion(profile: SimProfile): XmlRpcStruct {
   return structOf([
     ['hostname', 'localhost'],

@@ -1,5 +1,6 @@
 /**
- * The metadata import algorithm (facts §4.6–4.8), applied to the simulator's database:
+ * The metadata import algorithm (xen-api ocaml/xapi/import.ml), applied to the simulator's
+ * database:
  * objects are handled class by class in XAPI's order (host, SR, VDI, VM_guest_metrics, VM,
  * network, VBD, VIF), each with a precheck that decides what to do and a step that does
  * it — or, in a dry run, only records what would be used. Every object created registers
@@ -425,7 +426,7 @@ function updateSnapshotAndParentLinks(db: SimDb, state: State): void {
     if (!db.exists('VM', vm)) continue;
     const rec = db.get('VM', vm);
     if (rec.is_a_snapshot && rec.snapshot_of !== NULL_REF) db.set('VM', vm, 'snapshot_of', lookup(state, rec.snapshot_of));
-    // XAPI leaves an unresolvable parent as it was (the "Ref:n" leak of §1.5).
+    // XAPI leaves an unresolvable parent as it was (so an export-local "Ref:n" id can leak).
     const parent = state.table.get(rec.parent);
     if (parent !== undefined) db.set('VM', vm, 'parent', parent);
   }

@@ -1,7 +1,7 @@
 /**
- * The metadata archive (facts §4.1): a tar with exactly one entry `ova.xml`, followed by
- * two zero blocks and no padding to a 10 KiB record (tar-stream's pack writes no record
- * padding, which is what XAPI's writer does too).
+ * The metadata archive (xen-api ocaml/xapi/export.ml): a tar with exactly one entry
+ * `ova.xml`, followed by two zero blocks and no padding to a 10 KiB record (tar-stream's
+ * pack writes no record padding, which is what XAPI's writer does too).
  *
  * Reading follows XAPI's import: the FIRST entry must be `ova.xml`
  * (IMPORT_ERROR_UNEXPECTED_FILE ["ova.xml", actual] otherwise); a body whose first block is

@@ -1,6 +1,7 @@
 /**
- * GET /pool/xmldbdump (facts §3.6): the whole database in XAPI's XML form, streamed until
- * the connection closes (no content-type, no length, no task header).
+ * GET /pool/xmldbdump (xen-api ocaml/xapi/pool_db_backup.ml): the whole database in XAPI's
+ * XML form, streamed until the connection closes (no content-type, no length, no task
+ * header).
  *
  * Form (XAPI's db_xml.ml): `<database>`, a `<manifest>` of `<pair key value/>`, then one
  * `<table name>` per class in name order, rows in ref order, one attribute per database
