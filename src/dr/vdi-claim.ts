@@ -8,8 +8,8 @@
  */
 import { throwIfAborted, type ErrorExplanation, type Ref, type Session } from '../xenapi/index.js';
 import { classifyVbds, releaseStaleVbds, vbdsOfVdi, type CleanedVbd, type VdiVbd } from './leftovers.js';
-import { describeDuration, type MasterClock } from './master-clock.js';
-import { acquireVdiLock, DEFAULT_LOCK_WAIT_MS, type LockIdentity, type LockOp, type VdiLock } from './vdi-lock.js';
+import { describeDuration } from './master-clock.js';
+import { acquireVdiLock, DEFAULT_LOCK_WAIT_MS, type AcquireOptions, type VdiLock } from './vdi-lock.js';
 import { neutralise } from '../safe-text.js';
 
 export interface ClaimWait {
@@ -19,17 +19,10 @@ export interface ClaimWait {
   waitedMs: number;
 }
 
-export interface ClaimOptions {
-  op: LockOp;
-  clock: MasterClock;
-  /** Bound on all waiting (default 5 min). */
-  waitMs?: number;
-  pollMs?: number;
-  ttlMs?: number;
-  identity?: LockIdentity;
+/** The lock's options (its waiting bound covers the VBD wait too), and the claim's own. */
+export interface ClaimOptions extends Omit<AcquireOptions, 'onWait'> {
   /** Refuse when a guest VM has the VDI (a backup must not write under a guest). */
   refuseGuests?: boolean;
-  signal?: AbortSignal;
   onWait?: (w: ClaimWait) => void;
 }
 

@@ -111,12 +111,13 @@ export function structOf(entries: Iterable<readonly [string, XmlRpcValue]>): Xml
 // ---------------------------------------------------------------------------------------
 // Serialisation
 
-/** XAPI's text escaping: < > & " as entities, control characters except tab/LF/CR dropped. */
 /** Anything escapeText changes or drops; most strings have none and are returned as they are. */
 const NEEDS_ESCAPE = /[&<>"\u0000-\u0008\u000b\u000c\u000e-\u001f\ud800-\udfff\ufffe\uffff]/;
+/** Anything escapeName changes: names keep control characters, as XAPI's writer does. */
+const NAME_NEEDS_ESCAPE = /[&<>"\ud800-\udfff\ufffe\uffff]/;
 
-export function escapeText(s: string): string {
-  if (!NEEDS_ESCAPE.test(s)) return s;
+/** < > & " as entities; lone surrogates, U+FFFE and U+FFFF dropped, and C0 controls except TAB/LF/CR unless kept. */
+function escapeXml(s: string, keepControls: boolean): string {
   let out = '';
   for (const ch of s) {
     const c = ch.codePointAt(0) ?? 0;
@@ -124,11 +125,21 @@ export function escapeText(s: string): string {
     else if (ch === '<') out += '&lt;';
     else if (ch === '>') out += '&gt;';
     else if (ch === '"') out += '&quot;';
-    else if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) continue;
+    else if (!keepControls && c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) continue;
     else if (c === 0xfffe || c === 0xffff || (c >= 0xd800 && c <= 0xdfff)) continue;
     else out += ch;
   }
   return out;
+}
+
+/** XAPI's text escaping of values: control characters XML cannot hold are dropped. */
+export function escapeText(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? escapeXml(s, false) : s;
+}
+
+/** A struct member name as XAPI writes it: control characters raw (see the header). */
+export function escapeName(s: string): string {
+  return NAME_NEEDS_ESCAPE.test(s) ? escapeXml(s, true) : s;
 }
 
 /** C's printf("%.16g") for a double (what XAPI uses for floats). */
@@ -148,25 +159,6 @@ export function formatDouble(x: number): string {
   }
   const fixed = x.toFixed(Math.max(0, P - 1 - exp));
   return fixed.includes('.') ? fixed.replace(/0+$/, '').replace(/\.$/, '') : fixed;
-}
-
-/** Anything escapeName changes: names keep control characters, as XAPI's writer does. */
-const NAME_NEEDS_ESCAPE = /[&<>"\ud800-\udfff\ufffe\uffff]/;
-
-/** A struct member name as XAPI writes it: control characters raw (see the header). */
-export function escapeName(s: string): string {
-  if (!NAME_NEEDS_ESCAPE.test(s)) return s;
-  let out = '';
-  for (const ch of s) {
-    const c = ch.codePointAt(0) ?? 0;
-    if (ch === '&') out += '&amp;';
-    else if (ch === '<') out += '&lt;';
-    else if (ch === '>') out += '&gt;';
-    else if (ch === '"') out += '&quot;';
-    else if (c === 0xfffe || c === 0xffff || (c >= 0xd800 && c <= 0xdfff)) continue;
-    else out += ch;
-  }
-  return out;
 }
 
 // Built by string concatenation: V8 joins such strings lazily (ropes), which measured

@@ -10,6 +10,7 @@
  * `%n`, `%t`, `%r`, `%%`) before XML escaping. Tables XAPI does not persist (session, task)
  * are written empty. schema_minor_vsn is the simulator's own number, not a real XAPI one.
  */
+import { escapeText } from '../codec.js';
 import type { SimDb } from '../db.js';
 import type { HandlerContext, SimRoute } from '../http-route.js';
 import type { SimProfile } from '../profiles.js';
@@ -20,25 +21,6 @@ import { endResponse, writeHead } from './http-reply.js';
 /** XAPI's Xml_spaces.protect: keeps whitespace intact through XML attribute normalisation. */
 export function protectSpaces(s: string): string {
   return s.replace(/[ \t\n\r%]/g, (c) => ({ ' ': '%.', '\t': '%t', '\n': '%n', '\r': '%r', '%': '%%' })[c] as string);
-}
-
-/** Anything escapeAttr changes or drops; most values have none. */
-const NEEDS_ESCAPE = /[&<>"\u0000-\u0008\u000b\u000c\u000e-\u001f\ud800-\udfff\ufffe\uffff]/;
-
-function escapeAttr(s: string): string {
-  if (!NEEDS_ESCAPE.test(s)) return s;
-  let out = '';
-  for (const ch of s) {
-    const c = ch.codePointAt(0) ?? 0;
-    if (ch === '&') out += '&amp;';
-    else if (ch === '<') out += '&lt;';
-    else if (ch === '>') out += '&gt;';
-    else if (ch === '"') out += '&quot;';
-    else if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) continue; // not representable in XML
-    else if (c === 0xfffe || c === 0xffff || (c >= 0xd800 && c <= 0xdfff)) continue;
-    else out += ch;
-  }
-  return out;
 }
 
 /** Classes that live in XAPI's database (messages are kept elsewhere). */
@@ -64,10 +46,10 @@ function* table(db: SimDb, cls: ClassName): Generator<string> {
   let out = `<table name="${cls}">`;
   let inPiece = 0;
   for (const [ref, rec] of rows) {
-    out += `<row ref="${escapeAttr(ref)}"`;
+    out += `<row ref="${escapeText(ref)}"`;
     for (const f of fields) {
       const text = columnText(cls, f, (rec as Record<string, unknown>)[f]);
-      out += ` ${columnName(cls, f)}="${escapeAttr(protectSpaces(text))}"`;
+      out += ` ${columnName(cls, f)}="${escapeText(protectSpaces(text))}"`;
     }
     out += '/>';
     if (++inPiece === ROWS_PER_PIECE) {
