@@ -10,6 +10,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { SaxesParser } from 'saxes';
+import { Session } from '../../src/xenapi/index.js';
 
 // ---- XAPI-style encoding ------------------------------------------------------------
 
@@ -234,15 +235,7 @@ export class FakeXapi {
 
   /** Wait (without sleeping) until a predicate on the fake holds. */
   until(pred: () => boolean, what = 'condition'): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const started = Date.now();
-      const check = () => {
-        if (pred()) return resolve();
-        if (Date.now() - started > 10_000) return reject(new Error(`timed out waiting for ${what}`));
-        setImmediate(check);
-      };
-      check();
-    });
+    return until(pred, what);
   }
 
   taskRecord(t: FakeTask): XapiOut {
@@ -359,6 +352,28 @@ export class FakeXapi {
     });
     res.end(body);
   }
+}
+
+/** Waits (without sleeping, at most 10 s) until `pred` holds. */
+export function until(pred: () => boolean, what = 'condition'): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const check = () => {
+      if (pred()) return resolve();
+      if (Date.now() - started > 10_000) return reject(new Error(`timed out waiting for ${what}`));
+      setImmediate(check);
+    };
+    check();
+  });
+}
+
+/** A fake XAPI and a session logged into it; `cleanup` (run in reverse) logs out and closes both. */
+export async function startFakeWithSession(cleanup: Array<() => Promise<unknown>>): Promise<{ f: FakeXapi; s: Session }> {
+  const f = await startFake();
+  cleanup.push(() => f.close());
+  const s = await Session.login({ url: f.url, user: 'root', password: 'secret-pw' });
+  cleanup.push(() => s.logout().catch(() => undefined));
+  return { f, s };
 }
 
 export async function startFake(opts: FakeOptions & { host?: string; port?: number } = {}): Promise<FakeXapi> {

@@ -1,19 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AbortError, Session, XenApiError, callAsync, runTask, waitTask, withTask } from '../../src/xenapi/index.js';
-import { plain, startFake, type FakeTask, type FakeXapi } from './xenapi-fixture.js';
+import { AbortError, XenApiError, callAsync, runTask, waitTask, withTask } from '../../src/xenapi/index.js';
+import { plain, startFakeWithSession, type FakeTask, type FakeXapi } from './xenapi-fixture.js';
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
 
-async function setup(): Promise<{ f: FakeXapi; s: Session }> {
-  const f = await startFake();
-  cleanup.push(() => f.close());
-  const s = await Session.login({ url: f.url, user: 'root', password: 'secret-pw' });
-  cleanup.push(() => s.logout().catch(() => undefined));
-  return { f, s };
-}
+const setup = () => startFakeWithSession(cleanup);
 
 /** Registers Async.<method>: creates a task that `finish` settles on its Nth poll. */
 function asyncMethod(f: FakeXapi, method: string, finishOnPoll: number, finish: (t: FakeTask) => void): void {

@@ -10,7 +10,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   Connector,
   RpcClient,
-  Session,
   TransportError,
   explainError,
   exportMetadata,
@@ -20,20 +19,14 @@ import {
   waitTask,
 } from '../../src/xenapi/index.js';
 import { AnswerBudget } from '../../src/xenapi/answer-budget.js';
-import { startFake, type FakeTask, type FakeXapi } from './xenapi-fixture.js';
+import { startFakeWithSession, until, type FakeTask, type FakeXapi } from './xenapi-fixture.js';
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
 
-async function setup(): Promise<{ f: FakeXapi; s: Session }> {
-  const f = await startFake();
-  cleanup.push(() => f.close());
-  const s = await Session.login({ url: f.url, user: 'root', password: 'secret-pw' });
-  cleanup.push(() => s.logout().catch(() => undefined));
-  return { f, s };
-}
+const setup = () => startFakeWithSession(cleanup);
 
 function taskOf(f: FakeXapi, url: URL): FakeTask {
   return f.tasks.get(url.searchParams.get('task_id') ?? '')!;
@@ -279,15 +272,3 @@ describe('an answer waiting for the budget', () => {
   });
 });
 
-/** Waits (without sleeping) for a condition. */
-function until(pred: () => boolean, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const check = () => {
-      if (pred()) return resolve();
-      if (Date.now() - started > 10_000) return reject(new Error(`timed out waiting for ${what}`));
-      setImmediate(check);
-    };
-    check();
-  });
-}
