@@ -48,6 +48,33 @@ export function runCli(cli: string, args: string[], opts: { env?: NodeJS.Process
   });
 }
 
+/** A run's exit code, output and peak RSS in kB (NaN when the process reported none). */
+export interface MeasuredRun extends Run {
+  peakKb: number;
+}
+
+/**
+ * Runs the built CLI `cli` in a process of its own with bench/report-rss.mjs preloaded, which
+ * prints the process's peak RSS (getrusage maxRSS) on stderr as it exits.
+ */
+export function runMeasuringRss(cli: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<MeasuredRun> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, ['--import', join(ROOT, 'bench', 'report-rss.mjs'), cli, ...args], {
+      env: { ...process.env, PATH: SBIN_PATH, XSDR_PASSWORD: '', XSDR_CACHE_DIR: CACHE_DIR, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', fail);
+    child.on('close', (code) => {
+      const rss = /XSDR_BENCH_MAXRSS_KB (\d+)/.exec(stderr);
+      done({ code: code ?? -1, stdout, stderr, peakKb: rss ? Number(rss[1]) : NaN });
+    });
+  });
+}
+
 export function runFile(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
   return new Promise((done) => {
     execFile(file, args, { env, timeout: 60_000 }, (err, stdout, stderr) => {

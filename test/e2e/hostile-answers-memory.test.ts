@@ -11,46 +11,24 @@
  * (answer-budget.ts). Before them a 256 MB string took the CLI to about 335 MB and a struct of
  * millions of members to about 580 MB; measured after: 133, 194, 225 and 172 MB for the four
  * cases below.
- *
- * `npm test` builds dist/ first; run `npm run build` before running this file alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDemoSimulator, type SimHandle } from '../../src/sim/index.js';
-import { ROOT, buildBundle } from './commands-helpers.js';
+import { buildBundle, runMeasuringRss } from './commands-helpers.js';
 import { SUCCESS_OPEN, endless, startHostileFront, type HostileFront } from '../helpers/hostile-front.js';
 
 const BOUND_MB = 300;
 const PASSWORD = 'memory-test-password';
 
-interface Measured {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  peakMb: number;
-}
-
-function runMeasured(host: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Measured> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', join(ROOT, 'bench', 'report-rss.mjs'), bundle, '--host', host, ...args], {
-      env: { ...process.env, PATH: `${process.env['PATH'] ?? ''}:/usr/sbin:/sbin`, XSDR_PASSWORD: PASSWORD, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', fail);
-    child.on('exit', (code) => {
-      const rss = /XSDR_BENCH_MAXRSS_KB (\d+)/.exec(stderr);
-      done({ code, stdout, stderr, peakMb: rss ? Number(rss[1]) / 1024 : NaN });
-    });
-  });
+/** Runs the bundle against `host`; its exit code, output and peak RSS in MB. */
+async function runMeasured(host: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = await runMeasuringRss(bundle, ['--host', host, ...args], { XSDR_PASSWORD: PASSWORD, ...env });
+  return { ...r, peakMb: r.peakKb / 1024 };
 }
 
 /** A "host" answering every XML-RPC call with `answer` (a login never gets past it). */

@@ -1,7 +1,7 @@
 /**
  * The memory bound whatever the input: the built CLI (the single-file bundle, as installed)
- * is run as a separate process on crafted input, and its peak RSS (VmHWM, read from
- * /proc/self/status as it exits) must stay under MEMORY_BOUND_KB:
+ * is run as a separate process on crafted input, and its peak RSS (reported by the process
+ * itself as it exits: bench/report-rss.mjs, preloaded) must stay under MEMORY_BOUND_KB:
  *  - `inspect --date` of a crafted image (exports of 60 MiB, others of 15 MiB of values, one
  *    linked under twenty names);
  *  - `import --dry-run` of a crafted classic set against a simulated pool;
@@ -11,12 +11,12 @@
  * to write, costly to decode (they held 400 MB to over 1 GB of RSS).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBackup, type BackupReport } from '../../src/dr/backup.js';
-import { SBIN_PATH, buildBundle, type Run } from './commands-helpers.js';
+import { SBIN_PATH, buildBundle, runMeasuringRss } from './commands-helpers.js';
 import { startTestPool, vdiImagePath, type TestPool } from '../helpers/pool.js';
 import { tarOf } from '../helpers/tar.js';
 
@@ -27,7 +27,6 @@ const MiB = 1024 * 1024;
 const uuid = (i: number) => `3c5a7e90-1b2d-4f6a-8c0e-${i.toString(16).padStart(12, '0')}`;
 
 let work: string;
-let hook: string;
 let bundle: string;
 
 /** A .vmmeta whose ova.xml is `bytes` of an array of short strings (each decodes to a string of its own). */
@@ -37,32 +36,11 @@ async function costly(bytes: number, salt: number): Promise<Buffer> {
 }
 
 /** Runs the bundle with `args`; its exit code, output and peak RSS in kB. */
-function measured(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run & { peakKb: number }> {
-  const out = join(work, `hwm-${Math.random().toString(36).slice(2)}`);
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ['--require', hook, bundle, ...args],
-      { env: { ...ENV, XSDR_PASSWORD: '', XSDR_CACHE_DIR: join(work, 'cache'), HWM_OUT: out, ...env }, timeout: 300_000, maxBuffer: 64 * MiB },
-      (err, stdout, stderr) => {
-        void readFile(out, 'utf8').then(
-          (kb) => done({ code: err ? Number((err as NodeJS.ErrnoException).code ?? 1) : 0, stdout, stderr, peakKb: Number(kb) }),
-          () => done({ code: -1, stdout, stderr: `${stderr}\n(no peak RSS recorded)`, peakKb: NaN }),
-        );
-      },
-    );
-  });
-}
+const measured = (args: string[], env: NodeJS.ProcessEnv = {}) => runMeasuringRss(bundle, args, { XSDR_CACHE_DIR: join(work, 'cache'), ...env });
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'xsdr-memory-'));
   bundle = buildBundle(work);
-  hook = join(work, 'peak-rss.cjs');
-  // Written as the process exits: VmHWM is the peak resident set size of its whole life.
-  await writeFile(
-    hook,
-    "const fs = require('fs');\nprocess.on('exit', () => { fs.writeFileSync(process.env.HWM_OUT, /VmHWM:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]); });\n",
-  );
   await writeFile(join(work, 'big'), await costly(60 * MiB, 0));
   for (let i = 1; i <= 4; i++) await writeFile(join(work, `m${i}`), await costly(15 * MiB, i));
 }, 120_000);

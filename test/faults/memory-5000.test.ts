@@ -13,15 +13,14 @@
  * `npm test` builds dist/ first; run `npm run build` before running this file alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { DEMO_ROOT_PASSWORD, startDemoSimulator, type SimHandle } from '../../src/sim/index.js';
+import { DIST_CLI, runMeasuringRss } from '../e2e/commands-helpers.js';
 
-const ROOT = resolve(__dirname, '../..');
-const CLI = join(ROOT, 'dist/src/cli.js');
+const CLI = DIST_CLI;
 const VMS = 5000;
 /** The README's target. */
 const BOUND_MB = 150;
@@ -40,26 +39,13 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-function runBackup(): Promise<{ code: number | null; json: Record<string, unknown>; maxRssKb: number; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import', join(ROOT, 'bench', 'report-rss.mjs'), CLI, '--host', sim.url, '--sim-dom0', sim.stateDir, 'backup', '--json'], {
-      env: { ...process.env, PATH: `${process.env['PATH'] ?? ''}:/usr/sbin:/sbin`, XSDR_PASSWORD: DEMO_ROOT_PASSWORD, XSDR_CACHE_DIR: join(dir, 'cache') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const rss = /XSDR_BENCH_MAXRSS_KB (\d+)/.exec(err);
-      try {
-        resolvePromise({ code, json: JSON.parse(out) as Record<string, unknown>, maxRssKb: rss ? Number(rss[1]) : NaN, stderr: err.slice(-2000) });
-      } catch {
-        reject(new Error(`the backup printed no JSON (exit ${code}): ${err.slice(-2000)}`));
-      }
-    });
-  });
+async function runBackup(): Promise<{ code: number; json: Record<string, unknown>; maxRssKb: number; stderr: string }> {
+  const r = await runMeasuringRss(CLI, ['--host', sim.url, '--sim-dom0', sim.stateDir, 'backup', '--json'], { XSDR_PASSWORD: DEMO_ROOT_PASSWORD, XSDR_CACHE_DIR: join(dir, 'cache') });
+  try {
+    return { code: r.code, json: JSON.parse(r.stdout) as Record<string, unknown>, maxRssKb: r.peakKb, stderr: r.stderr.slice(-2000) };
+  } catch {
+    throw new Error(`the backup printed no JSON (exit ${r.code}): ${r.stderr.slice(-2000)}`);
+  }
 }
 
 describe(`a ${VMS}-VM backup`, () => {

@@ -134,14 +134,18 @@ describe('VBDs left by killed runs and by the stock scripts', () => {
   });
 });
 
+/** The pool, its default SR and their uuids. */
+async function poolIds(p: TestPool): Promise<{ poolRef: Ref; sr: Ref; sruuid: string; poolUuid: string }> {
+  const poolRef = (await p.session.call<Ref[]>('pool.get_all'))[0]!;
+  const sr = await p.session.call<Ref>('pool.get_default_SR', poolRef);
+  return { poolRef, sr, sruuid: await p.session.call<string>('SR.get_uuid', sr), poolUuid: await p.session.call<string>('pool.get_uuid', poolRef) };
+}
+
 describe('partial files left in the filesystem', () => {
   it("removes a killed run's partial dump and unfinished folder, and reports them", async () => {
     const p = await startTestPool({ vms: 2 });
     try {
-      const poolRef = (await p.session.call<Ref[]>('pool.get_all'))[0]!;
-      const sr = await p.session.call<Ref>('pool.get_default_SR', poolRef);
-      const sruuid = await p.session.call<string>('SR.get_uuid', sr);
-      const poolUuid = await p.session.call<string>('pool.get_uuid', poolRef);
+      const { sruuid, poolUuid } = await poolIds(p);
       await runBackup(p.session, { vdiSize: 32 * 1024 * 1024 });
       const img = vdiImagePath(p.sim, backupVdiUuid(sruuid));
       // A run killed while dumping a big database: the partial dump fills the VDI.
@@ -168,10 +172,7 @@ describe('partial files left in the filesystem', () => {
   it('a disk-full run leaves nothing that makes the next one fail', async () => {
     const p = await startTestPool({ vms: 2 });
     try {
-      const poolRef = (await p.session.call<Ref[]>('pool.get_all'))[0]!;
-      const sr = await p.session.call<Ref>('pool.get_default_SR', poolRef);
-      const sruuid = await p.session.call<string>('SR.get_uuid', sr);
-      const poolUuid = await p.session.call<string>('pool.get_uuid', poolRef);
+      const { poolRef, sr, sruuid, poolUuid } = await poolIds(p);
       // A pool database of about 6 MiB (a big pool's), to be dumped to a 32 MiB backup VDI.
       p.sim.db.mapAdd('pool', poolRef, 'other_config', 'ballast', 'x'.repeat(6 * 1024 * 1024));
       const dumpSize = (await dumpPoolDatabase(p.session)).length;

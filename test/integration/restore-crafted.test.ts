@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pack } from 'tar-stream';
+import { tarOf } from '../helpers/tar.js';
 import { runBackup } from '../../src/dr/backup.js';
 import { BackupSource, probeBackupVdis } from '../../src/dr/backup-source.js';
 import { preflightRestore, runRestore } from '../../src/dr/restore.js';
@@ -29,19 +29,6 @@ const EVIL_UUID = '66666666-6666-4666-8666-666666666666';
 const BOMB_UUID = '77777777-7777-4777-8777-777777777777';
 const HUGE_UUID = '88888888-8888-4888-8888-888888888888';
 
-function tarOf(name: string, body: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const p = pack();
-    const parts: Buffer[] = [];
-    p.on('data', (c: unknown) => {
-      parts.push(c as Buffer);
-    });
-    p.on('end', () => resolve(Buffer.concat(parts)));
-    p.on('error', reject);
-    p.entry({ name }, body);
-    p.finalize();
-  });
-}
 
 beforeAll(async () => {
   p = await startTestPool({ vms: 3 });
