@@ -1,7 +1,7 @@
 /**
  * Screens reach the domain only through this context, so tests can hand them services
  * bound to an in-process simulator and screens never speak XML-RPC themselves.
- * The interfaces live in src/dr/console-services.ts (no Ink there); this file is the
+ * The interfaces live in src/app/ (no Ink there); this file is the
  * React side: the provider and the hook.
  */
 import React, { createContext, useContext } from 'react';
@@ -20,8 +20,8 @@ export type {
   RestoreRequest,
   SrLabel,
   ConsoleSchedule,
-} from '../src/dr/console-services.js';
-import type { ConsoleServices } from '../src/dr/console-services.js';
+} from '../src/app/index.js';
+import type { ConsoleServices } from '../src/app/index.js';
 
 const Ctx = createContext<ConsoleServices | null>(null);
 

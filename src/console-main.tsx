@@ -9,7 +9,7 @@ import { ORIGINATOR, type GlobalOptions } from './connect.js';
 import { resolveTarget, type Target } from './target.js';
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createConsoleServices, scheduleRunnerFor } from './dr/console-services.js';
+import { createConsoleServices, scheduleRunnerFor } from './app/index.js';
 import { DEFAULT_CRON_ROOT } from './dr/schedule.js';
 import { tlsWarning } from './xenapi/index.js';
 import { declarePublic } from './redact.js';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '../../src/dr/backup.js';
-import { saveTextFile } from '../../src/dr/console-services.js';
+import { saveTextFile } from '../../src/app/index.js';
 import { exportClassic } from '../../src/dr/legacy.js';
 import { lastResultPath, runScheduledBackup } from '../../src/dr/scheduled-backup.js';
 import { DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';

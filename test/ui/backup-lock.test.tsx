@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDemoSimulator, type SimHandle } from '../../src/sim/index.js';
-import { createConsoleServices, type LiveConsoleServices } from '../../src/dr/console-services.js';
+import { createConsoleServices, type LiveConsoleServices } from '../../src/app/index.js';
 import { runBackup } from '../../src/dr/backup.js';
 import { Session, type Ref } from '../../src/xenapi/index.js';
 import { BACKUP_PICKER_TITLE } from '../../components/backup/feature.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDemoSimulator, type SimHandle } from '../../src/sim/index.js';
 import { simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
-import { createConsoleServices, type ConsoleServices, type LiveConsoleServices } from '../../src/dr/console-services.js';
+import { createConsoleServices, type ConsoleServices, type LiveConsoleServices } from '../../src/app/index.js';
 import { backupVdiUuid } from '../../src/dr/layout.js';
 import { BACKUP_PICKER_TITLE } from '../../components/backup/feature.js';
 import { BACKUP_BANNER, BACKUP_CANCELLING } from '../../components/backup/BackupRun.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDemoSimulator, type SimHandle } from '../../src/sim/index.js';
 import { simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
-import { FileExistsError, createConsoleSchedule, scheduleRunnerFor, createConsoleServices, explainConsoleError, isCancellation, saveTextFile, selectSrChoices } from '../../src/dr/console-services.js';
+import { FileExistsError, createConsoleSchedule, scheduleRunnerFor, createConsoleServices, explainConsoleError, isCancellation, saveTextFile, selectSrChoices } from '../../src/app/index.js';
 import { BackupSourceError } from '../../src/dr/backup-source.js';
 import { ScheduleError, cronLinkPath, readRunnerConfig, setSchedule } from '../../src/dr/schedule.js';
 import { mkdir, readFile, stat } from 'node:fs/promises';

@@ -23,7 +23,7 @@ import {
   type ConsoleSession,
   type SrChoice,
   type SrFilter,
-} from '../../src/dr/console-services.js';
+} from '../../src/app/index.js';
 import type { PoolOverview } from '../../src/dr/overview.js';
 import type { PreflightReport, RestoreReport } from '../../src/dr/restore.js';
 

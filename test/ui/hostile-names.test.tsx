@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { runBackup } from '../../src/dr/backup.js';
 import { DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';
 import { simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
-import { createConsoleServices, type LiveConsoleServices } from '../../src/dr/console-services.js';
+import { createConsoleServices, type LiveConsoleServices } from '../../src/app/index.js';
 import { BACKUP_PICKER_TITLE } from '../../components/backup/feature.js';
 import { BACKUP_OK_TITLE } from '../../components/backup/summary.js';
 import { SAVE_SUMMARY_TITLE } from '../../components/restore/RestoreSummary.js';

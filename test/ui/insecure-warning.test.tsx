@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDemoSimulator, type SimHandle } from '../../src/sim/index.js';
-import { createConsoleServices, type LiveConsoleServices } from '../../src/dr/console-services.js';
+import { createConsoleServices, type LiveConsoleServices } from '../../src/app/index.js';
 import { tlsWarning } from '../../src/xenapi/index.js';
 import { KEYS, flat, highlighted, paneTitle, press, renderConsole, waitForFrame, waitForText, type Rendered } from './helpers.js';
 

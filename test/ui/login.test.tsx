@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDemoSimulator, type SimHandle } from '../../src/sim/index.js';
-import { createConsoleServices, type LiveConsoleServices } from '../../src/dr/console-services.js';
+import { createConsoleServices, type LiveConsoleServices } from '../../src/app/index.js';
 import { LOGIN_REQUIRED } from '../../components/dialogues/LoginDialogue.js';
 import { BACKUP_PICKER_TITLE } from '../../components/backup/feature.js';
 import { KEYS, flat, highlighted, paneTitle, press, renderConsole, stripAnsi, waitForFrame, waitForText, waitUntil, type Rendered } from './helpers.js';

@@ -5,7 +5,7 @@ import { INITIAL_MENU_STATE, jumpCharOf, menuReducer, type MenuAction, type Menu
 import { stackReducer, type ScreenEntry } from '../../components/navigation.js';
 import { BUR_MENU, FeatureRegistry, ROOT_MENU, type MenuEnv } from '../../components/registry.js';
 import { FEATURES } from '../../components/features.js';
-import { createConsoleSchedule } from '../../src/dr/console-services.js';
+import { createConsoleSchedule } from '../../src/app/index.js';
 import { registerCore } from '../../components/core-features.js';
 import { registerBackup } from '../../components/backup/feature.js';
 import { statusLineText, titledTopBorder, tooSmallMessage } from '../../components/Frame.js';

@@ -11,7 +11,7 @@ import { openExt3 } from '../../src/dr/volume/ext3.js';
 import { writeFileBytes } from '../../src/dr/volume/files.js';
 import { DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';
 import { simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
-import { createConsoleServices, type LiveConsoleServices } from '../../src/dr/console-services.js';
+import { createConsoleServices, type LiveConsoleServices } from '../../src/app/index.js';
 import { LEGACY_QUESTION, NO_BACKUP_VDI, UNTRUSTED_VDI_NOTE, VDI_CHOOSER_WARNING } from '../../components/restore/texts.js';
 import { controlDomainAttachments, startTestPool, vdiImagePath, type TestPool } from '../helpers/pool.js';
 import { KEYS, flat, highlighted, paneTitle, press, renderConsole, waitForFrame, waitForText, type Rendered } from './helpers.js';

@@ -11,7 +11,7 @@ import { runBackup } from '../../src/dr/backup.js';
 import { preflightRestore } from '../../src/dr/restore.js';
 import { attachSrFolder, DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';
 import { simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
-import { createConsoleServices, type LiveConsoleServices } from '../../src/dr/console-services.js';
+import { createConsoleServices, type LiveConsoleServices } from '../../src/app/index.js';
 import { SAVE_SUMMARY_TITLE } from '../../components/restore/RestoreSummary.js';
 import { LISTING_BANNER, PREFLIGHT_BANNER, RESTORE_MENU_TITLE, RESTORING_BANNER, SEARCH_BANNER } from '../../components/restore/texts.js';
 import { controlDomainAttachments, startTestPool, type TestPool } from '../helpers/pool.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';
 import { simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
-import { createConsoleServices, type ConsoleScheduleOptions, type LiveConsoleServices } from '../../src/dr/console-services.js';
+import { createConsoleServices, type ConsoleScheduleOptions, type LiveConsoleServices } from '../../src/app/index.js';
 import { cronLinkPath, runnerPath } from '../../src/dr/schedule.js';
 import { runScheduledBackup } from '../../src/dr/scheduled-backup.js';
 import { Session, type Ref } from '../../src/xenapi/index.js';

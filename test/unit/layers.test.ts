@@ -51,6 +51,15 @@ describe('layers', () => {
     expect(all.length).toBeGreaterThan(100); // the reader finds the imports at all
     expect(shown(all.filter((i) => i.target === null && UI_PACKAGE.test(i.spec)))).toEqual([]);
     expect(shown(all.filter((i) => i.target?.startsWith('components/')))).toEqual([]);
+    // The domain sits below the application layer and the front ends.
+    expect(shown(all.filter((i) => /^src\/(app|commands)\//.test(i.target ?? '')))).toEqual([]);
+  });
+
+  it('the application layer (src/app) imports no Ink, React, screen or command', () => {
+    const all = importsOf('src/app');
+    expect(all.length).toBeGreaterThan(10);
+    expect(shown(all.filter((i) => i.target === null && UI_PACKAGE.test(i.spec)))).toEqual([]);
+    expect(shown(all.filter((i) => /^(components\/|src\/commands\/)/.test(i.target ?? '')))).toEqual([]);
   });
 
   it('the screens (components/) never reach XenAPI: no import of src/xenapi', () => {

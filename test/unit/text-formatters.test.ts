@@ -13,7 +13,7 @@ import type { ImageInspection } from '../../src/dr/inspect.js';
 import type { PreflightReport, RestoreReport } from '../../src/dr/restore.js';
 import { ScheduleError, type ScheduleStatus, type SetScheduleReport } from '../../src/dr/schedule.js';
 import type { ScheduledOutcome, ScheduledResult } from '../../src/dr/scheduled-backup.js';
-import { explainConsoleError, type SrChoice } from '../../src/dr/console-services.js';
+import { explainConsoleError, type SrChoice } from '../../src/app/index.js';
 import { XenApiError } from '../../src/xenapi/index.js';
 import { backupText } from '../../src/commands/backup.js';
 import { classicExportText, classicImportText } from '../../src/commands/classic.js';
