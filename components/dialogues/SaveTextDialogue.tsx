@@ -11,7 +11,7 @@ import { isBackKey, useNavigator, useScreen, useScreenKeys } from '../navigation
 import { useServices } from '../services.js';
 import { useTheme } from '../theme.js';
 import { wrapText } from '../text.js';
-import { FileExistsError } from '../../src/dr/console-services.js';
+import { FileExistsError } from '../../src/app/index.js';
 import { InfoDialogue } from './InfoDialogue.js';
 import { QuestionDialogue } from './QuestionDialogue.js';
 import { errorText } from '../../src/text-sinks.js';
