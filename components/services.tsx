@@ -6,6 +6,7 @@
  */
 import React, { createContext, useContext } from 'react';
 
+export { failureLines } from '../src/app/index.js';
 export type {
   ConsoleServices,
   ConsoleSession,

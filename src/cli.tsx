@@ -12,8 +12,7 @@ import { registerRestoreCommands } from './commands/restore.js';
 import { registerScheduleCommands } from './commands/schedule.js';
 import { registerClassicCommands } from './commands/classic.js';
 import { registerInspectCommand } from './commands/inspect.js';
-import { ExitCode } from './commands/output.js';
-import { describeError } from './describe-error.js';
+import { ExitCode, printFailure, stdio } from './commands/output.js';
 import { commandText } from './text-sinks.js';
 import { PRODUCT_NAME, PRODUCT_VERSION } from './version.js';
 import { loadWithoutCiDetection } from './interactive-load.js';
@@ -66,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
       if (err.code === 'xsconsole-dr.password') process.stderr.write(`${commandText(err.message)}\n`);
       return err.exitCode;
     }
-    process.stderr.write(`${commandText(describeError(err))}\n`);
+    printFailure(stdio, err, argv.includes('--json'));
     return 1;
   }
 }

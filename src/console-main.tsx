@@ -15,6 +15,7 @@ import { tlsWarning } from './xenapi/index.js';
 import { declarePublic } from './redact.js';
 import { Console } from '../components/Console.js';
 import { themeFromEnv } from '../components/theme.js';
+import { usageError } from './failure/index.js';
 
 /** The host named on the status line before anyone logs in. */
 function hostLabelOf(target: Target): string {
@@ -32,7 +33,7 @@ function hostLabelOf(target: Target): string {
  */
 export async function runConsole(opts: GlobalOptions): Promise<void> {
   if (!process.stdin.isTTY || !process.stdout.isTTY) {
-    throw new Error('The console needs a terminal; for scripts use the commands (see --help), e.g. "backup".');
+    throw usageError('The console needs a terminal.', 'For scripts use the commands (see --help), e.g. "backup".');
   }
   const target = await resolveTarget(opts);
   // The demo pool's password is documented, not a secret (src/redact.ts).

@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
+import { ExpectedFailure } from './failure/index.js';
 
 export interface PasswordSources {
   passwordFile?: string;
@@ -15,12 +16,9 @@ export interface PasswordSources {
   host?: string;
 }
 
-export class PasswordUnavailableError extends Error {
+export class PasswordUnavailableError extends ExpectedFailure {
   constructor() {
-    super(
-      'No password: give --password-file FILE or set XSDR_PASSWORD ' +
-        '(no terminal is attached to ask for one).',
-    );
+    super('NO_PASSWORD', 'No password was given, and no terminal is attached to ask for one.', 'Give --password-file FILE or set XSDR_PASSWORD.');
     this.name = 'PasswordUnavailableError';
   }
 }

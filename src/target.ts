@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { TlsOptions } from './xenapi/index.js';
 import type { SimHandle } from './sim/index.js';
 import { simulatedControlDomain, type LocalControlDomain } from './dr/volume/control-domain.js';
+import { usageError } from './failure/index.js';
 
 /** Files whose presence means "this is a XenServer / XCP-ng control domain". */
 export const XAPI_INVENTORY = '/etc/xensource-inventory';
@@ -49,7 +50,7 @@ export interface TargetOptions {
 
 export function tlsPolicyFrom(opts: Pick<TargetOptions, 'insecure' | 'fingerprint'>): TlsOptions {
   if (opts.insecure && opts.fingerprint) {
-    throw new Error('Give either --insecure or --fingerprint, not both.');
+    throw usageError('Give either --insecure or --fingerprint, not both.');
   }
   if (opts.fingerprint) return { fingerprint: opts.fingerprint };
   if (opts.insecure) return { insecure: true };
@@ -63,10 +64,10 @@ export function normalizeHostUrl(host: string): string {
   try {
     u = new URL(withScheme);
   } catch {
-    throw new Error(`--host: "${host}" is not a host name or an http(s):// URL.`);
+    throw usageError(`--host: "${host}" is not a host name or an http(s):// URL.`);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    throw new Error(`--host: only http:// and https:// are supported, not ${u.protocol}//`);
+    throw usageError(`--host: only http:// and https:// are supported, not ${u.protocol}//`);
   }
   return `${u.protocol}//${u.host}`;
 }

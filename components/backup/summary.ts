@@ -1,4 +1,5 @@
 /** The texts of the backup's result dialogues (pure, so they are tested without a terminal). */
+import { failureLines } from '../services.js';
 import type { BackupReport } from '../../src/dr/backup.js';
 import { formatBytes } from '../../src/dr/overview.js';
 import { cleanedText } from '../../src/dr/leftovers.js';
@@ -50,7 +51,7 @@ export function backupSummaryText(r: BackupReport): string {
 
 /** "Metadata Backup failed: <step>: <CODE>: <meaning>" and the next step. */
 export function backupFailureText(f: FailureText): string {
-  const code = f.code === 'ERROR' ? '' : `${errorText(f.code)}: `;
-  const step = f.step ? `${errorText(f.step)} failed.\n` : '';
-  return `${BACKUP_FAILED_PREFIX} ${step}${code}${errorText(f.meaning)}\n\n${errorText(f.nextStep)}`;
+  // The operator text every front end shows (src/app/operator-failure.ts), after this screen's title.
+  const [what, next] = failureLines(f);
+  return `BACKUP_FAILED_PREFIX ${what}\n\n${next}`;
 }

@@ -62,7 +62,7 @@ export function LoginDialogue({ text, onSuccess }: LoginDialogueProps) {
   const submit = () => {
     const user = form.current.user.trim();
     if (user === '') {
-      setFailure({ code: 'ERROR', meaning: 'Enter a user name.', nextStep: '' });
+      setFailure({ kind: 'expected', code: 'USAGE', meaning: 'No user name was entered.', nextStep: 'Enter a user name (root on XenServer).' });
       update({ field: 'user' });
       return;
     }
@@ -170,7 +170,7 @@ export function LoginDialogue({ text, onSuccess }: LoginDialogueProps) {
         {failure && (
           <Box flexDirection="column" marginTop={1}>
             <Line alert>
-              Login failed: {failure.code === 'ERROR' ? '' : `${failure.code}: `}
+              Login failed: {`${failure.code}: `}
               {failure.meaning}
             </Line>
             {failure.nextStep && <Line>{failure.nextStep}</Line>}

@@ -3,6 +3,7 @@
  * (plugins-base/XSFeatureDRRestore.py), and the preflight and summary screens it does not
  * have. Pure functions, tested without a terminal.
  */
+import { failureLines } from '../services.js';
 import type { BackupSummary, RestoreScope } from '../../src/dr/backup-source.js';
 import { formatBackupDate } from '../../src/dr/layout.js';
 import { formatBytes } from '../../src/dr/overview.js';
@@ -90,8 +91,9 @@ function vdiText(vdi: { uuid: string; trusted: boolean }): string {
 
 /** "Metadata Restore failed: CODE: meaning" and the next step. */
 export function restoreFailureText(f: FailureText, prefix = RESTORE_FAILED_PREFIX): string {
-  const code = f.code === 'ERROR' ? '' : `${errorText(f.code)}: `;
-  return `${prefix} ${code}${errorText(f.meaning)}${f.nextStep ? `\n\n${errorText(f.nextStep)}` : ''}`;
+  // The operator text every front end shows (src/app/operator-failure.ts), after this screen's title.
+  const [what, next] = failureLines(f);
+  return `prefix ${what}\n\n${next}`;
 }
 
 /** A VM's row: its name (from the backup or this pool) neutralised, then cut to its column. */

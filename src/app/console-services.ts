@@ -3,12 +3,13 @@
  * the schedule), and the live implementation bound to a real or simulated pool.
  */
 import { resolve } from 'node:path';
-import { Session, XenApiError, isAbortError, type TlsOptions } from '../xenapi/index.js';
+import { Session, type TlsOptions } from '../xenapi/index.js';
+import { describeFailure } from '../failure/index.js';
 import { declareLocalControlDomain, type LocalControlDomain } from '../dr/volume/control-domain.js';
 import { LiveSession, coordinatorHostname, type ConsoleSession } from './console-session.js';
 import { createConsoleSchedule, type ConsoleSchedule, type ConsoleScheduleOptions } from './console-schedule.js';
 import { saveTextFile } from './saved-report.js';
-import { explainConsoleError, type FailureText } from './operator-failure.js';
+import { operatorFailure, type FailureText } from './operator-failure.js';
 
 /** What the console gets before anyone logs in. */
 export interface ConsoleServices {
@@ -39,7 +40,7 @@ export interface ConsoleServices {
 
 
 export function isCancellation(err: unknown): boolean {
-  return isAbortError(err) || XenApiError.is(err, 'TASK_CANCELLED');
+  return describeFailure(err).kind === 'cancelled';
 }
 
 // ---- the live implementation ----------------------------------------------------------
@@ -107,7 +108,7 @@ export function createConsoleServices(opts: ConsoleServiceOptions): LiveConsoleS
         throw err;
       }
     },
-    explain: explainConsoleError,
+    explain: (err) => operatorFailure(err),
     saveDir: resolve(opts.saveDir ?? process.cwd()),
     saveText(path, text, options = {}) {
       return saveTextFile(resolve(opts.saveDir ?? process.cwd()), path, text, options.overwrite ?? false);

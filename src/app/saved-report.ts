@@ -6,10 +6,11 @@
 import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { savedReportText } from '../text-sinks.js';
+import { ExpectedFailure } from '../failure/index.js';
 
-export class FileExistsError extends Error {
+export class FileExistsError extends ExpectedFailure {
   constructor(readonly path: string) {
-    super(`${path} already exists.`);
+    super('FILE_EXISTS', `${path} already exists.`, 'Choose another file name, or agree to replace it.');
     this.name = 'FileExistsError';
   }
 }

@@ -16,6 +16,7 @@ import { ExitCode, printJson, stdio, type Io } from './output.js';
 import { scheduledBackupAction } from './schedule.js';
 import { neutralise, oneLine } from '../safe-text.js';
 import { errorText } from '../text-sinks.js';
+import { usageError } from '../failure/index.js';
 
 interface BackupCommandOptions {
   sr?: string;
@@ -111,7 +112,7 @@ export function registerBackupCommand(program: Command): void {
     .option('--state-dir <dir>', 'with --scheduled: where the result is recorded (default /var/lib/xsconsole-dr)')
     .option('--pool-conf <file>', 'with --scheduled: the file saying whether this host is the pool master (default /etc/xensource/pool.conf)')
     .action(async (opts: BackupCommandOptions, cmd: Command) => {
-      if (!['auto', 'attach', 'remote'].includes(opts.access)) throw new Error('--access takes auto, attach or remote');
+      if (!['auto', 'attach', 'remote'].includes(opts.access)) throw usageError('--access takes auto, attach or remote');
       const global = cmd.optsWithGlobals() as GlobalOptions;
       const code = opts.scheduled ? await scheduledBackupAction(global, opts) : await backupAction(global, opts);
       if (code !== 0) throw new ExitCode(code);

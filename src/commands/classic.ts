@@ -11,8 +11,7 @@ import type { GlobalOptions } from '../connect.js';
 import { runWithConnection } from './connection.js';
 import { ClassicError, exportClassic, importClassic, type ClassicExportReport, type ClassicImportReport } from '../dr/legacy.js';
 import { formatBytes } from '../dr/overview.js';
-import { ExitCode, printJson, stdio, type Io } from './output.js';
-import { printDomainFailure } from './domain-failure.js';
+import { ExitCode, printFailure, printJson, stdio, type Io } from './output.js';
 import { neutralise, oneLine } from '../safe-text.js';
 import { errorText } from '../text-sinks.js';
 
@@ -81,7 +80,7 @@ export function registerClassicCommands(program: Command, io: Io = stdio): void 
     .option('--json', 'print JSON')
     .action(async (opts: ExportOptions, cmd: Command) => {
       if (!!opts.vm === !!opts.all) {
-        printDomainFailure(io, new ClassicError('BAD_SELECTION', 'Give either --vm UUID or --all.'), opts.json ?? false);
+        printFailure(io, new ClassicError('BAD_SELECTION', 'Give either --vm UUID or --all.'), opts.json ?? false);
         throw new ExitCode(1);
       }
       const code = await runWithConnection(cmd.optsWithGlobals() as GlobalOptions, { json: opts.json ?? false, io }, async (conn, signal) => {
@@ -98,7 +97,7 @@ export function registerClassicCommands(program: Command, io: Io = stdio): void 
           else io.out(classicExportText(r));
           return r.failed ? EXIT_EXPORT_PARTIAL : 0;
         } catch (err) {
-          printDomainFailure(io, err, opts.json ?? false);
+          printFailure(io, err, opts.json ?? false);
           return 1;
         }
       });
@@ -132,7 +131,7 @@ export function registerClassicCommands(program: Command, io: Io = stdio): void 
           else io.out(classicImportText(r));
           return Math.min(r.errors, 255);
         } catch (err) {
-          printDomainFailure(io, err, opts.json ?? false);
+          printFailure(io, err, opts.json ?? false);
           return 1;
         }
       });

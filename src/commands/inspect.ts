@@ -6,8 +6,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { inspectImage, type ImageInspection } from '../dr/inspect.js';
 import { formatBytes } from '../dr/overview.js';
-import { ExitCode, printJson, stdio, type Io } from './output.js';
-import { printDomainFailure } from './domain-failure.js';
+import { ExitCode, printFailure, printJson, stdio, type Io } from './output.js';
 import { neutralise, quote } from '../safe-text.js';
 import { errorText } from '../text-sinks.js';
 
@@ -57,7 +56,7 @@ export function registerInspectCommand(program: Command, io: Io = stdio): void {
         if (opts.json) printJson(io, r);
         else io.out(inspectText(r));
       } catch (err) {
-        printDomainFailure(io, err, opts.json ?? false);
+        printFailure(io, err, opts.json ?? false);
         throw new ExitCode(1);
       }
     });

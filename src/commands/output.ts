@@ -1,7 +1,6 @@
 /** Shared output helpers for the non-interactive commands: text or --json, exit codes. */
-import { describeError } from '../describe-error.js';
+import { failureLines, operatorFailure, type FailureText } from '../app/index.js';
 import { commandJson, commandText } from '../text-sinks.js';
-import { explainError } from '../xenapi/index.js';
 
 export interface Io {
   out: (text: string) => void;
@@ -23,9 +22,16 @@ export function printJson(io: Io, value: unknown): void {
   io.out(commandJson(value));
 }
 
+/** Any failure, as every front end says it (src/app/operator-failure.ts): text on stderr, or {error} as JSON. */
 export function printFailure(io: Io, err: unknown, json: boolean): void {
-  if (json) printJson(io, { error: explainError(err) });
-  else io.err(describeError(err));
+  const f = operatorFailure(err);
+  if (json) printJson(io, { error: f });
+  else io.err(failureText(f));
+}
+
+export function failureText(f: FailureText): string {
+  const [what, next] = failureLines(f);
+  return `Error: ${what}\n${next}`;
 }
 
 /** Exit code from an action: commands set it here, main() returns it. */

@@ -20,6 +20,7 @@ import { describeDuration } from '../dr/master-clock.js';
 import type { ClaimWait } from '../dr/vdi-claim.js';
 import { neutralise, oneLine } from '../safe-text.js';
 import { errorText } from '../text-sinks.js';
+import { usageError } from '../failure/index.js';
 
 /** The XSA-459 / CVE-2024-31144 warning, shown whenever the legacy scan is used. */
 export const LEGACY_WARNING =
@@ -50,7 +51,7 @@ function lockWait(opts: SourceOptions, io: Io): { lockWaitMs?: number; onLockWai
 }
 
 function parseScope(v: string): RestoreScope {
-  if (v !== 'sr' && v !== 'all') throw new Error(`Unknown restore mode "${v}": use sr or all.`);
+  if (v !== 'sr' && v !== 'all') throw usageError(`Unknown restore mode "${v}": use sr or all.`);
   return v;
 }
 
@@ -59,7 +60,7 @@ async function chooseVdi(session: Parameters<typeof probeBackupVdis>[0], opts: S
   if (opts.vdi || !opts.legacy) return opts.vdi;
   io.err(LEGACY_WARNING);
   const probe = await probeBackupVdis(session, opts.sr, { legacy: true, access: opts.access, signal, ...lockWait(opts, io) });
-  if (probe.examined === 0) throw new BackupSourceError('NO_VDI', 'No VDIs found on SR.', probe.sr.uuid);
+  if (probe.examined === 0) throw new BackupSourceError('NO_BACKUP_VDI', 'No VDIs found on SR.', probe.sr.uuid);
   if (probe.found.length === 0) throw new BackupSourceError('NOT_A_BACKUP', 'Metadata backups not found.');
   if (probe.found.length > 1) {
     throw new BackupSourceError(
@@ -123,7 +124,7 @@ export function restoreText(r: RestoreReport): string {
 }
 
 async function confirm(io: Io): Promise<boolean> {
-  if (!process.stdin.isTTY) throw new Error('A real restore needs confirmation: run it at a terminal, or pass --yes.');
+  if (!process.stdin.isTTY) throw usageError('A real restore needs confirmation: run it at a terminal, or pass --yes.');
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   try {
     io.out('Do you wish to reimport all VM metadata?');
@@ -168,7 +169,7 @@ export function registerRestoreCommands(program: Command, io: Io = stdio): void 
           src = await BackupSource.open(conn.session, { ...(opts.sr && { srUuid: opts.sr }), ...(vdi && { vdiUuid: vdi }), legacy: opts.legacy ?? false, access: opts.access, signal, ...lockWait(opts, io) });
         } catch (err) {
           // As xe-restore-metadata -l: an SR without a backup VDI is no failure (exit 0), it is said.
-          if (!(err instanceof BackupSourceError && err.code === 'NO_VDI' && !opts.vdi)) throw err;
+          if (!(err instanceof BackupSourceError && err.code === 'NO_BACKUP_VDI' && !opts.vdi)) throw err;
           const message = `No VDIs found on SR.${opts.legacy ? '' : ' (Backups made before 2024 need --legacy.)'}`;
           if (opts.json) printJson(io, { sr: err.srUuid ?? null, vdi: null, backups: [], message });
           else io.err(message);

@@ -25,10 +25,10 @@ import {
 } from '../dr/schedule.js';
 import { runScheduledBackup, type ScheduledOutcome, type ScheduledResult } from '../dr/scheduled-backup.js';
 import type { AccessMode } from '../dr/volume/workspace.js';
-import { ExitCode, printJson, stdio, type Io } from './output.js';
-import { printDomainFailure } from './domain-failure.js';
+import { ExitCode, printFailure, printJson, stdio, type Io } from './output.js';
 import { neutralise, oneLine } from '../safe-text.js';
 import { errorText } from '../text-sinks.js';
+import { usageError } from '../failure/index.js';
 
 /** The stock console's wording of a setting. */
 export function settingSentence(s: ScheduleSetting): string {
@@ -147,7 +147,7 @@ export function registerScheduleCommands(program: Command, io: Io = stdio): void
         if (opts.json) printJson(io, s);
         else io.out(scheduleGetText(s));
       } catch (err) {
-        printDomainFailure(io, err, opts.json ?? false);
+        printFailure(io, err, opts.json ?? false);
         throw new ExitCode(1);
       }
     });
@@ -163,14 +163,14 @@ export function registerScheduleCommands(program: Command, io: Io = stdio): void
     .option('--json', 'print JSON')
     .action(async (frequency: string, opts: ScheduleCommonOptions & { sr?: string; poolConf: string; force?: boolean }, cmd: Command) => {
       try {
-        if (!isScheduleSetting(frequency)) throw new Error(`Unknown schedule "${frequency}": use daily, weekly, monthly or never.`);
+        if (!isScheduleSetting(frequency)) throw usageError(`Unknown schedule "${frequency}": use daily, weekly, monthly or never.`);
         const g = cmd.optsWithGlobals() as GlobalOptions;
         if (frequency !== 'never' && g.host && !g.passwordFile) {
-          throw new Error('A schedule for a pool given by --host needs --password-file: cron cannot answer a prompt, and the password is never written into the runner.');
+          throw usageError('A schedule for a pool given by --host needs --password-file: cron cannot answer a prompt, and the password is never written into the runner.');
         }
         // Without --host the runner uses this host's XAPI; elsewhere it would back up a throwaway simulator.
         if (frequency !== 'never' && !g.host && !g.simState && !(await isXenServerHost(g))) {
-          throw new Error('This is not a XenServer host: give the pool to back up with --host URL and --password-file FILE.');
+          throw usageError('This is not a XenServer host: give the pool to back up with --host URL and --password-file FILE.');
         }
         const r = await setSchedule({
           cronRoot: resolve(g.cronRoot ?? DEFAULT_CRON_ROOT),
@@ -195,7 +195,7 @@ export function registerScheduleCommands(program: Command, io: Io = stdio): void
         if (opts.json) printJson(io, r);
         else io.out(scheduleSetText(r));
       } catch (err) {
-        printDomainFailure(io, err, opts.json ?? false);
+        printFailure(io, err, opts.json ?? false);
         throw new ExitCode(1);
       }
     });

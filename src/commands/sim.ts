@@ -9,6 +9,7 @@ import { readPasswordFile } from '../credentials.js';
 import { restoreDefaultHeapSizing } from '../heap-tuning.js';
 import { SIM_PROFILES, type SimProfileName } from '../sim/profiles.js';
 import { parseIntOption } from './options.js';
+import { usageError } from '../failure/index.js';
 
 interface SimCommandOptions {
   port: number;
@@ -50,7 +51,7 @@ export function registerSimCommand(program: Command): void {
     .option('--auth-delay <ms>', 'delay before answering a bad password (default 5000, as XAPI)', parseIntOption('--auth-delay', 0, 60000))
     .action(async (opts: SimCommandOptions) => {
       if (opts.profile !== undefined && !(opts.profile in SIM_PROFILES)) {
-        throw new Error(`--profile: unknown profile "${opts.profile}"; known: ${Object.keys(SIM_PROFILES).join(', ')}`);
+        throw usageError(`--profile: unknown profile "${opts.profile}"; known: ${Object.keys(SIM_PROFILES).join(', ')}`);
       }
       // A server holding a large live database: V8's own heap sizing suits it better.
       restoreDefaultHeapSizing();

@@ -25,6 +25,7 @@ import { claimBackupVdi, type ClaimWait, type VdiClaim } from './vdi-claim.js';
 import type { LockIdentity, LockOp } from './vdi-lock.js';
 import type { CleanedVbd } from './leftovers.js';
 import { neutralise, quote } from '../safe-text.js';
+import { ExpectedFailure } from '../failure/index.js';
 
 export type RestoreScope = 'sr' | 'all';
 
@@ -40,14 +41,24 @@ export interface CandidateVdi {
   trusted: boolean;
 }
 
-export class BackupSourceError extends Error {
+const SOURCE_NEXT_STEP = {
+  NO_BACKUP_VDI: 'Choose the SR the backup was written to; a backup made before 2024 needs the scan for older backup VDIs (legacy).',
+  NOT_A_BACKUP: 'Choose another VDI or SR.',
+  NOT_PERMITTED: "Only the SR's own backup VDI is read unless you agree to the scan for older backup VDIs (legacy).",
+  NO_METADATA: 'Back up to this SR first, or choose the SR holding the backup.',
+  NO_SUCH_DATE: 'List the backups again and choose one of them.',
+  NO_ENTRIES: 'Restore all VM metadata of this backup, or choose another backup.',
+  MULTIPLE: 'Choose one of the VDIs found (by its uuid).',
+} as const;
+
+export class BackupSourceError extends ExpectedFailure {
   constructor(
-    readonly code: 'NO_VDI' | 'NOT_A_BACKUP' | 'NOT_PERMITTED' | 'NO_METADATA' | 'NO_SUCH_DATE' | 'NO_ENTRIES' | 'MULTIPLE',
+    override readonly code: keyof typeof SOURCE_NEXT_STEP,
     message: string,
     /** The SR that was looked at, where it is known. */
     readonly srUuid?: string,
   ) {
-    super(message);
+    super(code, message, SOURCE_NEXT_STEP[code]);
     this.name = 'BackupSourceError';
   }
 }
@@ -255,7 +266,7 @@ export class BackupSource {
       ref = await session.call<Ref>('VDI.get_by_uuid', wanted);
     } catch (err) {
       if (err instanceof XenApiError && err.code === 'UUID_INVALID') {
-        throw new BackupSourceError('NO_VDI', `No backup VDI ${neutralise(wanted)} on SR "${neutralise(sr.nameLabel)}".`, sr.uuid);
+        throw new BackupSourceError('NO_BACKUP_VDI', `No backup VDI ${neutralise(wanted)} on SR "${neutralise(sr.nameLabel)}".`, sr.uuid);
       }
       throw err;
     }

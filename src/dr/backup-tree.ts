@@ -11,7 +11,7 @@
  *    reader busy for longer than its deadline.
  */
 import type { Ext2Promises } from 'ext2fs';
-import type { ErrorExplanation } from '../xenapi/index.js';
+import { ExpectedFailure } from '../failure/index.js';
 
 /** Largest directory listed: a 100 000-VM all/ takes about 5 MiB. */
 export const MAX_LISTED_DIRECTORY_BYTES = 16 * 1024 * 1024;
@@ -29,20 +29,18 @@ export function kindOf(st: Stats): string {
 }
 
 /** A path that exists but is not in the stock shape (code BAD_BACKUP_LAYOUT). */
-export class LayoutError extends Error {
-  readonly explanation: ErrorExplanation;
+export class LayoutError extends ExpectedFailure {
   constructor(
     readonly path: string,
     readonly detail: string,
     consequence = 'it was not read',
   ) {
-    super(`${path} is ${detail}, not what the stock backup writes there; ${consequence}.`);
+    super(
+      'BAD_BACKUP_LAYOUT',
+      `The backup VDI's filesystem is not in the stock layout: ${path} is ${detail}, not what the stock backup writes there; ${consequence}.`,
+      'Someone or something changed this disk (a guest can format a disk to look like a backup). Look at it with `xsconsole-dr inspect`, and back up to another SR or a fresh backup VDI.',
+    );
     this.name = 'LayoutError';
-    this.explanation = {
-      code: 'BAD_BACKUP_LAYOUT',
-      meaning: `The backup VDI's filesystem is not in the stock layout: ${this.message}`,
-      nextStep: 'Someone or something changed this disk (a guest can format a disk to look like a backup). Look at it with `xsconsole-dr inspect`, and back up to another SR or a fresh backup VDI.',
-    };
   }
 }
 
@@ -56,12 +54,12 @@ export async function assertFolderOrAbsent(fs: Ext2Promises, path: string): Prom
 }
 
 /** A read beyond the budget: too many bytes, or past the deadline. */
-export class BudgetExceededError extends Error {
+export class BudgetExceededError extends ExpectedFailure {
   constructor(
     readonly reason: 'bytes' | 'time',
     message: string,
   ) {
-    super(message);
+    super(reason === 'bytes' ? 'TOO_LARGE' : 'TOO_SLOW', message, 'Check where the backup came from: a genuine backup VDI is read in seconds. Nothing was written.');
     this.name = 'BudgetExceededError';
   }
 }

@@ -6,6 +6,7 @@
 import { XenApiError, isNullRef, toInt, toStr, type Ref, type Session } from '../xenapi/index.js';
 import { BACKUP_VDI_LABEL, BACKUP_VDI_OTHER_CONFIG_KEY, BACKUP_VDI_SIZE, backupVdiUuid } from './layout.js';
 import { neutralise } from '../safe-text.js';
+import { ExpectedFailure } from '../failure/index.js';
 
 export interface SrInfo {
   ref: Ref;
@@ -35,19 +36,20 @@ const initialisingOf = (rec: Record<string, unknown>) => ((rec['other_config'] ?
 /** Set on a backup VDI whose host gave it a random uuid (XAPI before the 2024 change). */
 export const RANDOM_UUID_KEY = 'xsconsole-dr:random-uuid';
 
-export class NoBackupVdiError extends Error {
+export class NoBackupVdiError extends ExpectedFailure {
   constructor(readonly sr: SrInfo, readonly expectedUuid: string) {
     super(
-      `No backup VDI on SR "${neutralise(sr.nameLabel)}" (expected uuid ${expectedUuid}). ` +
-        'Run a backup with VDI creation allowed to initialise one.',
+      'NO_BACKUP_VDI',
+      `No backup VDI on SR "${neutralise(sr.nameLabel)}" (expected uuid ${expectedUuid}).`,
+      'Run a backup to this SR with VDI creation allowed (the default) to initialise one, or choose the SR the backups were written to.',
     );
     this.name = 'NoBackupVdiError';
   }
 }
 
-export class BackupTargetError extends Error {
+export class BackupTargetError extends ExpectedFailure {
   constructor(message: string) {
-    super(message);
+    super('BACKUP_TARGET', message, 'Choose another SR (read the list of SRs again if it has changed).');
     this.name = 'BackupTargetError';
   }
 }

@@ -20,19 +20,8 @@
  * folder just written, and the files holding secrets (.db, .vmmeta) are 0600, as stock's.
  */
 import type { Ext2Promises } from 'ext2fs';
-import {
-  AbortError,
-  XenApiError,
-  explainError,
-  exportMetadata,
-  isNullRef,
-  streamPoolDatabase,
-  throwIfAborted,
-  toStr,
-  type ErrorExplanation,
-  type Ref,
-  type Session,
-} from '../xenapi/index.js';
+import { AbortError, XenApiError, exportMetadata, isNullRef, streamPoolDatabase, throwIfAborted, toStr, type Ref, type Session } from '../xenapi/index.js';
+import { ExpectedFailure, StepFailure, explainError, type ErrorExplanation } from '../failure/index.js';
 import {
   DEFAULT_HISTORY,
   INCOMPLETE_PREFIX,
@@ -181,37 +170,33 @@ export interface BackupReport {
   waited: { ms: number; for: string } | null;
 }
 
-export class SpaceGuardError extends Error {
-  readonly explanation: ErrorExplanation;
+export class SpaceGuardError extends ExpectedFailure {
   constructor(readonly usedPercent: number) {
-    super(`The backup VDI is ${usedPercent}% full (limit ${SPACE_GUARD_PERCENT}%).`);
+    super(
+      'BACKUP_VDI_FULL',
+      `The backup VDI is ${usedPercent}% full; backups stop above ${SPACE_GUARD_PERCENT}% so the last good ones are not overwritten.`,
+      'Keep fewer backups (older ones are removed after the next backup), or back up anyway past the guard (force).',
+    );
     this.name = 'SpaceGuardError';
-    this.explanation = {
-      code: 'BACKUP_VDI_FULL',
-      meaning: this.message,
-      nextStep: 'Lower the number of backups kept (--keep; older ones are removed after the next backup), or back up anyway with --force.',
-    };
   }
 }
 
 /** A failure inside a step, naming the step for the operator. */
-export class BackupStepError extends Error {
+export class BackupStepError extends StepFailure {
   constructor(
     readonly step: BackupPhase,
-    override readonly cause: unknown,
+    cause: unknown,
   ) {
-    const e = explainError(cause);
-    super(`${STEP_TEXT[step]} failed: ${e.code === 'ERROR' ? '' : `${e.code}: `}${e.meaning}`);
-    this.name = 'BackupStepError';
     // A commit cut part way is safe by construction (volume/commit-plan.ts): say so.
-    const state =
+    super(
+      STEP_TEXT[step],
+      cause,
       step === 'commit'
         ? ' Earlier backups on the VDI are intact; this one is either absent or held in its journal, which the next backup, a restore or fsck completes.'
-        : '';
-    this.explanation = { code: e.code, meaning: `${STEP_TEXT[step]} failed: ${e.meaning}${state}`, nextStep: e.nextStep };
+        : '',
+    );
+    this.name = 'BackupStepError';
   }
-
-  readonly explanation: ErrorExplanation;
 }
 
 /** What a step does, for messages like "<step> failed: …". */
@@ -607,7 +592,7 @@ async function freeDateName(fs: Ext2Promises, name: string): Promise<string> {
     if (!(await pathExists(fs, backupDir(candidate))) && !(await pathExists(fs, incompleteDir(candidate)))) return candidate;
     t.setUTCSeconds(t.getUTCSeconds() + 1);
   }
-  throw new Error('No free dated folder name within two minutes of now.');
+  throw new ExpectedFailure('NO_FREE_DATE', 'No free dated folder name within two minutes of now (other backups took them).', 'Wait a minute and back up again.');
 }
 
 /** Whether the device holds an ext superblock at all (a VDI whose first commit was cut does not). */
@@ -639,13 +624,13 @@ function srNamesOf(records: PoolRecords): SrNames[] {
 /** Stock refuses to run anywhere but on the master; a session always ends on it. Returns the master. */
 async function assertOnMaster(session: Session): Promise<Ref> {
   const pool = (await session.call<Ref[]>('pool.get_all'))[0];
-  if (!pool) throw new Error('The pool has no pool object.');
+  if (!pool) throw new ExpectedFailure('NO_POOL_OBJECT', 'The pool has no pool object.', 'Check that the address is a XenServer / XCP-ng pool coordinator (XAPI may still be starting), then run again.');
   const [master, thisHost] = await Promise.all([
     session.call<Ref>('pool.get_master', pool),
     session.call<Ref>('session.get_this_host', session.ref),
   ]);
   if (!isNullRef(thisHost) && toStr(thisHost) !== toStr(master)) {
-    throw new Error('This host is not the pool master: run the backup on the master (or connect with --host to the master).');
+    throw new ExpectedFailure('NOT_POOL_MASTER', 'This host is not the pool master.', 'Run the backup on the pool master (or connect to the master with --host).');
   }
   return master;
 }

@@ -18,6 +18,7 @@ import { parseSrMeta, SRMETA_MAX_BYTES, type SrNames } from './srmeta.js';
 import { readVmmeta, VMMETA_MAX_BYTES } from './vmmeta.js';
 import { openExt3, type Ext3Volume } from './volume/ext3.js';
 import { readFileBytes } from './volume/files.js';
+import { ExpectedFailure } from '../failure/index.js';
 
 /** conf/<vdi-uuid> is a four-line logrotate file. */
 const CONF_MAX_BYTES = 64 * 1024;
@@ -28,12 +29,20 @@ const CONF_MAX_BYTES = 64 * 1024;
  */
 export const INSPECT_LIMITS: Required<ReadLimits> = { maxBytes: 512 * 1024 * 1024, deadlineMs: 120_000 };
 
-export class InspectError extends Error {
+const INSPECT_NEXT_STEP = {
+  NO_IMAGE: 'Give the path of a backup VDI image file (or block device).',
+  NOT_A_BACKUP: 'Check that this is the "Pool Metadata Backup" VDI image.',
+  NO_SUCH_DATE: 'Run inspect without --date to list the backups.',
+  TOO_LARGE: 'Check where the image came from: a genuine backup VDI holds far less. Nothing was written.',
+  TOO_SLOW: 'Check where the image came from: a genuine backup VDI is read in seconds. Nothing was written.',
+} as const;
+
+export class InspectError extends ExpectedFailure {
   constructor(
-    readonly code: 'NO_IMAGE' | 'NOT_A_BACKUP' | 'NO_SUCH_DATE' | 'TOO_LARGE' | 'TOO_SLOW',
+    override readonly code: keyof typeof INSPECT_NEXT_STEP,
     message: string,
   ) {
-    super(message);
+    super(code, message, INSPECT_NEXT_STEP[code]);
     this.name = 'InspectError';
   }
 }

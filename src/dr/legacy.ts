@@ -12,19 +12,11 @@
  * half file that a later import would pick up.
  */
 import { lstat, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import {
-  XenApiError,
-  explainError,
-  exportMetadata,
-  importMetadata,
-  throwIfAborted,
-  toStr,
-  type ErrorExplanation,
-  type Ref,
-  type Session,
-} from '../xenapi/index.js';
+import { XenApiError, exportMetadata, importMetadata, throwIfAborted, toStr, type Ref, type Session } from '../xenapi/index.js';
+import { explainError, type ErrorExplanation } from '../failure/index.js';
 import { resolveSr } from './backup-vdi.js';
 import { readSendableVmmeta, VMMETA_MAX_BYTES, VmmetaError } from './vmmeta.js';
+import { ExpectedFailure } from '../failure/index.js';
 
 /** File n of a numbered set (n ≥ 1): F, F2, F3, … as xe names them. */
 export function numberedFile(base: string, n: number): string {
@@ -39,12 +31,20 @@ const FILE_MODE = 0o600;
 /** /import_metadata's dry_run arrived in 2012 (XenServer 6.1, API 1.10); older hosts ignore it and import for real. */
 export const DRY_RUN_MIN_API = { major: 1, minor: 10 } as const;
 
-export class ClassicError extends Error {
+const CLASSIC_NEXT_STEP = {
+  NO_MATCH: 'Check the VM uuid (xe vm-list); templates and snapshots are not exported this way.',
+  FILE_EXISTS: 'Choose another file name, or pass --force to replace the set.',
+  NO_FILE: 'Check the file name: give the first file of the set (without a number).',
+  NO_DRY_RUN: 'Run without --dry-run only when you mean to import.',
+  BAD_SELECTION: 'Give either --vm UUID or --all.',
+} as const;
+
+export class ClassicError extends ExpectedFailure {
   constructor(
-    readonly code: 'NO_MATCH' | 'FILE_EXISTS' | 'NO_FILE' | 'NO_DRY_RUN' | 'BAD_SELECTION',
+    override readonly code: keyof typeof CLASSIC_NEXT_STEP,
     message: string,
   ) {
-    super(message);
+    super(code, message, CLASSIC_NEXT_STEP[code]);
     this.name = 'ClassicError';
   }
 }

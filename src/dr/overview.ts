@@ -3,6 +3,7 @@
  * Plain data, read through the session; no Ink here.
  */
 import type { Session } from '../xenapi/index.js';
+import { ExpectedFailure } from '../failure/index.js';
 
 export interface SrSummary {
   ref: string;
@@ -48,7 +49,7 @@ export async function readPoolOverview(session: Session): Promise<PoolOverview> 
     ),
   ]);
   const [poolRef, pool] = Object.entries(pools)[0] ?? [];
-  if (!poolRef || !pool) throw new Error('The pool has no pool object (pool.get_all_records is empty).');
+  if (!poolRef || !pool) throw new ExpectedFailure('NO_POOL_OBJECT', 'The pool has no pool object (pool.get_all_records is empty).', 'Check that the address is a XenServer / XCP-ng pool coordinator (XAPI may still be starting), then run again.');
   const master = await session.call<Rec>('host.get_record', str(pool['master']));
   const software = (master['software_version'] ?? {}) as Rec;
   const defaultSr = str(pool['default_SR']);

@@ -3,6 +3,7 @@
  * and the stock rules for which VMs are backed up and which SRs they live on.
  */
 import { isNullRef, toStr, toStrArray, toStrMap, type Ref, type Session } from '../xenapi/index.js';
+import { ExpectedFailure } from '../failure/index.js';
 
 export interface VmInfo {
   ref: Ref;
@@ -38,7 +39,7 @@ const records = (session: Session, cls: keyof typeof FIELDS) => session.getAllRe
 export async function readPoolRecords(session: Session): Promise<PoolRecords> {
   const [pools, vms, vbds, vdis, srs] = await Promise.all([records(session, 'pool'), records(session, 'VM'), records(session, 'VBD'), records(session, 'VDI'), records(session, 'SR')]);
   const [poolRef, pool] = Object.entries(pools)[0] ?? [];
-  if (!poolRef || !pool) throw new Error('The pool has no pool object.');
+  if (!poolRef || !pool) throw new ExpectedFailure('NO_POOL_OBJECT', 'The pool has no pool object.', 'Check that the address is a XenServer / XCP-ng pool coordinator (XAPI may still be starting), then run again.');
   const out: PoolRecords = {
     pool: { ref: poolRef, uuid: toStr(pool['uuid']), name: toStr(pool['name_label']) },
     vms: new Map(),

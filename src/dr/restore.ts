@@ -6,7 +6,8 @@
  * force as chosen; one failing VM never stops the others; the report says per VM what was
  * created or which XAPI error refused it.
  */
-import { XenApiError, explainError, importMetadata, isAbortError, throwIfAborted, toStr, type ErrorExplanation, type Ref, type Session } from '../xenapi/index.js';
+import { XenApiError, importMetadata, isAbortError, throwIfAborted, toStr, type Ref, type Session } from '../xenapi/index.js';
+import { StepFailure, explainError, type ErrorExplanation } from '../failure/index.js';
 import { BackupSource, BackupSourceError, type BackupEntry, type EntryProblem, type LockWaitOptions, type RestoreScope } from './backup-source.js';
 import type { CleanedVbd } from './leftovers.js';
 import type { LockOp } from './vdi-lock.js';
@@ -169,18 +170,14 @@ const RESTORE_STEP_TEXT: Record<RestoreStep, string> = {
  * A failure outside the per-VM imports (those are reported per VM), naming the step for the
  * operator. Problems with the backup itself stay BackupSourceError: they say it already.
  */
-export class RestoreStepError extends Error {
+export class RestoreStepError extends StepFailure {
   constructor(
     readonly step: RestoreStep,
-    override readonly cause: unknown,
+    cause: unknown,
   ) {
-    const e = explainError(cause);
-    super(`${RESTORE_STEP_TEXT[step]} failed: ${e.code === 'ERROR' ? '' : `${e.code}: `}${e.meaning}`);
+    super(RESTORE_STEP_TEXT[step], cause);
     this.name = 'RestoreStepError';
-    this.explanation = { code: e.code, meaning: `${RESTORE_STEP_TEXT[step]} failed: ${e.meaning}`, nextStep: e.nextStep };
   }
-
-  readonly explanation: ErrorExplanation;
 }
 
 async function restoreStep<T>(step: RestoreStep, fn: () => Promise<T>): Promise<T> {

@@ -16,6 +16,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { isUuid } from './layout.js';
 import { neutralise } from '../safe-text.js';
 import { readLastScheduledResult, type ScheduledResult } from './scheduled-backup.js';
+import { ExpectedFailure } from '../failure/index.js';
 
 export type Frequency = 'daily' | 'weekly' | 'monthly';
 export type ScheduleSetting = Frequency | 'never';
@@ -83,13 +84,20 @@ export interface CronEntry {
   target?: string;
 }
 
-export class ScheduleError extends Error {
+const SCHEDULE_NEXT_STEP = {
+  FOREIGN_ENTRY: 'Replace it only if it is no longer wanted (force the change; what it pointed to is reported).',
+  NO_CRON_DIR: 'Install cron (or anacron) on this host, or give the right cron folder (--cron-root).',
+  BAD_SETTING: 'Choose daily, weekly, monthly or never, and an SR by its uuid.',
+  LINK_FAILED: 'Check the permissions of the cron folders (root is needed for /etc).',
+} as const;
+
+export class ScheduleError extends ExpectedFailure {
   constructor(
-    readonly code: 'FOREIGN_ENTRY' | 'NO_CRON_DIR' | 'BAD_SETTING' | 'LINK_FAILED',
+    override readonly code: keyof typeof SCHEDULE_NEXT_STEP,
     message: string,
     readonly entries: CronEntry[] = [],
   ) {
-    super(message);
+    super(code, message, SCHEDULE_NEXT_STEP[code]);
     this.name = 'ScheduleError';
   }
 }
@@ -211,7 +219,7 @@ export async function readRunnerConfig(cronRoot: string): Promise<RunnerConfig |
 /** Node and this program's script, for the runner to start again (the console uses it too). */
 export function currentProgram(): { node: string; cli: string } {
   const script = process.argv[1];
-  if (!script) throw new Error('Cannot tell where this program is installed (no script path): run it as `node <path>/cli.js`.');
+  if (!script) throw new ExpectedFailure('NO_PROGRAM_PATH', 'Cannot tell where this program is installed (no script path).', 'Run it as `node <path>/cli.js` (or the installed xsconsole-dr).');
   return { node: process.execPath, cli: realpathSync(script) };
 }
 

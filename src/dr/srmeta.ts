@@ -6,6 +6,7 @@
  */
 import { SaxesParser } from 'saxes';
 import { isUuid } from './layout.js';
+import { ExpectedFailure } from '../failure/index.js';
 
 export interface VdiNames {
   uuid: string;
@@ -49,9 +50,9 @@ export function buildSrMeta(srs: SrNames[]): string {
   return `${out}</meta>`;
 }
 
-export class SrMetaError extends Error {
+export class SrMetaError extends ExpectedFailure {
   constructor(detail: string) {
-    super(`SRMETA.xml is not usable: ${detail}`);
+    super('BAD_SRMETA', `SRMETA.xml is not usable: ${detail}`, 'SR and VDI names cannot be re-applied from this backup (the VMs can still be restored); check where the backup came from.');
     this.name = 'SrMetaError';
   }
 }

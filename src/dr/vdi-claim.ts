@@ -6,7 +6,8 @@
  * no lock — is waited for, within the same bound, and then refused; stale VBDs are released.
  * The lock is released again on every failure here; after success the caller releases it.
  */
-import { throwIfAborted, type ErrorExplanation, type Ref, type Session } from '../xenapi/index.js';
+import { throwIfAborted, type Ref, type Session } from '../xenapi/index.js';
+import { ExpectedFailure } from '../failure/index.js';
 import { classifyVbds, releaseStaleVbds, vbdsOfVdi, type CleanedVbd, type VdiVbd } from './leftovers.js';
 import { describeDuration } from './master-clock.js';
 import { acquireVdiLock, DEFAULT_LOCK_WAIT_MS, type AcquireOptions, type VdiLock } from './vdi-lock.js';
@@ -36,35 +37,29 @@ export interface VdiClaim {
   tookOver: string | null;
 }
 
-export class VdiAttachedElsewhereError extends Error {
-  readonly explanation: ErrorExplanation;
+export class VdiAttachedElsewhereError extends ExpectedFailure {
   constructor(
     readonly vbd: VdiVbd,
     waitedMs: number,
   ) {
     super(
+      'BACKUP_VDI_ATTACHED',
       `The backup VDI is plugged into the control domain "${neutralise(vbd.vmName || vbd.vmUuid)}" by another program (VBD ${neutralise(vbd.uuid)}), ` +
         `most likely the host's own xe-backup-metadata or xe-restore-metadata; waited ${describeDuration(waitedMs)}.`,
+      `Let that program finish and run again. If nothing is running on the host any more, release it there: xe vbd-unplug uuid=${neutralise(vbd.uuid)}; xe vbd-destroy uuid=${neutralise(vbd.uuid)}`,
     );
     this.name = 'VdiAttachedElsewhereError';
-    this.explanation = {
-      code: 'BACKUP_VDI_ATTACHED',
-      meaning: this.message,
-      nextStep: `Let that program finish and run again. If nothing is running on the host any more, release it there: xe vbd-unplug uuid=${neutralise(vbd.uuid)}; xe vbd-destroy uuid=${neutralise(vbd.uuid)}`,
-    };
   }
 }
 
-export class VdiInGuestError extends Error {
-  readonly explanation: ErrorExplanation;
+export class VdiInGuestError extends ExpectedFailure {
   constructor(readonly vbd: VdiVbd) {
-    super(`The backup VDI is attached to the VM "${neutralise(vbd.vmName || vbd.vmUuid)}" (VBD ${neutralise(vbd.uuid)}); a backup must not write a disk a VM can write.`);
+    super(
+      'BACKUP_VDI_IN_VM',
+      `The backup VDI is attached to the VM "${neutralise(vbd.vmName || vbd.vmUuid)}" (VBD ${neutralise(vbd.uuid)}); a backup must not write a disk a VM can write.`,
+      `Detach the disk from that VM (xe vbd-unplug uuid=${neutralise(vbd.uuid)}; xe vbd-destroy uuid=${neutralise(vbd.uuid)}), check its contents, then back up again.`,
+    );
     this.name = 'VdiInGuestError';
-    this.explanation = {
-      code: 'BACKUP_VDI_IN_VM',
-      meaning: this.message,
-      nextStep: `Detach the disk from that VM (xe vbd-unplug uuid=${neutralise(vbd.uuid)}; xe vbd-destroy uuid=${neutralise(vbd.uuid)}), check its contents, then back up again.`,
-    };
   }
 }
 

@@ -31,7 +31,8 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { XenApiError, throwIfAborted, toStrMap, type ErrorExplanation, type Ref, type Session } from '../xenapi/index.js';
+import { XenApiError, throwIfAborted, toStrMap, type Ref, type Session } from '../xenapi/index.js';
+import { ExpectedFailure } from '../failure/index.js';
 import type { MasterClock } from './master-clock.js';
 import { describeDuration } from './master-clock.js';
 import { neutralise } from '../safe-text.js';
@@ -152,34 +153,30 @@ function holderText(h: LockHolder, clock: MasterClock): string {
   return `the ${OP_TEXT[h.op]} started by ${neutralise(h.host)} (pid ${neutralise(String(h.pid))}) at ${clock.wallClockText(h.since)}`;
 }
 
-export class VdiBusyError extends Error {
-  readonly explanation: ErrorExplanation;
+export class VdiBusyError extends ExpectedFailure {
   constructor(
     readonly holder: LockHolder,
     text: string,
     waitedMs: number,
     expiresText: string,
   ) {
-    super(`The backup VDI is in use by ${text}; waited ${describeDuration(waitedMs)}.`);
+    super(
+      'BACKUP_VDI_BUSY',
+      `The backup VDI is in use by ${text}; waited ${describeDuration(waitedMs)}.`,
+      `Run again once it has finished. If that run was killed or lost its connection, its lock expires at ${expiresText} (pool master's time) and is then taken over by the next run.`,
+    );
     this.name = 'VdiBusyError';
-    this.explanation = {
-      code: 'BACKUP_VDI_BUSY',
-      meaning: this.message,
-      nextStep: `Run again once it has finished. If that run was killed or lost its connection, its lock expires at ${expiresText} (pool master's time) and is then taken over by the next run.`,
-    };
   }
 }
 
-export class VdiLockLostError extends Error {
-  readonly explanation: ErrorExplanation;
+export class VdiLockLostError extends ExpectedFailure {
   constructor(reason: string) {
-    super(`This run lost its lock on the backup VDI (${reason}) and stopped before writing more.`);
+    super(
+      'BACKUP_VDI_LOCK_LOST',
+      `This run lost its lock on the backup VDI (${reason}) and stopped before writing more.`,
+      'Check the connection to the pool and run again; the backups made before are intact.',
+    );
     this.name = 'VdiLockLostError';
-    this.explanation = {
-      code: 'BACKUP_VDI_LOCK_LOST',
-      meaning: this.message,
-      nextStep: 'Check the connection to the pool and run again; the backups made before are intact.',
-    };
   }
 }
 

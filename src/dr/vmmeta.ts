@@ -8,7 +8,8 @@
  */
 import { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
-import { MethodResponseDecoder, type ErrorExplanation } from '../xenapi/index.js';
+import { MethodResponseDecoder } from '../xenapi/index.js';
+import { ExpectedFailure } from '../failure/index.js';
 import { SNAPSHOT_FIELDS, describeShapeProblems, exportShapeProblems, isStruct, memberCi, ocamlInt, type ShapeProblems } from './ova-header.js';
 import { neutralise, quote } from '../safe-text.js';
 
@@ -24,12 +25,10 @@ export const OVA_MAX_VALUES = 1_000_000;
 const NEXT_STEP = 'This export was not sent to XAPI. Check where the backup came from; try an older backup.';
 
 /** A .vmmeta that is not a stock export: never sent to XAPI (code UNSAFE_BACKUP_FILE). */
-export class VmmetaError extends Error {
-  readonly explanation: ErrorExplanation;
+export class VmmetaError extends ExpectedFailure {
   constructor(detail: string) {
-    super(`Not a usable VM metadata export: ${detail}`);
+    super('UNSAFE_BACKUP_FILE', `Not a usable VM metadata export: ${detail}`, NEXT_STEP);
     this.name = 'VmmetaError';
-    this.explanation = { code: 'UNSAFE_BACKUP_FILE', meaning: this.message, nextStep: NEXT_STEP };
   }
 }
 

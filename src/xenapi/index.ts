@@ -1,8 +1,6 @@
 /** Public API of the XenAPI client (protocol only: no DR logic, no UI). */
 export { XenApiError, TransportError, AbortError, isAbortError, throwIfAborted, describeTarget } from './errors.js';
 export type { TransportErrorKind } from './errors.js';
-export { explainError, explainXenApiError, explainTransportError } from './explain.js';
-export type { ErrorExplanation, SelfExplainingError } from './explain.js';
 export {
   NULL_REF,
   isNullRef,

@@ -14,7 +14,7 @@ import { runBackup, type BackupReport } from '../../src/dr/backup.js';
 import { BackupSource, probeBackupVdis } from '../../src/dr/backup-source.js';
 import { inspectImage } from '../../src/dr/inspect.js';
 import { preflightRestore } from '../../src/dr/restore.js';
-import { explainError } from '../../src/xenapi/index.js';
+import { explainError } from '../../src/failure/index.js';
 import { controlDomainAttachments, debugfs, imageLs, startTestPool, vdiImagePath, type TestPool } from '../helpers/pool.js';
 
 const ENV = { ...process.env, PATH: `${process.env['PATH']}:/usr/sbin:/sbin` };

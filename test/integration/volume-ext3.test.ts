@@ -9,7 +9,7 @@ import { openExt3, openExt3Staged, FilesystemRefusedError } from '../../src/dr/v
 import { NotExtFilesystemError } from '../../src/dr/volume/superblock.js';
 import { FilesystemError } from '../../src/dr/volume/fs-errors.js';
 import { writeFileBytes } from '../../src/dr/volume/files.js';
-import { explainError } from '../../src/xenapi/index.js';
+import { explainError } from '../../src/failure/index.js';
 import { openImageForWrite } from '../helpers/image-writer.js';
 
 const SBIN = { ...process.env, PATH: `${process.env['PATH']}:/usr/sbin:/sbin` };

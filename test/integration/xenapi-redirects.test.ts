@@ -12,7 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { generate } from 'selfsigned';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Session, TransportError, explainError, exportMetadata, importMetadata, type TlsOptions } from '../../src/xenapi/index.js';
+import { Session, TransportError, exportMetadata, importMetadata, type TlsOptions } from '../../src/xenapi/index.js';
+import { explainError } from '../../src/failure/index.js';
 import { startFake, type FakeXapi } from './xenapi-fixture.js';
 
 let host: { key: string; cert: string; fp: string };

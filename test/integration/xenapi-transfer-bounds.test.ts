@@ -7,17 +7,8 @@
 import type http from 'node:http';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  Connector,
-  RpcClient,
-  TransportError,
-  explainError,
-  exportMetadata,
-  exportRawVdi,
-  importMetadata,
-  streamPoolDatabase,
-  waitTask,
-} from '../../src/xenapi/index.js';
+import { Connector, RpcClient, TransportError, exportMetadata, exportRawVdi, importMetadata, streamPoolDatabase, waitTask } from '../../src/xenapi/index.js';
+import { explainError } from '../../src/failure/index.js';
 import { AnswerBudget } from '../../src/xenapi/answer-budget.js';
 import { startFakeWithSession, until, type FakeTask, type FakeXapi } from './xenapi-fixture.js';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDemoSimulator, type SimHandle } from '../../src/sim/index.js';
 import { simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
-import { FileExistsError, createConsoleSchedule, scheduleRunnerFor, createConsoleServices, explainConsoleError, isCancellation, saveTextFile, selectSrChoices } from '../../src/app/index.js';
+import { FileExistsError, createConsoleSchedule, scheduleRunnerFor, createConsoleServices, operatorFailure, isCancellation, saveTextFile, selectSrChoices } from '../../src/app/index.js';
 import { BackupSourceError } from '../../src/dr/backup-source.js';
 import { ScheduleError, cronLinkPath, readRunnerConfig, setSchedule } from '../../src/dr/schedule.js';
 import { mkdir, readFile, stat } from 'node:fs/promises';
@@ -45,29 +45,32 @@ describe('selectSrChoices', () => {
   });
 });
 
-describe('explainConsoleError', () => {
+describe('operatorFailure', () => {
   it('names the step of a backup failure and explains the XAPI cause', () => {
-    const e = explainConsoleError(attachFailure());
+    const e = operatorFailure(attachFailure());
     expect(e).toMatchObject({ code: 'VDI_IN_USE', step: 'Attaching the backup VDI' });
-    expect(backupFailureText(e)).toMatch(/^Metadata Backup failed: Attaching the backup VDI failed\.\nVDI_IN_USE: Disk OpaqueRef:vdi is in use/);
+    expect(backupFailureText(e)).toMatch(/^Metadata Backup failed: VDI_IN_USE: Attaching the backup VDI failed: Disk OpaqueRef:vdi is in use/);
   });
 
   it('has operator texts for the backup guard and the target errors', () => {
-    expect(explainConsoleError(new SpaceGuardError(95))).toMatchObject({ code: 'BACKUP_VDI_FULL' });
-    expect(explainConsoleError(new SpaceGuardError(95)).meaning).toContain('95% full');
-    expect(explainConsoleError(new NoBackupVdiError({ ref: 'r', uuid: 'u', nameLabel: 'SR one' }, 'x')).code).toBe('NO_BACKUP_VDI');
-    expect(explainConsoleError(new BackupTargetError('Invalid SR UUID')).code).toBe('BACKUP_TARGET');
-    expect(explainConsoleError(new XenApiError(['SR_FULL', '10', '5'])).meaning).toContain('10 bytes requested');
-    expect(explainConsoleError(new Error('plain')).meaning).toBe('plain');
+    expect(operatorFailure(new SpaceGuardError(95))).toMatchObject({ code: 'BACKUP_VDI_FULL' });
+    expect(operatorFailure(new SpaceGuardError(95)).meaning).toContain('95% full');
+    expect(operatorFailure(new NoBackupVdiError({ ref: 'r', uuid: 'u', nameLabel: 'SR one' }, 'x')).code).toBe('NO_BACKUP_VDI');
+    expect(operatorFailure(new BackupTargetError('Invalid SR UUID')).code).toBe('BACKUP_TARGET');
+    expect(operatorFailure(new XenApiError(['SR_FULL', '10', '5'])).meaning).toContain('10 bytes requested');
+    const bug = operatorFailure(new TypeError('plain'), { recordBug: () => ({ path: '/var/log/xsconsole-dr/errors.log' }) });
+    expect(bug).toMatchObject({ kind: 'bug', code: 'INTERNAL_BUG', log: '/var/log/xsconsole-dr/errors.log' });
+    expect(bug.meaning).toContain('TypeError: plain');
+    expect(bug.nextStep).toContain('/var/log/xsconsole-dr/errors.log');
   });
 
   it('explains restore, schedule and file errors with a next step', () => {
-    expect(explainConsoleError(new BackupSourceError('NO_VDI', 'No backup VDI x on SR "y".'))).toMatchObject({ code: 'NO_BACKUP_VDI', meaning: 'No backup VDI x on SR "y".' });
-    expect(explainConsoleError(new BackupSourceError('NO_ENTRIES', 'none')).nextStep).toContain('All VM Metadata');
-    expect(explainConsoleError(new ScheduleError('NO_CRON_DIR', '/x/cron.daily does not exist'))).toMatchObject({ code: 'NO_CRON_DIR' });
-    expect(explainConsoleError(new FileExistsError('/tmp/a.txt'))).toMatchObject({ code: 'FILE_EXISTS', meaning: '/tmp/a.txt already exists.' });
+    expect(operatorFailure(new BackupSourceError('NO_BACKUP_VDI', 'No backup VDI x on SR "y".'))).toMatchObject({ code: 'NO_BACKUP_VDI', meaning: 'No backup VDI x on SR "y".' });
+    expect(operatorFailure(new BackupSourceError('NO_ENTRIES', 'none')).nextStep).toContain('Restore all VM metadata');
+    expect(operatorFailure(new ScheduleError('NO_CRON_DIR', '/x/cron.daily does not exist'))).toMatchObject({ code: 'NO_CRON_DIR' });
+    expect(operatorFailure(new FileExistsError('/tmp/a.txt'))).toMatchObject({ code: 'FILE_EXISTS', meaning: '/tmp/a.txt already exists.' });
     const enoent = Object.assign(new Error("ENOENT: no such file or directory, open '/nope/x'"), { code: 'ENOENT', syscall: 'open' });
-    expect(explainConsoleError(enoent)).toMatchObject({ code: 'ENOENT', nextStep: 'Choose another file or folder.' });
+    expect(operatorFailure(enoent)).toMatchObject({ code: 'ENOENT', kind: 'expected' });
   });
 
   it('recognises cancellations', () => {

@@ -3,14 +3,14 @@
  * that advances one VM per `advance()` (so Ctrl-C lands mid-run, deterministically), a
  * cleanup that waits for `releaseCleanup()`, an SR list that is empty. It behaves like the
  * real thing where it matters: passwords are checked, errors are the real classes
- * (XenApiError, BackupStepError) explained by the real explainConsoleError, SRs go through
+ * (XenApiError, BackupStepError) explained by the real operatorFailure, SRs go through
  * the real selectSrChoices filter, and aborts honour the AbortSignal.
  */
 import { AbortError, XenApiError } from '../../src/xenapi/index.js';
 import { BackupStepError, type BackupReport, type BackupProgress } from '../../src/dr/backup.js';
 import { tmpdir } from 'node:os';
 import {
-  explainConsoleError,
+  operatorFailure,
   saveTextFile,
   selectSrChoices,
   type BackupListing,
@@ -112,7 +112,7 @@ export class FakePool implements ConsoleServices {
     return new FakeSession(this, user);
   }
 
-  explain = explainConsoleError;
+  explain = (err: unknown) => operatorFailure(err);
   saveDir = tmpdir();
   schedule?: ConsoleSchedule;
   saveText(path: string, text: string, options: { overwrite?: boolean } = {}): Promise<string> {

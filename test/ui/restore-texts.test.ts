@@ -130,7 +130,7 @@ describe('preflight and lists', () => {
     const row = vdiRow({ uuid: VDI.uuid, nameLabel: 'Pool Metadata Backup', virtualSize: 1024 ** 3, trusted: true });
     expect(row).toBe(`${VDI.uuid}  Pool Metadata~  1.0 GiB`);
     expect(row.length).toBeLessThanOrEqual(65);
-    expect(restoreFailureText({ code: 'NO_METADATA', meaning: 'Metadata backups not found on this VDI.', nextStep: 'Back up first.' })).toBe(
+    expect(restoreFailureText({ kind: 'expected', code: 'NO_METADATA', meaning: 'Metadata backups not found on this VDI.', nextStep: 'Back up first.' })).toBe(
       'Metadata Restore failed: NO_METADATA: Metadata backups not found on this VDI.\n\nBack up first.',
     );
     expect(cancelledText(false, { done: 2, total: 5, errors: 1, recent: [] })).toMatch(/^The restore was stopped with Ctrl-C after 2 of 5 VM\(s\) \(1 restored, 1 failed\)\./);

@@ -13,7 +13,8 @@ import {
   registerSecret,
   resetSecretsForTests,
 } from '../../src/redact.js';
-import { TransportError, XenApiError, explainError } from '../../src/xenapi/index.js';
+import { TransportError, XenApiError } from '../../src/xenapi/index.js';
+import { explainError } from '../../src/failure/index.js';
 
 afterEach(() => resetSecretsForTests());
 

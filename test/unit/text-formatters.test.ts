@@ -13,16 +13,14 @@ import type { ImageInspection } from '../../src/dr/inspect.js';
 import type { PreflightReport, RestoreReport } from '../../src/dr/restore.js';
 import { ScheduleError, type ScheduleStatus, type SetScheduleReport } from '../../src/dr/schedule.js';
 import type { ScheduledOutcome, ScheduledResult } from '../../src/dr/scheduled-backup.js';
-import { explainConsoleError, type SrChoice } from '../../src/app/index.js';
+import { operatorFailure, type SrChoice } from '../../src/app/index.js';
 import { XenApiError } from '../../src/xenapi/index.js';
 import { backupText } from '../../src/commands/backup.js';
 import { classicExportText, classicImportText } from '../../src/commands/classic.js';
 import { inspectText } from '../../src/commands/inspect.js';
 import { preflightText, restoreText } from '../../src/commands/restore.js';
 import { lastResultText, scheduleGetText, scheduleSetText, scheduledOutcomeText } from '../../src/commands/schedule.js';
-import { printDomainFailure } from '../../src/commands/domain-failure.js';
-import { printFailure } from '../../src/commands/output.js';
-import { describeError } from '../../src/describe-error.js';
+import { failureText, printFailure } from '../../src/commands/output.js';
 import { backupFailureText, backupSummaryText } from '../../components/backup/summary.js';
 import { dateRow, preflightLines, restoreFailureText, summaryLines, vdiRow } from '../../components/restore/texts.js';
 import { lastRunLine, scheduleSetMessage, srLine } from '../../components/schedule/texts.js';
@@ -253,13 +251,13 @@ describe('command texts', () => {
 
   it('errors: a fault whose code and parameters are hostile is said in two lines, nothing raw', () => {
     const fault = new XenApiError([V, V, V], 'VM.get_record');
-    const text = describeError(fault);
-    expectSafe(text, 'describeError', false);
+    const text = failureText(operatorFailure(fault));
+    expectSafe(text, 'failureText', false);
     expect(text.split('\n')).toHaveLength(2);
     const printed: string[] = [];
     const io = { out: (t: string) => printed.push(t), err: (t: string) => printed.push(t) };
     printFailure(io, fault, false);
-    printDomainFailure(io, new ScheduleError('FOREIGN_ENTRY', `not ours: ${V}`), false);
+    printFailure(io, new ScheduleError('FOREIGN_ENTRY', `not ours: ${V}`), false);
     for (const t of printed) expectSafe(t, 'printed failure', false);
     // --json keeps the exact values, and is inert.
     printFailure(io, fault, true);
@@ -288,12 +286,12 @@ describe('console texts', () => {
   });
 
   it('failures from a hostile fault: every part one line; the dialogue texts hold only the program\'s line breaks', () => {
-    const f = explainConsoleError(new XenApiError([V, V], 'VDI.create'));
+    const f = operatorFailure(new XenApiError([V, V], 'VDI.create'));
     for (const part of [f.code, f.meaning, f.nextStep]) expect(part).not.toMatch(/[\n\r\u2028\u0085]/);
     const backupFailure = backupFailureText({ ...f, step: V });
     expectSafe(backupFailure, 'backupFailureText', false);
-    expect(backupFailure.split('\n')).toHaveLength(4); // prefix + step, meaning, blank, next step
-    const restoreFailure = restoreFailureText({ code: V, meaning: V, nextStep: V });
+    expect(backupFailure.split('\n')).toHaveLength(3); // prefix + code + meaning (step inside), blank, next step
+    const restoreFailure = restoreFailureText({ kind: 'expected', code: V, meaning: V, nextStep: V });
     expectSafe(restoreFailure, 'restoreFailureText', false);
     expect(restoreFailure.split('\n')).toHaveLength(3);
   });

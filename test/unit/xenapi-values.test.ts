@@ -1,28 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  AbortError,
-  TransportError,
-  XenApiError,
-  chunkHeader,
-  chunkedBodyLength,
-  decodeChunkFrames,
-  encodeChunkFrames,
-  explainError,
-  explainXenApiError,
-  fieldEquals,
-  isNullRef,
-  masterUrl,
-  normalizeFingerprint,
-  quoteWhere,
-  redirectTarget,
-  tlsMode,
-  tlsWarning,
-  toBigInt,
-  toBool,
-  toFloat,
-  toInt,
-  toStrMap,
-} from '../../src/xenapi/index.js';
+import { AbortError, TransportError, XenApiError, chunkHeader, chunkedBodyLength, decodeChunkFrames, encodeChunkFrames, fieldEquals, isNullRef, masterUrl, normalizeFingerprint, quoteWhere, redirectTarget, tlsMode, tlsWarning, toBigInt, toBool, toFloat, toInt, toStrMap } from '../../src/xenapi/index.js';
+import { explainError, explainXenApiError } from '../../src/failure/index.js';
 import { toTransportError, type TransportErrorKind } from '../../src/xenapi/errors.js';
 
 describe('int64 / bool helpers', () => {

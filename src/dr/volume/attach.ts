@@ -11,7 +11,7 @@
 import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NULL_REF, XenApiError, isNullRef, runTask, toStr, type Ref, type Session } from '../../xenapi/index.js';
-import type { ErrorExplanation } from '../../xenapi/index.js';
+import { ExpectedFailure } from '../../failure/index.js';
 import { localControlDomainOf, readLocalInventory, type LocalControlDomain } from './control-domain.js';
 
 /** Marks the VBDs this program creates (a later run recognises its own leftovers by it). */
@@ -35,30 +35,26 @@ export interface ControlDomainInfo {
 }
 
 /** This process cannot use a VBD plugged into the master's control domain. */
-export class NotInControlDomainError extends Error {
-  readonly explanation: ErrorExplanation;
+export class NotInControlDomainError extends ExpectedFailure {
   constructor(reason: string) {
-    super(`The backup VDI cannot be attached here: ${reason}`);
+    super(
+      'NOT_IN_CONTROL_DOMAIN',
+      `The backup VDI cannot be attached here: ${reason}`,
+      'Run this on the pool master itself, or let the program reach the VDI over the network (remote access, the default "auto").',
+    );
     this.name = 'NotInControlDomainError';
-    this.explanation = {
-      code: 'NOT_IN_CONTROL_DOMAIN',
-      meaning: this.message,
-      nextStep: 'Run this on the pool master itself, or let the program reach the VDI over the network (--access remote, or auto).',
-    };
   }
 }
 
 /** The device XAPI named after the plug is not one this program may open. */
-export class DeviceRefusedError extends Error {
-  readonly explanation: ErrorExplanation;
+export class DeviceRefusedError extends ExpectedFailure {
   constructor(reason: string) {
-    super(`The plugged backup VDI was not opened: ${reason}`);
+    super(
+      'DEVICE_REFUSED',
+      `The plugged backup VDI was not opened: ${reason} The VBD was unplugged and destroyed again; nothing local was opened.`,
+      'Check the pool master (xe vbd-list vdi-uuid=<backup VDI>); if it repeats, reach the VDI over the network (remote access) instead.',
+    );
     this.name = 'DeviceRefusedError';
-    this.explanation = {
-      code: 'DEVICE_REFUSED',
-      meaning: `${this.message} The VBD was unplugged and destroyed again; nothing local was opened.`,
-      nextStep: 'Check the pool master (xe vbd-list vdi-uuid=<backup VDI>); retry with --access remote if it repeats.',
-    };
   }
 }
 
@@ -75,7 +71,7 @@ export async function findControlDomain(session: Session): Promise<ControlDomain
   const inventoryRead = readLocalInventory(local);
   const pools = await session.call<Ref[]>('pool.get_all');
   const pool = pools[0];
-  if (!pool) throw new Error('The pool has no pool object.');
+  if (!pool) throw new ExpectedFailure('NO_POOL_OBJECT', 'The pool has no pool object.', 'Check that the address is a XenServer / XCP-ng pool coordinator (XAPI may still be starting), then run again.');
   const hostRef = await session.call<Ref>('pool.get_master', pool);
   const inventory = await inventoryRead;
   // The reads about the master go together: one round trip.
@@ -102,7 +98,7 @@ export async function findControlDomain(session: Session): Promise<ControlDomain
     // Driver domains are control domains too; dom0 is the one with domid 0.
     const entries = Object.entries(found);
     const dom0 = entries.find(([, r]) => toStr(r['domid']) === '0') ?? entries[0];
-    if (!dom0) throw new Error('The pool master has no control domain record.');
+    if (!dom0) throw new ExpectedFailure('NO_CONTROL_DOMAIN', 'The pool master has no control domain record.', 'Check that the address is a XenServer / XCP-ng pool coordinator (XAPI may still be starting), then run again.');
     dom0Ref = dom0[0];
   }
   const hostUuid = toStr(hostUuidValue).toLowerCase();

@@ -9,15 +9,16 @@
  */
 import type { Ext2Promises } from 'ext2fs';
 import { closeFile } from './files.js';
+import { ExpectedFailure } from '../../failure/index.js';
 
 /** Largest directory read (a backup VDI's biggest holds one entry per VM). */
 const MAX_DIRECTORY_BYTES = 64 * 1024 * 1024;
 /** inode u32, rec_len u16, name_len u8, file_type u8 */
 const DIRENT_HEADER = 8;
 
-export class CorruptDirectoryError extends Error {
+export class CorruptDirectoryError extends ExpectedFailure {
   constructor(path: string, detail: string) {
-    super(`The directory ${path} on the backup filesystem is damaged (${detail}).`);
+    super('BACKUP_FS_DAMAGED', `The directory ${path} on the backup filesystem is damaged (${detail}).`, 'The backup filesystem is damaged: check the disk (e2fsck -fn on the host), and restore from another backup VDI or back up to a fresh one.');
     this.name = 'CorruptDirectoryError';
   }
 }

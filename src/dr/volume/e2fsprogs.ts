@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { childEnv } from '../../child-env.js';
+import { ExpectedFailure } from '../../failure/index.js';
 
 const SBIN_DIRS = ['/usr/sbin', '/sbin', '/usr/bin', '/bin'];
 
@@ -24,9 +25,9 @@ export async function findTool(name: string): Promise<string | null> {
   return null;
 }
 
-export class ToolMissingError extends Error {
+export class ToolMissingError extends ExpectedFailure {
   constructor(readonly tool: string) {
-    super(`${tool} was not found (install the e2fsprogs package).`);
+    super('TOOL_MISSING', `${tool} was not found on this machine.`, 'Install the e2fsprogs package (it provides mkfs.ext3 and e2fsck), then run again.');
     this.name = 'ToolMissingError';
   }
 }
@@ -55,7 +56,7 @@ export async function makeExt3(path: string): Promise<void> {
   const mkfs = await findTool('mkfs.ext3');
   if (!mkfs) throw new ToolMissingError('mkfs.ext3');
   const r = await run(mkfs, ['-q', '-j', '-F', path], 120_000);
-  if (r.code !== 0) throw new Error(`mkfs.ext3 failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
+  if (r.code !== 0) throw new ExpectedFailure('MKFS_FAILED', `mkfs.ext3 failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`, 'Check the SR and the new VDI (its size, the SR\'s health), then run again; nothing was backed up.');
 }
 
 export type FsckVerdict = 'clean' | 'repaired' | 'unrepaired';

@@ -5,10 +5,11 @@
  * written, so every number is range-checked and every walk is bounded.
  */
 import type { BlockDevice } from './block-device.js';
+import { ExpectedFailure } from '../../failure/index.js';
 
-export class ExtStructureError extends Error {
+export class ExtStructureError extends ExpectedFailure {
   constructor(what: string) {
-    super(`The backup filesystem's structure is not usable: ${what}.`);
+    super('BACKUP_FS_DAMAGED', `The backup filesystem's structure is not usable: ${what}.`, 'The backup filesystem is damaged: check the disk (e2fsck -fn on the host), and restore from another backup VDI or back up to a fresh one.');
     this.name = 'ExtStructureError';
   }
 }

@@ -20,6 +20,7 @@ import { StagedDevice } from './staged-device.js';
 import { NotExtFilesystemError, readSuperblock, type SuperblockInfo } from './superblock.js';
 import { SerialQueue } from './serial.js';
 import { withFsErrors } from './fs-errors.js';
+import { ExpectedFailure } from '../../failure/index.js';
 
 // emscripten's loader inside `ext2fs` installs process handlers that rethrow every uncaught
 // exception and unhandled rejection from its own source, a single 350 KB line that Node then
@@ -32,12 +33,12 @@ for (const event of ['uncaughtException', 'unhandledRejection']) {
   }
 }
 
-export class FilesystemRefusedError extends Error {
+export class FilesystemRefusedError extends ExpectedFailure {
   constructor(
     message: string,
     readonly fsck?: FsckResult,
   ) {
-    super(message);
+    super('BACKUP_FS_REFUSED', message, 'Check the disk on the host (e2fsck -f), or back up to a fresh backup VDI; nothing was written to this one.');
     this.name = 'FilesystemRefusedError';
   }
 }

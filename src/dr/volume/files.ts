@@ -7,6 +7,7 @@
 import type { Ext2Promises } from 'ext2fs';
 import { translateFsError } from './fs-errors.js';
 import { stageStream } from './staging.js';
+import { ExpectedFailure } from '../../failure/index.js';
 
 const CHUNK = 1024 * 1024;
 
@@ -30,13 +31,13 @@ export const FILE_MODE = 0o644;
 export const SECRET_FILE_MODE = 0o600;
 export const DIR_MODE = 0o755;
 
-export class FileTooLargeError extends Error {
+export class FileTooLargeError extends ExpectedFailure {
   constructor(
     readonly path: string,
     readonly size: number,
     readonly limit: number,
   ) {
-    super(`${path} is ${size} bytes, more than the ${limit} bytes accepted.`);
+    super('FILE_TOO_LARGE', `${path} is ${size} bytes, more than the ${limit} bytes accepted.`, 'Check where the backup came from: a genuine backup holds far smaller files. Nothing was written.');
     this.name = 'FileTooLargeError';
   }
 }

@@ -4,7 +4,7 @@
  * error's index in e2fsprogs' ext2_err table. The ones a backup can meet are named here.
  */
 import type { Ext2Promises } from 'ext2fs';
-import type { ErrorExplanation } from '../../xenapi/index.js';
+import { ExpectedFailure } from '../../failure/index.js';
 
 /** EXT2_ET_BASE: the com_err table "ext2". */
 const EXT2_ET_BASE = 2133571328;
@@ -25,9 +25,7 @@ const KNOWN: Record<number, [string, string, string]> = {
   76: ['EXT2_ET_FILE_NOT_FOUND', 'a file of the backup is missing', DAMAGED],
 };
 
-export class FilesystemError extends Error {
-  readonly explanation: ErrorExplanation;
-
+export class FilesystemError extends ExpectedFailure {
   constructor(
     readonly operation: string,
     code: string,
@@ -35,9 +33,8 @@ export class FilesystemError extends Error {
     nextStep: string,
     options?: { cause?: unknown },
   ) {
-    super(`${meaning} (${operation})`, options);
+    super(code, `${meaning} (${operation})`, nextStep, options);
     this.name = 'FilesystemError';
-    this.explanation = { code, meaning: this.message, nextStep };
   }
 }
 

@@ -10,6 +10,7 @@
  */
 import type { BlockDevice } from './block-device.js';
 import { ExtStructureError, inodeBlockMap, inodeSize, readExact, readInode, type ExtLayout } from './ext-structure.js';
+import { ExpectedFailure } from '../../failure/index.js';
 
 export const JBD2_MAGIC = 0xc03b3998;
 const BLOCKTYPE_DESCRIPTOR = 1;
@@ -34,9 +35,9 @@ export const JSB_START = 28;
 /** The largest journal read (mkfs makes at most 1 GiB; ext3 VDIs hold 32 MiB or less). */
 const MAX_JOURNAL_BLOCKS = 1 << 20;
 
-export class JournalError extends Error {
+export class JournalError extends ExpectedFailure {
   constructor(what: string) {
-    super(`The backup filesystem's journal ${what}.`);
+    super('BACKUP_FS_DAMAGED', `The backup filesystem's journal ${what}.`, 'The backup filesystem is damaged: check the disk (e2fsck -fn on the host), and restore from another backup VDI or back up to a fresh one.');
     this.name = 'JournalError';
   }
 }

@@ -22,6 +22,7 @@ import { Readable } from 'node:stream';
 import { stageStream } from './staging.js';
 import { BARRIER, type CommitPlan } from './commit-plan.js';
 import { CHUNK_HEADER_BYTES, chunkHeader, exportRawVdi, importRawVdi, type Ref, type Session } from '../../xenapi/index.js';
+import { ExpectedFailure } from '../../failure/index.js';
 
 export const EXTENT = 64 * 1024;
 /** Leading bytes compared to decide whether a cached copy is still the VDI's content. */
@@ -101,7 +102,7 @@ async function download(
     await dl.done.catch(() => undefined); // cancelled on purpose
   } else {
     await dl.done;
-    if (received !== virtualSize) throw new Error(`The VDI download ended after ${received} of ${virtualSize} bytes.`);
+    if (received !== virtualSize) throw new ExpectedFailure('VDI_DOWNLOAD_SHORT', `The VDI download ended after ${received} of ${virtualSize} bytes.`, 'Retry; if it repeats, check the network path and the SR holding the backup VDI.');
   }
   return fh === null ? kept : received;
 }

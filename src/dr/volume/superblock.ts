@@ -4,6 +4,7 @@
  * The bytes come from an untrusted disk: every number is range-checked.
  */
 import type { BlockDevice } from './block-device.js';
+import { ExpectedFailure } from '../../failure/index.js';
 
 export interface SuperblockInfo {
   blockSize: number;
@@ -22,9 +23,9 @@ export interface SuperblockInfo {
   availableBytes: number;
 }
 
-export class NotExtFilesystemError extends Error {
+export class NotExtFilesystemError extends ExpectedFailure {
   constructor(what: string) {
-    super(`The disk does not hold an ext2/3/4 filesystem (${what}).`);
+    super('NOT_A_BACKUP_FILESYSTEM', `The disk does not hold an ext2/3/4 filesystem (${what}).`, 'Choose the SR\'s "Pool Metadata Backup" disk; this one is not a metadata backup.');
     this.name = 'NotExtFilesystemError';
   }
 }

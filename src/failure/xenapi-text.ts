@@ -1,15 +1,10 @@
 /**
- * Operator-facing text for errors: what happened and what to do next. Screens show
- * `code`, `meaning` and `nextStep`; the CLI prints them. Only XAPI's own params are
- * interpolated (they never contain the password we sent).
+ * What XAPI's error codes and the transport's failures mean to an operator, and what to do
+ * next. The protocol layer only carries code and params; this is the text. Only XAPI's own
+ * params are interpolated (they never contain the password we sent: errors redact it).
  */
-import { AbortError, TransportError, XenApiError, isAbortError } from './errors.js';
-
-export interface ErrorExplanation {
-  code: string;
-  meaning: string;
-  nextStep: string;
-}
+import type { TransportError, XenApiError } from '../xenapi/index.js';
+import type { ErrorExplanation } from './expected.js';
 
 type Explainer = (p: (i: number) => string, params: string[]) => { meaning: string; nextStep: string };
 
@@ -34,11 +29,11 @@ const XENAPI_TEXT: Record<string, Explainer> = {
   }),
   HANDLE_INVALID: (p) => ({
     meaning: `The ${p(0) || 'object'} the console referred to no longer exists (${p(1)}).`,
-    nextStep: 'Refresh (F5) and try again; someone may have removed it meanwhile.',
+    nextStep: 'Read the list again and retry; someone may have removed it meanwhile.',
   }),
   UUID_INVALID: (p) => ({
     meaning: `There is no ${p(0) || 'object'} with UUID ${p(1)} in this pool.`,
-    nextStep: 'Check the UUID, or refresh (F5) the list and choose again.',
+    nextStep: 'Check the UUID, or read the list again and choose again.',
   }),
   OPERATION_NOT_ALLOWED: (p) => ({
     meaning: `XAPI does not allow this operation now${p(0) ? `: ${p(0)}` : ''}.`,
@@ -147,7 +142,7 @@ const XENAPI_TEXT: Record<string, Explainer> = {
   }),
   VDI_MISSING: (p) => ({
     meaning: `Disk ${p(1) || p(0)} was not found.`,
-    nextStep: 'Refresh (F5) and retry; rescan the SR if the disk should exist.',
+    nextStep: 'Read the list again and retry; rescan the SR if the disk should exist.',
   }),
   VDI_IO_ERROR: (p) => ({
     meaning: `Reading or writing the disk failed${p(0) ? `: ${p(0)}` : ''}.`,
@@ -267,29 +262,4 @@ export function explainTransportError(err: TransportError): ErrorExplanation {
     case 'socket':
       return { code, meaning: err.message, nextStep: 'Retry; check the network.' };
   }
-}
-
-/**
- * An error that knows how to explain itself to the operator (the domain's step and
- * filesystem errors): explainError() uses its explanation as it is.
- */
-export interface SelfExplainingError extends Error {
-  readonly explanation: ErrorExplanation;
-}
-
-function isSelfExplaining(err: unknown): err is SelfExplainingError {
-  const e = (err as { explanation?: Partial<ErrorExplanation> } | null)?.explanation;
-  return err instanceof Error && typeof e?.code === 'string' && typeof e.meaning === 'string' && typeof e.nextStep === 'string';
-}
-
-/** One entry point for screens: any thrown value → code, meaning, next step. */
-export function explainError(err: unknown): ErrorExplanation {
-  if (isSelfExplaining(err)) return err.explanation;
-  if (err instanceof XenApiError) return explainXenApiError(err);
-  if (err instanceof TransportError) return explainTransportError(err);
-  if (err instanceof AbortError || isAbortError(err)) {
-    return { code: 'CANCELLED', meaning: 'The operation was cancelled.', nextStep: 'Start it again when ready.' };
-  }
-  const msg = err instanceof Error ? err.message : String(err);
-  return { code: 'ERROR', meaning: msg, nextStep: 'Retry; if it repeats, please report it.' };
 }
