@@ -1,8 +1,9 @@
 /**
  * SRMETA.xml: SR and VDI names and descriptions saved with each backup.
- * Written byte-for-byte as the stock backup-sr-metadata.py writes it (Python minidom,
- * no indentation, one line); read back as untrusted input: size-limited, strict XML with no
- * DTD (so no entity expansion), unknown elements ignored, uuids validated.
+ * Written byte-for-byte as the stock backup-sr-metadata.py writes it on the host's Python 3.6
+ * (minidom's writexml, no indentation, one line, attributes in sorted order); read back as
+ * untrusted input: size-limited, strict XML with no DTD (so no entity expansion), attributes
+ * in any order, unknown elements ignored, uuids validated.
  */
 import { SaxesParser } from 'saxes';
 import { isUuid } from './layout.js';
@@ -32,8 +33,13 @@ function attr(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;').replace(/>/g, '&gt;');
 }
 
+/**
+ * The stock helper sets uuid, name_label, name_description, but minidom before Python 3.8
+ * (CPython Lib/xml/dom/minidom.py, Element.writexml; bpo-34160 changed it) writes attributes
+ * sorted by name, and the dom0 runs 3.6: so the host's file has them in this order.
+ */
 function names(n: VdiNames): string {
-  return `uuid="${attr(n.uuid)}" name_label="${attr(n.nameLabel)}" name_description="${attr(n.nameDescription)}"`;
+  return `name_description="${attr(n.nameDescription)}" name_label="${attr(n.nameLabel)}" uuid="${attr(n.uuid)}"`;
 }
 
 export function buildSrMeta(srs: SrNames[]): string {

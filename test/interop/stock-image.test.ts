@@ -1,7 +1,8 @@
 /**
  * A backup VDI written the stock way — mkfs.ext3, then e2fsprogs' debugfs placing files,
  * folders and relative symlinks exactly where xe-backup-metadata puts them, SRMETA.xml from
- * Python's minidom — must be listed, extended and restored by our code.
+ * Python's minidom in the host's attribute order — must be listed, extended and restored by
+ * our code.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
@@ -13,6 +14,7 @@ import { backupVdiUuid } from '../../src/dr/layout.js';
 import { BackupSource } from '../../src/dr/backup-source.js';
 import { runBackup } from '../../src/dr/backup.js';
 import { runRestore } from '../../src/dr/restore.js';
+import { buildSrMeta } from '../../src/dr/srmeta.js';
 import { makeExt3 } from '../../src/dr/volume/e2fsprogs.js';
 import { attachSrFolder } from '../../src/sim/index.js';
 import { fsckReadOnly, imageLs, startTestPool, vdiImagePath, type TestPool } from '../helpers/pool.js';
@@ -27,23 +29,32 @@ let srUuid: string;
 let image: string;
 let vmUuids: string[];
 let poolUuid: string;
+let stockSrs: Array<StockNames & { vdis: StockNames[] }>;
+let stockSrMeta: Buffer;
 
-/** What backup-sr-metadata.py does, with Python's own minidom. */
-function pythonSrMeta(srs: Array<{ uuid: string; name_label: string; name_description: string; vdis: Array<{ uuid: string; name_label: string; name_description: string }> }>): Buffer {
+type StockNames = { uuid: string; name_label: string; name_description: string };
+
+/**
+ * What backup-sr-metadata.py does, with Python's own minidom, as the host writes it: the
+ * dom0's Python 3.6 writes attributes sorted by name whatever order they were set in, and
+ * Python >= 3.8 in the order set, so setting them sorted gives the host's bytes on any python3.
+ */
+function pythonSrMeta(srs: Array<StockNames & { vdis: StockNames[] }>): Buffer {
   const script = `
 import json, sys
 from xml.dom import minidom
+KEYS = sorted(("uuid", "name_label", "name_description"))
 srs = json.load(sys.stdin)
 doc = minidom.Document()
 meta = doc.createElement("meta")
 doc.appendChild(meta)
 for s in srs:
     e = doc.createElement("sr")
-    for k in ("uuid", "name_label", "name_description"):
+    for k in KEYS:
         e.setAttribute(k, s[k])
     for v in s["vdis"]:
         ve = doc.createElement("vdi")
-        for k in ("uuid", "name_label", "name_description"):
+        for k in KEYS:
             ve.setAttribute(k, v[k])
         e.appendChild(ve)
     meta.appendChild(e)
@@ -92,7 +103,9 @@ beforeAll(async () => {
     name_description: sr.name_description,
     vdis: sr.VDIs.map((v) => prod.sim.db.get('VDI', v)).map((v) => ({ uuid: v.uuid, name_label: v.name_label, name_description: v.name_description })),
   }));
-  await writeFile(join(work, 'SRMETA.xml'), pythonSrMeta(srs));
+  stockSrs = srs;
+  stockSrMeta = pythonSrMeta(srs);
+  await writeFile(join(work, 'SRMETA.xml'), stockSrMeta);
   for (const date of [STOCK_DATE_OLD, STOCK_DATE]) {
     const d = `/metadata/${date}`;
     cmds.push(`mkdir ${d}`, `mkdir ${d}/all`, `mkdir ${d}/by-sr`, `mkdir ${d}/by-sr/${srUuid}`, `write ${join(work, 'SRMETA.xml')} ${d}/SRMETA.xml`);
@@ -126,6 +139,16 @@ describe('a stock-written backup VDI', () => {
     } finally {
       await src.close();
     }
+  });
+
+  it('has the SRMETA.xml our writer writes for the same SRs, byte for byte', () => {
+    const ours = buildSrMeta(stockSrs.map((sr) => ({
+      uuid: sr.uuid,
+      nameLabel: sr.name_label,
+      nameDescription: sr.name_description,
+      vdis: sr.vdis.map((v) => ({ uuid: v.uuid, nameLabel: v.name_label, nameDescription: v.name_description })),
+    })));
+    expect(Buffer.from(ours, 'utf8').equals(stockSrMeta), ours).toBe(true);
   });
 
   it('is extended by our backup: database rotated, old backups kept, history applied', async () => {
