@@ -221,8 +221,12 @@ export function App({ features = FEATURES, idleLogoutMs = DEFAULT_IDLE_LOGOUT_MS
   };
   useConsoleKeys(onKey);
 
-  // The coordinator's host name is the pool's to choose: shown, never interpreted.
-  const right = session ? `${neutralise(session.user)}@${neutralise(session.hostname)}` : neutralise(services.hostLabel);
+  // The coordinator's host name and the pool's name are the pool's to choose: shown, never
+  // interpreted. The pool's name comes first so that a production and a DR console differ
+  // at a glance; the status line cuts from the right.
+  const right = session
+    ? `Pool ${neutralise(session.poolName)}  ${neutralise(session.user)}@${neutralise(session.hostname)}`
+    : neutralise(services.hostLabel);
   return (
     <ShellProvider shell={{ registry, exit }}>
       <WorkProvider registry={work}>

@@ -114,6 +114,8 @@ export interface ConsoleSession {
   readonly user: string;
   /** Host name of the pool coordinator (status line). */
   readonly hostname: string;
+  /** The pool's name_label, or the coordinator's host name when that is empty (status line). */
+  readonly poolName: string;
   listSrs(filter: SrFilter, signal?: AbortSignal): Promise<SrChoice[]>;
   runBackup(options: BackupRunOptions): Promise<BackupReport>;
   readPoolOverview(): Promise<PoolOverview>;
@@ -437,6 +439,7 @@ class LiveSession implements ConsoleSession {
   constructor(
     private readonly session: Session,
     readonly hostname: string,
+    readonly poolName: string,
     private readonly onLogout: (s: LiveSession) => void,
   ) {}
 
@@ -530,6 +533,14 @@ async function coordinatorHostname(session: Session, signal?: AbortSignal): Prom
   return toStr(await session.invoke('host.get_hostname', [master], opts));
 }
 
+/** An unnamed pool goes by its coordinator's name, as XenCenter shows it. */
+async function poolName(session: Session, hostname: string, signal?: AbortSignal): Promise<string> {
+  const opts = signal ? { signal } : {};
+  const [pool] = await session.getAll('pool', opts);
+  const name = pool ? toStr(await session.invoke('pool.get_name_label', [pool], opts)) : '';
+  return name.trim() !== '' ? name : hostname;
+}
+
 export function createConsoleServices(opts: ConsoleServiceOptions): LiveConsoleServices {
   const open = new Set<LiveSession>();
   return {
@@ -552,7 +563,7 @@ export function createConsoleServices(opts: ConsoleServiceOptions): LiveConsoleS
       if (opts.target.controlDomain) declareLocalControlDomain(session, opts.target.controlDomain);
       try {
         const hostname = await coordinatorHostname(session, signal);
-        const live = new LiveSession(session, hostname, (s) => open.delete(s));
+        const live = new LiveSession(session, hostname, await poolName(session, hostname, signal), (s) => open.delete(s));
         open.add(live);
         return live;
       } catch (err) {
