@@ -3,7 +3,10 @@
  * first, then the top screen), the session with its idle logout, and Ctrl-C.
  *
  * Global keys: Ctrl-C aborts running work (the screen returns to the menu once the work
- * has unwound) and quits when nothing runs; Ctrl-L redraws the whole screen.
+ * has unwound); when nothing runs it resets the console to the root menu, its first item
+ * highlighted, as stock xsconsole does (XSConsoleTerm catches KeyboardInterrupt and starts
+ * over): quitting is the Quit item's. Only while the terminal is too small to show the menu
+ * does Ctrl-C quit. Ctrl-L redraws the whole screen.
  */
 import React, { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { Box, useApp, useStdout } from 'ink';
@@ -203,7 +206,10 @@ export function App({ features = FEATURES, idleLogoutMs = DEFAULT_IDLE_LOGOUT_MS
     lastActivity.current = Date.now();
     if (key.name === 'ctrl' && key.letter === 'c') {
       typeahead.current = [];
-      if (work.interrupt() === 'idle') exit();
+      if (work.interrupt() !== 'idle') return;
+      if (tooSmallRef.current) exit();
+      // A fresh root screen: every dialogue closed, the menu's highlight back on top.
+      else navigator.replace(stackRef.current[0]!.id, <MenuScreen menuId={ROOT_MENU} />);
       return;
     }
     if (key.name === 'ctrl' && key.letter === 'l') {
