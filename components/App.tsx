@@ -10,7 +10,7 @@
  */
 import React, { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { Box, useApp, useStdout } from 'ink';
-import { Frame, FRAME_HEIGHT, FRAME_WIDTH } from './Frame.js';
+import { Frame, FRAME_HEIGHT, FRAME_WIDTH, statusRightWidth } from './Frame.js';
 import { AuthProvider, type Auth, type LogoutReason } from './auth.js';
 import { ShellProvider } from './console-context.js';
 import { FEATURES } from './features.js';
@@ -228,11 +228,15 @@ export function App({ features = FEATURES, idleLogoutMs = DEFAULT_IDLE_LOGOUT_MS
   useConsoleKeys(onKey);
 
   // The coordinator's host name and the pool's name are the pool's to choose: shown, never
-  // interpreted. The pool's name comes first so that a production and a DR console differ
-  // at a glance; the status line cuts from the right.
-  const right = session
-    ? `Pool ${neutralise(session.poolName)}  ${neutralise(session.user)}@${neutralise(session.hostname)}`
-    : neutralise(services.hostLabel);
+  // interpreted. Both must be seen, so that a production and a DR console cannot be
+  // confused: a pool name too long for the room left beside user@host is cut, marked "~".
+  let right = neutralise(services.hostLabel);
+  if (session) {
+    const userHost = `${neutralise(session.user)}@${neutralise(session.hostname)}`;
+    const room = statusRightWidth(clock) - userHost.length - 'Pool   '.length;
+    const pool = neutralise(session.poolName);
+    right = `Pool ${pool.length > room ? `${pool.slice(0, Math.max(0, room - 1))}~` : pool}  ${userHost}`;
+  }
   return (
     <ShellProvider shell={{ registry, exit }}>
       <WorkProvider registry={work}>
