@@ -3,11 +3,14 @@
  * first, then the top screen), the session with its idle logout, and Ctrl-C.
  *
  * Global keys: Ctrl-C aborts running work (the screen returns to the menu once the work
- * has unwound) and quits when nothing runs; Ctrl-L redraws the whole screen.
+ * has unwound); when nothing runs it resets the console to the root menu, its first item
+ * highlighted, as stock xsconsole does (XSConsoleTerm catches KeyboardInterrupt and starts
+ * over): quitting is the Quit item's. Only while the terminal is too small to show the menu
+ * does Ctrl-C quit. Ctrl-L redraws the whole screen.
  */
 import React, { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { Box, useApp, useStdout } from 'ink';
-import { Frame, FRAME_HEIGHT, FRAME_WIDTH } from './Frame.js';
+import { Frame, FRAME_HEIGHT, FRAME_WIDTH, statusRightWidth } from './Frame.js';
 import { AuthProvider, type Auth, type LogoutReason } from './auth.js';
 import { ShellProvider } from './console-context.js';
 import { FEATURES } from './features.js';
@@ -203,7 +206,10 @@ export function App({ features = FEATURES, idleLogoutMs = DEFAULT_IDLE_LOGOUT_MS
     lastActivity.current = Date.now();
     if (key.name === 'ctrl' && key.letter === 'c') {
       typeahead.current = [];
-      if (work.interrupt() === 'idle') exit();
+      if (work.interrupt() !== 'idle') return;
+      if (tooSmallRef.current) exit();
+      // A fresh root screen: every dialogue closed, the menu's highlight back on top.
+      else navigator.replace(stackRef.current[0]!.id, <MenuScreen menuId={ROOT_MENU} />);
       return;
     }
     if (key.name === 'ctrl' && key.letter === 'l') {
@@ -221,8 +227,16 @@ export function App({ features = FEATURES, idleLogoutMs = DEFAULT_IDLE_LOGOUT_MS
   };
   useConsoleKeys(onKey);
 
-  // The coordinator's host name is the pool's to choose: shown, never interpreted.
-  const right = session ? `${neutralise(session.user)}@${neutralise(session.hostname)}` : neutralise(services.hostLabel);
+  // The coordinator's host name and the pool's name are the pool's to choose: shown, never
+  // interpreted. Both must be seen, so that a production and a DR console cannot be
+  // confused: a pool name too long for the room left beside user@host is cut, marked "~".
+  let right = neutralise(services.hostLabel);
+  if (session) {
+    const userHost = `${neutralise(session.user)}@${neutralise(session.hostname)}`;
+    const room = statusRightWidth(clock) - userHost.length - 'Pool   '.length;
+    const pool = neutralise(session.poolName);
+    right = `Pool ${pool.length > room ? `${pool.slice(0, Math.max(0, room - 1))}~` : pool}  ${userHost}`;
+  }
   return (
     <ShellProvider shell={{ registry, exit }}>
       <WorkProvider registry={work}>

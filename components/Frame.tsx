@@ -26,12 +26,18 @@ export function tooSmallMessage(columns: number, rows: number): string {
   );
 }
 
+/** Columns the status line leaves its right part beside a centre of this text. */
+export function statusRightWidth(centre: string, width = FRAME_WIDTH): number {
+  const c = centre.slice(0, width);
+  return Math.max(0, width - Math.floor((width - c.length) / 2) - c.length - 1);
+}
+
 /** The status line's three parts spread over the frame width (clipped, never wrapped). */
 export function statusLineText(left: string, centre: string, right: string, width = FRAME_WIDTH): string {
   const c = centre.slice(0, width);
   const cStart = Math.floor((width - c.length) / 2);
   const l = left.slice(0, Math.max(0, cStart - 1));
-  const r = right.slice(0, Math.max(0, width - cStart - c.length - 1));
+  const r = right.slice(0, statusRightWidth(centre, width));
   return l.padEnd(cStart) + c + ' '.repeat(width - cStart - c.length - r.length) + r;
 }
 

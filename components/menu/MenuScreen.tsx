@@ -43,6 +43,11 @@ export function MenuScreen({ menuId }: { menuId: string }) {
   };
 
   useScreenKeys((key) => {
+    // Esc at the root menu: back to the first item, a fixed start after many Escapes (stock).
+    if (menuId === ROOT_MENU && key.name === 'escape') {
+      menu.dispatch({ type: 'home' });
+      return true;
+    }
     if (menu.handleKey(key)) return true;
     if (isSelectKey(key)) {
       const item = items[menu.current().index];

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { Session, type TlsOptions } from '../xenapi/index.js';
 import { describeFailure } from '../failure/index.js';
 import { declareLocalControlDomain, type LocalControlDomain } from '../dr/volume/control-domain.js';
-import { LiveSession, coordinatorHostname, type ConsoleSession } from './console-session.js';
+import { LiveSession, coordinatorHostname, poolName, type ConsoleSession } from './console-session.js';
 import { createConsoleSchedule, type ConsoleSchedule, type ConsoleScheduleOptions } from './console-schedule.js';
 import { saveTextFile } from './saved-report.js';
 import { operatorFailure, type FailureText } from './operator-failure.js';
@@ -100,7 +100,7 @@ export function createConsoleServices(opts: ConsoleServiceOptions): LiveConsoleS
       if (opts.target.controlDomain) declareLocalControlDomain(session, opts.target.controlDomain);
       try {
         const hostname = await coordinatorHostname(session, signal);
-        const live = new LiveSession(session, hostname, (s) => open.delete(s));
+        const live = new LiveSession(session, hostname, await poolName(session, hostname, signal), (s) => open.delete(s));
         open.add(live);
         return live;
       } catch (err) {

@@ -70,6 +70,8 @@ export interface ConsoleSession {
   readonly user: string;
   /** Host name of the pool coordinator (status line). */
   readonly hostname: string;
+  /** The pool's name_label, or the coordinator's host name when that is empty (status line). */
+  readonly poolName: string;
   listSrs(filter: SrFilter, signal?: AbortSignal): Promise<SrChoice[]>;
   runBackup(options: BackupRunOptions): Promise<BackupReport>;
   readPoolOverview(): Promise<PoolOverview>;
@@ -91,6 +93,7 @@ export class LiveSession implements ConsoleSession {
   constructor(
     private readonly session: Session,
     readonly hostname: string,
+    readonly poolName: string,
     private readonly onLogout: (s: LiveSession) => void,
   ) {}
 
@@ -182,4 +185,12 @@ export async function coordinatorHostname(session: Session, signal?: AbortSignal
   const opts = signal ? { signal } : {};
   const master = await session.poolMaster(opts);
   return toStr(await session.invoke('host.get_hostname', [master], opts));
+}
+
+/** An unnamed pool goes by its coordinator's name, as XenCenter shows it. */
+export async function poolName(session: Session, hostname: string, signal?: AbortSignal): Promise<string> {
+  const opts = signal ? { signal } : {};
+  const [pool] = await session.getAll('pool', opts);
+  const name = pool ? toStr(await session.invoke('pool.get_name_label', [pool], opts)) : '';
+  return name.trim() !== '' ? name : hostname;
 }

@@ -163,6 +163,7 @@ export class FakePool implements ConsoleServices {
 
 class FakeSession implements ConsoleSession {
   readonly hostname = 'fake-master';
+  readonly poolName = 'fake-pool';
   private open = true;
   constructor(
     private readonly pool: FakePool,

@@ -98,6 +98,8 @@ describe('the console with hostile names', () => {
     expectSafeFrames(r);
     // The coordinator's host name (C1 CSI, bidi override) on the status line, escaped.
     expect(f.split('\n')[0]).toContain('root@\\u009b2J\\u202emaster');
+    // The pool's long hostile name beside it, escaped and cut so that user@host stays whole.
+    expect(f.split('\n')[0]).toMatch(/ Pool \]0;p\S*~  root@\\u009b2J\\u202emaster$/);
     await highlightRow(r, '\\u000aBackup');
     press(r, KEYS.enter);
     f = await waitForFrame(r, (fr) => paneTitle(fr) === BACKUP_OK_TITLE, 20_000);

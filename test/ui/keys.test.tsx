@@ -4,7 +4,10 @@ import { Text } from 'ink';
 import { render } from 'ink-testing-library';
 import { decodeKey, keyLabel, splitKeySequences } from '../../components/keys/decode.js';
 import { useConsoleKeys } from '../../components/keys/useConsoleKeys.js';
-import { waitForText } from './helpers.js';
+import { Console } from '../../components/Console.js';
+import { MONO_THEME } from '../../components/theme.js';
+import { FakePool } from './fake-pool.js';
+import { KEYS, flat, highlighted, paneTitle, press, renderConsole, waitForFrame, waitForText } from './helpers.js';
 
 describe('decodeKey', () => {
   it.each([
@@ -120,6 +123,59 @@ describe('useConsoleKeys (through Ink)', () => {
     await waitForText(r, 'keys: escape,ctrl');
     r.stdin.write('ab\r');
     await waitForText(r, 'keys: escape,ctrl,text:ab,enter');
+    r.unmount();
+  });
+});
+
+describe('Ctrl-C and Escape as stock xsconsole handles them', () => {
+  const ROOT_FIRST = 'Backup, Restore and Update';
+
+  it('Ctrl-C with nothing running closes every dialogue and menu, back to the root menu on its first item; it does not quit', async () => {
+    let exits = 0;
+    const r = renderConsole({ services: new FakePool(), onExit: () => exits++ });
+    await waitForText(r, 'Customize System');
+    press(r, KEYS.enter);
+    await waitForFrame(r, (f) => paneTitle(f) === 'Backup, Restore and Update');
+    press(r, KEYS.down);
+    await waitForFrame(r, (f) => highlighted(f) !== 'Backup Virtual Machine Metadata');
+    press(r, KEYS.escape);
+    await waitForFrame(r, (f) => paneTitle(f) === 'Customize System');
+    press(r, 'l');
+    await waitForFrame(r, (f) => highlighted(f) === 'Log In');
+    press(r, KEYS.enter);
+    await waitForFrame(r, (f) => paneTitle(f) === 'Login');
+    press(r, KEYS.ctrlC);
+    const f = await waitForFrame(r, (fr) => paneTitle(fr) === 'Customize System');
+    expect(highlighted(f)).toBe(ROOT_FIRST);
+    // The submenu starts over too: its first item again.
+    press(r, KEYS.enter);
+    const sub = await waitForFrame(r, (fr) => paneTitle(fr) === 'Backup, Restore and Update');
+    expect(highlighted(sub)).toBe('Backup Virtual Machine Metadata');
+    expect(exits).toBe(0);
+    r.unmount();
+  });
+
+  it('Esc at the root menu puts the highlight back on the first item', async () => {
+    let exits = 0;
+    const r = renderConsole({ services: new FakePool(), onExit: () => exits++ });
+    await waitForText(r, 'Customize System');
+    press(r, 'q');
+    await waitForFrame(r, (f) => highlighted(f) === 'Quit');
+    press(r, KEYS.escape);
+    const f = await waitForFrame(r, (fr) => highlighted(fr) === ROOT_FIRST);
+    expect(paneTitle(f)).toBe('Customize System');
+    expect(exits).toBe(0);
+    r.unmount();
+  });
+
+  it('Ctrl-C quits while the terminal is too small to show the menu (the message says so)', async () => {
+    let exits = 0;
+    const services = new FakePool();
+    const r = render(<Console services={services} theme={MONO_THEME} size={{ columns: 60, rows: 20 }} onExit={() => exits++} />);
+    const f = await waitForFrame(r, (fr) => flat(fr).includes('needs at least 80x24'));
+    expect(flat(f)).toContain('(Ctrl-C quits)');
+    press(r, KEYS.ctrlC);
+    await waitForFrame(r, () => exits === 1);
     r.unmount();
   });
 });

@@ -83,6 +83,29 @@ describe('login dialogue against the simulated pool', () => {
     expect(everyFrame(r)).not.toContain(PASSWORD);
   });
 
+  it("names the pool on the status line: its name_label, neutralised; the coordinator's host name when unnamed", async () => {
+    const pool = sim.db.refs('pool')[0]!;
+    try {
+      sim.db.update('pool', pool, { name_label: 'DR-Site\u202e' });
+      r = renderConsole({ services: freshServices() });
+      await openLogin(r);
+      await typeAndSubmit(r, PASSWORD);
+      let f = await waitForFrame(r, (fr) => fr.split('\n')[0]!.endsWith('root@dr-master-01'));
+      expect(f.split('\n')[0]).toMatch(/Pool DR-Site\\u202e  root@dr-master-01$/);
+      r.unmount();
+      await services.close();
+
+      sim.db.update('pool', pool, { name_label: '' });
+      r = renderConsole({ services: freshServices() });
+      await openLogin(r);
+      await typeAndSubmit(r, PASSWORD);
+      f = await waitForFrame(r, (fr) => fr.split('\n')[0]!.endsWith('root@dr-master-01'));
+      expect(f.split('\n')[0]).toMatch(/Pool dr-master-01  root@dr-master-01$/);
+    } finally {
+      sim.db.update('pool', pool, { name_label: '' });
+    }
+  });
+
   it("shows XAPI's reason when the password is wrong, clears it, and lets the operator retry", async () => {
     r = renderConsole({ services: freshServices() });
     await openLogin(r);
