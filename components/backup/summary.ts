@@ -53,5 +53,5 @@ export function backupSummaryText(r: BackupReport): string {
 export function backupFailureText(f: FailureText): string {
   // The operator text every front end shows (src/app/operator-failure.ts), after this screen's title.
   const [what, next] = failureLines(f);
-  return `BACKUP_FAILED_PREFIX ${what}\n\n${next}`;
+  return `${BACKUP_FAILED_PREFIX} ${what}\n\n${next}`;
 }

@@ -9,7 +9,7 @@ import { Box, Text } from 'ink';
 import { DialogueBox, DIALOGUE_WIDTH, Line } from '../Frame.js';
 import { useAuth } from '../auth.js';
 import { isBackKey, useNavigator, useScreen, useScreenKeys } from '../navigation.js';
-import { useServices, type ConsoleSession, type FailureText } from '../services.js';
+import { failureLines, useServices, type ConsoleSession, type FailureText } from '../services.js';
 import { useTheme } from '../theme.js';
 import { useWork, type Job } from '../work.js';
 import { wrapText } from '../text.js';
@@ -169,11 +169,8 @@ export function LoginDialogue({ text, onSuccess }: LoginDialogueProps) {
         )}
         {failure && (
           <Box flexDirection="column" marginTop={1}>
-            <Line alert>
-              Login failed: {`${failure.code}: `}
-              {failure.meaning}
-            </Line>
-            {failure.nextStep && <Line>{failure.nextStep}</Line>}
+            <Line alert>Login failed: {failureLines(failure)[0]}</Line>
+            <Line>{failureLines(failure)[1]}</Line>
           </Box>
         )}
       </Box>

@@ -8,7 +8,7 @@ import React, { useReducer, useRef, useState } from 'react';
 import { Box, Text } from 'ink';
 import { DialogueBox, DIALOGUE_WIDTH, Line } from '../Frame.js';
 import { isBackKey, useNavigator, useScreen, useScreenKeys } from '../navigation.js';
-import { useServices } from '../services.js';
+import { failureLines, useServices } from '../services.js';
 import { useTheme } from '../theme.js';
 import { wrapText } from '../text.js';
 import { FileExistsError } from '../../src/app/index.js';
@@ -66,7 +66,7 @@ export function SaveTextDialogue({ title, what, text, defaultPath }: SaveTextDia
           return;
         }
         const f = services.explain(err);
-        setMessage({ text: `Could not save: ${f.code === 'ERROR' ? '' : `${errorText(f.code)}: `}${errorText(f.meaning)}`, alert: true });
+        setMessage({ text: `Could not save: ${failureLines(f).join(' ')}`, alert: true });
       },
     );
   };

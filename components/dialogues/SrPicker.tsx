@@ -9,7 +9,7 @@ import { DialogueBox, DIALOGUE_WIDTH, Line } from '../Frame.js';
 import { MenuList } from '../menu/MenuList.js';
 import { useMenu } from '../menu/useMenu.js';
 import { isSelectKey, useScreen, useScreenKeys } from '../navigation.js';
-import { useServices, type ConsoleSession, type FailureText, type SrChoice, type SrFilter } from '../services.js';
+import { failureLines, useServices, type ConsoleSession, type FailureText, type SrChoice, type SrFilter } from '../services.js';
 import { useWork, type Job } from '../work.js';
 import { cell, rcell } from '../text.js';
 import { formatBytes } from '../../src/dr/overview.js';
@@ -118,8 +118,7 @@ export function SrPicker({ title, prompt = SR_PICKER_PROMPT, filter, session, ne
           {loading && srs !== null && <Line>Refreshing...</Line>}
           {failure && (
             <Line alert>
-              Could not read the storage repositories: {failure.code === 'ERROR' ? '' : `${failure.code}: `}
-              {failure.meaning} {failure.nextStep}
+              Could not read the storage repositories: {failureLines(failure).join(' ')}
             </Line>
           )}
           {!loading && !failure && current && (

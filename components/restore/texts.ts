@@ -93,7 +93,7 @@ function vdiText(vdi: { uuid: string; trusted: boolean }): string {
 export function restoreFailureText(f: FailureText, prefix = RESTORE_FAILED_PREFIX): string {
   // The operator text every front end shows (src/app/operator-failure.ts), after this screen's title.
   const [what, next] = failureLines(f);
-  return `prefix ${what}\n\n${next}`;
+  return `${prefix} ${what}\n\n${next}`;
 }
 
 /** A VM's row: its name (from the backup or this pool) neutralised, then cut to its column. */

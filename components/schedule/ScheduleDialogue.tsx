@@ -12,7 +12,7 @@ import { InfoDialogue } from '../dialogues/InfoDialogue.js';
 import { QuestionDialogue } from '../dialogues/QuestionDialogue.js';
 import type { TextLine } from '../dialogues/TextDialogue.js';
 import { isBackKey, useNavigator, useScreen, useScreenKeys } from '../navigation.js';
-import { useServices, type ConsoleSchedule, type ConsoleSession, type SrLabel } from '../services.js';
+import { failureLines, useServices, type ConsoleSchedule, type ConsoleSession, type SrLabel } from '../services.js';
 import { useMountJob } from '../useMountJob.js';
 import { ScheduleError, describeEntry, type ScheduleSetting, type ScheduleStatus } from '../../src/dr/schedule.js';
 import { SCHEDULE_CHOICES, SCHEDULE_LINK_FAILED, SCHEDULE_TITLE, lastRunLine, scheduleSetMessage, schedulePrompt, srLine } from './texts.js';
@@ -42,7 +42,7 @@ export function ScheduleDialogue({ schedule, session }: { schedule: ConsoleSched
       done: setLoaded,
       failed(err) {
         const f = services.explain(err);
-        screen.replace(<InfoDialogue title={SCHEDULE_TITLE} text={`Could not read the schedule: ${errorText(f.meaning)}\n\n${errorText(f.nextStep)}`} alert />);
+        screen.replace(<InfoDialogue title={SCHEDULE_TITLE} text={`Could not read the schedule: ${failureLines(f).join('\n\n')}`} alert />);
       },
       aborted() {
         screen.close();
@@ -73,7 +73,7 @@ export function ScheduleDialogue({ schedule, session }: { schedule: ConsoleSched
         }
         const f = services.explain(err);
         const prefix = err instanceof ScheduleError && (err.code === 'LINK_FAILED' || err.code === 'NO_CRON_DIR') ? `${SCHEDULE_LINK_FAILED}: ` : 'Could not change the schedule: ';
-        screen.replace(<InfoDialogue title={SCHEDULE_TITLE} text={`${prefix}${errorText(f.meaning)}\n\n${errorText(f.nextStep)}`} alert />);
+        screen.replace(<InfoDialogue title={SCHEDULE_TITLE} text={`${prefix}${failureLines(f).join('\n\n')}`} alert />);
       },
     );
   };

@@ -1,9 +1,11 @@
 /**
  * The one place a failure becomes operator text, for the CLI (text and --json) and the
- * console alike: code, meaning and next step (one line each, whatever host text is in them),
- * the step that failed, and for a bug the log file its details went to.
+ * console alike: code, meaning and next step, the step that failed, and for a bug the log
+ * file its details went to. The parts are exact (no secret in them); each sink guards them
+ * as it prints (failureLines: one line each, whatever host text is in them; --json: escapes).
  */
 import { BUG_CODE, describeFailure, type FailureKind } from '../failure/index.js';
+import { redactSecrets } from '../redact.js';
 import { errorText } from '../text-sinks.js';
 import { recordBug } from './bug-log.js';
 
@@ -27,22 +29,22 @@ export function operatorFailure(err: unknown, opts: OperatorFailureOptions = {})
   const f = describeFailure(err);
   const text: FailureText = {
     kind: f.kind,
-    code: errorText(f.code),
-    meaning: errorText(f.meaning),
-    nextStep: errorText(f.nextStep),
-    ...(f.step !== undefined && { step: errorText(f.step) }),
+    code: redactSecrets(f.code),
+    meaning: redactSecrets(f.meaning),
+    nextStep: redactSecrets(f.nextStep),
+    ...(f.step !== undefined && { step: redactSecrets(f.step) }),
   };
   if (f.kind !== 'bug') return text;
   const logged = (opts.recordBug ?? recordBug)(err);
   if ('path' in logged) {
-    return { ...text, nextStep: errorText(`Please report it with ${logged.path}, where its details were written.`), log: errorText(logged.path) };
+    return { ...text, nextStep: `Please report it with ${logged.path}, where its details were written.`, log: logged.path };
   }
-  return { ...text, nextStep: errorText(`Please report it; its details could not be written (${logged.unwritten}).`) };
+  return { ...text, nextStep: `Please report it; its details could not be written (${redactSecrets(logged.unwritten)}).` };
 }
 
-/** The failure as lines: "CODE: meaning", then the next step. */
+/** The failure as two guarded lines: "CODE: meaning", then the next step. */
 export function failureLines(f: FailureText): [string, string] {
-  return [`${f.code}: ${f.meaning}`, f.nextStep];
+  return [`${errorText(f.code)}: ${errorText(f.meaning)}`, errorText(f.nextStep)];
 }
 
 export function isBugCode(code: string): boolean {

@@ -137,8 +137,7 @@ describe('backup against the simulated pool', () => {
     const f = await waitForText(r, 'Metadata Backup failed:');
     const text = flat(f);
     expect(paneTitle(f)).toBe('Metadata Backup Failed');
-    expect(text).toContain('Finding or creating the backup VDI failed.');
-    expect(text).toContain('SR_FULL: The storage repository is full');
+    expect(text).toContain('SR_FULL: Finding or creating the backup VDI failed: The storage repository is full');
     expect(text).toContain('Free space on the SR or choose another SR.');
     expect(await controlDomainAttachments(sim)).toEqual({ vbds: 0, devices: [] });
     press(r, KEYS.escape);
@@ -268,7 +267,7 @@ describe('backup flow on a hand-made pool', () => {
     await openPicker(r, p.password);
     press(r, KEYS.enter);
     const f = await waitForText(r, 'Metadata Backup failed:');
-    expect(flat(f)).toContain('Metadata Backup failed: Attaching the backup VDI failed. VDI_IN_USE: Disk OpaqueRef:vdi is in use (operation attach).');
+    expect(flat(f)).toContain('Metadata Backup failed: VDI_IN_USE: Attaching the backup VDI failed: Disk OpaqueRef:vdi is in use (operation attach).');
     expect(flat(f)).toContain('Detach the disk from whatever uses it');
     expect(p.backupsReleased).toBe(1);
     press(r, KEYS.left);

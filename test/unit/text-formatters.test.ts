@@ -13,7 +13,7 @@ import type { ImageInspection } from '../../src/dr/inspect.js';
 import type { PreflightReport, RestoreReport } from '../../src/dr/restore.js';
 import { ScheduleError, type ScheduleStatus, type SetScheduleReport } from '../../src/dr/schedule.js';
 import type { ScheduledOutcome, ScheduledResult } from '../../src/dr/scheduled-backup.js';
-import { operatorFailure, type SrChoice } from '../../src/app/index.js';
+import { failureLines, operatorFailure, type SrChoice } from '../../src/app/index.js';
 import { XenApiError } from '../../src/xenapi/index.js';
 import { backupText } from '../../src/commands/backup.js';
 import { classicExportText, classicImportText } from '../../src/commands/classic.js';
@@ -287,7 +287,7 @@ describe('console texts', () => {
 
   it('failures from a hostile fault: every part one line; the dialogue texts hold only the program\'s line breaks', () => {
     const f = operatorFailure(new XenApiError([V, V], 'VDI.create'));
-    for (const part of [f.code, f.meaning, f.nextStep]) expect(part).not.toMatch(/[\n\r\u2028\u0085]/);
+    for (const part of failureLines(f)) expect(part).not.toMatch(/[\n\r\u2028\u0085]/);
     const backupFailure = backupFailureText({ ...f, step: V });
     expectSafe(backupFailure, 'backupFailureText', false);
     expect(backupFailure.split('\n')).toHaveLength(3); // prefix + code + meaning (step inside), blank, next step
