@@ -44,7 +44,19 @@ describe('backup', () => {
     expect(text.stderr).toMatch(/^Error: .*No backup VDI on SR/m);
     expect(asJson.code).toBe(3);
     expect(Object.keys(json(asJson))).toEqual(['error']);
-    expect(json(asJson).error).toMatchObject({ code: 'ERROR', meaning: expect.stringMatching(/No backup VDI/), nextStep: expect.any(String) });
+    const e = json(asJson).error as { code: string; meaning: string; nextStep: string };
+    expect(e).toMatchObject({ kind: 'expected', code: 'NO_BACKUP_VDI', meaning: expect.stringMatching(/No backup VDI/), nextStep: expect.stringMatching(/creation allowed/) });
+    // The same code, meaning and next step in the text (the console's come from the same place).
+    expect(text.stderr).toBe(`Error: ${e.code}: ${e.meaning}\n${e.nextStep}\n`);
+  });
+
+  it('restore --yes without a backup VDI: NO_BACKUP_VDI with a real next step, text and JSON alike', async () => {
+    const [text, asJson] = await Promise.all([cli('restore', '--yes'), cli('restore', '--yes', '--json')]);
+    expect(text.code).toBe(1);
+    const e = json(asJson).error as { code: string; meaning: string; nextStep: string };
+    expect(e).toMatchObject({ kind: 'expected', code: 'NO_BACKUP_VDI' });
+    expect(e.nextStep).not.toMatch(/report it|F5/);
+    expect(text.stderr).toContain(`Error: ${e.code}: ${e.meaning}\n${e.nextStep}\n`);
   });
 
   it('list without a backup VDI: exit 0 with the stock message (as xe-restore-metadata -l), text and JSON', async () => {

@@ -4,6 +4,7 @@
  * files in the filesystem; a VBD a running stock script holds, or a guest's, is never
  * touched. Real simulator, real ext3 images checked with debugfs and e2fsck.
  */
+import { explainError } from '../../src/failure/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '../../src/dr/backup.js';
 import { backupText } from '../../src/commands/backup.js';
@@ -82,9 +83,9 @@ describe('VBDs left by killed runs and by the stock scripts', () => {
     const uuid = pool.sim.db.get('VBD', vbd).uuid;
     const before = imageLs(image, '/metadata');
     const err = await runBackup(pool.session, { lockWaitMs: 300, lockPollMs: 50 }).catch((e: unknown) => e);
-    expect((err as { explanation?: { code: string } }).explanation?.code).toBe('BACKUP_VDI_ATTACHED');
+    expect(explainError(err).code).toBe('BACKUP_VDI_ATTACHED');
     expect((err as Error).message).toContain(uuid);
-    expect((err as { explanation: { nextStep: string } }).explanation.nextStep).toContain(`xe vbd-unplug uuid=${uuid}`);
+    expect(explainError(err).nextStep).toContain(`xe vbd-unplug uuid=${uuid}`);
     expect(pool.sim.db.get('VBD', vbd).currently_attached).toBe(true);
     expect(imageLs(image, '/metadata')).toEqual(before);
 
@@ -108,7 +109,7 @@ describe('VBDs left by killed runs and by the stock scripts', () => {
     const guest = pool.sim.db.findRef('VM', (v) => !v.is_control_domain && !v.is_a_template && !v.is_a_snapshot)!;
     const vbd = await leftoverVbd(guest, {}, false);
     const err = await runBackup(pool.session, {}).catch((e: unknown) => e);
-    expect((err as { explanation?: { code: string } }).explanation?.code).toBe('BACKUP_VDI_IN_VM');
+    expect(explainError(err).code).toBe('BACKUP_VDI_IN_VM');
     expect(pool.sim.db.exists('VBD', vbd)).toBe(true);
     await pool.session.call('VBD.destroy', vbd);
   });

@@ -115,7 +115,8 @@ describe('what XAPI would refuse is named, and never sent', () => {
     const xml = withMember(withMember(ova, 'xapi_major', '<double>25</double>'), 'hostname', '<int>1</int>');
     const tar = await tarOf('ova.xml', xml);
     await expect(readSendableVmmeta(tar)).rejects.toMatchObject({
-      explanation: { code: 'UNSAFE_BACKUP_FILE', meaning: expect.stringMatching(/version\.hostname is an int; XAPI reads a string there \(and 1 more problem\(s\)\)/) },
+      code: 'UNSAFE_BACKUP_FILE',
+      meaning: expect.stringMatching(/version\.hostname is an int; XAPI reads a string there \(and 1 more problem\(s\)\)/),
     });
   });
 });

@@ -5,6 +5,7 @@
  * over; clients racing for an expired lock never both hold it; a run whose lock was taken
  * stops before it writes to the pool.
  */
+import { explainError } from '../../src/failure/index.js';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -70,7 +71,7 @@ describe('two clients backing up to one SR at once', () => {
     const results = (await Promise.all([chain(pool.session, 'a'), chain(other, 'b')])).flat();
     const ok = results.filter((r): r is PromiseFulfilledResult<BackupReport> => r.status === 'fulfilled').map((r) => r.value);
     const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    for (const r of refused) expect((r.reason as { explanation?: { code: string } }).explanation?.code).toMatch(/^BACKUP_VDI_/);
+    for (const r of refused) expect(explainError(r.reason).code).toMatch(/^BACKUP_VDI_/);
     expect(ok.length).toBe(6); // with time enough to wait, none is refused
     expect(new Set(ok.map((r) => r.vdi.uuid)).size).toBe(1);
     const image = vdiImagePath(pool.sim, ok[0]!.vdi.uuid);
@@ -94,7 +95,7 @@ describe('two clients backing up to one SR at once', () => {
     const seen: string[] = [];
     const err = await runBackup(pool.session, { lockWaitMs: 300, lockPollMs: 50, onProgress: (e) => e.kind === 'phase' && seen.push(e.message) }).catch((e: unknown) => e);
     expect(seen.some((m) => /^Waiting for the backup started by ws-other \(pid 77\) at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d to finish/.test(m))).toBe(true);
-    const ex = (err as { explanation?: { code: string; meaning: string; nextStep: string } }).explanation;
+    const ex = explainError(err);
     expect(ex?.code).toBe('BACKUP_VDI_BUSY');
     expect(ex?.meaning).toContain('ws-other (pid 77)');
     expect(ex?.nextStep).toMatch(/expires at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/);
@@ -234,7 +235,7 @@ describe('a long run', () => {
           const master = await other.poolMaster();
           return acquireVdiLock(other, vdiRef, { op: 'backup', clock: await readMasterClock(other, master), waitMs: 0 }).then(
             (lock) => lock.release().then(() => 'taken over'),
-            (err: unknown) => (err as { explanation?: { code: string } }).explanation?.code,
+            (err: unknown) => explainError(err).code,
           );
         })();
       },
@@ -267,7 +268,7 @@ describe('a run whose lock is taken from it', () => {
       },
     }).catch((e: unknown) => e);
     expect(taken).toBe(true);
-    expect((err as { explanation?: { code: string } }).explanation?.code).toBe('BACKUP_VDI_LOCK_LOST');
+    expect(explainError(err).code).toBe('BACKUP_VDI_LOCK_LOST');
     expect(await hash()).toBe(before);
     expect(pool.sim.stats.snapshot().routes['/import_raw_vdi']?.requests ?? 0).toBe(0);
   });

@@ -234,6 +234,7 @@ describe('error explanations', () => {
     }
     expect(explainError(new TransportError('m', { kind: 'http-status', target: 'http://h/x', status: 500 })).meaning).toContain('500');
     expect(explainError(new AbortError()).code).toBe('CANCELLED');
-    expect(explainError(new Error('boom')).meaning).toBe('boom');
+    // Anything else is a bug, said as one (src/failure/describe.ts).
+    expect(explainError(new Error('boom'))).toMatchObject({ code: 'INTERNAL_BUG', meaning: expect.stringContaining('Error: boom') });
   });
 });
