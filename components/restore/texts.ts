@@ -7,7 +7,7 @@ import { failureLines } from '../services.js';
 import type { BackupSummary, RestoreScope } from '../../src/dr/backup-source.js';
 import { formatBackupDate } from '../../src/dr/layout.js';
 import { formatBytes } from '../../src/dr/overview.js';
-import type { PreflightReport, PreflightVm, RestoreReport } from '../../src/dr/restore.js';
+import { restoreOutcomeTitle, type PreflightReport, type PreflightVm, type RestoreReport } from '../../src/dr/restore.js';
 import type { BackupVdiChoice, FailureText } from '../services.js';
 import { cell } from '../text.js';
 import type { TextLine } from '../dialogues/TextDialogue.js';
@@ -147,7 +147,7 @@ export function preflightLines(p: PreflightReport, vdi: { uuid: string; trusted:
 }
 
 export function summaryTitle(r: RestoreReport): string {
-  return `Metadata Restore ${r.errors > 0 ? 'Failed' : 'Succeeded'}${r.dryRun ? ' (Dry Run)' : ''}`;
+  return restoreOutcomeTitle(r);
 }
 
 /**
@@ -158,7 +158,7 @@ export function summaryTitle(r: RestoreReport): string {
 export function summaryLines(r: RestoreReport, p: PreflightReport | null, finishedAt: Date): TextLine[] {
   const dry = r.dryRun;
   const lines: TextLine[] = [
-    { text: `${dry ? 'Dry run: ' : ''}${oneLine(r.summary)}`, bold: true, alert: r.errors > 0 },
+    { text: oneLine(r.summary), bold: true, alert: r.errors > 0 },
     `Backup ${neutralise(r.date)} on SR "${neutralise(r.sr.name || r.sr.uuid)}" (${neutralise(r.sr.uuid)}), ${scopeText(r.scope)}`,
     { text: vdiText(r.vdi), alert: !r.vdi.trusted },
     `${dry ? 'Checked' : 'Finished'} ${formatBackupDate(finishedAt)} in ${(r.durationMs / 1000).toFixed(1)} s.${dry ? ' Nothing was changed.' : ''}`,

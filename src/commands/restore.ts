@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline/promises';
 import type { GlobalOptions } from '../connect.js';
 import { runWithConnection } from './connection.js';
 import { BackupSource, BackupSourceError, probeBackupVdis, type RestoreScope } from '../dr/backup-source.js';
-import { preflightRestore, runRestore, type PreflightReport, type RestoreReport } from '../dr/restore.js';
+import { preflightRestore, restoreOutcomeTitle, runRestore, type PreflightReport, type RestoreReport } from '../dr/restore.js';
 import type { AccessMode } from '../dr/volume/workspace.js';
 import { ExitCode, printJson, stdio, type Io } from './output.js';
 import { parseIntOption } from './options.js';
@@ -119,7 +119,7 @@ export function restoreText(r: RestoreReport): string {
     lines.push(`${r.dryRun ? 'Would set' : 'Setting'} ${what}:`, `  Name: ${neutralise(n.nameLabel)}`, `  Description: ${neutralise(n.nameDescription)}`);
     if (n.error) lines.push(`  Error setting ${n.kind} data for: ${neutralise(n.uuid)}: ${errorText(n.error)}`);
   }
-  lines.push(oneLine(r.summary));
+  lines.push(oneLine(restoreOutcomeTitle(r)), oneLine(r.summary));
   return lines.join('\n');
 }
 

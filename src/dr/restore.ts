@@ -425,6 +425,25 @@ async function applyNames(session: Session, srs: SrNames[], dryRun: boolean, con
   return out;
 }
 
+/**
+ * The stock script's closing line; a dry run restores nothing, so it says what it would
+ * have done instead of "Restored 0".
+ */
+export function restoreSummaryText(restored: number, errors: number, dryRun: boolean): string {
+  return dryRun ? `Would restore ${restored} VM(s), and ${errors} error(s); nothing was changed` : `Restored ${restored} VM(s), and ${errors} error(s)`;
+}
+
+/** A restore's outcome as a heading: some VMs restored and some failed is neither success nor failure. */
+export function restoreOutcomeTitle(r: Pick<RestoreReport, 'restored' | 'errors' | 'dryRun'>): string {
+  const total = r.restored + r.errors;
+  const dry = r.dryRun ? ' (Dry Run)' : '';
+  if (r.errors === 0) return `Metadata Restore Completed${dry}`;
+  if (r.restored === 0) return `Metadata Restore Failed${dry}`;
+  return r.dryRun
+    ? `Dry run: ${r.restored} of ${total} VMs would be restored, ${r.errors} would fail`
+    : `Restore partly completed: ${r.restored} of ${total} VMs restored, ${r.errors} failed`;
+}
+
 export async function runRestore(session: Session, opts: RestoreOptions = {}): Promise<RestoreReport> {
   const started = Date.now();
   const scope = opts.scope ?? 'all';
@@ -492,7 +511,7 @@ export async function runRestore(session: Session, opts: RestoreOptions = {}): P
       names,
       restored,
       errors,
-      summary: `Restored ${restored} VM(s), and ${errors} error(s)`,
+      summary: restoreSummaryText(restored, errors, opts.dryRun ?? false),
       durationMs: Date.now() - started,
       cleaned: src.cleaned,
       waited: src.waited,

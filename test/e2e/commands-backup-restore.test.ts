@@ -148,7 +148,7 @@ describe('backup', () => {
       expect(asJson.code).toBe(j.errors);
       expect(text.code).toBe(j.errors);
       expect(text.stdout).toMatch(/^xe vm-import filename=[0-9a-f-]{36}\.vmmeta sr-uuid=\S+ --metadata --preserve --dry-run$/m);
-      expect(text.stdout.trim().split('\n').at(-1)).toBe(`Restored ${j.results.length - j.errors} VM(s), and ${j.errors} error(s)`);
+      expect(text.stdout.trim().split('\n').at(-1)).toBe(`Would restore ${j.results.length - j.errors} VM(s), and ${j.errors} error(s); nothing was changed`);
     });
 
     it('a real restore without a terminal needs --yes: exit 1, nothing imported', async () => {

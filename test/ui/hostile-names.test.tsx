@@ -122,7 +122,7 @@ describe('the console with hostile names', () => {
     await waitForFrame(r, (fr) => paneTitle(fr) === `Restore Backup from ${CRAFTED_DATE}`);
     await highlightRow(r, 'Only VMs on This SR (Dry Run)');
     press(r, KEYS.enter);
-    await waitForFrame(r, (fr) => paneTitle(fr)?.startsWith('Metadata Restore') === true, 20_000);
+    await waitForFrame(r, (fr) => /^(Metadata Restore|Restore partly|Dry run: )/.test(paneTitle(fr) ?? ''), 20_000);
     expectSafeFrames(r);
     const text = await readAllPages(r);
     expect(text).toContain('\\u001b[2J\\u001b[H\\u000d\\u000aBackup Successful.vmmeta: not a <vm-uuid>.vmmeta name; ignored');

@@ -6,7 +6,8 @@ import { stackReducer, type Navigator, type ScreenEntry } from '../../components
 import { dateRow, methodRow, preflightLines, restoreFailureText, summaryFileName, summaryLines, summaryTitle, vdiRow } from '../../components/restore/texts.js';
 import { lastRunLine, scheduleSetMessage, schedulePrompt, srLine } from '../../components/schedule/texts.js';
 import { cancelledText } from '../../components/restore/RestoreRun.js';
-import type { PreflightReport, RestoreReport } from '../../src/dr/restore.js';
+import { restoreSummaryText, type PreflightReport, type RestoreReport } from '../../src/dr/restore.js';
+import { restoreText } from '../../src/commands/restore.js';
 import type { ScheduleStatus } from '../../src/dr/schedule.js';
 import React from 'react';
 
@@ -78,19 +79,25 @@ describe('restore summary', () => {
     expect(t).toContain(`web-01 (${VM(1)}) is on new internal network(s) for "Production LAN"`);
     expect(t).not.toContain('"Backend"');
     expect(t).toContain(`tmpl (${VM(3)}): a VM with this uuid was already in this pool ("tmpl", Halted).`);
-    expect(summaryTitle(report())).toBe('Metadata Restore Failed');
+    expect(summaryTitle(report())).toBe('Restore partly completed: 1 of 3 VMs restored, 2 failed');
+    expect(summaryTitle(report({ restored: 0, errors: 3 }))).toBe('Metadata Restore Failed');
+    expect(summaryTitle(report({ restored: 3, errors: 0 }))).toBe('Metadata Restore Completed');
+    expect(summaryTitle(report({ restored: 1, errors: 2, dryRun: true }))).toBe('Dry run: 1 of 3 VMs would be restored, 2 would fail');
     // Error lines are marked for the alert colour.
     expect(lines.find((l) => typeof l !== 'string' && l.text.startsWith('Errors'))).toMatchObject({ alert: true, bold: true });
   });
 
   it('words a dry run as what would happen, and names the file after the time it ran', () => {
-    const r = report({ dryRun: true, errors: 0, results: report().results.slice(0, 1), restored: 1, summary: 'Restored 1 VM(s), and 0 error(s)' });
+    const r = report({ dryRun: true, errors: 0, results: report().results.slice(0, 1), restored: 1, summary: restoreSummaryText(1, 0, true) });
     const t = text(summaryLines(r, preflight(), new Date(2025, 0, 31, 23, 59, 58)));
-    expect(t.split('\n')[0]).toBe('Dry run: Restored 1 VM(s), and 0 error(s)');
+    expect(t.split('\n')[0]).toBe('Would restore 1 VM(s), and 0 error(s); nothing was changed');
+    expect(t).not.toMatch(/Restored \d/);
+    expect(restoreText(r)).toMatch(/Metadata Restore Completed \(Dry Run\)\nWould restore 1 VM\(s\), and 0 error\(s\); nothing was changed$/);
+    expect(restoreText(report())).toMatch(/Restore partly completed: 1 of 3 VMs restored, 2 failed\nRestored 1 VM\(s\), and 2 error\(s\)$/);
     expect(t).toContain('Nothing was changed.');
     expect(t).toContain('VMs that would be restored (1):');
     expect(t).toContain('would be put on new internal network(s) for "Production LAN"');
-    expect(summaryTitle(r)).toBe('Metadata Restore Succeeded (Dry Run)');
+    expect(summaryTitle(r)).toBe('Metadata Restore Completed (Dry Run)');
     expect(summaryFileName(r, new Date(2025, 0, 31, 23, 59, 58))).toBe('xsconsole-dr-restore-dry-run-2025-01-31-23-59-58.txt');
     expect(summaryFileName(report(), new Date(2025, 0, 31, 23, 59, 58))).toBe('xsconsole-dr-restore-2025-01-31-23-59-58.txt');
   });
