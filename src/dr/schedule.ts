@@ -85,7 +85,7 @@ export interface CronEntry {
 }
 
 const SCHEDULE_NEXT_STEP = {
-  FOREIGN_ENTRY: 'Replace it only if it is no longer wanted (force the change; what it pointed to is reported).',
+  FOREIGN_ENTRY: 'Replace it only if it is no longer wanted (schedule set --force, or agree to replace it in the console); what it pointed to is reported.',
   NO_CRON_DIR: 'Install cron (or anacron) on this host, or give the right cron folder (--cron-root).',
   BAD_SETTING: 'Choose daily, weekly, monthly or never, and an SR by its uuid.',
   LINK_FAILED: 'Check the permissions of the cron folders (root is needed for /etc).',
