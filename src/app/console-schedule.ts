@@ -42,20 +42,12 @@ export interface ConsoleScheduleOptions {
 }
 
 /** What the console was started with, as far as the scheduled runner must repeat it. */
-export interface ScheduleTargetInfo {
+export interface ScheduleTargetInfo
+  extends Pick<RunnerSettings, 'host' | 'user' | 'passwordFile' | 'insecure' | 'fingerprint' | 'simState' | 'simDom0'> {
   kind: 'local' | 'remote' | 'embedded';
   /** The program cron will start: this Node and this CLI script. */
   node: string;
   cli: string;
-  host?: string;
-  user?: string;
-  passwordFile?: string;
-  insecure?: boolean;
-  fingerprint?: string;
-  /** The embedded pool's state folder (absent: a temporary one). */
-  simState?: string;
-  /** --sim-dom0: the separately run simulated pool whose control domain this process plays. */
-  simDom0?: string;
 }
 
 /**

@@ -3,19 +3,10 @@
  * SRDialogue 'mode' and 'capabilities'), pure so it is tested without a pool.
  */
 import { toStr } from '../xenapi/index.js';
+import type { SrSummary } from './overview.js';
 
-/** An SR as the SR picker lists it. */
-export interface SrChoice {
-  ref: string;
-  uuid: string;
-  nameLabel: string;
-  type: string;
-  contentType: string;
-  shared: boolean;
-  physicalSize: number;
-  physicalUtilisation: number;
-  isDefault: boolean;
-}
+/** An SR as the SR picker lists it: the overview's summary without its operations. */
+export type SrChoice = Omit<SrSummary, 'allowedOperations'>;
 
 /**
  * Which SRs a feature can use (xsconsole's SRDialogue 'mode' and 'capabilities'):
