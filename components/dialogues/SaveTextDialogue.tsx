@@ -14,7 +14,6 @@ import { wrapText } from '../text.js';
 import { FileExistsError } from '../../src/app/index.js';
 import { InfoDialogue } from './InfoDialogue.js';
 import { QuestionDialogue } from './QuestionDialogue.js';
-import { errorText } from '../../src/text-sinks.js';
 import { neutralise } from '../../src/safe-text.js';
 
 const MAX_PATH = 4096;

@@ -17,7 +17,6 @@ import { useMountJob } from '../useMountJob.js';
 import { ScheduleError, describeEntry, type ScheduleSetting, type ScheduleStatus } from '../../src/dr/schedule.js';
 import { SCHEDULE_CHOICES, SCHEDULE_LINK_FAILED, SCHEDULE_TITLE, lastRunLine, scheduleSetMessage, schedulePrompt, srLine } from './texts.js';
 import { oneLine } from '../../src/safe-text.js';
-import { errorText } from '../../src/text-sinks.js';
 
 interface Loaded {
   status: ScheduleStatus;

@@ -4,7 +4,7 @@
  * file its details went to. The parts are exact (no secret in them); each sink guards them
  * as it prints (failureLines: one line each, whatever host text is in them; --json: escapes).
  */
-import { BUG_CODE, describeFailure, type FailureKind } from '../failure/index.js';
+import { describeFailure, type FailureKind } from '../failure/index.js';
 import { redactSecrets } from '../redact.js';
 import { errorText } from '../text-sinks.js';
 import { recordBug } from './bug-log.js';
@@ -45,8 +45,4 @@ export function operatorFailure(err: unknown, opts: OperatorFailureOptions = {})
 /** The failure as two guarded lines: "CODE: meaning", then the next step. */
 export function failureLines(f: FailureText): [string, string] {
   return [`${errorText(f.code)}: ${errorText(f.meaning)}`, errorText(f.nextStep)];
-}
-
-export function isBugCode(code: string): boolean {
-  return code === BUG_CODE;
 }

@@ -21,7 +21,7 @@
  */
 import type { Ext2Promises } from 'ext2fs';
 import { AbortError, XenApiError, exportMetadata, isNullRef, streamPoolDatabase, throwIfAborted, toStr, type Ref, type Session } from '../xenapi/index.js';
-import { ExpectedFailure, StepFailure, explainError, type ErrorExplanation } from '../failure/index.js';
+import { ExpectedFailure, StepFailure, explainError } from '../failure/index.js';
 import {
   DEFAULT_HISTORY,
   INCOMPLETE_PREFIX,

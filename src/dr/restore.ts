@@ -7,7 +7,7 @@
  * created or which XAPI error refused it.
  */
 import { XenApiError, importMetadata, isAbortError, throwIfAborted, toStr, type Ref, type Session } from '../xenapi/index.js';
-import { StepFailure, explainError, type ErrorExplanation } from '../failure/index.js';
+import { StepFailure, explainError } from '../failure/index.js';
 import { BackupSource, BackupSourceError, type BackupEntry, type EntryProblem, type LockWaitOptions, type RestoreScope } from './backup-source.js';
 import type { CleanedVbd } from './leftovers.js';
 import type { LockOp } from './vdi-lock.js';
