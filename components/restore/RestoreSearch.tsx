@@ -18,7 +18,6 @@ import {
   LEGACY_QUESTION,
   LEGACY_RISK,
   LIST_KEYS,
-  NO_BACKUP_VDI,
   RESTORE_MENU_TITLE,
   SEARCH_BANNER,
   VDI_CHOOSER_TITLE,
@@ -27,6 +26,7 @@ import {
   vdiRow,
 } from './texts.js';
 import { neutralise } from '../../src/safe-text.js';
+import { legacyScanFoundNone, noBackupVdiError } from '../../src/dr/backup-source.js';
 
 export interface RestoreSearchProps {
   flow: Flow;
@@ -52,13 +52,13 @@ export function RestoreSearch({ flow, session, sr, legacy }: RestoreSearchProps)
             text={`${LEGACY_QUESTION}\n\n${LEGACY_RISK}`}
             onAnswer={(yes) => {
               if (yes) nav.push(<RestoreSearch flow={flow} session={session} sr={sr} legacy />);
-              else nav.push(<InfoDialogue title={RESTORE_MENU_TITLE} text={NO_BACKUP_VDI} alert />);
+              // Said as every front end says it (the CLI's restore without --legacy).
+              else nav.push(<InfoDialogue title={RESTORE_MENU_TITLE} text={restoreFailureText(services.explain(noBackupVdiError(sr)))} alert />);
             }}
           />,
         );
       } else if (found.length === 0) {
-        const examined = search.examined === 0 ? 'The SR has no disks to examine.' : `None of the ${search.examined} disk(s) of this SR holds a metadata backup.`;
-        screen.replace(<InfoDialogue title={RESTORE_MENU_TITLE} text={`${NO_BACKUP_VDI}\n\n${examined}`} alert />);
+        screen.replace(<InfoDialogue title={RESTORE_MENU_TITLE} text={restoreFailureText(services.explain(legacyScanFoundNone(sr, search.examined)))} alert />);
       } else if (found.length === 1) {
         screen.replace(<BackupDates flow={flow} session={session} sr={sr} vdi={found[0]!} legacy={legacy} />);
       } else {

@@ -27,7 +27,6 @@ export const LEGACY_QUESTION =
 export const LEGACY_RISK =
   'A guest can format one of its own disks to look like a metadata backup (XSA-459 / CVE-2024-31144); ' +
   'restoring from such a disk imports VMs and names of its choosing.';
-export const NO_BACKUP_VDI = 'Metadata Restore failed: a backup VDI could not be found';
 export const VDI_CHOOSER_TITLE = 'Available Metadata VDIs';
 export const VDI_CHOOSER_WARNING =
   'You should only restore metadata from a trustworthy VDI; loading untrustworthy metadata may put your system at risk';

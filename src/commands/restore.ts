@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import type { GlobalOptions } from '../connect.js';
 import { runWithConnection } from './connection.js';
-import { BackupSource, BackupSourceError, probeBackupVdis, type RestoreScope } from '../dr/backup-source.js';
+import { BackupSource, BackupSourceError, legacyScanFoundNone, probeBackupVdis, type RestoreScope } from '../dr/backup-source.js';
 import { preflightRestore, restoreOutcomeTitle, runRestore, type PreflightReport, type RestoreReport } from '../dr/restore.js';
 import type { AccessMode } from '../dr/volume/workspace.js';
 import { ExitCode, printJson, stdio, type Io } from './output.js';
@@ -60,8 +60,7 @@ async function chooseVdi(session: Parameters<typeof probeBackupVdis>[0], opts: S
   if (opts.vdi || !opts.legacy) return opts.vdi;
   io.err(LEGACY_WARNING);
   const probe = await probeBackupVdis(session, opts.sr, { legacy: true, access: opts.access, signal, ...lockWait(opts, io) });
-  if (probe.examined === 0) throw new BackupSourceError('NO_BACKUP_VDI', 'No VDIs found on SR.', probe.sr.uuid);
-  if (probe.found.length === 0) throw new BackupSourceError('NOT_A_BACKUP', 'Metadata backups not found.');
+  if (probe.found.length === 0) throw legacyScanFoundNone(probe.sr, probe.examined);
   if (probe.found.length > 1) {
     throw new BackupSourceError(
       'MULTIPLE',

@@ -63,6 +63,19 @@ export class BackupSourceError extends ExpectedFailure {
   }
 }
 
+/**
+ * The SR has no backup VDI where one was looked for (its own, by the uuid derived from the
+ * SR's): made here so that the CLI and the console say it alike.
+ */
+export function noBackupVdiError(sr: { uuid: string; nameLabel: string }, wanted = backupVdiUuid(sr.uuid)): BackupSourceError {
+  return new BackupSourceError('NO_BACKUP_VDI', `No backup VDI ${neutralise(wanted)} on SR "${neutralise(sr.nameLabel)}".`, sr.uuid);
+}
+
+/** The scan for older backup VDIs (legacy) found none: as xe-restore-metadata says it. */
+export function legacyScanFoundNone(sr: { uuid: string }, examined: number): BackupSourceError {
+  return examined === 0 ? new BackupSourceError('NO_BACKUP_VDI', 'No VDIs found on SR.', sr.uuid) : new BackupSourceError('NOT_A_BACKUP', 'Metadata backups not found.');
+}
+
 /** How a read takes the VDI from other runs (vdi-claim.ts); defaults suit the CLI. */
 export interface LockWaitOptions {
   /** Bound on waiting for a run that holds the VDI (default 5 min). */
@@ -266,7 +279,7 @@ export class BackupSource {
       ref = await session.call<Ref>('VDI.get_by_uuid', wanted);
     } catch (err) {
       if (err instanceof XenApiError && err.code === 'UUID_INVALID') {
-        throw new BackupSourceError('NO_BACKUP_VDI', `No backup VDI ${neutralise(wanted)} on SR "${neutralise(sr.nameLabel)}".`, sr.uuid);
+        throw noBackupVdiError(sr, wanted);
       }
       throw err;
     }

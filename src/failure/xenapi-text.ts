@@ -162,10 +162,25 @@ const XENAPI_TEXT: Record<string, Explainer> = {
   }),
 };
 
+/**
+ * SR_BACKEND_FAILURE_<n>: the storage manager's own failure, numbered as in its error table
+ * (XE_SR_ERRORCODES.xml; 46 is "The VDI is not available"); of its params, some are often empty.
+ */
+const SR_BACKEND_FAILURE = /^SR_BACKEND_FAILURE(_\d+)?$/;
+
 export function explainXenApiError(err: XenApiError): ErrorExplanation {
   const p = (i: number) => err.params[i] ?? '';
   const text = XENAPI_TEXT[err.code];
   if (text) return { code: err.code, ...text(p, err.params) };
+  if (SR_BACKEND_FAILURE.test(err.code)) {
+    const said = err.params.filter((x) => x.trim() !== '');
+    const method = err.method?.replace(/^Async\./, '');
+    return {
+      code: err.code,
+      meaning: `The storage repository's backend refused ${method || 'the operation'}${said.length ? `: ${said.join('; ')}` : ''}.`,
+      nextStep: 'Check the SR on the pool coordinator (is it plugged, is the disk used by another host; /var/log/SMlog), then retry.',
+    };
+  }
   return {
     code: err.code,
     meaning: `XAPI reported ${err.code}${err.params.length ? ` [${err.params.join(', ')}]` : ''}${err.method ? ` for ${err.method}` : ''}.`,

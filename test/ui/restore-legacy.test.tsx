@@ -12,7 +12,7 @@ import { writeFileBytes } from '../../src/dr/volume/files.js';
 import { DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';
 import { simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
 import { createConsoleServices, type LiveConsoleServices } from '../../src/app/index.js';
-import { LEGACY_QUESTION, NO_BACKUP_VDI, UNTRUSTED_VDI_NOTE, VDI_CHOOSER_WARNING } from '../../components/restore/texts.js';
+import { LEGACY_QUESTION, RESTORE_FAILED_PREFIX, UNTRUSTED_VDI_NOTE, VDI_CHOOSER_WARNING } from '../../components/restore/texts.js';
 import { controlDomainAttachments, startTestPool, vdiImagePath, type TestPool } from '../helpers/pool.js';
 import { KEYS, flat, highlighted, paneTitle, press, renderConsole, waitForFrame, waitForText, type Rendered } from './helpers.js';
 import { atBurMenu, highlightRow, openRestorePicker, readAllPages } from './restore-helpers.js';
@@ -65,13 +65,14 @@ async function toLegacyQuestion(first: boolean): Promise<string> {
 }
 
 describe('a backup VDI made before deterministic uuids', () => {
-  it('asks the stock legacy question with the XSA-459 warning; "no" ends with the stock failure', async () => {
+  it('asks the stock legacy question with the XSA-459 warning; "no" ends with NO_BACKUP_VDI, as the CLI says it', async () => {
     const f = await toLegacyQuestion(true);
     expect(flat(f)).toContain(flat(LEGACY_QUESTION));
     expect(flat(f)).toContain('XSA-459 / CVE-2024-31144');
     expect(f).toContain('<F8> Yes  <Esc> No');
     press(r!, KEYS.escape);
-    const g = await waitForText(r!, NO_BACKUP_VDI);
+    // As the CLI's restore without --legacy says it: code, meaning, next step.
+    const g = await waitForText(r!, `${RESTORE_FAILED_PREFIX} NO_BACKUP_VDI: No backup VDI`);
     expect(paneTitle(g)).toBe('Restore Virtual Machine Metadata');
     press(r!, KEYS.enter);
     await waitForFrame(r!, atBurMenu);
