@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { XenApiError, TransportError } from '../../src/xenapi/index.js';
 import { BackupStepError } from '../../src/dr/backup.js';
 import { NoBackupVdiError } from '../../src/dr/backup-vdi.js';
-import { BackupSourceError } from '../../src/dr/backup-source.js';
+import { legacyScanFoundNone, noBackupVdiError } from '../../src/dr/backup-source.js';
 import { DeviceRefusedError } from '../../src/dr/volume/attach.js';
 import { operatorFailure } from '../../src/app/index.js';
 import { bugLogDir } from '../../src/app/bug-log.js';
@@ -20,10 +20,16 @@ const SR = { ref: 'OpaqueRef:sr', uuid: '3f1c1a4e-0000-4000-8000-000000000001', 
 
 const CASES: Array<[string, () => unknown, string]> = [
   ['no backup VDI (backup --no-create)', () => new NoBackupVdiError(SR, 'e3f4c5d6-0000-5000-8000-000000000002'), 'NO_BACKUP_VDI'],
-  ['no backup VDI (restore, list)', () => new BackupSourceError('NO_BACKUP_VDI', 'No backup VDI on SR "NFS DR".', SR.uuid), 'NO_BACKUP_VDI'],
+  ['no backup VDI (restore, list)', () => noBackupVdiError(SR), 'NO_BACKUP_VDI'],
+  ['no backup VDI after the legacy scan', () => legacyScanFoundNone(SR, 4), 'NOT_A_BACKUP'],
   ['wrong password', () => new XenApiError(['SESSION_AUTHENTICATION_FAILED', 'root', 'Authentication failure'], 'session.login_with_password'), 'SESSION_AUTHENTICATION_FAILED'],
   ['SR full', () => new BackupStepError('vdi', new XenApiError(['SR_FULL', '1073741824', '10485760'], 'VDI.create')), 'SR_FULL'],
   ['VDI attach refused', () => new BackupStepError('attach', new DeviceRefusedError('/dev/sm/backend/x is not a plain device name.')), 'DEVICE_REFUSED'],
+  [
+    'VDI attach refused by the storage backend',
+    () => new BackupStepError('attach', new XenApiError(['SR_BACKEND_FAILURE_46', '', 'The VDI is not available [opterr=VDI locked]', ''], 'Async.VBD.plug')),
+    'SR_BACKEND_FAILURE_46',
+  ],
   ['unreachable host', () => new TransportError('connect EHOSTUNREACH 10.9.8.7:443', { kind: 'unreachable', target: 'https://10.9.8.7' }), 'TRANSPORT_UNREACHABLE'],
   [
     'TLS fingerprint mismatch',
@@ -56,6 +62,12 @@ describe('one failure, one text: CLI text, --json and the console', () => {
       expect(e.kind).toBe(code === 'INTERNAL_BUG' ? 'bug' : 'expected');
     });
   }
+
+  it("a storage backend's failure: its reason, without XAPI's empty params or the Async. prefix", () => {
+    const f = operatorFailure(new XenApiError(['SR_BACKEND_FAILURE_46', '', 'The VDI is not available [opterr=VDI locked]', ''], 'Async.VBD.plug'));
+    expect(f.meaning).toBe("The storage repository's backend refused VBD.plug: The VDI is not available [opterr=VDI locked].");
+    expect(operatorFailure(new XenApiError(['SR_BACKEND_FAILURE', '', '', ''])).meaning).toBe("The storage repository's backend refused the operation.");
+  });
 
   it('a bug: said plainly with the log file that holds its stack; no stack on screen', () => {
     const err = new TypeError('boom in the planner');
