@@ -95,12 +95,14 @@ afterAll(async () => {
 interface Where {
   host?: string;
   fingerprint?: string;
+  /** The CLI's password file (default: the right password). */
+  passwordFile?: string;
 }
 
 function globals(where: Where): string[] {
   const host = where.host ?? front.url;
   const fp = where.fingerprint ?? (host === front.url ? fingerprint : undefined);
-  return ['--host', host, ...(fp ? ['--fingerprint', fp] : []), '--sim-dom0', sim.stateDir, '--password-file', pwFile];
+  return ['--host', host, ...(fp ? ['--fingerprint', fp] : []), '--sim-dom0', sim.stateDir, '--password-file', where.passwordFile ?? pwFile];
 }
 
 /** The console's services, built from the target as console-main builds them. */
@@ -216,13 +218,9 @@ describe('the same failure in CLI text, --json and the console (provoked against
   });
 
   it('wrong password: the pool refuses the login', async () => {
-    await writeFile(pwFile, 'not-the-password\n');
-    let e: Said;
-    try {
-      e = await cliSays({}, ['list']);
-    } finally {
-      await writeFile(pwFile, `${PASSWORD}\n`);
-    }
+    const wrong = join(dir, 'wrong-pw');
+    await writeFile(wrong, 'not-the-password\n', { mode: 0o600 });
+    const e = await cliSays({ passwordFile: wrong }, ['list']);
     expectSame(e, 'SESSION_AUTHENTICATION_FAILED', await consoleLoginFails({}, 'not-the-password'), 'Login failed:');
   });
 
@@ -233,6 +231,7 @@ describe('the same failure in CLI text, --json and the console (provoked against
     sim.db.update('SR', ref, { physical_size: sim.db.get('SR', ref).virtual_allocation });
     try {
       const e = await cliSays({}, ['backup', '--sr', srs.iscsi.uuid]);
+      expect(e.meaning).toMatch(/^Finding or creating the backup VDI failed: The storage repository is full: \d+ bytes requested, at most 0 available\.$/);
       expectSame(e, 'SR_FULL', await consoleBackupFails(srs.iscsi.name), BACKUP_FAILED_PREFIX);
     } finally {
       sim.db.update('SR', ref, { physical_size: before });
