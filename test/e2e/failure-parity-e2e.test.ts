@@ -9,19 +9,18 @@
  * `npm test` builds dist/ first; run `npm run build` before running this file alone.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
 import { startDemoSimulator, type SimHandle } from '../../src/sim/index.js';
 import { resolveTarget, type TargetOptions } from '../../src/target.js';
 import { createConsoleServices, type LiveConsoleServices } from '../../src/app/index.js';
 import { BACKUP_FAILED_PREFIX } from '../../components/backup/summary.js';
 import { BACKUP_PICKER_TITLE } from '../../components/backup/feature.js';
 import { RESTORE_FAILED_PREFIX, RESTORE_MENU_TITLE } from '../../components/restore/texts.js';
+import { loopbackCertificate } from '../helpers/loopback-cert.js';
 import { startHostileFront, type HostileFront, type RpcTakeover } from '../helpers/hostile-front.js';
 import { controlDomainAttachments } from '../helpers/pool.js';
 import { KEYS, highlighted, paneTitle, press, renderConsole, stripAnsi, waitForFrame, type Rendered } from '../ui/helpers.js';
@@ -54,15 +53,10 @@ beforeAll(async () => {
   process.env['XSDR_LOG_DIR'] = logDir;
   pwFile = join(dir, 'pw');
   await writeFile(pwFile, `${PASSWORD}\n`, { mode: 0o600 });
-  const pems = await generate([{ name: 'commonName', value: 'xenserver-host' }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
-  });
-  fingerprint = new X509Certificate(pems.cert).fingerprint256;
+  const tls = await loopbackCertificate();
+  fingerprint = tls.fingerprint;
   sim = await startDemoSimulator({ stateDir: join(dir, 'state'), vms: 2, rootPassword: PASSWORD, authDelayMs: 0 });
-  front = await startHostileFront(sim.url, { tls: { key: pems.private, cert: pems.cert } });
+  front = await startHostileFront(sim.url, { tls });
   closedPort = await new Promise<number>((done) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
       const { port } = s.address() as { port: number };
@@ -126,11 +120,15 @@ interface Said {
   nextStep: string;
 }
 
-/** The CLI's text and --json runs of one command: both fail, and say the same thing. */
-async function cliSays(where: Where, command: string[]): Promise<Said> {
+/**
+ * The CLI's text and --json runs of one command: both fail, and say the same thing. They run
+ * one after the other where the command changes the pool (a backup creates its VDI, a scan
+ * attaches disks), else side by side.
+ */
+async function cliSays(where: Where, command: string[], changesPool = false): Promise<Said> {
   const env = { XSDR_LOG_DIR: logDir };
-  const text = await runCli(DIST_CLI, [...globals(where), ...command], { env });
-  const asJson = await runCli(DIST_CLI, [...globals(where), ...command, '--json'], { env });
+  const run = (args: string[]) => runCli(DIST_CLI, [...globals(where), ...command, ...args], { env });
+  const [text, asJson] = changesPool ? [await run([]), await run(['--json'])] : await Promise.all([run([]), run(['--json'])]);
   expect(text.code, text.stderr).not.toBe(0);
   expect(asJson.code).toBe(text.code);
   const doc = JSON.parse(asJson.stdout) as { error: Said };
@@ -186,34 +184,35 @@ async function consoleBackupFails(sr: string): Promise<string> {
   return readAllPages(r);
 }
 
+/**
+ * The console: Restore from the SR named `sr`, which has no backup VDI of its own, so the stock
+ * question about the scan for older backup VDIs comes; the whole text of the failure dialogue.
+ */
+async function consoleRestoreFails(sr: string, legacy: 'scan' | 'decline the scan'): Promise<string> {
+  r = renderConsole({ services: await consoleFor({}) });
+  await openRestorePicker(r, PASSWORD);
+  await highlightRow(r, sr);
+  press(r, KEYS.enter);
+  await waitForFrame(r, (f) => f.includes('<F8> Yes  <Esc> No'), 10_000, 'the legacy question');
+  press(r, legacy === 'scan' ? KEYS.f8 : KEYS.escape);
+  await waitForFrame(r, (f) => f.includes(RESTORE_FAILED_PREFIX), 20_000, 'the restore failure');
+  return readAllPages(r);
+}
+
 /** Every frame the console drew, as text. */
 const everyFrame = () => r!.frames.map(stripAnsi).join('\n');
 
 describe('the same failure in CLI text, --json and the console (provoked against a simulated pool)', () => {
   it('no backup VDI: restore from an SR that never had one', async () => {
     const e = await cliSays({}, ['restore', '--yes', '--sr', srs.nfs.uuid]);
-    r = renderConsole({ services: await consoleFor({}) });
-    await openRestorePicker(r, PASSWORD);
-    await highlightRow(r, srs.nfs.name);
-    press(r, KEYS.enter);
     // As stock, the console first offers the scan for older backup VDIs; the operator declines.
-    await waitForFrame(r, (f) => f.includes('<F8> Yes  <Esc> No'), 10_000, 'the legacy question');
-    press(r, KEYS.escape);
-    await waitForFrame(r, (f) => f.includes(RESTORE_FAILED_PREFIX), 5000, 'the restore failure');
-    expectSame(e, 'NO_BACKUP_VDI', await readAllPages(r), RESTORE_FAILED_PREFIX);
-    expect(paneTitle(r.lastFrame()!)).toBe(RESTORE_MENU_TITLE);
+    expectSame(e, 'NO_BACKUP_VDI', await consoleRestoreFails(srs.nfs.name, 'decline the scan'), RESTORE_FAILED_PREFIX);
+    expect(paneTitle(r!.lastFrame()!)).toBe(RESTORE_MENU_TITLE);
   });
 
   it('no backup VDI, even after the scan for older backup VDIs (legacy): the SR holds only VM disks', async () => {
-    const e = await cliSays({}, ['restore', '--yes', '--legacy', '--sr', srs.nfs.uuid]);
-    r = renderConsole({ services: await consoleFor({}) });
-    await openRestorePicker(r, PASSWORD);
-    await highlightRow(r, srs.nfs.name);
-    press(r, KEYS.enter);
-    await waitForFrame(r, (f) => f.includes('<F8> Yes  <Esc> No'), 10_000, 'the legacy question');
-    press(r, KEYS.f8);
-    await waitForFrame(r, (f) => f.includes(RESTORE_FAILED_PREFIX), 20_000, 'the restore failure');
-    expectSame(e, 'NOT_A_BACKUP', await readAllPages(r), RESTORE_FAILED_PREFIX);
+    const e = await cliSays({}, ['restore', '--yes', '--legacy', '--sr', srs.nfs.uuid], true);
+    expectSame(e, 'NOT_A_BACKUP', await consoleRestoreFails(srs.nfs.name, 'scan'), RESTORE_FAILED_PREFIX);
     expect(await controlDomainAttachments(sim)).toEqual({ vbds: 0, devices: [] });
   });
 
@@ -230,7 +229,7 @@ describe('the same failure in CLI text, --json and the console (provoked against
     // The SR is exactly as big as what its disks already hold: nothing more fits.
     sim.db.update('SR', ref, { physical_size: sim.db.get('SR', ref).virtual_allocation });
     try {
-      const e = await cliSays({}, ['backup', '--sr', srs.iscsi.uuid]);
+      const e = await cliSays({}, ['backup', '--sr', srs.iscsi.uuid], true);
       expect(e.meaning).toMatch(/^Finding or creating the backup VDI failed: The storage repository is full: \d+ bytes requested, at most 0 available\.$/);
       expectSame(e, 'SR_FULL', await consoleBackupFails(srs.iscsi.name), BACKUP_FAILED_PREFIX);
     } finally {
@@ -241,7 +240,7 @@ describe('the same failure in CLI text, --json and the console (provoked against
 
   it('VDI attach refused: VBD.plug answers the storage backend failure XAPI gives for a VDI locked elsewhere', async () => {
     sim.faults.add({ method: 'VBD.plug', error: ['SR_BACKEND_FAILURE_46', '', 'The VDI is not available [opterr=VDI locked by another host]', ''] });
-    const e = await cliSays({}, ['backup', '--sr', srs.local.uuid]);
+    const e = await cliSays({}, ['backup', '--sr', srs.local.uuid], true);
     expectSame(e, 'SR_BACKEND_FAILURE_46', await consoleBackupFails(srs.local.name), BACKUP_FAILED_PREFIX);
     // The backend's reason, without the empty params XAPI sends around it.
     expect(e.meaning).toBe("Attaching the backup VDI failed: The storage repository's backend refused VBD.plug: The VDI is not available [opterr=VDI locked by another host].");
@@ -263,7 +262,7 @@ describe('the same failure in CLI text, --json and the console (provoked against
 
   it('a bug: the pool answers a malformed size; said plainly, its stack in the log file named, none on screen', async () => {
     front.rpc.set('VDI.get_record', malformedVirtualSize);
-    const e = await cliSays({}, ['backup', '--sr', srs.nfs.uuid]);
+    const e = await cliSays({}, ['backup', '--sr', srs.nfs.uuid], true);
     const log = join(logDir, 'errors.log');
     expect(e.kind).toBe('bug');
     expect(e.meaning).toContain('This is a bug in the program');

@@ -10,13 +10,12 @@
  * `npm test` builds dist/ first; run `npm run build` before running this file alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
 import { startDemoSimulator, type SimHandle } from '../../src/sim/index.js';
+import { loopbackCertificate } from '../helpers/loopback-cert.js';
 import { failureAnswer, startCountingServer, startHostileFront, type HostileFront } from '../helpers/hostile-front.js';
 import { DIST_CLI, runCli, type Run } from './commands-helpers.js';
 
@@ -34,15 +33,10 @@ const cli = (...args: string[]): Promise<Run> =>
 beforeAll(async () => {
   if (!existsSync(DIST_CLI)) throw new Error('dist/ is missing: run `npm run build` first (npm test does).');
   dir = await mkdtemp(join(tmpdir(), 'xsdr-tls-'));
-  const pems = await generate([{ name: 'commonName', value: 'xenserver-host' }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
-  });
-  fingerprint = new X509Certificate(pems.cert).fingerprint256;
+  const tls = await loopbackCertificate();
+  fingerprint = tls.fingerprint;
   sim = await startDemoSimulator({ stateDir: join(dir, 'state'), vms: 2, rootPassword: PASSWORD, authDelayMs: 0 });
-  front = await startHostileFront(sim.url, { tls: { key: pems.private, cert: pems.cert } });
+  front = await startHostileFront(sim.url, { tls });
 }, 60_000);
 
 afterAll(async () => {
