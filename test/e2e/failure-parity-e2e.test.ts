@@ -145,6 +145,7 @@ const squash = (s: string) => s.replace(/[\s│┌┐└┘─]/g, '');
 /** What every front end must share, and the console's screen must show after its title. */
 function expectSame(e: Said, code: string, consoleText: string, title: string): void {
   expect(e.code).toBe(code);
+  expect(e.kind).toBe(code === 'INTERNAL_BUG' ? 'bug' : 'expected');
   expect(e.meaning.length).toBeGreaterThan(10);
   expect(e.nextStep.length).toBeGreaterThan(10);
   expect(`${e.meaning}\n${e.nextStep}`).not.toMatch(KEY_NAME);
