@@ -15,6 +15,7 @@ import { createConsoleServices, type LiveConsoleServices } from '../../src/app/i
 import { SAVE_SUMMARY_TITLE } from '../../components/restore/RestoreSummary.js';
 import { LISTING_BANNER, PREFLIGHT_BANNER, RESTORE_MENU_TITLE, RESTORING_BANNER, SEARCH_BANNER } from '../../components/restore/texts.js';
 import { controlDomainAttachments, startTestPool, type TestPool } from '../helpers/pool.js';
+import { backupVdiUuid } from '../../src/dr/layout.js';
 import { KEYS, flat, highlighted, paneTitle, press, renderConsole, waitForFrame, waitForText, type Rendered } from './helpers.js';
 import { atBurMenu, chooseSrAndListBackups, highlightRow, openRestorePicker, readAllPages, statusPane } from './restore-helpers.js';
 import type { Ref } from '../../src/xenapi/index.js';
@@ -41,8 +42,26 @@ function drState() {
   };
 }
 
+/** No VBD of the control domain left (a flow left releases its VDI as it unwinds: waited for). */
 async function noneAttached(): Promise<void> {
-  expect(await controlDomainAttachments(dr.sim)).toEqual({ vbds: 0, devices: [] });
+  const deadline = Date.now() + 5000;
+  let now = await controlDomainAttachments(dr.sim);
+  while ((now.vbds > 0 || now.devices.length > 0) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    now = await controlDomainAttachments(dr.sim);
+  }
+  expect(now).toEqual({ vbds: 0, devices: [] });
+}
+
+/** Counts the VBDs created for the backup VDI from now on (each one is an attach). */
+function countBackupVdiAttaches(): { count(): number; stop(): void } {
+  const db = dr.sim.db;
+  const vdi = db.refByUuid('VDI', backupVdiUuid(sr.uuid));
+  let n = 0;
+  const stop = db.onChange((c) => {
+    if (c.cls === 'VBD' && c.operation === 'add' && db.tryGet('VBD', c.ref)?.VDI === vdi) n++;
+  });
+  return { count: () => n, stop };
 }
 
 /** The console on the DR pool, logged in, at the SR picker; the attached SR (its current name or uuid). */
@@ -140,6 +159,10 @@ describe('restore at the DR site', () => {
     const methods = f.split('\n').map((l) => /(Only VMs on This SR(?: \(Dry Run\))?|All VM Metadata(?: \(Dry Run\))?)\s+\d+ VMs?/.exec(l)?.[1]).filter(Boolean);
     expect(methods).toEqual(['Only VMs on This SR', 'All VM Metadata', 'Only VMs on This SR (Dry Run)', 'All VM Metadata (Dry Run)']);
     expect(f).toContain('<Enter> Restore VMs');
+    // The restore holds its backup VDI from the listing on, and releases it when left.
+    expect((await controlDomainAttachments(dr.sim)).vbds).toBe(1);
+    press(r, KEYS.escape);
+    await waitForFrame(r, atBurMenu);
     await noneAttached();
   });
 
@@ -250,7 +273,7 @@ describe('restore at the DR site', () => {
     let text = flat(f);
     expect(text).toContain(`Restore only the VMs on this SR from backup ${NEWER}`);
     expect(text).toMatch(/\d+ VMs? and \d+ templates? to import \(halted, keeping their uuids\)/);
-    expect(f).toContain('<F8> Restore  <Esc> Cancel  <Left> Back');
+    expect(f).toContain('<F8> Restore  <F> Force  <S> Save  <Esc> Cancel');
     press(r, KEYS.left);
     await waitForFrame(r, (fr) => paneTitle(fr) === `Restore Backup from ${NEWER}`);
     await highlightRow(r, 'Only VMs on This SR  ');
