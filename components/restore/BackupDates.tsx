@@ -77,7 +77,12 @@ export function BackupDates({ flow, session, sr, vdi, legacy, resume }: BackupDa
 
   const list = useJob<void, BackupListing>({
     label: 'Listing the backups',
-    run: (_, signal) => restore.list({ signal }),
+    async run(_, signal) {
+      const listing = await restore.list({ signal });
+      // Nothing to restore from: the VDI is not held while that is said.
+      if (listing.backups.length === 0) await restore.release();
+      return listing;
+    },
     done: (listing) => dispatch({ type: 'listed', listing }),
     failed: fail,
     aborted: () => dispatch({ type: 'stopped' }),

@@ -18,7 +18,7 @@ import { LISTING_BANNER, PREFLIGHT_BANNER, RESTORE_MENU_TITLE, RESTORING_BANNER,
 import { controlDomainAttachments, startTestPool, type TestPool } from '../helpers/pool.js';
 import { backupVdiUuid } from '../../src/dr/layout.js';
 import { KEYS, flat, highlighted, paneTitle, press, renderConsole, waitForFrame, waitForText, type Rendered } from './helpers.js';
-import { atBurMenu, chooseSrAndListBackups, highlightRow, openRestorePicker, readAllPages, statusPane } from './restore-helpers.js';
+import { atBurMenu, chooseSrAndListBackups, highlightRow, noneAttached as noneAttachedTo, openRestorePicker, readAllPages, statusPane } from './restore-helpers.js';
 import type { Ref } from '../../src/xenapi/index.js';
 
 let prod: TestPool;
@@ -43,15 +43,8 @@ function drState() {
   };
 }
 
-/** No VBD of the control domain left (a flow left releases its VDI as it unwinds: waited for). */
-async function noneAttached(): Promise<void> {
-  const deadline = Date.now() + 5000;
-  let now = await controlDomainAttachments(dr.sim);
-  while ((now.vbds > 0 || now.devices.length > 0) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    now = await controlDomainAttachments(dr.sim);
-  }
-  expect(now).toEqual({ vbds: 0, devices: [] });
+function noneAttached(): Promise<void> {
+  return noneAttachedTo(dr.sim);
 }
 
 /** Counts the VBDs created for the backup VDI from now on (each one is an attach). */
