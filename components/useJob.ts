@@ -29,8 +29,8 @@ export interface JobSpec<A, T, E, S> {
 }
 
 export interface JobHandle<A, S> {
-  /** Starts the work; ignored while a run of it is in flight. */
-  start(arg: A): void;
+  /** Starts the work; false (and nothing done) while a run of it is in flight. */
+  start(arg: A): boolean;
   /** Asks the work to stop (as Ctrl-C does). */
   abort(): void;
   running: boolean;
@@ -50,8 +50,8 @@ export function useJob<A, T, E = never, S = undefined>(spec: JobSpec<A, T, E, S>
   const [view, setView] = useState({ running: false, cancelling: false, progress: progress.current });
 
   const start = useCallback(
-    (arg: A) => {
-      if (current.current) return;
+    (arg: A): boolean => {
+      if (current.current) return false;
       const s = latest.current;
       const job = work.start(s.label);
       current.current = job;
@@ -81,6 +81,7 @@ export function useJob<A, T, E = never, S = undefined>(spec: JobSpec<A, T, E, S>
         (value) => settle(() => (job.signal.aborted ? latest.current.aborted(value, progress.current) : latest.current.done(value))),
         (err: unknown) => settle(() => (job.signal.aborted ? latest.current.aborted(undefined, progress.current) : latest.current.failed(err))),
       );
+      return true;
     },
     [work],
   );

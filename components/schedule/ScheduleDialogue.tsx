@@ -84,8 +84,9 @@ export function ScheduleDialogue({ schedule, session }: { schedule: ConsoleSched
     },
   });
   const apply = (setting: ScheduleSetting, force: boolean) => {
-    lastChange.current = { setting, force };
-    change.start({ setting, force });
+    const asked = { setting, force };
+    // A choice typed ahead while a change is being written is not a second change.
+    if (change.start(asked)) lastChange.current = asked;
   };
 
   // While reading, only Esc/Left (back) do anything; while writing, nothing.

@@ -59,9 +59,9 @@ describe('useJob', () => {
   it('folds typed progress, runs once at a time, and hands over the result when done', async () => {
     const { work, g, log, handle, r } = setup();
     await waitForText(r, 'progress 0 running false');
-    handle.current!.start(5);
+    expect(handle.current!.start(5)).toBe(true);
     await waitForText(r, 'progress 7 running true');
-    handle.current!.start(9); // ignored: one run at a time
+    expect(handle.current!.start(9)).toBe(false); // one run at a time
     expect(work.busy()).toBe(true);
     g.open('ok');
     await waitForText(r, 'running false');
