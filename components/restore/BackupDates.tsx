@@ -202,6 +202,7 @@ export function BackupDates({ flow, session, sr, vdi, legacy, resume }: BackupDa
           key="preflight"
           report={state.report}
           vdi={vdi}
+          kept={state.kept === true}
           onKey={(key) => {
             if (key.name === 'f8') dispatch({ type: 'restore' });
             else if (key.name === 'text' && (key.text === 'f' || key.text === 'F')) dispatch({ type: 'askForce' });

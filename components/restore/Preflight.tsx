@@ -76,18 +76,23 @@ export function PreflightChecking({ date, sr, cancelling }: { date: string; sr: 
   );
 }
 
+/** Over a preflight shown again after an idle logout. */
+export const KEPT_PREFLIGHT_NOTE = 'This preflight was made before the idle logout: the pool may have changed since. <Left> and choosing again checks it anew.';
+
 export interface PreflightViewProps {
   report: PreflightReport;
+  /** Shown again after an idle logout. */
+  kept?: boolean;
   vdi: { uuid: string; trusted: boolean };
   /** F8, F, Esc, Left: the flow's; S (save) is handled here. */
   onKey(key: ConsoleKey): boolean;
 }
 
-export function PreflightView({ report, vdi, onKey }: PreflightViewProps) {
+export function PreflightView({ report, vdi, kept, onKey }: PreflightViewProps) {
   const nav = useNavigator();
   const offer = forceOfferLine(report);
   // After the report's own closing line: the key help names <F> from the first page on.
-  const lines: TextLine[] = offer ? [...preflightLines(report, vdi), offer] : preflightLines(report, vdi);
+  const lines: TextLine[] = [...(kept ? [{ text: KEPT_PREFLIGHT_NOTE, alert: true }, ''] : []), ...preflightLines(report, vdi), ...(offer ? [offer] : [])];
   const title = confirmTitle(report.date);
   return (
     <TextDialogue

@@ -30,7 +30,8 @@ export type RestoreState =
   | { step: 'methods'; listing: BackupListing; backup: BackupSummary }
   /** The preflight being computed (a real restore). */
   | ({ step: 'checking' } & Chosen)
-  | ({ step: 'preflight'; report: PreflightReport } & Chosen)
+  /** `kept`: shown again after an idle logout (it was made before it). */
+  | ({ step: 'preflight'; report: PreflightReport; kept?: true } & Chosen)
   /** What force does, before a forced restore; F8 confirms. */
   | ({ step: 'confirmForce'; report: PreflightReport } & Chosen)
   /** The run; a dry run makes its own preflight first (preflight null). */
@@ -149,7 +150,7 @@ export function workOf(state: RestoreState): 'list' | 'check' | 'run' | null {
 
 /** A preflight left open at an idle logout: the state to come back to after the next login. */
 export function resumable(state: RestoreState): RestoreState | null {
-  if (state.step === 'preflight' || state.step === 'confirmForce') return { ...chosen(state), step: 'preflight', report: state.report };
+  if (state.step === 'preflight' || state.step === 'confirmForce') return { ...chosen(state), step: 'preflight', report: state.report, kept: true };
   return null;
 }
 

@@ -117,7 +117,7 @@ describe('restore state machine', () => {
 
   it('only an open preflight is kept over an idle logout, as a preflight', () => {
     expect(resumable(run(...toMethods))).toBeNull();
-    expect(resumable(run(...toPreflight()))).toMatchObject({ step: 'preflight', backup, method: real });
+    expect(resumable(run(...toPreflight()))).toMatchObject({ step: 'preflight', backup, method: real, kept: true });
     const missing = vm({ expectedError: 'VDI_LOCATION_MISSING' });
     expect(resumable(run(...toPreflight([missing]), { type: 'askForce' }))?.step).toBe('preflight');
     expect(resumable(run(...toPreflight(), { type: 'restore' }))).toBeNull();
