@@ -118,7 +118,7 @@ describe('a console restore holds its backup VDI', () => {
     }
   });
 
-  it('logout releases a held VDI and later steps are refused', async () => {
+  it('logout and program exit release a held VDI; later steps are refused', async () => {
     const services = createConsoleServices({
       target: { url: pool.sim.url, tls: {}, describe: 'test pool', controlDomain: simulatedControlDomain(pool.sim) },
       user: 'root',
@@ -133,6 +133,15 @@ describe('a console restore holds its backup VDI', () => {
     expect(lockState()).toBe('free');
     await noneAttached();
     await expect(rs.list()).rejects.toMatchObject({ code: 'SESSION_ENDED' });
+
+    // Program exit closes the services: every session's held VDI is released with it.
+    const other = await services.login('root', DEMO_ROOT_PASSWORD);
+    const held2 = other.openRestore({ srUuid, vdiUuid: backupVdiUuid(srUuid), legacy: false });
+    await held2.preflight({ date, scope: 'sr', force: false });
+    expect(held2.held).toBe(true);
     await services.close();
+    expect(held2.held).toBe(false);
+    expect(lockState()).toBe('free');
+    await noneAttached();
   });
 });
