@@ -15,6 +15,10 @@ import { AuthProvider, type Auth, type LogoutReason } from './auth.js';
 import { ShellProvider } from './console-context.js';
 import { FEATURES } from './features.js';
 import { InfoDialogue } from './dialogues/InfoDialogue.js';
+import { LOGIN_REQUIRED, LoginDialogue } from './dialogues/LoginDialogue.js';
+import { QuestionDialogue } from './dialogues/QuestionDialogue.js';
+import { createFlow } from './flow.js';
+import { KeptScreensProvider, type KeptScreen, type KeptScreens } from './idle-keep.js';
 import { useConsoleKeys } from './keys/useConsoleKeys.js';
 import type { ConsoleKey } from './keys/decode.js';
 import { MenuScreen } from './menu/MenuScreen.js';
@@ -120,6 +124,18 @@ export function App({ features = FEATURES, idleLogoutMs = DEFAULT_IDLE_LOGOUT_MS
   const sessionRef = useRef(session);
   sessionRef.current = session;
 
+  // Screens that asked to survive an idle logout (an open restore preflight), by screen id.
+  const kept = useRef(new Map<number, KeptScreen>());
+  const keptScreens = useMemo<KeptScreens>(
+    () => ({
+      set(id, k) {
+        if (k) kept.current.set(id, k);
+        else kept.current.delete(id);
+      },
+    }),
+    [],
+  );
+
   const exit = useCallback(() => {
     if (onExit) onExit();
     else inkExit();
@@ -131,17 +147,34 @@ export function App({ features = FEATURES, idleLogoutMs = DEFAULT_IDLE_LOGOUT_MS
       if (!s) return;
       sessionRef.current = null;
       setSession(null);
+      // The topmost screen asking to be kept, taken before the stack is cleared.
+      const keep = reason === 'idle' ? [...stackRef.current].reverse().map((e) => kept.current.get(e.id)).find((k) => k !== undefined) : undefined;
       navigator.popToRoot();
-      navigator.push(
-        reason === 'idle' ? (
-          <InfoDialogue
+      const idleText = `User '${neutralise(s.user)}' was logged out after ${formatMinutes(idleLogoutMs)} without a key press.`;
+      if (keep) {
+        navigator.push(
+          <QuestionDialogue
             title="Logged Out"
-            text={`User '${neutralise(s.user)}' was logged out after ${formatMinutes(idleLogoutMs)} without a key press.`}
-          />
-        ) : (
-          <InfoDialogue title="Logged Out" text={`User '${neutralise(s.user)}' logged out`} />
-        ),
-      );
+            text={`${idleText}\n\n${keptText(keep)}`}
+            onAnswer={(yes) => {
+              if (!yes) return;
+              navigator.push(
+                <LoginDialogue
+                  text={LOGIN_REQUIRED}
+                  onSuccess={(next) => {
+                    // Only for the same user: another one starts from the menu.
+                    if (next.user === s.user) keep.reopen(next, navigator, createFlow(navigator));
+                  }}
+                />,
+              );
+            }}
+          />,
+        );
+      } else {
+        navigator.push(
+          reason === 'idle' ? <InfoDialogue title="Logged Out" text={idleText} /> : <InfoDialogue title="Logged Out" text={`User '${neutralise(s.user)}' logged out`} />,
+        );
+      }
       await s.logout().catch(() => undefined);
     },
     [navigator, idleLogoutMs],
@@ -242,18 +275,20 @@ export function App({ features = FEATURES, idleLogoutMs = DEFAULT_IDLE_LOGOUT_MS
       <WorkProvider registry={work}>
         <AuthProvider auth={auth}>
           <NavigationProvider navigator={navigator} router={router}>
-            <Frame statusLeft={`${PRODUCT_NAME} ${PRODUCT_VERSION}`} statusCentre={clock} statusRight={right}>
-              {stack.map((entry, i) => {
-                const isTop = i === stack.length - 1;
-                return (
-                  <Box key={entry.id} display={isTop ? 'flex' : 'none'}>
-                    <ScreenHost info={{ id: entry.id, isTop }} router={router}>
-                      {entry.element}
-                    </ScreenHost>
-                  </Box>
-                );
-              })}
-            </Frame>
+            <KeptScreensProvider registry={keptScreens}>
+              <Frame statusLeft={`${PRODUCT_NAME} ${PRODUCT_VERSION}`} statusCentre={clock} statusRight={right}>
+                {stack.map((entry, i) => {
+                  const isTop = i === stack.length - 1;
+                  return (
+                    <Box key={entry.id} display={isTop ? 'flex' : 'none'}>
+                      <ScreenHost info={{ id: entry.id, isTop }} router={router}>
+                        {entry.element}
+                      </ScreenHost>
+                    </Box>
+                  );
+                })}
+              </Frame>
+            </KeptScreensProvider>
           </NavigationProvider>
         </AuthProvider>
       </WorkProvider>
@@ -263,6 +298,11 @@ export function App({ features = FEATURES, idleLogoutMs = DEFAULT_IDLE_LOGOUT_MS
 
 function defaultNow(): Date {
   return new Date();
+}
+
+/** What the idle logout kept, and the question whether to go back to it. */
+export function keptText(keep: KeptScreen): string {
+  return `You had ${keep.what} open: it was kept, and the backup VDI it read was released. Log in again and go back to it?`;
 }
 
 function formatMinutes(ms: number): string {

@@ -18,7 +18,8 @@ export type {
   BackupVdiSearch,
   BackupVdiRef,
   BackupListing,
-  RestoreRequest,
+  RestoreSession,
+  RestoreChoice,
   SrLabel,
   ConsoleSchedule,
 } from '../src/app/index.js';

@@ -5,63 +5,53 @@
  * the screen waits for the service to unwind (it releases the VBD itself) and then
  * returns to the menu.
  */
-import React, { useEffect, useRef, useState } from 'react';
+import React from 'react';
 import { Box } from 'ink';
 import { Line, DIALOGUE_WIDTH } from '../Frame.js';
 import { Banner } from '../dialogues/Banner.js';
 import { InfoDialogue } from '../dialogues/InfoDialogue.js';
 import { useScreen, useScreenKeys } from '../navigation.js';
 import { useServices, type ConsoleSession, type SrChoice } from '../services.js';
-import { useWork } from '../work.js';
+import { useMountJob } from '../useJob.js';
 import { progressBar } from '../text.js';
-import type { BackupProgress } from '../../src/dr/backup.js';
+import type { BackupProgress, BackupReport } from '../../src/dr/backup.js';
 import { BACKUP_FAILED_TITLE, backupFailureText, backupSummaryText, backupSummaryTitle } from './summary.js';
 import { neutralise } from '../../src/safe-text.js';
 
 export const BACKUP_BANNER = 'Backing up metadata... This may take several minutes.';
 export const BACKUP_CANCELLING = 'Cancelling the backup; releasing the backup VDI...';
 
-interface VmProgress {
-  done: number;
-  total: number;
-  current: string;
-  failed: number;
+interface RunView {
+  phase: string;
+  vms: { done: number; total: number; current: string; failed: number } | null;
+}
+
+/** The banner's view after one progress event. */
+export function backupProgress(view: RunView, e: BackupProgress): RunView {
+  return e.kind === 'phase' ? { ...view, phase: e.message } : { ...view, vms: { done: e.done, total: e.total, current: e.current, failed: e.failed } };
 }
 
 export function BackupRun({ sr, session }: { sr: SrChoice; session: ConsoleSession }) {
   const services = useServices();
-  const work = useWork();
   const screen = useScreen();
-  const [phase, setPhase] = useState('Starting...');
-  const [vms, setVms] = useState<VmProgress | null>(null);
-  const [cancelling, setCancelling] = useState(false);
-  const started = useRef(false);
-  const latest = useRef({ services, screen });
-  latest.current = { services, screen };
-
-  useEffect(() => {
-    if (started.current) return;
-    started.current = true;
-    const job = work.start('Backing up VM metadata');
-    const onAbort = () => setCancelling(true);
-    job.signal.addEventListener('abort', onAbort, { once: true });
-    const onProgress = (e: BackupProgress) => {
-      if (e.kind === 'phase') setPhase(e.message);
-      else setVms({ done: e.done, total: e.total, current: e.current, failed: e.failed });
-    };
-    session.runBackup({ srUuid: sr.uuid, signal: job.signal, onProgress }).then(
-      (report) => {
-        job.finish();
-        latest.current.screen.replace(<InfoDialogue title={backupSummaryTitle(report)} text={backupSummaryText(report)} />);
-      },
-      (err: unknown) => {
-        job.finish();
-        if (job.signal.aborted) latest.current.screen.close();
-        else latest.current.screen.replace(<InfoDialogue title={BACKUP_FAILED_TITLE} text={backupFailureText(latest.current.services.explain(err))} alert />);
-      },
-    );
-    // Runs once per screen: the backup must not restart on a re-render.
-  }, [session, sr, work]);
+  const job = useMountJob<BackupReport, BackupProgress, RunView>({
+    label: 'Backing up VM metadata',
+    run: (_, signal, onProgress) => session.runBackup({ srUuid: sr.uuid, signal, onProgress }),
+    progress: { initial: { phase: 'Starting...', vms: null }, reduce: backupProgress },
+    done(report) {
+      screen.replace(<InfoDialogue title={backupSummaryTitle(report)} text={backupSummaryText(report)} />);
+    },
+    failed(err) {
+      screen.replace(<InfoDialogue title={BACKUP_FAILED_TITLE} text={backupFailureText(services.explain(err))} alert />);
+    },
+    aborted(report) {
+      // Too late to stop: the backup is done, and said so.
+      if (report) screen.replace(<InfoDialogue title={backupSummaryTitle(report)} text={backupSummaryText(report)} />);
+      else screen.close();
+    },
+  });
+  const { cancelling } = job;
+  const { phase, vms } = job.progress;
 
   // Nothing but Ctrl-C (handled by the shell) may interrupt a backup: swallow Esc/Left.
   useScreenKeys(() => true);

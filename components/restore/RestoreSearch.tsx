@@ -12,7 +12,7 @@ import { QuestionDialogue } from '../dialogues/QuestionDialogue.js';
 import { useFlowScreen, type Flow } from '../flow.js';
 import { isBackKey, useNavigator, useScreen, useScreenKeys } from '../navigation.js';
 import { useServices, type BackupVdiChoice, type BackupVdiSearch, type ConsoleSession, type SrChoice } from '../services.js';
-import { useMountJob } from '../useMountJob.js';
+import { useMountJob } from '../useJob.js';
 import { BackupDates } from './BackupDates.js';
 import {
   LEGACY_QUESTION,
@@ -42,7 +42,9 @@ export function RestoreSearch({ flow, session, sr, legacy }: RestoreSearchProps)
   const screen = useScreen();
   const nav = useNavigator();
 
-  const job = useMountJob<BackupVdiSearch>('Searching for the backup VDI', (signal) => session.findBackupVdis(sr.uuid, { legacy, signal }), {
+  const job = useMountJob<BackupVdiSearch>({
+    label: 'Searching for the backup VDI',
+    run: (_, signal) => session.findBackupVdis(sr.uuid, { legacy, signal }),
     done(search) {
       const found = search.found;
       if (found.length === 0 && !legacy) {

@@ -6,7 +6,6 @@
 import React from 'react';
 import { SaveTextDialogue } from '../dialogues/SaveTextDialogue.js';
 import { TextDialogue, plainText } from '../dialogues/TextDialogue.js';
-import { useFlowScreen, type Flow } from '../flow.js';
 import { useNavigator } from '../navigation.js';
 import type { PreflightReport, RestoreReport } from '../../src/dr/restore.js';
 import { SUMMARY_KEYS, summaryFileName, summaryLines, summaryTitle } from './texts.js';
@@ -14,17 +13,22 @@ import { SUMMARY_KEYS, summaryFileName, summaryLines, summaryTitle } from './tex
 export const SAVE_SUMMARY_TITLE = 'Save Restore Summary';
 
 export interface RestoreSummaryProps {
-  flow: Flow;
   report: RestoreReport;
   preflight: PreflightReport | null;
   finishedAt: Date;
+  /** Enter or Esc: the restore is over. */
+  onDone(): void;
+  /** Left: back to the choice of VMs. */
+  onBack(): void;
 }
 
-export function RestoreSummary({ flow, report, preflight, finishedAt }: RestoreSummaryProps) {
-  useFlowScreen(flow);
+/** Said first when the operator chose force (the stock console never forces). */
+export const FORCED_SUMMARY_LINE = "Restored with force: XAPI skipped missing disks and running VMs with the same uuid, and replaced halted ones.";
+
+export function RestoreSummary({ report, preflight, finishedAt, onDone, onBack }: RestoreSummaryProps) {
   const nav = useNavigator();
   const title = summaryTitle(report);
-  const lines = summaryLines(report, preflight, finishedAt);
+  const lines = [...(report.force ? [{ text: FORCED_SUMMARY_LINE, alert: true }] : []), ...summaryLines(report, preflight, finishedAt)];
   return (
     <TextDialogue
       title={title}
@@ -32,7 +36,7 @@ export function RestoreSummary({ flow, report, preflight, finishedAt }: RestoreS
       keys={SUMMARY_KEYS}
       onKey={(key) => {
         if (key.name === 'enter' || key.name === 'escape') {
-          flow.cancel();
+          onDone();
           return true;
         }
         if (key.name === 'text' && (key.text === 's' || key.text === 'S')) {
@@ -46,7 +50,11 @@ export function RestoreSummary({ flow, report, preflight, finishedAt }: RestoreS
           );
           return true;
         }
-        return false; // Left: back to the choice of VMs
+        if (key.name === 'left') {
+          onBack();
+          return true;
+        }
+        return false;
       }}
     />
   );

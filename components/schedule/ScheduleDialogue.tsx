@@ -13,10 +13,15 @@ import { QuestionDialogue } from '../dialogues/QuestionDialogue.js';
 import type { TextLine } from '../dialogues/TextDialogue.js';
 import { isBackKey, useNavigator, useScreen, useScreenKeys } from '../navigation.js';
 import { failureLines, useServices, type ConsoleSchedule, type ConsoleSession, type SrLabel } from '../services.js';
-import { useMountJob } from '../useMountJob.js';
-import { ScheduleError, describeEntry, type ScheduleSetting, type ScheduleStatus } from '../../src/dr/schedule.js';
+import { useJob, useMountJob } from '../useJob.js';
+import { ScheduleError, describeEntry, type ScheduleSetting, type ScheduleStatus, type SetScheduleReport } from '../../src/dr/schedule.js';
 import { SCHEDULE_CHOICES, SCHEDULE_LINK_FAILED, SCHEDULE_TITLE, lastRunLine, scheduleSetMessage, schedulePrompt, srLine } from './texts.js';
 import { oneLine } from '../../src/safe-text.js';
+
+interface Change {
+  setting: ScheduleSetting;
+  force: boolean;
+}
 
 interface Loaded {
   status: ScheduleStatus;
@@ -28,57 +33,64 @@ export function ScheduleDialogue({ schedule, session }: { schedule: ConsoleSched
   const screen = useScreen();
   const nav = useNavigator();
   const [loaded, setLoaded] = useState<Loaded | null>(null);
-  const busy = useRef(false);
+  // The change asked for last (a foreign entry asks again, with force).
+  const lastChange = useRef<Change | null>(null);
 
-  useMountJob<Loaded>(
-    'Reading the schedule',
-    async () => {
+  useMountJob<Loaded>({
+    label: 'Reading the schedule',
+    async run() {
       const status = await schedule.status();
       // The SR the runner uses: the configured one (ours), else the pool's default SR.
       return { status, sr: await session.srLabel(status.sr) };
     },
-    {
-      done: setLoaded,
-      failed(err) {
-        const f = services.explain(err);
-        screen.replace(<InfoDialogue title={SCHEDULE_TITLE} text={`Could not read the schedule: ${failureLines(f).join('\n\n')}`} alert />);
-      },
-      aborted() {
-        screen.close();
-      },
+    done: setLoaded,
+    failed(err) {
+      const f = services.explain(err);
+      screen.replace(<InfoDialogue title={SCHEDULE_TITLE} text={`Could not read the schedule: ${failureLines(f).join('\n\n')}`} alert />);
     },
-  );
+    aborted() {
+      screen.close();
+    },
+  });
 
+  const change = useJob<Change, SetScheduleReport>({
+    label: 'Changing the schedule',
+    run: ({ setting, force }) => schedule.set(setting, { force }),
+    done(report) {
+      screen.replace(<InfoDialogue title={SCHEDULE_TITLE} text={scheduleSetMessage(report)} />);
+    },
+    failed(err) {
+      const asked = lastChange.current;
+      if (err instanceof ScheduleError && err.code === 'FOREIGN_ENTRY' && asked && !asked.force) {
+        nav.push(
+          <QuestionDialogue
+            title={SCHEDULE_TITLE}
+            text={`The current schedule was not written by this console:\n${err.entries.map(describeEntry).join('\n')}\n\nReplace it?`}
+            onAnswer={(yes) => {
+              if (yes) apply(asked.setting, true);
+            }}
+          />,
+        );
+        return;
+      }
+      const f = services.explain(err);
+      const prefix = err instanceof ScheduleError && (err.code === 'LINK_FAILED' || err.code === 'NO_CRON_DIR') ? `${SCHEDULE_LINK_FAILED}: ` : 'Could not change the schedule: ';
+      screen.replace(<InfoDialogue title={SCHEDULE_TITLE} text={`${prefix}${failureLines(f).join('\n\n')}`} alert />);
+    },
+    // Ctrl-C cannot stop a write under way: when it has gone through, it is reported.
+    aborted(report) {
+      if (report) screen.replace(<InfoDialogue title={SCHEDULE_TITLE} text={scheduleSetMessage(report)} />);
+      else screen.close();
+    },
+  });
   const apply = (setting: ScheduleSetting, force: boolean) => {
-    busy.current = true;
-    schedule.set(setting, { force }).then(
-      (report) => {
-        busy.current = false;
-        screen.replace(<InfoDialogue title={SCHEDULE_TITLE} text={scheduleSetMessage(report)} />);
-      },
-      (err: unknown) => {
-        busy.current = false;
-        if (err instanceof ScheduleError && err.code === 'FOREIGN_ENTRY' && !force) {
-          nav.push(
-            <QuestionDialogue
-              title={SCHEDULE_TITLE}
-              text={`The current schedule was not written by this console:\n${err.entries.map(describeEntry).join('\n')}\n\nReplace it?`}
-              onAnswer={(yes) => {
-                if (yes) apply(setting, true);
-              }}
-            />,
-          );
-          return;
-        }
-        const f = services.explain(err);
-        const prefix = err instanceof ScheduleError && (err.code === 'LINK_FAILED' || err.code === 'NO_CRON_DIR') ? `${SCHEDULE_LINK_FAILED}: ` : 'Could not change the schedule: ';
-        screen.replace(<InfoDialogue title={SCHEDULE_TITLE} text={`${prefix}${failureLines(f).join('\n\n')}`} alert />);
-      },
-    );
+    const asked = { setting, force };
+    // A choice typed ahead while a change is being written is not a second change.
+    if (change.start(asked)) lastChange.current = asked;
   };
 
   // While reading, only Esc/Left (back) do anything; while writing, nothing.
-  useScreenKeys((key) => busy.current || (!loaded && !isBackKey(key)));
+  useScreenKeys((key) => change.running || (!loaded && !isBackKey(key)));
 
   if (!loaded) return <Banner title={SCHEDULE_TITLE} text="Reading the schedule..." detail={<Line>{schedule.cronRoot}</Line>} />;
   const { status, sr } = loaded;
@@ -92,7 +104,7 @@ export function ScheduleDialogue({ schedule, session }: { schedule: ConsoleSched
       choices={SCHEDULE_CHOICES}
       notes={notes}
       onChoose={(setting) => {
-        if (busy.current) return;
+        if (change.running) return;
         if (setting !== 'never' && schedule.cannotSet) {
           nav.push(<InfoDialogue title={SCHEDULE_TITLE} text={`The schedule was not changed: ${schedule.cannotSet}`} alert />);
           return;

@@ -6,9 +6,9 @@
 import { Session, isNullRef, toStr, type Ref } from '../xenapi/index.js';
 import { runBackup, type BackupProgress, type BackupReport } from '../dr/backup.js';
 import { BackupTargetError, resolveSr } from '../dr/backup-vdi.js';
-import { BackupSource, probeBackupVdis, type BackupSummary, type RestoreScope } from '../dr/backup-source.js';
+import { probeBackupVdis } from '../dr/backup-source.js';
 import { readPoolOverview, type PoolOverview } from '../dr/overview.js';
-import { preflightRestore, runRestore, type PreflightReport, type RestoreProgress, type RestoreReport } from '../dr/restore.js';
+import { HeldRestoreSession, consoleSourceOpener, type BackupVdiRef, type RestoreSession } from './restore-session.js';
 import { selectSrChoices, type SrChoice, type SrFilter } from '../dr/sr-choice.js';
 
 type Rec = Record<string, unknown>;
@@ -37,27 +37,6 @@ export interface BackupVdiSearch {
   examined: number;
 }
 
-/** Which backup VDI to read: the trusted one, or (legacy) one found by the scan. */
-export interface BackupVdiRef {
-  srUuid: string;
-  vdiUuid: string;
-  /** The VDI came from the scan for pre-2024 backups (the operator agreed to it). */
-  legacy: boolean;
-}
-
-export interface BackupListing {
-  vdi: { uuid: string; trusted: boolean };
-  /** Newest first. */
-  backups: BackupSummary[];
-}
-
-/** One restore as the console asks for it (stock: never forced). */
-export interface RestoreRequest extends BackupVdiRef {
-  date: string;
-  scope: RestoreScope;
-  dryRun: boolean;
-}
-
 /** An SR named for the operator (schedule: where the scheduled backup goes). */
 export interface SrLabel {
   uuid: string;
@@ -77,11 +56,11 @@ export interface ConsoleSession {
   readPoolOverview(): Promise<PoolOverview>;
   /** The SR's backup VDI; with `legacy`, every disk of the SR that looks like one. */
   findBackupVdis(srUuid: string, options: { legacy: boolean; signal?: AbortSignal }): Promise<BackupVdiSearch>;
-  /** The backups on a backup VDI, newest first, with VM counts. */
-  listBackups(source: BackupVdiRef, signal?: AbortSignal): Promise<BackupListing>;
-  /** What a restore would do, changing nothing. */
-  preflightRestore(request: RestoreRequest, signal?: AbortSignal): Promise<PreflightReport>;
-  runRestore(request: RestoreRequest, options: { signal: AbortSignal; onProgress?: (e: RestoreProgress) => void }): Promise<RestoreReport>;
+  /**
+   * A restore from this backup VDI: it is attached by the first step (the listing) and held
+   * for the next ones until released, so one restore attaches it once.
+   */
+  openRestore(source: BackupVdiRef): RestoreSession;
   /** An SR by uuid, or the pool's default SR for null; null when there is none. */
   srLabel(srUuid: string | null): Promise<SrLabel | null>;
   /** Ends the session; idempotent. */
@@ -90,6 +69,8 @@ export interface ConsoleSession {
 
 
 export class LiveSession implements ConsoleSession {
+  private readonly restores = new Set<HeldRestoreSession>();
+
   constructor(
     private readonly session: Session,
     readonly hostname: string,
@@ -135,27 +116,10 @@ export class LiveSession implements ConsoleSession {
     };
   }
 
-  async listBackups(source: BackupVdiRef, signal?: AbortSignal): Promise<BackupListing> {
-    const src = await BackupSource.open(this.session, { srUuid: source.srUuid, vdiUuid: source.vdiUuid, legacy: source.legacy, ...(signal && { signal }) });
-    try {
-      return { vdi: { uuid: src.vdi.uuid, trusted: src.vdi.trusted }, backups: await src.summaries() };
-    } finally {
-      await src.close();
-    }
-  }
-
-  preflightRestore(request: RestoreRequest, signal?: AbortSignal): Promise<PreflightReport> {
-    return preflightRestore(this.session, { ...restoreSource(request), force: false, ...(signal && { signal }) });
-  }
-
-  runRestore(request: RestoreRequest, options: { signal: AbortSignal; onProgress?: (e: RestoreProgress) => void }): Promise<RestoreReport> {
-    return runRestore(this.session, {
-      ...restoreSource(request),
-      dryRun: request.dryRun,
-      force: false, // as the stock console: no --force
-      signal: options.signal,
-      ...(options.onProgress && { onProgress: options.onProgress }),
-    });
+  openRestore(source: BackupVdiRef): RestoreSession {
+    const held = new HeldRestoreSession(this.session, source, consoleSourceOpener(this.session));
+    this.restores.add(held);
+    return held;
   }
 
   async srLabel(srUuid: string | null): Promise<SrLabel | null> {
@@ -173,12 +137,12 @@ export class LiveSession implements ConsoleSession {
 
   async logout(): Promise<void> {
     this.onLogout(this);
+    // Restores still holding their backup VDI release it while the session can still do so.
+    const restores = [...this.restores];
+    this.restores.clear();
+    await Promise.all(restores.map((r) => r.end().catch(() => undefined)));
     await this.session.logout();
   }
-}
-
-function restoreSource(r: RestoreRequest) {
-  return { srUuid: r.srUuid, vdiUuid: r.vdiUuid, legacy: r.legacy, date: r.date, scope: r.scope };
 }
 
 export async function coordinatorHostname(session: Session, signal?: AbortSignal): Promise<string> {

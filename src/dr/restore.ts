@@ -37,6 +37,11 @@ export interface RestoreOptions extends LockWaitOptions {
   cacheDir?: string | null;
   signal?: AbortSignal;
   onProgress?: (e: RestoreProgress) => void;
+  /**
+   * A backup VDI the caller already holds open (the console's restore keeps one for its
+   * whole flow, so it is attached once): read, and neither opened nor closed here.
+   */
+  source?: BackupSource;
 }
 
 export type RestoreProgress =
@@ -190,6 +195,8 @@ async function restoreStep<T>(step: RestoreStep, fn: () => Promise<T>): Promise<
 }
 
 async function withSource<T>(session: Session, opts: RestoreOptions, op: LockOp, fn: (src: BackupSource) => Promise<T>): Promise<T> {
+  // The caller's source: its holder releases it (after this step or the next one).
+  if (opts.source) return fn(opts.source);
   const src = await restoreStep('source', () => openSource(session, opts, op));
   let result: T;
   try {

@@ -13,10 +13,9 @@ import {
   operatorFailure,
   saveTextFile,
   selectSrChoices,
-  type BackupListing,
   type ConsoleSchedule,
   type BackupVdiSearch,
-  type RestoreRequest,
+  type RestoreSession,
   type SrLabel,
   type BackupRunOptions,
   type ConsoleServices,
@@ -25,7 +24,6 @@ import {
   type SrFilter,
 } from '../../src/app/index.js';
 import type { PoolOverview } from '../../src/dr/overview.js';
-import type { PreflightReport, RestoreReport } from '../../src/dr/restore.js';
 
 type Rec = Record<string, unknown>;
 const GiB = 1024 ** 3;
@@ -187,13 +185,7 @@ class FakeSession implements ConsoleSession {
   findBackupVdis(): Promise<BackupVdiSearch> {
     throw new Error('restore is not staged by the hand-made pool');
   }
-  listBackups(): Promise<BackupListing> {
-    throw new Error('restore is not staged by the hand-made pool');
-  }
-  preflightRestore(_r: RestoreRequest): Promise<PreflightReport> {
-    throw new Error('restore is not staged by the hand-made pool');
-  }
-  runRestore(_r: RestoreRequest): Promise<RestoreReport> {
+  openRestore(): RestoreSession {
     throw new Error('restore is not staged by the hand-made pool');
   }
   async srLabel(srUuid: string | null): Promise<SrLabel | null> {

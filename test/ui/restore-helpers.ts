@@ -2,6 +2,8 @@
 import { expect } from 'vitest';
 import { RESTORE_MENU_TITLE, RESTORE_PICKER_TITLE } from '../../components/restore/texts.js';
 import { KEYS, flat, highlighted, paneTitle, press, waitForFrame, type Rendered } from './helpers.js';
+import { controlDomainAttachments } from '../helpers/pool.js';
+import type { SimHandle } from '../../src/sim/index.js';
 
 export const BUR = 'Backup, Restore and Update';
 
@@ -77,4 +79,18 @@ export async function readAllPages(r: Rendered): Promise<string> {
     f = await waitForFrame(r, (fr) => /\((\d+)-\d+ of \d+[,)]/.exec(fr)?.[1] !== m[1]);
   }
   throw new Error('the dialogue did not reach its end');
+}
+
+/**
+ * No VBD of the control domain left. A restore left by a key releases its backup VDI as
+ * its screen goes, after the frame has changed: waited for (a bounded poll).
+ */
+export async function noneAttached(sim: SimHandle): Promise<void> {
+  const deadline = Date.now() + 5000;
+  let now = await controlDomainAttachments(sim);
+  while ((now.vbds > 0 || now.devices.length > 0) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    now = await controlDomainAttachments(sim);
+  }
+  expect(now).toEqual({ vbds: 0, devices: [] });
 }

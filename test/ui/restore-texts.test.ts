@@ -140,7 +140,7 @@ describe('preflight and lists', () => {
     expect(restoreFailureText({ kind: 'expected', code: 'NO_METADATA', meaning: 'Metadata backups not found on this VDI.', nextStep: 'Back up first.' })).toBe(
       'Metadata Restore failed: NO_METADATA: Metadata backups not found on this VDI.\n\nBack up first.',
     );
-    expect(cancelledText(false, { done: 2, total: 5, errors: 1, recent: [] })).toMatch(/^The restore was stopped with Ctrl-C after 2 of 5 VM\(s\) \(1 restored, 1 failed\)\./);
+    expect(cancelledText(false, { done: 2, total: 5, errors: 1 })).toMatch(/^The restore was stopped with Ctrl-C after 2 of 5 VM\(s\) \(1 restored, 1 failed\)\./);
     expect(cancelledText(true, null)).toBe('The dry run was stopped with Ctrl-C. Nothing was changed in this pool.');
   });
 

@@ -12,11 +12,13 @@ import { preflightRestore } from '../../src/dr/restore.js';
 import { attachSrFolder, DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';
 import { simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
 import { createConsoleServices, type LiveConsoleServices } from '../../src/app/index.js';
-import { SAVE_SUMMARY_TITLE } from '../../components/restore/RestoreSummary.js';
+import { FORCED_SUMMARY_LINE, SAVE_SUMMARY_TITLE } from '../../components/restore/RestoreSummary.js';
+import { KEPT_PREFLIGHT_NOTE, SAVE_PREFLIGHT_TITLE } from '../../components/restore/Preflight.js';
 import { LISTING_BANNER, PREFLIGHT_BANNER, RESTORE_MENU_TITLE, RESTORING_BANNER, SEARCH_BANNER } from '../../components/restore/texts.js';
 import { controlDomainAttachments, startTestPool, type TestPool } from '../helpers/pool.js';
+import { backupVdiUuid } from '../../src/dr/layout.js';
 import { KEYS, flat, highlighted, paneTitle, press, renderConsole, waitForFrame, waitForText, type Rendered } from './helpers.js';
-import { atBurMenu, chooseSrAndListBackups, highlightRow, openRestorePicker, readAllPages, statusPane } from './restore-helpers.js';
+import { atBurMenu, chooseSrAndListBackups, highlightRow, noneAttached as noneAttachedTo, openRestorePicker, readAllPages, statusPane } from './restore-helpers.js';
 import type { Ref } from '../../src/xenapi/index.js';
 
 let prod: TestPool;
@@ -41,14 +43,25 @@ function drState() {
   };
 }
 
-async function noneAttached(): Promise<void> {
-  expect(await controlDomainAttachments(dr.sim)).toEqual({ vbds: 0, devices: [] });
+function noneAttached(): Promise<void> {
+  return noneAttachedTo(dr.sim);
+}
+
+/** Counts the VBDs created for the backup VDI from now on (each one is an attach). */
+function countBackupVdiAttaches(): { count(): number; stop(): void } {
+  const db = dr.sim.db;
+  const vdi = db.refByUuid('VDI', backupVdiUuid(sr.uuid));
+  let n = 0;
+  const stop = db.onChange((c) => {
+    if (c.cls === 'VBD' && c.operation === 'add' && db.tryGet('VBD', c.ref)?.VDI === vdi) n++;
+  });
+  return { count: () => n, stop };
 }
 
 /** The console on the DR pool, logged in, at the SR picker; the attached SR (its current name or uuid). */
-async function startAtPicker(): Promise<Rendered> {
+async function startAtPicker(props: { idleLogoutMs?: number } = {}): Promise<Rendered> {
   live = createConsoleServices({ target: { url: dr.sim.url, tls: {}, describe: 'DR pool', controlDomain: simulatedControlDomain(dr.sim) }, user: 'root', hostLabel: 'dr', saveDir: dr.dir });
-  const rendered = renderConsole({ services: live });
+  const rendered = renderConsole({ services: live, ...props });
   await openRestorePicker(rendered, DEMO_ROOT_PASSWORD);
   return rendered;
 }
@@ -140,6 +153,10 @@ describe('restore at the DR site', () => {
     const methods = f.split('\n').map((l) => /(Only VMs on This SR(?: \(Dry Run\))?|All VM Metadata(?: \(Dry Run\))?)\s+\d+ VMs?/.exec(l)?.[1]).filter(Boolean);
     expect(methods).toEqual(['Only VMs on This SR', 'All VM Metadata', 'Only VMs on This SR (Dry Run)', 'All VM Metadata (Dry Run)']);
     expect(f).toContain('<Enter> Restore VMs');
+    // The restore holds its backup VDI from the listing on, and releases it when left.
+    expect((await controlDomainAttachments(dr.sim)).vbds).toBe(1);
+    press(r, KEYS.escape);
+    await waitForFrame(r, atBurMenu);
     await noneAttached();
   });
 
@@ -147,6 +164,7 @@ describe('restore at the DR site', () => {
     const before = drState();
     slowImportsOneSlowest();
     r = await startAtPicker();
+    const attaches = countBackupVdiAttaches();
     await chooseSrAndListBackups(r, srNow());
     await chooseMethod(r, 'Only VMs on This SR (Dry Run)');
     let f = await waitForFrame(r, showsImportProgress);
@@ -162,6 +180,9 @@ describe('restore at the DR site', () => {
     expect(text).toMatch(/VMs that would be restored \(\d+\):/);
     expect(drState()).toEqual(before);
     await noneAttached();
+    // The search's look for the marker, then the restore: listing, its preflight and the run on one attach.
+    expect(attaches.count()).toBe(2);
+    attaches.stop();
 
     // Everything in the summary, scrolled to the end: names and the network warnings.
     press(r, KEYS.end);
@@ -250,7 +271,7 @@ describe('restore at the DR site', () => {
     let text = flat(f);
     expect(text).toContain(`Restore only the VMs on this SR from backup ${NEWER}`);
     expect(text).toMatch(/\d+ VMs? and \d+ templates? to import \(halted, keeping their uuids\)/);
-    expect(f).toContain('<F8> Restore  <Esc> Cancel  <Left> Back');
+    expect(f).toContain('<F8> Restore  <F> Force  <S> Save  <Esc> Cancel');
     press(r, KEYS.left);
     await waitForFrame(r, (fr) => paneTitle(fr) === `Restore Backup from ${NEWER}`);
     await highlightRow(r, 'Only VMs on This SR  ');
@@ -264,9 +285,11 @@ describe('restore at the DR site', () => {
     slowImportsOneSlowest();
     press(r, KEYS.enter);
     await waitForFrame(r, (fr) => paneTitle(fr) === 'Select Storage Repository to Restore From' && !fr.includes('Reading'));
+    const attaches = countBackupVdiAttaches();
     await chooseSrAndListBackups(r, srNow());
     await chooseMethod(r, 'Only VMs on This SR');
     await waitForFrame(r, (fr) => paneTitle(fr) === `Confirm Restore from ${NEWER}` && fr.includes('<F8> Restore'), 10_000);
+    expect((await controlDomainAttachments(dr.sim)).vbds).toBe(1);
     press(r, KEYS.f8);
     f = await waitForFrame(r, showsImportProgress);
     press(r, KEYS.escape);
@@ -274,6 +297,10 @@ describe('restore at the DR site', () => {
     text = flat(f);
     expect(text).toMatch(/^.*Restored \d+ VM\(s\), and \d+ error\(s\)/);
     expect(text).not.toContain('Dry run');
+    await noneAttached();
+    // The search, then one attach for the listing, the preflight and the restore.
+    expect(attaches.count()).toBe(2);
+    attaches.stop();
     const restored = [...dr.sim.db.allRecords('VM').values()].filter((v) => !v.is_control_domain && !before.vms.some((b) => b.startsWith(v.uuid)));
     expect(restored.length).toBeGreaterThan(0);
     expect(text).toContain(`Restored VMs (${restored.length}):`);
@@ -353,8 +380,9 @@ describe('restore at the DR site', () => {
     press(r, KEYS.escape);
     await waitForFrame(r, atBurMenu);
 
-    // Preflight, while computing: Esc stops it and goes back to the choices.
-    dr.sim.faults.add({ method: 'VBD.plug', latencyMs: 300, after: 1, times: 1 });
+    // Preflight, while computing (slowed: it reads the pool's networks): Esc stops it, goes
+    // back to the choices, and the VDI is released.
+    dr.sim.faults.add({ method: 'network.get_all_records', latencyMs: 400, times: 1 });
     await toDates();
     await chooseMethod(r, 'All VM Metadata');
     await waitForText(r, PREFLIGHT_BANNER);
@@ -363,6 +391,24 @@ describe('restore at the DR site', () => {
     await noneAttached();
     press(r, KEYS.escape);
     await waitForFrame(r, atBurMenu);
+    await noneAttached();
+
+    // The preflight shown: Esc leaves the restore, Ctrl-C (nothing running) resets the console
+    // to the root menu; either way the backup VDI it held is released.
+    const toPreflight = async () => {
+      await toDates();
+      await chooseMethod(r!, 'Only VMs on This SR');
+      await waitForFrame(r!, (fr) => paneTitle(fr) === `Confirm Restore from ${NEWER}` && fr.includes('<F8> Restore'), 10_000);
+      expect((await controlDomainAttachments(dr.sim)).vbds).toBe(1);
+    };
+    await toPreflight();
+    press(r, KEYS.escape);
+    await waitForFrame(r, atBurMenu);
+    await noneAttached();
+    await toPreflight();
+    press(r, KEYS.ctrlC);
+    await waitForFrame(r, (fr) => paneTitle(fr) === 'Customize System');
+    await noneAttached();
   });
 
   it('Ctrl-C during a restore stops it, releases the backup VDI, and says what was done', async () => {
@@ -383,5 +429,93 @@ describe('restore at the DR site', () => {
     expect(await dr.session.call<string[]>('task.get_all')).toEqual([]);
     press(r, KEYS.enter);
     await waitForFrame(r, atBurMenu);
+  });
+
+  it('the preflight is saved like the summary, and offers a forced restore, said and confirmed', async () => {
+    // (Before the console holds the backup VDI: this read would wait for its lock.)
+    const failing = (await preflightRestore(dr.session, { srUuid: sr.uuid, scope: 'all' })).vms.filter((v) => v.expectedError && !v.expectedError.startsWith('IMPORT_ERROR_ATTACHED'));
+    expect(failing.length).toBeGreaterThan(0);
+    r = await startAtPicker();
+    await chooseSrAndListBackups(r, srNow());
+    await chooseMethod(r, 'All VM Metadata');
+    let f = await waitForFrame(r, (fr) => paneTitle(fr) === `Confirm Restore from ${NEWER}` && fr.includes('<F> Force'), 10_000);
+    const pages = await readAllPages(r);
+    expect(pages).toContain(`${failing.length} VM(s) would fail only because the restore is not forced`);
+
+    // S: saved to a file of the console's save folder; back at the preflight after.
+    press(r, 's');
+    f = await waitForFrame(r, (fr) => paneTitle(fr) === SAVE_PREFLIGHT_TITLE);
+    const path = /(\/\S*xsconsole-dr-preflight-\d{4}(?:-\d\d){5}\.txt)_/.exec(flat(f).replace(/ /g, ''))?.[1];
+    expect(path?.startsWith(dr.dir)).toBe(true);
+    press(r, KEYS.enter);
+    f = await waitForText(r, 'The restore preflight was saved to');
+    const saved = await readFile(path!, 'utf8');
+    expect(saved).toMatch(new RegExp(`^Confirm Restore from ${NEWER}\n\nRestore all VM metadata from backup ${NEWER}`));
+    expect(saved).toContain(`expected to fail: ${failing[0]!.expectedError}`);
+    await rm(path!);
+    press(r, KEYS.enter);
+    await waitForFrame(r, (fr) => paneTitle(fr) === `Confirm Restore from ${NEWER}`);
+
+    // F: what force does, before anything is done; Esc back to the preflight.
+    const before = drState();
+    press(r, 'f');
+    f = await waitForFrame(r, (fr) => paneTitle(fr) === `Forced Restore from ${NEWER}`);
+    let text = flat(f);
+    expect(text).toContain(`Restore with force? ${failing.length} VM(s) of this backup would fail without it.`);
+    expect(text).toContain('The stock console never forces a restore.');
+    expect(text).toContain('/import_metadata, force=true');
+    expect(f).toContain('<F8> Restore with force');
+    press(r, KEYS.escape);
+    await waitForFrame(r, (fr) => paneTitle(fr) === `Confirm Restore from ${NEWER}`);
+    expect(drState()).toEqual(before);
+
+    press(r, 'F');
+    await waitForFrame(r, (fr) => paneTitle(fr) === `Forced Restore from ${NEWER}`);
+    press(r, KEYS.f8);
+    f = await waitForFrame(r, (fr) => /^(Metadata Restore|Restore partly)/.test(paneTitle(fr) ?? ''), 15_000);
+    text = flat(f);
+    expect(text).toContain(FORCED_SUMMARY_LINE);
+    // The VMs whose disks are not here are in the pool now (created without those disks).
+    const missingDisks = failing.filter((v) => v.missingDisks.length > 0 && !v.clash);
+    expect(missingDisks.length).toBeGreaterThan(0);
+    for (const v of missingDisks) expect(dr.sim.db.findRefByUuid('VM', v.uuid)).toBeDefined();
+    press(r, KEYS.enter);
+    await waitForFrame(r, atBurMenu);
+    await noneAttached();
+  });
+
+  it('an idle logout keeps an open preflight: after logging in again it is shown, and F8 restores from it', async () => {
+    r = await startAtPicker({ idleLogoutMs: 2500 });
+    await chooseSrAndListBackups(r, srNow());
+    await chooseMethod(r, 'Only VMs on This SR (Dry Run)');
+    await waitForFrame(r, (fr) => /^(Metadata Restore|Dry run: )/.test(paneTitle(fr) ?? ''), 15_000);
+    press(r, KEYS.left);
+    await waitForFrame(r, (fr) => paneTitle(fr) === `Restore Backup from ${NEWER}`);
+    await highlightRow(r, 'Only VMs on This SR  ');
+    press(r, KEYS.enter);
+    await waitForFrame(r, (fr) => paneTitle(fr) === `Confirm Restore from ${NEWER}` && fr.includes('<F8> Restore'), 10_000);
+    const report = await readAllPages(r);
+    expect(report).toContain('Restore only the VMs on this SR');
+
+    // Nothing pressed: logged out, the VDI released, the preflight kept.
+    let f = await waitForFrame(r, (fr) => paneTitle(fr) === 'Logged Out', 10_000);
+    expect(flat(f)).toContain(`the restore preflight of backup ${NEWER} open: it was kept`);
+    await noneAttached();
+
+    press(r, KEYS.f8);
+    await waitForFrame(r, (fr) => paneTitle(fr) === 'Login');
+    press(r, `\t${DEMO_ROOT_PASSWORD}\r`);
+    f = await waitForFrame(r, (fr) => paneTitle(fr) === `Confirm Restore from ${NEWER}` && fr.includes('<F8> Restore'), 10_000);
+    expect(flat(f)).toContain(KEPT_PREFLIGHT_NOTE);
+    expect(await readAllPages(r)).toContain(report);
+    // Shown from what was kept: the VDI is opened again only by the restore itself.
+    expect((await controlDomainAttachments(dr.sim)).vbds).toBe(0);
+    const attaches = countBackupVdiAttaches();
+    press(r, KEYS.f8);
+    f = await waitForFrame(r, (fr) => /^(Metadata Restore|Restore partly)/.test(paneTitle(fr) ?? ''), 15_000);
+    expect(flat(f)).toMatch(/Restored \d+ VM\(s\), and \d+ error\(s\)/);
+    expect(attaches.count()).toBe(1);
+    attaches.stop();
+    await noneAttached();
   });
 });
