@@ -9,6 +9,7 @@
  * lack newer fields, and a bulk read asked for some fields only (CallOptions.recordFields).
  * An int has no empty value: a missing one is an error, as a size must never read as 0.
  */
+import { redactSecrets } from '../../redact.js';
 import { describeTarget, TransportError } from '../errors.js';
 import { toInt, toStrMap, type Ref } from '../values.js';
 import type { CallOptions } from '../rpc.js';
@@ -21,8 +22,13 @@ export interface FieldType<T> {
 }
 
 const shown = (v: unknown): string => {
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (typeof v === 'string') {
+    // Scrubbed before it is cut: a cut password would no longer be recognised.
+    const t = redactSecrets(v);
+    return JSON.stringify(t.length > 40 ? `${t.slice(0, 40)}…` : t);
+  }
   if (v === null) return 'null';
+  if (v === undefined) return 'nothing';
   if (Array.isArray(v)) return 'a set';
   if (v instanceof Date) return 'a date';
   if (Buffer.isBuffer(v)) return 'binary data';
@@ -72,6 +78,7 @@ export const stringMap: FieldType<Record<string, string>> = {
   read(v) {
     if (v === undefined) return {};
     if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Date || Buffer.isBuffer(v)) throw mismatch(this.name, v);
+    for (const [k, val] of Object.entries(v)) if (typeof val !== 'string') throw new TypeError(`key ${shown(k)}: ${mismatch('a string', val).message}`);
     return toStrMap(v);
   },
 };
