@@ -5,11 +5,11 @@
  * (`session.getAllRecords('VM')`): read from the sources with TypeScript's parser.
  */
 import { describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import ts from 'typescript';
+import { ROOT, sources } from '../helpers/sources.js';
 
-const ROOT = resolve(__dirname, '../..');
 const SCANNED = ['src/dr', 'src/app', 'src/commands'];
 
 /**
@@ -18,16 +18,6 @@ const SCANNED = ['src/dr', 'src/app', 'src/commands'];
  * makes no call: it reads the untyped records console-session.ts hands it.
  */
 const NOT_YET_CONVERTED = new Set(['src/dr/backup.ts', 'src/dr/restore.ts', 'src/dr/overview.ts', 'src/app/console-session.ts']);
-
-function sources(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) out.push(...sources(path));
-    else if (/\.tsx?$/.test(e.name) && !e.name.endsWith('.d.ts')) out.push(path);
-  }
-  return out;
-}
 
 /** A method or class name written out: 'VDI.destroy', `${kind}.set_name_label`, 'VD' + 'I…'. */
 function stringLike(node: ts.Expression | undefined): boolean {
