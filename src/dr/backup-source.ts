@@ -11,7 +11,7 @@
  *    by-sr/<sr>/ real folders (backup-tree.ts): a symbolic link there is never followed;
  *  - a directory is listed only within bounds, and a file with two names is read once.
  */
-import { XenApiError, toInt, toStr, toStrMap, type Ref, type Session } from '../xenapi/index.js';
+import { VDI, XenApiError, type Ref, type Session } from '../xenapi/index.js';
 import { BACKUP_VDI_OTHER_CONFIG_KEY, MARKER_PATH, METADATA_DIR, SRMETA_FILE, backupDir, backupVdiUuid, bySrLinkTarget, isBackupDate, newestFirst, vmUuidOfEntry } from './layout.js';
 import { resolveSr, type SrInfo } from './backup-vdi.js';
 import { openExt3, type Ext3Volume } from './volume/ext3.js';
@@ -116,7 +116,7 @@ async function claimForReading(session: Session, vdi: Ref, op: LockOp, opts: Loc
  */
 async function mayBeWritten(session: Session, vdi: CandidateVdi): Promise<boolean> {
   if (vdi.trusted) return true;
-  const oc = toStrMap(await session.call('VDI.get_other_config', vdi.ref));
+  const oc = await VDI.getOtherConfig(session, vdi.ref);
   return oc[BACKUP_VDI_OTHER_CONFIG_KEY] === 'true';
 }
 
@@ -129,29 +129,29 @@ export interface ProbeResult {
 }
 
 async function vdiCandidate(session: Session, ref: Ref, sr: SrInfo): Promise<CandidateVdi> {
-  const rec = await session.call<Record<string, unknown>>('VDI.get_record', ref);
-  const uuid = toStr(rec['uuid']);
-  return { ref, uuid, nameLabel: toStr(rec['name_label']), virtualSize: toInt(rec['virtual_size']), trusted: uuid === backupVdiUuid(sr.uuid) };
+  const rec = await VDI.getRecord(session, ref);
+  const uuid = rec.uuid;
+  return { ref, uuid, nameLabel: rec.name_label, virtualSize: rec.virtual_size, trusted: uuid === backupVdiUuid(sr.uuid) };
 }
 
 /** The candidates the stock restore would examine (xen-api scripts/xe-restore-metadata). */
 export async function candidateVdis(session: Session, sr: SrInfo, legacy: boolean): Promise<CandidateVdi[]> {
   if (!legacy) {
     try {
-      const ref = await session.call<Ref>('VDI.get_by_uuid', backupVdiUuid(sr.uuid));
+      const ref = await VDI.getByUuid(session, backupVdiUuid(sr.uuid));
       const c = await vdiCandidate(session, ref, sr);
-      const rec = await session.call<Record<string, unknown>>('VDI.get_record', ref);
-      return toStr(rec['SR']) === sr.ref && rec['read_only'] !== true ? [c] : [];
+      const rec = await VDI.getRecord(session, ref);
+      return rec.SR === sr.ref && !rec.read_only ? [c] : [];
     } catch (err) {
       if (err instanceof XenApiError && err.code === 'UUID_INVALID') return [];
       throw err;
     }
   }
-  const recs = await session.call<Record<Ref, Record<string, unknown>>>('VDI.get_all_records_where', `field "SR" = "${sr.ref}"`);
+  const recs = await VDI.getAllRecordsWhere(session, `field "SR" = "${sr.ref}"`);
   const out: CandidateVdi[] = [];
-  for (const [ref, rec] of Object.entries(recs)) {
-    if (rec['read_only'] === true || rec['is_a_snapshot'] === true) continue;
-    if (!['user', 'system'].includes(toStr(rec['type']))) continue;
+  for (const [ref, rec] of recs) {
+    if (rec.read_only || rec.is_a_snapshot) continue;
+    if (!['user', 'system'].includes(rec.type)) continue;
     out.push(await vdiCandidate(session, ref, sr));
   }
   return out.sort((a, b) => Number(b.trusted) - Number(a.trusted) || a.uuid.localeCompare(b.uuid));
@@ -276,7 +276,7 @@ export class BackupSource {
     }
     let ref: Ref;
     try {
-      ref = await session.call<Ref>('VDI.get_by_uuid', wanted);
+      ref = await VDI.getByUuid(session, wanted);
     } catch (err) {
       if (err instanceof XenApiError && err.code === 'UUID_INVALID') {
         throw noBackupVdiError(sr, wanted);
@@ -284,8 +284,8 @@ export class BackupSource {
       throw err;
     }
     const vdi = await vdiCandidate(session, ref, sr);
-    const rec = await session.call<Record<string, unknown>>('VDI.get_record', ref);
-    if (toStr(rec['SR']) !== sr.ref) throw new BackupSourceError('NOT_PERMITTED', `VDI ${neutralise(wanted)} is not on SR "${neutralise(sr.nameLabel)}".`);
+    const rec = await VDI.getRecord(session, ref);
+    if (rec.SR !== sr.ref) throw new BackupSourceError('NOT_PERMITTED', `VDI ${neutralise(wanted)} is not on SR "${neutralise(sr.nameLabel)}".`);
     const claim = (await mayBeWritten(session, vdi)) ? await claimForReading(session, ref, opts.op ?? 'read', opts) : null;
     let ws: VdiWorkspace;
     try {

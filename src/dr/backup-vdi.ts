@@ -3,7 +3,7 @@
  * is the one whose uuid is UUIDv5(namespace, SR uuid) (xen-api ocaml/xapi/xapi_vdi.ml);
  * nothing else is looked at.
  */
-import { XenApiError, isNullRef, toInt, toStr, type Ref, type Session } from '../xenapi/index.js';
+import { Pool, SR, VDI, XenApiError, isNullRef, type Ref, type Session, type VdiRecord } from '../xenapi/index.js';
 import { BACKUP_VDI_LABEL, BACKUP_VDI_OTHER_CONFIG_KEY, BACKUP_VDI_SIZE, backupVdiUuid } from './layout.js';
 import { neutralise } from '../safe-text.js';
 import { ExpectedFailure } from '../failure/index.js';
@@ -31,7 +31,7 @@ export interface BackupVdi {
  */
 export const INITIALISING_KEY = 'xsconsole-dr-initialising';
 
-const initialisingOf = (rec: Record<string, unknown>) => ((rec['other_config'] ?? {}) as Record<string, unknown>)[INITIALISING_KEY] !== undefined;
+const initialisingOf = (rec: Pick<VdiRecord, 'other_config'>) => rec.other_config[INITIALISING_KEY] !== undefined;
 
 /** Set on a backup VDI whose host gave it a random uuid (XAPI before the 2024 change). */
 export const RANDOM_UUID_KEY = 'xsconsole-dr:random-uuid';
@@ -59,7 +59,7 @@ export async function resolveSr(session: Session, srUuid?: string): Promise<SrIn
   let ref: Ref;
   if (srUuid) {
     try {
-      ref = await session.call<Ref>('SR.get_by_uuid', srUuid);
+      ref = await SR.getByUuid(session, srUuid);
     } catch (err) {
       if (err instanceof XenApiError && err.code === 'UUID_INVALID') {
         throw new BackupTargetError(`Invalid SR UUID specified: ${neutralise(srUuid)} (no such SR in this pool).`);
@@ -67,13 +67,13 @@ export async function resolveSr(session: Session, srUuid?: string): Promise<SrIn
       throw err;
     }
   } else {
-    const pool = (await session.call<Ref[]>('pool.get_all'))[0];
+    const pool = (await Pool.getAll(session))[0];
     if (!pool) throw new BackupTargetError('The pool has no pool object.');
-    ref = await session.call<Ref>('pool.get_default_SR', pool);
+    ref = await Pool.getDefaultSr(session, pool);
     if (isNullRef(ref)) throw new BackupTargetError('No SR given and the pool has no default SR: choose an SR.');
   }
-  const rec = await session.call<Record<string, unknown>>('SR.get_record', ref);
-  return { ref, uuid: toStr(rec['uuid']), nameLabel: toStr(rec['name_label']) };
+  const rec = await SR.getRecord(session, ref);
+  return { ref, uuid: rec.uuid, nameLabel: rec.name_label };
 }
 
 /**
@@ -87,38 +87,35 @@ export async function findBackupVdi(session: Session, sr: SrInfo): Promise<Backu
   const uuid = backupVdiUuid(sr.uuid);
   let ref: Ref;
   try {
-    ref = await session.call<Ref>('VDI.get_by_uuid', uuid);
+    ref = await VDI.getByUuid(session, uuid);
   } catch (err) {
     if (err instanceof XenApiError && err.code === 'UUID_INVALID') return findLegacyBackupVdi(session, sr);
     throw err;
   }
-  const rec = await session.call<Record<string, unknown>>('VDI.get_record', ref);
-  if (toStr(rec['SR']) !== sr.ref) {
+  const rec = await VDI.getRecord(session, ref);
+  if (rec.SR !== sr.ref) {
     throw new BackupTargetError(`VDI ${neutralise(uuid)} has the backup uuid of SR "${neutralise(sr.nameLabel)}" but lives on another SR; refusing to use it.`);
   }
-  return { ref, uuid, virtualSize: toInt(rec['virtual_size']), readOnly: rec['read_only'] === true, ...(initialisingOf(rec) && { initialising: true }) };
+  return { ref, uuid, virtualSize: rec.virtual_size, readOnly: rec.read_only, ...(initialisingOf(rec) && { initialising: true }) };
 }
 
 async function findLegacyBackupVdi(session: Session, sr: SrInfo): Promise<BackupVdi | null> {
   const { major, minor } = await session.apiVersion();
   const preDeterministicEra = major < 2 || (major === 2 && minor < 15);
-  const recs = await session.call<Record<Ref, Record<string, unknown>>>(
-    'VDI.get_all_records_where',
-    `field "SR" = "${sr.ref}" and field "name__label" = "${BACKUP_VDI_LABEL}"`,
-  );
-  const found = Object.entries(recs).filter(([, r]) => {
-    const oc = (r['other_config'] ?? {}) as Record<string, string>;
-    return r['type'] === 'user' && oc[BACKUP_VDI_OTHER_CONFIG_KEY] === 'true' && (oc[RANDOM_UUID_KEY] === 'true' || preDeterministicEra);
+  const recs = await VDI.getAllRecordsWhere(session, `field "SR" = "${sr.ref}" and field "name__label" = "${BACKUP_VDI_LABEL}"`);
+  const found = [...recs].filter(([, r]) => {
+    const oc = r.other_config;
+    return r.type === 'user' && oc[BACKUP_VDI_OTHER_CONFIG_KEY] === 'true' && (oc[RANDOM_UUID_KEY] === 'true' || preDeterministicEra);
   });
   if (found.length === 0) return null;
   if (found.length > 1) {
     throw new BackupTargetError(
-      `SR "${neutralise(sr.nameLabel)}" has several backup VDIs made before deterministic uuids (${found.map(([, r]) => neutralise(toStr(r['uuid']))).join(', ')}); ` +
+      `SR "${neutralise(sr.nameLabel)}" has several backup VDIs made before deterministic uuids (${found.map(([, r]) => neutralise(r.uuid)).join(', ')}); ` +
         'keep one (destroy or relabel the others) and run again.',
     );
   }
   const [ref, rec] = found[0]!;
-  return { ref, uuid: toStr(rec['uuid']), virtualSize: toInt(rec['virtual_size']), readOnly: rec['read_only'] === true, legacy: true, ...(initialisingOf(rec) && { initialising: true }) };
+  return { ref, uuid: rec.uuid, virtualSize: rec.virtual_size, readOnly: rec.read_only, legacy: true, ...(initialisingOf(rec) && { initialising: true }) };
 }
 
 /**
@@ -132,11 +129,11 @@ export async function createBackupVdi(
   /** Keys the VDI is born with (its lock: see vdi-lock.ts prepareNewVdiLock). */
   otherConfig: Record<string, string> = {},
 ): Promise<BackupVdi & { deterministic: boolean }> {
-  const ref = await session.call<Ref>('VDI.create', {
+  const ref = await VDI.create(session, {
     name_label: BACKUP_VDI_LABEL,
     name_description: '',
     SR: sr.ref,
-    virtual_size: String(size),
+    virtual_size: size,
     type: 'user',
     sharable: false,
     read_only: false,
@@ -146,15 +143,15 @@ export async function createBackupVdi(
     tags: [],
   });
   try {
-    await session.call('VDI.add_to_other_config', ref, BACKUP_VDI_OTHER_CONFIG_KEY, 'true');
-    const rec = await session.call<Record<string, unknown>>('VDI.get_record', ref);
-    const uuid = toStr(rec['uuid']);
+    await VDI.addToOtherConfig(session, ref, BACKUP_VDI_OTHER_CONFIG_KEY, 'true');
+    const rec = await VDI.getRecord(session, ref);
+    const uuid = rec.uuid;
     const deterministic = uuid === backupVdiUuid(sr.uuid);
     // Remember that this host hands out random uuids, so the next run finds this VDI again.
-    if (!deterministic) await session.call('VDI.add_to_other_config', ref, RANDOM_UUID_KEY, 'true');
-    return { ref, uuid, virtualSize: toInt(rec['virtual_size']), readOnly: false, initialising: true, deterministic };
+    if (!deterministic) await VDI.addToOtherConfig(session, ref, RANDOM_UUID_KEY, 'true');
+    return { ref, uuid, virtualSize: rec.virtual_size, readOnly: false, initialising: true, deterministic };
   } catch (err) {
-    await session.call('VDI.destroy', ref).catch(() => undefined);
+    await VDI.destroy(session, ref).catch(() => undefined);
     throw err;
   }
 }

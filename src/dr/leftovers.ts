@@ -11,7 +11,7 @@
  *    finished). Stock names are never touched.
  */
 import type { Ext2Promises } from 'ext2fs';
-import { XenApiError, fieldEquals, isNullRef, toStr, toStrMap, type Ref, type Session } from '../xenapi/index.js';
+import { VBD, VM, XenApiError, fieldEquals, isNullRef, type Ref, type Session, type VmRecord } from '../xenapi/index.js';
 import { INCOMPLETE_PREFIX, METADATA_DIR, isBackupDate, isUuid } from './layout.js';
 import { removeTree } from './volume/files.js';
 import { OWN_VBD_KEY } from './volume/attach.js';
@@ -70,27 +70,27 @@ export function cleanedText(c: CleanedItem): string {
 
 /** Every VBD of `vdi`, with what the cleanup needs to know about its VM. */
 export async function vbdsOfVdi(session: Session, vdi: Ref): Promise<VdiVbd[]> {
-  const recs = await session.getAllRecordsWhere('VBD', fieldEquals('VDI', vdi));
-  const vms = new Map<Ref, Record<string, unknown> | null>();
-  for (const r of Object.values(recs)) vms.set(toStr(r['VM']), null);
+  const recs = await VBD.getAllRecordsWhere(session, fieldEquals('VDI', vdi));
+  const vms = new Map<Ref, VmRecord | null>();
+  for (const r of recs.values()) vms.set(r.VM, null);
   await Promise.all(
     [...vms.keys()].map(async (vm) => {
       if (isNullRef(vm)) return;
-      vms.set(vm, await session.call<Record<string, unknown>>('VM.get_record', vm).catch(() => null));
+      vms.set(vm, await VM.getRecord(session, vm).catch(() => null));
     }),
   );
-  return Object.entries(recs).map(([ref, r]) => {
-    const vm = vms.get(toStr(r['VM'])) ?? null;
+  return [...recs].map(([ref, r]) => {
+    const vm = vms.get(r.VM) ?? null;
     return {
       ref,
-      uuid: toStr(r['uuid']),
-      vmRef: toStr(r['VM']),
-      vmUuid: vm ? toStr(vm['uuid']) : '',
-      vmName: vm ? toStr(vm['name_label']) : '',
+      uuid: r.uuid,
+      vmRef: r.VM,
+      vmUuid: vm ? vm.uuid : '',
+      vmName: vm ? vm.name_label : '',
       // A VM we cannot read is treated as a guest: never touched.
-      controlDomain: vm?.['is_control_domain'] === true,
-      attached: r['currently_attached'] === true,
-      ours: Object.prototype.hasOwnProperty.call(toStrMap(r['other_config']), VBD_TAG_KEY),
+      controlDomain: vm?.is_control_domain === true,
+      attached: r.currently_attached,
+      ours: Object.prototype.hasOwnProperty.call(r.other_config, VBD_TAG_KEY),
     };
   });
 }
@@ -129,8 +129,8 @@ async function whileBusy(call: () => Promise<unknown>, okCodes: string[], budget
 export async function releaseStaleVbds(session: Session, stale: VdiVbd[]): Promise<CleanedVbd[]> {
   const out: CleanedVbd[] = [];
   for (const v of stale) {
-    if (v.attached) await whileBusy(() => session.call('VBD.unplug', v.ref), ['DEVICE_ALREADY_DETACHED', 'HANDLE_INVALID']);
-    await whileBusy(() => session.call('VBD.destroy', v.ref), ['HANDLE_INVALID']);
+    if (v.attached) await whileBusy(() => VBD.unplug(session, v.ref), ['DEVICE_ALREADY_DETACHED', 'HANDLE_INVALID']);
+    await whileBusy(() => VBD.destroy(session, v.ref), ['HANDLE_INVALID']);
     out.push({ kind: 'vbd', uuid: v.uuid, vm: v.vmName || v.vmUuid || v.vmRef, ours: v.ours, unplugged: v.attached });
   }
   return out;

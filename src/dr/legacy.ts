@@ -12,7 +12,7 @@
  * half file that a later import would pick up.
  */
 import { lstat, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { XenApiError, exportMetadata, importMetadata, throwIfAborted, toStr, type Ref, type Session } from '../xenapi/index.js';
+import { VM, XenApiError, exportMetadata, importMetadata, throwIfAborted, type Ref, type Session, type VmRecord } from '../xenapi/index.js';
 import { explainError, type ErrorExplanation } from '../failure/index.js';
 import { resolveSr } from './backup-vdi.js';
 import { readSendableVmmeta, VMMETA_MAX_BYTES, VmmetaError } from './vmmeta.js';
@@ -56,8 +56,8 @@ export interface ClassicVm {
 }
 
 /** A VM as xe's VM selectors see one: not a template, snapshot or control domain. */
-function isPlainVm(r: Record<string, unknown>): boolean {
-  return r['is_a_template'] !== true && r['is_a_snapshot'] !== true && r['is_control_domain'] !== true;
+function isPlainVm(r: Pick<VmRecord, 'is_a_template' | 'is_a_snapshot' | 'is_control_domain'>): boolean {
+  return !r.is_a_template && !r.is_a_snapshot && !r.is_control_domain;
 }
 
 /** The VMs `--vm` or `--all` selects, in database order. */
@@ -66,22 +66,22 @@ export async function selectClassicVms(session: Session, sel: { vmUuid?: string;
   if (sel.vmUuid) {
     let ref: Ref;
     try {
-      ref = await session.call<Ref>('VM.get_by_uuid', sel.vmUuid);
+      ref = await VM.getByUuid(session, sel.vmUuid);
     } catch (err) {
       if (err instanceof XenApiError && err.code === 'UUID_INVALID') throw new ClassicError('NO_MATCH', `No matching VMs found (no VM ${sel.vmUuid} in this pool).`);
       throw err;
     }
-    const rec = await session.call<Record<string, unknown>>('VM.get_record', ref);
+    const rec = await VM.getRecord(session, ref);
     if (!isPlainVm(rec)) {
-      const what = rec['is_control_domain'] === true ? 'the control domain' : rec['is_a_snapshot'] === true ? 'a snapshot' : 'a template';
+      const what = rec.is_control_domain ? 'the control domain' : rec.is_a_snapshot ? 'a snapshot' : 'a template';
       throw new ClassicError('NO_MATCH', `No matching VMs found (${sel.vmUuid} is ${what}; xe vm-export selectors match VMs only).`);
     }
-    return [{ ref, uuid: toStr(rec['uuid']), name: toStr(rec['name_label']) }];
+    return [{ ref, uuid: rec.uuid, name: rec.name_label }];
   }
-  const recs = await session.call<Record<Ref, Record<string, unknown>>>('VM.get_all_records');
-  const vms = Object.entries(recs)
+  const recs = await VM.getAllRecords(session, ['uuid', 'name_label', 'is_a_template', 'is_a_snapshot', 'is_control_domain']);
+  const vms = [...recs]
     .filter(([, r]) => isPlainVm(r))
-    .map(([ref, r]) => ({ ref, uuid: toStr(r['uuid']), name: toStr(r['name_label']) }));
+    .map(([ref, r]) => ({ ref, uuid: r.uuid, name: r.name_label }));
   if (vms.length === 0) throw new ClassicError('NO_MATCH', 'No matching VMs found.');
   return vms;
 }
@@ -211,8 +211,8 @@ async function assertDryRunSupported(session: Session): Promise<void> {
 }
 
 async function describeVm(session: Session, ref: Ref): Promise<{ uuid: string; name: string }> {
-  const rec = await session.call<Record<string, unknown>>('VM.get_record', ref);
-  return { uuid: toStr(rec['uuid']), name: toStr(rec['name_label']) };
+  const rec = await VM.getRecord(session, ref);
+  return { uuid: rec.uuid, name: rec.name_label };
 }
 
 export async function importClassic(session: Session, opts: ClassicImportOptions): Promise<ClassicImportReport> {

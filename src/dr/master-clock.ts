@@ -12,7 +12,7 @@
  * Their difference is the master's UTC offset. Older hosts lack one or both: then this
  * machine's time zone, or its clock, is used, and the report says so.
  */
-import { XenApiError, type Ref, type Session } from '../xenapi/index.js';
+import { Host, XenApiError, type Ref, type Session } from '../xenapi/index.js';
 import { formatBackupDate, formatBackupDateOfWallClock } from './layout.js';
 
 /** Skew reported to the operator beyond this (the "over a minute"). */
@@ -56,10 +56,10 @@ export interface MasterClockOptions {
 
 type Reading = { utc: Date | null; local: Date | null; mid: number };
 
-async function optionalCall(session: Session, method: string, host: Ref): Promise<Date | null> {
+async function optionalCall(session: Session, read: typeof Host.getServertime, host: Ref): Promise<Date | null> {
   try {
-    const v = await session.call<unknown>(method, host);
-    return v instanceof Date && !Number.isNaN(v.getTime()) ? v : null;
+    const v = await read(session, host);
+    return !Number.isNaN(v.getTime()) ? v : null;
   } catch (err) {
     // Hosts older than the call's API version do not know it.
     if (XenApiError.is(err, 'MESSAGE_METHOD_UNKNOWN')) return null;
@@ -69,7 +69,7 @@ async function optionalCall(session: Session, method: string, host: Ref): Promis
 
 async function read(session: Session, host: Ref, clientClock: () => Date): Promise<Reading> {
   const t0 = clientClock().getTime();
-  const [utc, local] = await Promise.all([optionalCall(session, 'host.get_servertime', host), optionalCall(session, 'host.get_server_localtime', host)]);
+  const [utc, local] = await Promise.all([optionalCall(session, Host.getServertime, host), optionalCall(session, Host.getServerLocaltime, host)]);
   const t1 = clientClock().getTime();
   // The answer was taken somewhere in the round trip: its middle is the best guess.
   return { utc, local, mid: (t0 + t1) / 2 };

@@ -2,7 +2,7 @@
  * The pool records a backup needs, read once in bulk (five calls whatever the pool's size),
  * and the stock rules for which VMs are backed up and which SRs they live on.
  */
-import { isNullRef, toStr, toStrArray, toStrMap, type Ref, type Session } from '../xenapi/index.js';
+import { Pool, SR, VBD, VDI, VM, isNullRef, type Ref, type Session } from '../xenapi/index.js';
 import { ExpectedFailure } from '../failure/index.js';
 
 export interface VmInfo {
@@ -34,50 +34,39 @@ const FIELDS = {
   SR: ['uuid', 'name_label', 'name_description', 'VDIs'],
 } as const;
 
-const records = (session: Session, cls: keyof typeof FIELDS) => session.getAllRecords(cls, { recordFields: new Set(FIELDS[cls]) });
-
 export async function readPoolRecords(session: Session): Promise<PoolRecords> {
-  const [pools, vms, vbds, vdis, srs] = await Promise.all([records(session, 'pool'), records(session, 'VM'), records(session, 'VBD'), records(session, 'VDI'), records(session, 'SR')]);
-  const [poolRef, pool] = Object.entries(pools)[0] ?? [];
+  const [pools, vms, vbds, vdis, srs] = await Promise.all([
+    Pool.getAllRecords(session, FIELDS.pool),
+    VM.getAllRecords(session, FIELDS.VM),
+    VBD.getAllRecords(session, FIELDS.VBD),
+    VDI.getAllRecords(session, FIELDS.VDI),
+    SR.getAllRecords(session, FIELDS.SR),
+  ]);
+  const [poolRef, pool] = [...pools][0] ?? [];
   if (!poolRef || !pool) throw new ExpectedFailure('NO_POOL_OBJECT', 'The pool has no pool object.', 'Check that the address is a XenServer / XCP-ng pool coordinator (XAPI may still be starting), then run again.');
   const out: PoolRecords = {
-    pool: { ref: poolRef, uuid: toStr(pool['uuid']), name: toStr(pool['name_label']) },
+    pool: { ref: poolRef, uuid: pool.uuid, name: pool.name_label },
     vms: new Map(),
     vbds: new Map(),
     vdis: new Map(),
     srs: new Map(),
   };
-  for (const [ref, r] of Object.entries(vms)) {
-    const oc = toStrMap(r['other_config'] ?? {});
+  for (const [ref, r] of vms) {
     out.vms.set(ref, {
       ref,
-      uuid: toStr(r['uuid']),
-      name: toStr(r['name_label']),
-      powerState: toStr(r['power_state']),
-      isTemplate: r['is_a_template'] === true,
-      isDefaultTemplate: r['is_default_template'] === true || oc['default_template'] === 'true',
-      isSnapshot: r['is_a_snapshot'] === true,
-      isControlDomain: r['is_control_domain'] === true,
-      vbds: toStrArray(r['VBDs'] ?? []),
+      uuid: r.uuid,
+      name: r.name_label,
+      powerState: r.power_state,
+      isTemplate: r.is_a_template,
+      isDefaultTemplate: r.is_default_template || r.other_config['default_template'] === 'true',
+      isSnapshot: r.is_a_snapshot,
+      isControlDomain: r.is_control_domain,
+      vbds: r.VBDs,
     });
   }
-  for (const [ref, r] of Object.entries(vbds)) out.vbds.set(ref, { vm: toStr(r['VM']), vdi: toStr(r['VDI']) });
-  for (const [ref, r] of Object.entries(vdis)) {
-    out.vdis.set(ref, {
-      uuid: toStr(r['uuid']),
-      nameLabel: toStr(r['name_label']),
-      nameDescription: toStr(r['name_description']),
-      sr: toStr(r['SR']),
-    });
-  }
-  for (const [ref, r] of Object.entries(srs)) {
-    out.srs.set(ref, {
-      uuid: toStr(r['uuid']),
-      nameLabel: toStr(r['name_label']),
-      nameDescription: toStr(r['name_description']),
-      vdis: toStrArray(r['VDIs'] ?? []),
-    });
-  }
+  for (const [ref, r] of vbds) out.vbds.set(ref, { vm: r.VM, vdi: r.VDI });
+  for (const [ref, r] of vdis) out.vdis.set(ref, { uuid: r.uuid, nameLabel: r.name_label, nameDescription: r.name_description, sr: r.SR });
+  for (const [ref, r] of srs) out.srs.set(ref, { uuid: r.uuid, nameLabel: r.name_label, nameDescription: r.name_description, vdis: r.VDIs });
   return out;
 }
 

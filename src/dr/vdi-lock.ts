@@ -31,7 +31,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { XenApiError, throwIfAborted, toStrMap, type Ref, type Session } from '../xenapi/index.js';
+import { VDI, XenApiError, throwIfAborted, type Ref, type Session } from '../xenapi/index.js';
 import { ExpectedFailure } from '../failure/index.js';
 import type { MasterClock } from './master-clock.js';
 import { describeDuration } from './master-clock.js';
@@ -224,7 +224,7 @@ function entriesOf(otherConfig: Record<string, string>): Entry[] {
 }
 
 async function readEntries(session: Session, vdi: Ref): Promise<Entry[]> {
-  return entriesOf(toStrMap(await session.call('VDI.get_other_config', vdi)));
+  return entriesOf(await VDI.getOtherConfig(session, vdi));
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -246,12 +246,12 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 async function claim(session: Session, vdi: Ref, n: number, value: string, retry = true): Promise<boolean> {
   const key = `${LOCK_KEY_PREFIX}${n}`;
   try {
-    await session.call('VDI.add_to_other_config', vdi, key, value);
+    await VDI.addToOtherConfig(session, vdi, key, value);
     return true;
   } catch (err) {
     const lostAnswer = !(err instanceof XenApiError);
     if (!lostAnswer && err.code !== 'MAP_DUPLICATE_KEY') throw err;
-    const now = toStrMap(await session.call('VDI.get_other_config', vdi));
+    const now = await VDI.getOtherConfig(session, vdi);
     if (now[key] === value) return true;
     if (now[key] !== undefined) return false;
     // Not there: the request never arrived. Once more.
@@ -264,7 +264,7 @@ async function claim(session: Session, vdi: Ref, n: number, value: string, retry
 /** Removes the entries below `n` (superseded); failures only leave a stale key behind. */
 async function pruneBelow(session: Session, vdi: Ref, n: number, known?: Entry[]): Promise<void> {
   const entries = known ?? (await readEntries(session, vdi).catch(() => []));
-  await Promise.all(entries.filter((e) => e.n < n).map((e) => session.call('VDI.remove_from_other_config', vdi, e.key).catch(() => undefined)));
+  await Promise.all(entries.filter((e) => e.n < n).map((e) => VDI.removeFromOtherConfig(session, vdi, e.key).catch(() => undefined)));
 }
 
 export class VdiLock {
@@ -356,7 +356,7 @@ export class VdiLock {
         this.#n = n;
         this.#pending = null;
         this.#deadline = started + this.#safeMs();
-        await this.session.call('VDI.remove_from_other_config', this.vdiRef, `${LOCK_KEY_PREFIX}${old}`).catch(() => undefined);
+        await VDI.removeFromOtherConfig(this.session, this.vdiRef, `${LOCK_KEY_PREFIX}${old}`).catch(() => undefined);
       } finally {
         this.#renewing = null;
         this.#schedule(next);
@@ -499,7 +499,7 @@ export async function acquireVdiLock(session: Session, vdi: Ref, opts: AcquireOp
           await pruneBelow(session, vdi, n, after);
           return new VdiLock(session, vdi, run, n, make, opts.op, ttlMs, claimStarted, { waited, tookOver });
         }
-        await session.call('VDI.remove_from_other_config', vdi, `${LOCK_KEY_PREFIX}${n}`).catch(() => undefined);
+        await VDI.removeFromOtherConfig(session, vdi, `${LOCK_KEY_PREFIX}${n}`).catch(() => undefined);
       }
       // Another client's claim got there first: look again, after a moment that differs
       // between clients (so two of them do not keep colliding).

@@ -14,7 +14,7 @@ import { runBackup, type BackupReport } from '../../src/dr/backup.js';
 import { readMasterClock } from '../../src/dr/master-clock.js';
 import { acquireVdiLock, LOCK_KEY_PREFIX, type VdiLock } from '../../src/dr/vdi-lock.js';
 import { DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';
-import { Session, type Ref } from '../../src/xenapi/index.js';
+import { Session, type CallOptions, type Ref } from '../../src/xenapi/index.js';
 import { fsckReadOnly, imageLs, startTestPool, vdiImagePath, type TestPool } from '../helpers/pool.js';
 
 const MiB = 1024 * 1024;
@@ -135,10 +135,11 @@ describe('racing for an expired lock', () => {
       await Promise.all(
         sessions.map(async (session, i) => {
           const spy = Object.create(session) as Session;
-          spy.call = (method: string, ...params: unknown[]) => {
+          // The typed helpers (VDI.addToOtherConfig) call through invoke.
+          spy.invoke = ((method: string, params: readonly unknown[], opts?: CallOptions) => {
             if (method === 'VDI.add_to_other_config') claimedKeys[i]!.push(String(params[1]));
-            return session.call(method, ...params);
-          };
+            return session.invoke(method, params, opts);
+          }) as Session['invoke'];
           const master = await session.poolMaster();
           const lock: VdiLock = await acquireVdiLock(spy, vdiRef, { op: 'backup', clock: await readMasterClock(session, master), pollMs: 20, waitMs: 60_000 });
           holding++;

@@ -8,21 +8,10 @@
  *    Node's and packages.
  */
 import { describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
-
-const ROOT = resolve(__dirname, '../..');
-
-function sources(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) out.push(...sources(path));
-    else if (/\.tsx?$/.test(e.name) && !e.name.endsWith('.d.ts')) out.push(path);
-  }
-  return out;
-}
+import { ROOT, sources } from '../helpers/sources.js';
 
 interface Import {
   file: string;

@@ -10,7 +10,7 @@
  */
 import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NULL_REF, XenApiError, isNullRef, runTask, toStr, type Ref, type Session } from '../../xenapi/index.js';
+import { Host, NULL_REF, Pool, VBD, VM, XenApiError, isNullRef, type Ref, type Session } from '../../xenapi/index.js';
 import { ExpectedFailure } from '../../failure/index.js';
 import { localControlDomainOf, readLocalInventory, type LocalControlDomain } from './control-domain.js';
 
@@ -69,21 +69,21 @@ export type LocalCheck = { ok: true } | { ok: false; reason: string };
 export async function findControlDomain(session: Session): Promise<ControlDomainInfo> {
   const local = localControlDomainOf(session);
   const inventoryRead = readLocalInventory(local);
-  const pools = await session.call<Ref[]>('pool.get_all');
+  const pools = await Pool.getAll(session);
   const pool = pools[0];
   if (!pool) throw new ExpectedFailure('NO_POOL_OBJECT', 'The pool has no pool object.', 'Check that the address is a XenServer / XCP-ng pool coordinator (XAPI may still be starting), then run again.');
-  const hostRef = await session.call<Ref>('pool.get_master', pool);
+  const hostRef = await Pool.getMaster(session, pool);
   const inventory = await inventoryRead;
   // The reads about the master go together: one round trip.
   const [controlDomain, hostUuidValue, localDom0] = await Promise.all([
-    session.call<Ref>('host.get_control_domain', hostRef).catch((err: unknown) => {
+    Host.getControlDomain(session, hostRef).catch((err: unknown) => {
       // host.control_domain exists from API 2.6 (XenServer 7.1); older hosts need a search.
       if (!(err instanceof XenApiError) || err.code !== 'MESSAGE_METHOD_UNKNOWN') throw err;
       return NULL_REF;
     }),
-    session.call('host.get_uuid', hostRef),
+    Host.getUuid(session, hostRef),
     inventory
-      ? session.call<Ref>('VM.get_by_uuid', inventory.controlDomainUuid).catch((err: unknown) => {
+      ? VM.getByUuid(session, inventory.controlDomainUuid).catch((err: unknown) => {
           if (err instanceof XenApiError && err.code === 'UUID_INVALID') return NULL_REF;
           throw err;
         })
@@ -91,21 +91,18 @@ export async function findControlDomain(session: Session): Promise<ControlDomain
   ]);
   let dom0Ref: Ref = controlDomain;
   if (isNullRef(dom0Ref)) {
-    const found = await session.call<Record<Ref, Record<string, unknown>>>(
-      'VM.get_all_records_where',
-      `field "is_control_domain" = "true" and field "resident_on" = "${hostRef}"`,
-    );
+    const found = await VM.getAllRecordsWhere(session, `field "is_control_domain" = "true" and field "resident_on" = "${hostRef}"`, ['domid']);
     // Driver domains are control domains too; dom0 is the one with domid 0.
-    const entries = Object.entries(found);
-    const dom0 = entries.find(([, r]) => toStr(r['domid']) === '0') ?? entries[0];
+    const entries = [...found];
+    const dom0 = entries.find(([, r]) => r.domid === 0) ?? entries[0];
     if (!dom0) throw new ExpectedFailure('NO_CONTROL_DOMAIN', 'The pool master has no control domain record.', 'Check that the address is a XenServer / XCP-ng pool coordinator (XAPI may still be starting), then run again.');
     dom0Ref = dom0[0];
   }
-  const hostUuid = toStr(hostUuidValue).toLowerCase();
+  const hostUuid = hostUuidValue.toLowerCase();
   let here: LocalCheck;
   if (!inventory) here = { ok: false, reason: `this machine is not a XenServer host (no usable ${local.inventoryPath}).` };
   else if (inventory.installationUuid !== hostUuid) here = { ok: false, reason: `this machine is host ${inventory.installationUuid}, not the pool master ${hostUuid}.` };
-  else if (isNullRef(localDom0) || toStr(localDom0) !== toStr(dom0Ref)) {
+  else if (isNullRef(localDom0) || localDom0 !== dom0Ref) {
     here = { ok: false, reason: `this machine's control domain ${inventory.controlDomainUuid} is not the pool master's control domain.` };
   } else here = { ok: true };
   return { hostRef, hostUuid, dom0Ref, local, here };
@@ -171,7 +168,7 @@ export async function attachToControlDomain(
 ): Promise<AttachedDevice> {
   const info = opts.info ?? (await findControlDomain(session));
   if (!info.here.ok) throw new NotInControlDomainError(info.here.reason);
-  const vbdRef = await session.call<Ref>('VBD.create', {
+  const vbdRef = await VBD.create(session, {
     VM: info.dom0Ref,
     VDI: vdi.ref,
     userdevice: 'autodetect',
@@ -198,8 +195,8 @@ export async function attachToControlDomain(
   try {
     const before = await deviceNames(info.local);
     plugRequested = true;
-    await runTask(session, 'VBD.plug', [vbdRef], opts.signal ? { signal: opts.signal } : {});
-    const device = toStr(await session.call('VBD.get_device', vbdRef));
+    await VBD.plug(session, vbdRef, opts.signal ? { signal: opts.signal } : {});
+    const device = await VBD.getDevice(session, vbdRef);
     const path = await verifyPluggedDevice(info.local, device, before, vdi.virtualSize);
     return { path, vbdRef, release };
   } catch (err) {
@@ -222,7 +219,7 @@ async function destroyVbd(session: Session, vbdRef: Ref, budgetMs = 20_000): Pro
   const deadline = Date.now() + budgetMs;
   for (;;) {
     try {
-      await session.call('VBD.destroy', vbdRef);
+      await VBD.destroy(session, vbdRef);
       return;
     } catch (err) {
       if (err instanceof XenApiError && err.code === 'HANDLE_INVALID') return;
@@ -240,7 +237,7 @@ async function unplugPatiently(session: Session, vbdRef: Ref, budgetMs = 20_000)
   const deadline = Date.now() + budgetMs;
   for (;;) {
     try {
-      await session.call('VBD.unplug', vbdRef);
+      await VBD.unplug(session, vbdRef);
       return;
     } catch (err) {
       if (err instanceof XenApiError && err.code === 'DEVICE_ALREADY_DETACHED') return;
