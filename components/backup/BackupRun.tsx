@@ -14,8 +14,9 @@ import { useScreen, useScreenKeys } from '../navigation.js';
 import { useServices, type ConsoleSession, type SrChoice } from '../services.js';
 import { useWork } from '../work.js';
 import { progressBar } from '../text.js';
-import type { BackupProgress } from '../../src/dr/backup.js';
-import { BACKUP_FAILED_TITLE, backupFailureText, backupSummaryText, backupSummaryTitle } from './summary.js';
+import { backupProgressText, type BackupProgress } from '../../src/dr/backup.js';
+import { backupSummaryText, backupSummaryTitle } from './summary.js';
+import { backupFailureScreen, progressLine } from './outcome.js';
 import { neutralise } from '../../src/safe-text.js';
 
 export const BACKUP_BANNER = 'Backing up metadata... This may take several minutes.';
@@ -28,11 +29,12 @@ interface VmProgress {
   failed: number;
 }
 
-export function BackupRun({ sr, session }: { sr: SrChoice; session: ConsoleSession }) {
+export function BackupRun({ sr, session, keep, force }: { sr: SrChoice; session: ConsoleSession; keep?: number; force?: boolean }) {
   const services = useServices();
   const work = useWork();
   const screen = useScreen();
   const [phase, setPhase] = useState('Starting...');
+  const [space, setSpace] = useState<string | null>(null);
   const [vms, setVms] = useState<VmProgress | null>(null);
   const [cancelling, setCancelling] = useState(false);
   const started = useRef(false);
@@ -46,22 +48,24 @@ export function BackupRun({ sr, session }: { sr: SrChoice; session: ConsoleSessi
     const onAbort = () => setCancelling(true);
     job.signal.addEventListener('abort', onAbort, { once: true });
     const onProgress = (e: BackupProgress) => {
-      if (e.kind === 'phase') setPhase(e.message);
-      else setVms({ done: e.done, total: e.total, current: e.current, failed: e.failed });
+      if (e.kind === 'vm') setVms({ done: e.done, total: e.total, current: e.current, failed: e.failed });
+      else if (e.kind === 'space') setSpace(backupProgressText(e));
+      else setPhase((p) => progressLine(e) ?? p);
     };
-    session.runBackup({ srUuid: sr.uuid, signal: job.signal, onProgress }).then(
+    session.runBackup({ srUuid: sr.uuid, signal: job.signal, onProgress, ...(keep !== undefined && { keep }), ...(force && { force }) }).then(
       (report) => {
         job.finish();
         latest.current.screen.replace(<InfoDialogue title={backupSummaryTitle(report)} text={backupSummaryText(report)} />);
       },
       (err: unknown) => {
         job.finish();
-        if (job.signal.aborted) latest.current.screen.close();
-        else latest.current.screen.replace(<InfoDialogue title={BACKUP_FAILED_TITLE} text={backupFailureText(latest.current.services.explain(err))} alert />);
+        const next = backupFailureScreen(err, { sr, session, aborted: job.signal.aborted, explain: latest.current.services.explain });
+        if (next) latest.current.screen.replace(next);
+        else latest.current.screen.close();
       },
     );
     // Runs once per screen: the backup must not restart on a re-render.
-  }, [session, sr, work]);
+  }, [session, sr, work, keep, force]);
 
   // Nothing but Ctrl-C (handled by the shell) may interrupt a backup: swallow Esc/Left.
   useScreenKeys(() => true);
@@ -70,6 +74,7 @@ export function BackupRun({ sr, session }: { sr: SrChoice; session: ConsoleSessi
     <Box flexDirection="column">
       <Line wrap="truncate">SR: {neutralise(sr.nameLabel || sr.uuid)}</Line>
       <Line wrap="truncate">{cancelling ? BACKUP_CANCELLING : phase}</Line>
+      {space !== null && <Line wrap="truncate">{space}</Line>}
       {vms && (
         <Box flexDirection="column" marginTop={1}>
           <Line wrap="truncate">

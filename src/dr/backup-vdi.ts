@@ -54,8 +54,11 @@ export class BackupTargetError extends ExpectedFailure {
   }
 }
 
-/** The SR by uuid, or the pool's default SR when none is given. */
-export async function resolveSr(session: Session, srUuid?: string): Promise<SrInfo> {
+/**
+ * The SR by uuid, or the pool's default SR when none is given (`pool`: the pool as the
+ * caller already read it, so it is not asked for again).
+ */
+export async function resolveSr(session: Session, srUuid?: string, pool?: { defaultSr: Ref }): Promise<SrInfo> {
   let ref: Ref;
   if (srUuid) {
     try {
@@ -66,10 +69,13 @@ export async function resolveSr(session: Session, srUuid?: string): Promise<SrIn
       }
       throw err;
     }
+  } else if (pool) {
+    ref = pool.defaultSr;
+    if (isNullRef(ref)) throw new BackupTargetError('No SR given and the pool has no default SR: choose an SR.');
   } else {
-    const pool = (await session.call<Ref[]>('pool.get_all'))[0];
-    if (!pool) throw new BackupTargetError('The pool has no pool object.');
-    ref = await session.call<Ref>('pool.get_default_SR', pool);
+    const poolRef = (await session.call<Ref[]>('pool.get_all'))[0];
+    if (!poolRef) throw new BackupTargetError('The pool has no pool object.');
+    ref = await session.call<Ref>('pool.get_default_SR', poolRef);
     if (isNullRef(ref)) throw new BackupTargetError('No SR given and the pool has no default SR: choose an SR.');
   }
   const rec = await session.call<Record<string, unknown>>('SR.get_record', ref);
@@ -82,14 +88,15 @@ export async function resolveSr(session: Session, srUuid?: string): Promise<SrIn
  * found by the pre-2024 stock rule — "Pool Metadata Backup" with other-config
  * ctxs-pool-backup=true — restricted to ours (RANDOM_UUID_KEY) unless the host predates
  * XenServer 8.2 (API < 2.15), where every backup VDI was made that way. Null when none.
+ * `master`: the pool master's ref when the caller has it (its API version is read from it).
  */
-export async function findBackupVdi(session: Session, sr: SrInfo): Promise<BackupVdi | null> {
+export async function findBackupVdi(session: Session, sr: SrInfo, master?: Ref): Promise<BackupVdi | null> {
   const uuid = backupVdiUuid(sr.uuid);
   let ref: Ref;
   try {
     ref = await session.call<Ref>('VDI.get_by_uuid', uuid);
   } catch (err) {
-    if (err instanceof XenApiError && err.code === 'UUID_INVALID') return findLegacyBackupVdi(session, sr);
+    if (err instanceof XenApiError && err.code === 'UUID_INVALID') return findLegacyBackupVdi(session, sr, master);
     throw err;
   }
   const rec = await session.call<Record<string, unknown>>('VDI.get_record', ref);
@@ -99,8 +106,10 @@ export async function findBackupVdi(session: Session, sr: SrInfo): Promise<Backu
   return { ref, uuid, virtualSize: toInt(rec['virtual_size']), readOnly: rec['read_only'] === true, ...(initialisingOf(rec) && { initialising: true }) };
 }
 
-async function findLegacyBackupVdi(session: Session, sr: SrInfo): Promise<BackupVdi | null> {
-  const { major, minor } = await session.apiVersion();
+async function findLegacyBackupVdi(session: Session, sr: SrInfo, master?: Ref): Promise<BackupVdi | null> {
+  const { major, minor } = master
+    ? { major: toInt(await session.call('host.get_API_version_major', master)), minor: toInt(await session.call('host.get_API_version_minor', master)) }
+    : await session.apiVersion();
   const preDeterministicEra = major < 2 || (major === 2 && minor < 15);
   const recs = await session.call<Record<Ref, Record<string, unknown>>>(
     'VDI.get_all_records_where',

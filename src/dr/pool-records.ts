@@ -36,12 +36,11 @@ const FIELDS = {
 
 const records = (session: Session, cls: keyof typeof FIELDS) => session.getAllRecords(cls, { recordFields: new Set(FIELDS[cls]) });
 
-export async function readPoolRecords(session: Session): Promise<PoolRecords> {
-  const [pools, vms, vbds, vdis, srs] = await Promise.all([records(session, 'pool'), records(session, 'VM'), records(session, 'VBD'), records(session, 'VDI'), records(session, 'SR')]);
-  const [poolRef, pool] = Object.entries(pools)[0] ?? [];
-  if (!poolRef || !pool) throw new ExpectedFailure('NO_POOL_OBJECT', 'The pool has no pool object.', 'Check that the address is a XenServer / XCP-ng pool coordinator (XAPI may still be starting), then run again.');
+/** `pool`: the pool object as the caller already read it (then it is not read again). */
+export async function readPoolRecords(session: Session, pool?: PoolRecords['pool']): Promise<PoolRecords> {
+  const [known, vms, vbds, vdis, srs] = await Promise.all([pool ?? readPool(session), records(session, 'VM'), records(session, 'VBD'), records(session, 'VDI'), records(session, 'SR')]);
   const out: PoolRecords = {
-    pool: { ref: poolRef, uuid: toStr(pool['uuid']), name: toStr(pool['name_label']) },
+    pool: known,
     vms: new Map(),
     vbds: new Map(),
     vdis: new Map(),
@@ -79,6 +78,12 @@ export async function readPoolRecords(session: Session): Promise<PoolRecords> {
     });
   }
   return out;
+}
+
+async function readPool(session: Session): Promise<PoolRecords['pool']> {
+  const [ref, pool] = Object.entries(await records(session, 'pool'))[0] ?? [];
+  if (!ref || !pool) throw new ExpectedFailure('NO_POOL_OBJECT', 'The pool has no pool object.', 'Check that the address is a XenServer / XCP-ng pool coordinator (XAPI may still be starting), then run again.');
+  return { ref, uuid: toStr(pool['uuid']), name: toStr(pool['name_label']) };
 }
 
 /**

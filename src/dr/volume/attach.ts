@@ -58,6 +58,12 @@ export class DeviceRefusedError extends ExpectedFailure {
   }
 }
 
+async function masterOf(session: Session): Promise<Ref> {
+  const pool = (await session.call<Ref[]>('pool.get_all'))[0];
+  if (!pool) throw new ExpectedFailure('NO_POOL_OBJECT', 'The pool has no pool object.', 'Check that the address is a XenServer / XCP-ng pool coordinator (XAPI may still be starting), then run again.');
+  return session.call<Ref>('pool.get_master', pool);
+}
+
 export type LocalCheck = { ok: true } | { ok: false; reason: string };
 
 /**
@@ -66,13 +72,10 @@ export type LocalCheck = { ok: true } | { ok: false; reason: string };
  * control domain (CONTROL_DOMAIN_UUID). Nothing the host announces (its other_config, say)
  * is read: where devices appear is decided on this side.
  */
-export async function findControlDomain(session: Session): Promise<ControlDomainInfo> {
+export async function findControlDomain(session: Session, master?: Ref): Promise<ControlDomainInfo> {
   const local = localControlDomainOf(session);
   const inventoryRead = readLocalInventory(local);
-  const pools = await session.call<Ref[]>('pool.get_all');
-  const pool = pools[0];
-  if (!pool) throw new ExpectedFailure('NO_POOL_OBJECT', 'The pool has no pool object.', 'Check that the address is a XenServer / XCP-ng pool coordinator (XAPI may still be starting), then run again.');
-  const hostRef = await session.call<Ref>('pool.get_master', pool);
+  const hostRef = master ?? (await masterOf(session));
   const inventory = await inventoryRead;
   // The reads about the master go together: one round trip.
   const [controlDomain, hostUuidValue, localDom0] = await Promise.all([
