@@ -121,7 +121,7 @@ export function forecastText(f: SpaceForecast): { line: string; warning: string 
       ? 'More backups fit: old ones are removed as new ones are written, so the use stays about level.'
       : b === null
         ? 'How many more backups fit is not known (the size of a backup is not).'
-        : `About ${b} more backup${b === 1 ? '' : 's'} of this size fit before the ${SPACE_GUARD_PERCENT}% guard.`;
+        : `About ${b} more backup${b === 1 ? ' of this size fits' : 's of this size fit'} before the ${SPACE_GUARD_PERCENT}% guard.`;
   const warning = f.nextRefused
     ? `The next backup will be refused: the backup VDI is over ${SPACE_GUARD_PERCENT}% full. Keep fewer backups and back up past the guard, or use a larger backup VDI.`
     : f.lastThatFits
