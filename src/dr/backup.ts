@@ -82,7 +82,7 @@ async function backupSteps(session: Session, options: BackupOptions, history: nu
   };
 
   // The pool object, once: every step below gets what it needs of it from here.
-  const pool = await readPoolFacts(session, signal);
+  const pool = await step('sr', () => readPoolFacts(session, signal));
   const target = await takeBackupTarget(session, pool, options, signal, emit, phase);
   state.target = target;
   const { clock, claim } = target;
