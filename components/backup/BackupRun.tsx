@@ -1,9 +1,10 @@
 /**
  * The backup as it runs: a banner while the backup VDI is found or created and attached,
- * then per-VM progress (count, bar, current VM, failures so far). It ends by putting the
- * summary — or the failure — in its place. Ctrl-C aborts through the job's AbortSignal;
- * the screen waits for the service to unwind (it releases the VBD itself) and then
- * returns to the menu.
+ * then per-VM progress (count, bar, current VM, failures so far), each line chosen by the
+ * kind of the run's progress event. It ends by putting the summary — or the failure, or the
+ * space remedies of a full VDI (outcome.tsx) — in its place. Ctrl-C aborts through the job's
+ * AbortSignal; the screen waits for the service to unwind (it releases the VBD itself) and
+ * then says what was cancelled and cleaned, as the run reported it.
  */
 import React, { useEffect, useRef, useState } from 'react';
 import { Box } from 'ink';
