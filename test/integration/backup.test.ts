@@ -376,6 +376,35 @@ describe('cancelled by the operator', () => {
   });
 });
 
+describe('cancelled while the backup is written to the VDI', () => {
+  it('says this backup is absent or held in the journal, and earlier backups are intact', async () => {
+    const p = await startTestPool({ vms: 2 });
+    try {
+      const first = await runBackup(p.session, { access: 'remote', cacheDir: null, now: tick, vdiSize: 32 * 1024 * 1024 });
+      // The upload of the second run is held: Ctrl-C lands while it is under way.
+      p.sim.faults.add({ route: '/import_raw_vdi', latencyMs: 5_000 });
+      const uploads = () => p.sim.stats.snapshot().routes['/import_raw_vdi']?.requests ?? 0;
+      const before = uploads();
+      const ac = new AbortController();
+      const running = runBackup(p.session, { access: 'remote', cacheDir: null, now: tick, signal: ac.signal }).catch((e: unknown) => e);
+      const deadline = Date.now() + 20_000;
+      while (uploads() === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      ac.abort(new Error('Ctrl-C'));
+      const err = await running;
+      p.sim.faults.clear();
+      expect(err).toBeInstanceOf(BackupCancelledError);
+      expect((err as BackupCancelledError).facts).toMatchObject({ step: 'commit', vdi: 'journal', access: { mode: 'remote', released: true }, lockReleased: true });
+      expect((err as Error).message).toContain('The write-back to the backup VDI was cut: earlier backups are intact; this one is absent or held in the journal');
+      expect((err as Error).message).toContain('The local copy of the VDI was deleted.');
+      // The next backup completes whatever the journal holds, and the first backup is still there.
+      const next = await runBackup(p.session, { access: 'remote', cacheDir: null, now: tick });
+      expect(next.backupsKept).toContain(first.date);
+    } finally {
+      await p.close();
+    }
+  });
+});
+
 function srUuidOf(p: TestPool): string {
   const pool = [...p.sim.db.allRecords('pool').values()][0]!;
   return p.sim.db.get('SR', pool.default_SR).uuid;

@@ -5,6 +5,7 @@
  */
 import { cleanedText, type CleanedItem } from '../leftovers.js';
 import { neutralise, oneLine } from '../../safe-text.js';
+import { formatBytes } from '../overview.js';
 
 export type BackupPhase =
   | 'sr'
@@ -82,7 +83,7 @@ export function backupProgressText(e: BackupProgress): string | null {
     case 'space': {
       const over = e.usedPercent > e.guardPercent;
       const note = over ? (e.forced ? ` (over the ${e.guardPercent}% guard: backing up anyway, as asked)` : ` (over the ${e.guardPercent}% guard)`) : '';
-      return `Checking backup VDI space usage: ${e.usedPercent}%${note}`;
+      return `Checking backup VDI space usage: ${e.usedPercent}% (${formatBytes(e.availableBytes)} free of ${formatBytes(e.usedBytes + e.availableBytes)})${note}`;
     }
     case 'phase':
     case 'vm':
