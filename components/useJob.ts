@@ -23,9 +23,10 @@ export interface JobSpec<A, T, E, S> {
   failed(err: unknown): void;
   /**
    * The job was aborted (Ctrl-C, or `abort()`) and has unwound. `value` is set when the
-   * work had finished all the same (the abort came too late to stop it).
+   * work had finished all the same (the abort came too late to stop it); `err` is what it
+   * threw otherwise (a run may say there what it had cleaned up).
    */
-  aborted(value: T | undefined, progress: S): void;
+  aborted(value: T | undefined, progress: S, err?: unknown): void;
 }
 
 export interface JobHandle<A, S> {
@@ -79,7 +80,7 @@ export function useJob<A, T, E = never, S = undefined>(spec: JobSpec<A, T, E, S>
       }
       run.then(
         (value) => settle(() => (job.signal.aborted ? latest.current.aborted(value, progress.current) : latest.current.done(value))),
-        (err: unknown) => settle(() => (job.signal.aborted ? latest.current.aborted(undefined, progress.current) : latest.current.failed(err))),
+        (err: unknown) => settle(() => (job.signal.aborted ? latest.current.aborted(undefined, progress.current, err) : latest.current.failed(err))),
       );
       return true;
     },

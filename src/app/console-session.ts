@@ -15,6 +15,10 @@ type Rec = Record<string, unknown>;
 
 export interface BackupRunOptions {
   srUuid: string;
+  /** Backups kept, the new one included (default 12, as stock). */
+  keep?: number;
+  /** Back up past the space guard (the operator confirmed it). */
+  force?: boolean;
   signal: AbortSignal;
   onProgress?: (event: BackupProgress) => void;
 }
@@ -98,6 +102,8 @@ export class LiveSession implements ConsoleSession {
     return runBackup(this.session, {
       srUuid: options.srUuid,
       create: true, // xsconsole: probe, and create the VDI when the probe says none (exit 3)
+      ...(options.keep !== undefined && { history: options.keep }),
+      ...(options.force && { force: true }),
       signal: options.signal,
       ...(options.onProgress && { onProgress: options.onProgress }),
     });

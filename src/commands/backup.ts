@@ -6,7 +6,8 @@
 import type { Command } from 'commander';
 import type { GlobalOptions } from '../connect.js';
 import { runWithConnection } from './connection.js';
-import { runBackup, type BackupReport } from '../dr/backup.js';
+import { backupProgressText, runBackup, type BackupProgress, type BackupReport } from '../dr/backup.js';
+import { forecastText } from '../dr/backup-record.js';
 import { NoBackupVdiError } from '../dr/backup-vdi.js';
 import { formatBytes } from '../dr/overview.js';
 import { cleanedText } from '../dr/leftovers.js';
@@ -33,6 +34,8 @@ interface BackupCommandOptions {
 }
 
 export const EXIT_NO_VDI = 3;
+/** The progress on stderr: where the backup goes, its space, and whom it waits for (cleaning is in the summary). */
+const PROGRESS_SHOWN = new Set<BackupProgress['kind']>(['sr', 'vdi-found', 'vdi-created', 'space', 'lock-wait']);
 export const EXIT_PARTIAL = 4;
 
 /** The report as text: every name and value from the pool neutralised where it enters a line. */
@@ -55,6 +58,9 @@ export function backupText(r: BackupReport): string {
   for (const f of r.failures) {
     lines.push(`  FAILED ${f.template ? 'template' : 'VM'} "${neutralise(f.name)}" (${neutralise(f.uuid)}): ${errorText(f.code)} ${errorText(f.message)}`);
   }
+  const forecast = forecastText(r.forecast);
+  lines.push(forecast.line);
+  if (forecast.warning) lines.push(`Warning: ${forecast.warning}`);
   lines.push(
     `Backups kept: ${r.backupsKept.length}${r.backupsRemoved.length ? `, removed: ${r.backupsRemoved.map(neutralise).join(', ')}` : ''}; database dumps kept: ${r.databaseHistory + 1}`,
   );
@@ -82,11 +88,15 @@ export async function backupAction(global: GlobalOptions, opts: BackupCommandOpt
       signal,
       ...(!opts.json && {
         onProgress: (e) => {
-          if (e.kind === 'phase' && (e.phase === 'vdi' || e.phase === 'check') && /^(Using|Creating|Checking backup VDI space)/.test(e.message)) {
-            io.err(oneLine(e.message));
+          if (!PROGRESS_SHOWN.has(e.kind)) return;
+          const line = backupProgressText(e);
+          if (line === null) return;
+          // A wait is reported at every look: said once per holder.
+          if (e.kind === 'lock-wait') {
+            if (line === lastWait) return;
+            lastWait = line;
           }
-          // "Waiting for the backup started by …": once per holder, not once per look.
-          if (e.kind === 'phase' && e.phase === 'lock' && /^Waiting /.test(e.message) && e.message !== lastWait) io.err((lastWait = e.message));
+          io.err(line);
         },
       }),
     });

@@ -93,3 +93,39 @@ export function backupsThatFit(r: Pick<LastBackupRecord, 'usedBytes' | 'capacity
   }
   return fit;
 }
+
+/** The space outlook after a backup, for the summaries (console, CLI text and --json). */
+export interface SpaceForecast {
+  /**
+   * More backups of the last one's size the guard lets start: a count, 'unlimited' when
+   * retention keeps the use level, or null when a backup's size is not known.
+   */
+  backupsThatFit: number | 'unlimited' | null;
+  /** The next backup will be refused by the space guard (BACKUP_VDI_FULL) unless forced. */
+  nextRefused: boolean;
+  /** Only this one more fits: the one after it will be refused. */
+  lastThatFits: boolean;
+}
+
+export function spaceForecast(r: Pick<LastBackupRecord, 'usedBytes' | 'capacityBytes' | 'backupBytes' | 'keep'>, keptNow: number): SpaceForecast {
+  const n = backupsThatFit(r, keptNow);
+  const backups = n === null ? null : n === Number.POSITIVE_INFINITY ? 'unlimited' : n;
+  return { backupsThatFit: backups, nextRefused: n === 0, lastThatFits: n === 1 };
+}
+
+/** "2 more backups fit", for the summaries; the warning when the next one, or the one after, will be refused. */
+export function forecastText(f: SpaceForecast): { line: string; warning: string | null } {
+  const b = f.backupsThatFit;
+  const line =
+    b === 'unlimited'
+      ? 'More backups fit: old ones are removed as new ones are written, so the use stays about level.'
+      : b === null
+        ? 'How many more backups fit is not known (the size of a backup is not).'
+        : `About ${b} more backup${b === 1 ? ' of this size fits' : 's of this size fit'} before the ${SPACE_GUARD_PERCENT}% guard.`;
+  const warning = f.nextRefused
+    ? `The next backup will be refused: the backup VDI is over ${SPACE_GUARD_PERCENT}% full. Keep fewer backups and back up past the guard, or use a larger backup VDI.`
+    : f.lastThatFits
+      ? `Only one more backup fits: the one after it will be refused (over ${SPACE_GUARD_PERCENT}% full). Keep fewer backups, or use a larger backup VDI.`
+      : null;
+  return { line, warning };
+}

@@ -3,7 +3,7 @@
  * is the one whose uuid is UUIDv5(namespace, SR uuid) (xen-api ocaml/xapi/xapi_vdi.ml);
  * nothing else is looked at.
  */
-import { Pool, SR, VDI, XenApiError, isNullRef, type Ref, type Session, type VdiRecord } from '../xenapi/index.js';
+import { Host, Pool, SR, VDI, XenApiError, isNullRef, type Ref, type Session, type VdiRecord } from '../xenapi/index.js';
 import { BACKUP_VDI_LABEL, BACKUP_VDI_OTHER_CONFIG_KEY, BACKUP_VDI_SIZE, backupVdiUuid } from './layout.js';
 import { neutralise } from '../safe-text.js';
 import { ExpectedFailure } from '../failure/index.js';
@@ -54,8 +54,11 @@ export class BackupTargetError extends ExpectedFailure {
   }
 }
 
-/** The SR by uuid, or the pool's default SR when none is given. */
-export async function resolveSr(session: Session, srUuid?: string): Promise<SrInfo> {
+/**
+ * The SR by uuid, or the pool's default SR when none is given (`pool`: the pool as the
+ * caller already read it, so it is not asked for again).
+ */
+export async function resolveSr(session: Session, srUuid?: string, pool?: { defaultSr: Ref }): Promise<SrInfo> {
   let ref: Ref;
   if (srUuid) {
     try {
@@ -66,10 +69,13 @@ export async function resolveSr(session: Session, srUuid?: string): Promise<SrIn
       }
       throw err;
     }
+  } else if (pool) {
+    ref = pool.defaultSr;
+    if (isNullRef(ref)) throw new BackupTargetError('No SR given and the pool has no default SR: choose an SR.');
   } else {
-    const pool = (await Pool.getAll(session))[0];
-    if (!pool) throw new BackupTargetError('The pool has no pool object.');
-    ref = await Pool.getDefaultSr(session, pool);
+    const poolRef = (await Pool.getAll(session))[0];
+    if (!poolRef) throw new BackupTargetError('The pool has no pool object.');
+    ref = await Pool.getDefaultSr(session, poolRef);
     if (isNullRef(ref)) throw new BackupTargetError('No SR given and the pool has no default SR: choose an SR.');
   }
   const rec = await SR.getRecord(session, ref);
@@ -82,14 +88,15 @@ export async function resolveSr(session: Session, srUuid?: string): Promise<SrIn
  * found by the pre-2024 stock rule — "Pool Metadata Backup" with other-config
  * ctxs-pool-backup=true — restricted to ours (RANDOM_UUID_KEY) unless the host predates
  * XenServer 8.2 (API < 2.15), where every backup VDI was made that way. Null when none.
+ * `master`: the pool master's ref when the caller has it (its API version is read from it).
  */
-export async function findBackupVdi(session: Session, sr: SrInfo): Promise<BackupVdi | null> {
+export async function findBackupVdi(session: Session, sr: SrInfo, master?: Ref): Promise<BackupVdi | null> {
   const uuid = backupVdiUuid(sr.uuid);
   let ref: Ref;
   try {
     ref = await VDI.getByUuid(session, uuid);
   } catch (err) {
-    if (err instanceof XenApiError && err.code === 'UUID_INVALID') return findLegacyBackupVdi(session, sr);
+    if (err instanceof XenApiError && err.code === 'UUID_INVALID') return findLegacyBackupVdi(session, sr, master);
     throw err;
   }
   const rec = await VDI.getRecord(session, ref);
@@ -99,8 +106,10 @@ export async function findBackupVdi(session: Session, sr: SrInfo): Promise<Backu
   return { ref, uuid, virtualSize: rec.virtual_size, readOnly: rec.read_only, ...(initialisingOf(rec) && { initialising: true }) };
 }
 
-async function findLegacyBackupVdi(session: Session, sr: SrInfo): Promise<BackupVdi | null> {
-  const { major, minor } = await session.apiVersion();
+async function findLegacyBackupVdi(session: Session, sr: SrInfo, master?: Ref): Promise<BackupVdi | null> {
+  const { major, minor } = master
+    ? await Host.getRecord(session, master).then((h) => ({ major: h.API_version_major, minor: h.API_version_minor }))
+    : await session.apiVersion();
   const preDeterministicEra = major < 2 || (major === 2 && minor < 15);
   const recs = await VDI.getAllRecordsWhere(session, `field "SR" = "${sr.ref}" and field "name__label" = "${BACKUP_VDI_LABEL}"`);
   const found = [...recs].filter(([, r]) => {

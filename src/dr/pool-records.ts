@@ -34,18 +34,22 @@ const FIELDS = {
   SR: ['uuid', 'name_label', 'name_description', 'VDIs'],
 } as const;
 
-export async function readPoolRecords(session: Session): Promise<PoolRecords> {
-  const [pools, vms, vbds, vdis, srs] = await Promise.all([
-    Pool.getAllRecords(session, FIELDS.pool),
+/** What a domain step says when XAPI lists no pool object (XAPI still starting, or not a pool). */
+export function noPoolObject(): ExpectedFailure {
+  return new ExpectedFailure('NO_POOL_OBJECT', 'The pool has no pool object.', 'Check that the address is a XenServer / XCP-ng pool coordinator (XAPI may still be starting), then run again.');
+}
+
+/** `pool`: the pool object as the caller already read it (then it is not read again). */
+export async function readPoolRecords(session: Session, pool?: PoolRecords['pool']): Promise<PoolRecords> {
+  const [known, vms, vbds, vdis, srs] = await Promise.all([
+    pool ?? readPool(session),
     VM.getAllRecords(session, FIELDS.VM),
     VBD.getAllRecords(session, FIELDS.VBD),
     VDI.getAllRecords(session, FIELDS.VDI),
     SR.getAllRecords(session, FIELDS.SR),
   ]);
-  const [poolRef, pool] = [...pools][0] ?? [];
-  if (!poolRef || !pool) throw new ExpectedFailure('NO_POOL_OBJECT', 'The pool has no pool object.', 'Check that the address is a XenServer / XCP-ng pool coordinator (XAPI may still be starting), then run again.');
   const out: PoolRecords = {
-    pool: { ref: poolRef, uuid: pool.uuid, name: pool.name_label },
+    pool: known,
     vms: new Map(),
     vbds: new Map(),
     vdis: new Map(),
@@ -68,6 +72,12 @@ export async function readPoolRecords(session: Session): Promise<PoolRecords> {
   for (const [ref, r] of vdis) out.vdis.set(ref, { uuid: r.uuid, nameLabel: r.name_label, nameDescription: r.name_description, sr: r.SR });
   for (const [ref, r] of srs) out.srs.set(ref, { uuid: r.uuid, nameLabel: r.name_label, nameDescription: r.name_description, vdis: r.VDIs });
   return out;
+}
+
+async function readPool(session: Session): Promise<PoolRecords['pool']> {
+  const [first] = await Pool.getAllRecords(session, FIELDS.pool);
+  if (!first) throw noPoolObject();
+  return { ref: first[0], uuid: first[1].uuid, name: first[1].name_label };
 }
 
 /**

@@ -17,6 +17,8 @@ export interface ClaimWait {
   kind: 'lock' | 'attached';
   /** "Waiting for the backup started by ws1 (pid 42) at …" */
   message: string;
+  /** Whom it waits for, as a phrase ("the backup started by ws1 (pid 42) at …"). */
+  waitingFor: string;
   waitedMs: number;
 }
 
@@ -89,7 +91,7 @@ export async function claimBackupVdi(session: Session, vdi: Ref, opts: ClaimOpti
     ...(opts.signal && { signal: opts.signal }),
     onWait: (w) => {
       waited = { ms: w.waitedMs, for: w.holderText };
-      opts.onWait?.({ kind: 'lock', message: `Waiting for ${w.holderText} to finish...`, waitedMs: w.waitedMs });
+      opts.onWait?.({ kind: 'lock', message: `Waiting for ${w.holderText} to finish...`, waitingFor: w.holderText, waitedMs: w.waitedMs });
     },
   });
   try {
@@ -109,7 +111,7 @@ export async function claimBackupVdi(session: Session, vdi: Ref, opts: ClaimOpti
       if (waitedMs >= waitMs) throw new VdiAttachedElsewhereError(foreign, waitedMs);
       const what = `the program that plugged the backup VDI into "${neutralise(foreign.vmName || foreign.vmUuid)}" (VBD ${neutralise(foreign.uuid)})`;
       waited = { ms: waitedMs, for: what };
-      opts.onWait?.({ kind: 'attached', message: `Waiting for ${what} to release it...`, waitedMs });
+      opts.onWait?.({ kind: 'attached', message: `Waiting for ${what} to release it...`, waitingFor: what, waitedMs });
       await sleep(Math.min(pollMs, waitMs - waitedMs), opts.signal);
     }
   } catch (err) {

@@ -4,7 +4,7 @@
  * and src/app/operator-failure.ts for what the front ends print.
  */
 import { AbortError, TransportError, XenApiError, isAbortError } from '../xenapi/index.js';
-import { ExpectedFailure, StepFailure, isSystemError, type ErrorExplanation } from './expected.js';
+import { CancelledFailure, ExpectedFailure, StepFailure, isSystemError, type ErrorExplanation } from './expected.js';
 import { explainTransportError, explainXenApiError } from './xenapi-text.js';
 
 export type FailureKind = 'expected' | 'cancelled' | 'bug';
@@ -28,6 +28,7 @@ export function describeFailure(err: unknown): Failure {
     return { kind: 'expected', ...explainXenApiError(err) };
   }
   if (err instanceof TransportError) return { kind: 'expected', ...explainTransportError(err) };
+  if (err instanceof CancelledFailure) return { kind: 'cancelled', code: 'CANCELLED', meaning: err.message, nextStep: err.nextStep };
   if (err instanceof AbortError || isAbortError(err)) {
     return { kind: 'cancelled', code: 'CANCELLED', meaning: 'The operation was cancelled.', nextStep: 'Start it again when ready.' };
   }

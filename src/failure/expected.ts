@@ -4,6 +4,8 @@
  * Anything thrown that is not one of these (nor a XAPI, transport or abort error) is a bug.
  * Next steps name no keys: the front ends add their own ("F5", "--force").
  */
+import { AbortError } from '../xenapi/index.js';
+
 export interface ErrorExplanation {
   code: string;
   meaning: string;
@@ -23,6 +25,21 @@ export class ExpectedFailure extends Error implements ErrorExplanation {
 
   get meaning(): string {
     return this.message;
+  }
+}
+
+/**
+ * A cancelled run that tells what it had done and what it cleaned up. Still an AbortError,
+ * so code that only asks "was it cancelled?" needs no change.
+ */
+export class CancelledFailure extends AbortError {
+  constructor(
+    meaning: string,
+    readonly nextStep: string,
+    cause?: unknown,
+  ) {
+    // Its name stays 'AbortError' (isAbortError() reads the name).
+    super(meaning, cause !== undefined ? { cause } : undefined);
   }
 }
 

@@ -1,5 +1,5 @@
 /** The one error model above the protocol: expected failures and their operator text. */
-export { ExpectedFailure, StepFailure, isSystemError, usageError } from './expected.js';
+export { CancelledFailure, ExpectedFailure, StepFailure, isSystemError, usageError } from './expected.js';
 export type { ErrorExplanation } from './expected.js';
 export { describeFailure, explainError, BUG_CODE } from './describe.js';
 export type { Failure, FailureKind } from './describe.js';

@@ -97,7 +97,7 @@ describe('the password never leaves the program', () => {
   });
 
   it('a fault echoing the password is printed without it, as text and as --json', async () => {
-    front.rpc.set('pool.get_default_SR', (res) => {
+    front.rpc.set('pool.get_all_records', (res) => {
       res.writeHead(200, { 'content-type': 'text/xml' }).end(failureAnswer(['INTERNAL_ERROR', `login root/${SECRET} is not allowed to read the pool`, SECRET]));
     });
     try {

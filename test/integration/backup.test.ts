@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
-import { runBackup, SpaceGuardError, BackupStepError } from '../../src/dr/backup.js';
+import { runBackup, SpaceGuardError, BackupStepError, BackupCancelledError } from '../../src/dr/backup.js';
+import { LAST_BACKUP_KEY, parseLastBackupRecord } from '../../src/dr/backup-record.js';
+import { describeFailure } from '../../src/failure/index.js';
+import { isAbortError } from '../../src/xenapi/index.js';
 import { NoBackupVdiError } from '../../src/dr/backup-vdi.js';
 import { backupVdiUuid, isBackupDate } from '../../src/dr/layout.js';
 import { parseSrMeta } from '../../src/dr/srmeta.js';
@@ -139,7 +142,8 @@ describe('dropped connections', () => {
     const r = await runBackup(pool.session, { now: tick, concurrency: 1 });
     expect(r.failures).toHaveLength(1);
     const before = imageLs(image, '/metadata').sort();
-    pool.sim.faults.add({ method: 'VBD.get_all_records', drop: true, times: 1 });
+    // Twice: a call dropped on a reused keep-alive socket is retried once on a fresh one (rpc.ts).
+    pool.sim.faults.add({ method: 'VBD.get_all_records', drop: true, times: 2 });
     const err = await runBackup(pool.session, { now: tick }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BackupStepError);
     expect((err as Error).message).toMatch(/^Backing up VM metadata failed/);
@@ -262,3 +266,146 @@ describe('a host older than deterministic backup VDI uuids (XenServer 7.1 profil
     }
   });
 });
+
+describe('one pool lookup per run', () => {
+  it('reads the pool object once (one pool.get_all_records), creating the VDI or not', async () => {
+    const p = await startTestPool({ vms: 2 });
+    try {
+      const poolCalls = () => Object.entries(p.sim.stats.snapshot().calls).filter(([m]) => m.startsWith('pool.'));
+      for (const run of ['creates the VDI', 'uses the VDI']) {
+        const before = new Map(poolCalls());
+        await runBackup(p.session, { now: tick });
+        const made = poolCalls()
+          .map(([m, n]) => [m, n - (before.get(m) ?? 0)] as const)
+          .filter(([, n]) => n > 0);
+        expect(made, run).toEqual([['pool.get_all_records', 1]]);
+      }
+    } finally {
+      await p.close();
+    }
+  });
+});
+
+describe('the record of the last backup on its VDI', () => {
+  it('is written after each backup (replacing the last), with the figures of the report', async () => {
+    const p = await startTestPool({ vms: 2 });
+    try {
+      const otherConfig = (uuid: string) => p.sim.db.get('VDI', p.sim.db.refByUuid('VDI', uuid)).other_config as Record<string, string>;
+      const first = await runBackup(p.session, { now: tick, history: 3 });
+      expect(first.recordWritten).toBe(true);
+      const second = await runBackup(p.session, { now: tick, history: 3 });
+      const rec = parseLastBackupRecord(otherConfig(second.vdi.uuid)[LAST_BACKUP_KEY]);
+      expect(rec).toMatchObject({
+        date: second.date,
+        vms: second.vmsExported,
+        templates: second.templatesExported,
+        failures: 0,
+        usedBytes: second.spaceAfter.usedBytes,
+        capacityBytes: second.spaceAfter.usedBytes + second.spaceAfter.availableBytes,
+        keep: 3,
+      });
+      expect(rec!.backupBytes).toBeGreaterThanOrEqual(second.bytesWritten);
+      // Two kept of three: the third fits, then retention keeps the use level.
+      expect(second.forecast).toEqual({ backupsThatFit: 'unlimited', nextRefused: false, lastThatFits: false });
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('a backup that succeeded still succeeds when its record cannot be written, with a warning', async () => {
+    const p = await startTestPool({ vms: 2 });
+    try {
+      await runBackup(p.session, { now: tick });
+      const r = await runBackup(p.session, {
+        now: tick,
+        // Once the backup is being written to the VDI, the record's add is refused.
+        onProgress: (e) => e.kind === 'phase' && e.phase === 'commit' && p.sim.faults.add({ method: 'VDI.add_to_other_config', error: ['INTERNAL_ERROR', 'refused by the test'], times: 1 }),
+      });
+      expect(r.recordWritten).toBe(false);
+      expect(r.warnings.join('\n')).toMatch(/its record could not be written on the backup VDI \(INTERNAL_ERROR/);
+      expect(imageLs(vdiImagePath(p.sim, r.vdi.uuid), '/metadata')).toContain(r.date);
+    } finally {
+      await p.close();
+    }
+  });
+});
+
+describe('cancelled by the operator', () => {
+  it('says what was exported and what was cleaned, from what the run did', async () => {
+    const p = await startTestPool({ vms: 4 });
+    try {
+      const first = await runBackup(p.session, { now: tick });
+      const image = vdiImagePath(p.sim, first.vdi.uuid);
+      const before = imageLs(image, '/metadata');
+      // The first export answers, the others hang: Ctrl-C lands mid-VMs.
+      p.sim.faults.add({ route: '/export_metadata', latencyMs: 60_000, after: 1 });
+      const ac = new AbortController();
+      const err = await runBackup(p.session, { now: tick, concurrency: 1, signal: ac.signal, onProgress: (e) => e.kind === 'vm' && ac.abort(new Error('Ctrl-C')) }).catch((e: unknown) => e);
+      p.sim.faults.clear();
+      expect(err).toBeInstanceOf(BackupCancelledError);
+      const c = (err as BackupCancelledError).facts;
+      expect(c).toMatchObject({ step: 'vms', vms: { exported: 1 }, vdi: 'unchanged', access: { mode: 'attach', released: true }, createdVdi: null, lockReleased: true });
+      expect(c.vms!.total).toBeGreaterThan(1);
+      expect(isAbortError(err)).toBe(true);
+      const f = describeFailure(err);
+      expect(f.kind).toBe('cancelled');
+      expect(f.meaning).toBe(
+        `Backup cancelled while backing up VM metadata: 1 of ${c.vms!.total} VMs and templates had been exported. ` +
+          'Nothing was written to the backup VDI: the run is written to it only once complete, and the partial run was dropped. The VBD was unplugged and destroyed.',
+      );
+      expect(imageLs(image, '/metadata')).toEqual(before);
+      expect(await controlDomainAttachments(p.sim)).toEqual({ vbds: 0, devices: [] });
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('a VDI created by the cancelled run is destroyed again, and says so', async () => {
+    const p = await startTestPool({ vms: 2 });
+    try {
+      const ac = new AbortController();
+      const err = await runBackup(p.session, { now: tick, signal: ac.signal, onProgress: (e) => e.kind === 'phase' && e.phase === 'srmeta' && ac.abort(new Error('Ctrl-C')) }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(BackupCancelledError);
+      const c = (err as BackupCancelledError).facts;
+      expect(c.createdVdi).toEqual({ uuid: backupVdiUuid(srUuidOf(p)), destroyed: true });
+      expect((err as Error).message).toContain(`The backup VDI ${backupVdiUuid(srUuidOf(p))} created by this run was destroyed again.`);
+      expect(p.sim.db.where('VDI', (v) => v.name_label === 'Pool Metadata Backup')).toHaveLength(0);
+    } finally {
+      await p.close();
+    }
+  });
+});
+
+describe('cancelled while the backup is written to the VDI', () => {
+  it('says this backup is absent or held in the journal, and earlier backups are intact', async () => {
+    const p = await startTestPool({ vms: 2 });
+    try {
+      const first = await runBackup(p.session, { access: 'remote', cacheDir: null, now: tick, vdiSize: 32 * 1024 * 1024 });
+      // The upload of the second run is held: Ctrl-C lands while it is under way.
+      p.sim.faults.add({ route: '/import_raw_vdi', latencyMs: 5_000 });
+      const uploads = () => p.sim.stats.snapshot().routes['/import_raw_vdi']?.requests ?? 0;
+      const before = uploads();
+      const ac = new AbortController();
+      const running = runBackup(p.session, { access: 'remote', cacheDir: null, now: tick, signal: ac.signal }).catch((e: unknown) => e);
+      const deadline = Date.now() + 20_000;
+      while (uploads() === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      ac.abort(new Error('Ctrl-C'));
+      const err = await running;
+      p.sim.faults.clear();
+      expect(err).toBeInstanceOf(BackupCancelledError);
+      expect((err as BackupCancelledError).facts).toMatchObject({ step: 'commit', vdi: 'journal', access: { mode: 'remote', released: true }, lockReleased: true });
+      expect((err as Error).message).toContain('The write-back to the backup VDI was cut: earlier backups are intact; this one is absent or held in the journal');
+      expect((err as Error).message).toContain('The local copy of the VDI was deleted.');
+      // The next backup completes whatever the journal holds, and the first backup is still there.
+      const next = await runBackup(p.session, { access: 'remote', cacheDir: null, now: tick });
+      expect(next.backupsKept).toContain(first.date);
+    } finally {
+      await p.close();
+    }
+  });
+});
+
+function srUuidOf(p: TestPool): string {
+  const pool = [...p.sim.db.allRecords('pool').values()][0]!;
+  return p.sim.db.get('SR', pool.default_SR).uuid;
+}

@@ -95,7 +95,7 @@ describe('VBDs left by killed runs and by the stock scripts', () => {
       lockWaitMs: 30_000,
       lockPollMs: 50,
       onProgress: (e) => {
-        if (released || e.kind !== 'phase' || !/^Waiting for the program that plugged/.test(e.message)) return;
+        if (released || e.kind !== 'lock-wait' || e.holder !== 'attached' || !/^the program that plugged/.test(e.waitingFor)) return;
         released = true;
         void pool.session.call('VBD.unplug', vbd).then(() => pool.session.call('VBD.destroy', vbd));
       },

@@ -93,7 +93,7 @@ describe('two clients backing up to one SR at once', () => {
     await foreignLock(vdiRef, 3, { host: 'ws-other', pid: 77, expiresInMs: 600_000 });
     const before = imageLs(image, '/metadata');
     const seen: string[] = [];
-    const err = await runBackup(pool.session, { lockWaitMs: 300, lockPollMs: 50, onProgress: (e) => e.kind === 'phase' && seen.push(e.message) }).catch((e: unknown) => e);
+    const err = await runBackup(pool.session, { lockWaitMs: 300, lockPollMs: 50, onProgress: (e) => e.kind === 'lock-wait' && e.holder === 'lock' && seen.push(`Waiting for ${e.waitingFor} to finish`) }).catch((e: unknown) => e);
     expect(seen.some((m) => /^Waiting for the backup started by ws-other \(pid 77\) at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d to finish/.test(m))).toBe(true);
     const ex = explainError(err);
     expect(ex?.code).toBe('BACKUP_VDI_BUSY');

@@ -13,8 +13,14 @@ import { createConsoleServices, type ConsoleServices, type LiveConsoleServices }
 import { backupVdiUuid } from '../../src/dr/layout.js';
 import { BACKUP_PICKER_TITLE } from '../../components/backup/feature.js';
 import { BACKUP_BANNER, BACKUP_CANCELLING } from '../../components/backup/BackupRun.js';
+import { BACKUP_CANCELLED_TITLE, BACKUP_FULL_TITLE } from '../../components/backup/summary.js';
+import { FORCE_CHOICE, KEEP_FEWER_CHOICE, KEEP_FEWER_TITLE } from '../../components/backup/SpaceOffer.js';
+import { runBackup } from '../../src/dr/backup.js';
+import { Session } from '../../src/xenapi/index.js';
+import { writeFileBytes } from '../../src/dr/volume/files.js';
+import { openImageForWrite } from '../helpers/image-writer.js';
 import { NO_SUITABLE_SRS } from '../../components/dialogues/SrPicker.js';
-import { controlDomainAttachments } from '../helpers/pool.js';
+import { controlDomainAttachments, imageLs, vdiImagePath } from '../helpers/pool.js';
 import { FakePool, attachFailure, srRecord } from './fake-pool.js';
 import { KEYS, flat, highlighted, paneTitle, press, renderConsole, waitForFrame, waitForText, waitUntil, type Rendered } from './helpers.js';
 
@@ -154,9 +160,83 @@ describe('backup against the simulated pool', () => {
     await waitForFrame(r, (f) => /VMs and templates: 1 of \d+/.test(f));
     expect(sim.db.allRecords('VBD').size).toBeGreaterThan(0);
     press(r, KEYS.ctrlC);
-    const f = await waitForFrame(r, (fr) => paneTitle(fr) === 'Backup, Restore and Update', 10_000);
-    expect(highlighted(f)).toBe('Backup Virtual Machine Metadata');
+    // What was cancelled and cleaned, as the run reported it.
+    let f = await waitForFrame(r, (fr) => paneTitle(fr) === BACKUP_CANCELLED_TITLE, 10_000);
+    expect(flat(f)).toMatch(/Backup cancelled while backing up VM metadata: 1 of \d+ VMs and templates had been exported\./);
+    expect(flat(f)).toContain('Nothing was written to the backup VDI');
+    expect(flat(f)).toContain('The VBD was unplugged and destroyed.');
     expect(await controlDomainAttachments(sim)).toEqual({ vbds: 0, devices: [] });
+    press(r, KEYS.enter);
+    f = await waitForFrame(r, (fr) => paneTitle(fr) === 'Backup, Restore and Update');
+    expect(highlighted(f)).toBe('Backup Virtual Machine Metadata');
+  });
+
+  it('a full backup VDI: offers keeping fewer (saying which go, after the new one) and backing up anyway', async () => {
+    const nfs = [...sim.db.allRecords('SR').values()].find((s) => s.name_label === 'NFS virtual disk storage')!;
+    const session = await Session.login({ url: sim.url, user: 'root', password: PASSWORD });
+    const d1 = '2025-01-01-10-00-00';
+    const d2 = '2025-01-02-10-00-00';
+    try {
+      await runBackup(session, { srUuid: nfs.uuid, vdiSize: 32 * 1024 * 1024, access: 'remote', cacheDir: null, now: () => new Date(2025, 0, 1, 10) });
+      await runBackup(session, { srUuid: nfs.uuid, access: 'remote', cacheDir: null, now: () => new Date(2025, 0, 2, 10) });
+    } finally {
+      await session.logout();
+    }
+    const image = vdiImagePath(sim, backupVdiUuid(nfs.uuid));
+    const vol = await openImageForWrite(image);
+    // Over the guard, with room left for a backup of this small pool.
+    await writeFileBytes(vol.fs, '/ballast', Buffer.alloc(vol.superblock.availableBytes - 2 * 1024 * 1024, 1));
+    await vol.close();
+
+    r = renderConsole({ services: services() });
+    await openPicker(r, PASSWORD);
+    await highlightSr(r, 'NFS virtual disk storage');
+    press(r, KEYS.enter);
+    let f = await waitForFrame(r, (fr) => paneTitle(fr) === BACKUP_FULL_TITLE, 10_000);
+    expect(flat(f)).toContain('BACKUP_VDI_FULL');
+    expect(flat(f)).toContain('2 backup(s) on the VDI, up to 12 kept.');
+    expect(highlighted(f)).toBe(KEEP_FEWER_CHOICE);
+    expect(f).toContain(FORCE_CHOICE);
+    press(r, KEYS.enter);
+    f = await waitForFrame(r, (fr) => paneTitle(fr) === KEEP_FEWER_TITLE);
+    expect(highlighted(f)).toBe('Keep 2: removes 1 older backup');
+    press(r, KEYS.down);
+    await waitForFrame(r, (fr) => highlighted(fr) === 'Keep 1: removes 2 older backups');
+    press(r, KEYS.enter);
+    f = await waitForText(r, '<F8> Yes');
+    expect(flat(f)).toContain('The new backup is written first');
+    expect(flat(f)).toContain(`Only once it is complete are 2 older backup(s) removed: ${d2}, ${d1}.`);
+    expect(flat(f)).toContain('If it does not fit, the backup fails and nothing on the backup VDI changes.');
+    press(r, KEYS.f8);
+    f = await waitForFrame(r, (fr) => fr.includes('Backup Successful'), 20_000, 'the summary');
+    expect(flat(f)).toContain(`Removed as too old: ${d2}, ${d1}`);
+    const kept = imageLs(image, '/metadata');
+    expect(kept).toHaveLength(1);
+    expect(kept).not.toContain(d1);
+    press(r, KEYS.enter);
+    await waitForFrame(r, (fr) => paneTitle(fr) === 'Backup, Restore and Update');
+
+    // Still over the guard: back up anyway, past it, after the question.
+    press(r, KEYS.enter);
+    await waitForFrame(r, (fr) => paneTitle(fr) === BACKUP_PICKER_TITLE && !fr.includes('Reading storage repositories'));
+    await highlightSr(r, 'NFS virtual disk storage');
+    press(r, KEYS.enter);
+    f = await waitForFrame(r, (fr) => paneTitle(fr) === BACKUP_FULL_TITLE, 10_000);
+    press(r, KEYS.down);
+    await waitForFrame(r, (fr) => highlighted(fr) === FORCE_CHOICE);
+    press(r, KEYS.enter);
+    f = await waitForText(r, '<F8> Yes');
+    expect(flat(f)).toMatch(/Back up anyway, past the 90% guard \(\d+% used\)\?/);
+    expect(flat(f)).toContain('No backup is removed: with this one there are 2, within the 12 kept.');
+    press(r, KEYS.f8);
+    f = await waitForFrame(r, (fr) => fr.includes('Backup Successful'), 20_000, 'the summary');
+    // The summary warns that the next one will be refused (a page down when it is below the first).
+    if (!flat(f).includes('The next backup will be refused')) {
+      press(r, KEYS.pageDown);
+      f = await waitForFrame(r, (fr) => flat(fr).includes('The next backup will be refused'), 5000, 'the space warning');
+    }
+    expect(flat(f)).toContain('Warning: The next backup will be refused');
+    expect(imageLs(image, '/metadata')).toHaveLength(2);
   });
 });
 

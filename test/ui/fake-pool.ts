@@ -138,8 +138,8 @@ export class FakePool implements ConsoleServices {
     if (!sr) throw new XenApiError(['UUID_INVALID', 'SR', opts.srUuid]);
     this.backupsRunning++;
     try {
-      emit({ kind: 'phase', phase: 'vdi', message: `Using SR: ${String(sr['name_label'])}` });
-      emit({ kind: 'phase', phase: 'attach', message: 'Attaching the backup VDI...' });
+      emit({ kind: 'sr', uuid: String(sr['uuid']), name: String(sr['name_label']) });
+      emit({ kind: 'phase', phase: 'attach' });
       if (b.failWith !== undefined) throw b.failWith;
       const failed = new Set(b.failingVms ?? []);
       let done = 0;
@@ -151,7 +151,7 @@ export class FakePool implements ConsoleServices {
       }
       return report(String(sr['uuid']), String(sr['name_label']), b.vms.length - failed.size, [...failed]);
     } finally {
-      emit({ kind: 'phase', phase: 'release', message: 'Releasing the backup VDI...' });
+      emit({ kind: 'phase', phase: 'release' });
       if (opts.signal.aborted && b.slowCleanup) await this.cleanup.wait();
       this.backupsRunning--;
       this.backupsReleased++;
@@ -225,6 +225,9 @@ function report(srUuid: string, srName: string, vms: number, failed: string[]): 
     warnings: [],
     cleaned: [],
     waited: null,
+    keep: 12,
+    forecast: { backupsThatFit: 'unlimited', nextRefused: false, lastThatFits: false },
+    recordWritten: true,
   };
 }
 

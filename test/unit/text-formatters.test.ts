@@ -81,6 +81,9 @@ const backup: BackupReport = poison({
     { kind: 'file', path: '/x', bytes: 1 },
   ],
   waited: { ms: 1000, for: 'holder' },
+  keep: 12,
+  forecast: { backupsThatFit: 1, nextRefused: false, lastThatFits: true },
+  recordWritten: false,
 });
 
 const preflight: PreflightReport = poison({

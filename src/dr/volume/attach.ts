@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Host, NULL_REF, Pool, VBD, VM, XenApiError, isNullRef, type Ref, type Session } from '../../xenapi/index.js';
 import { ExpectedFailure } from '../../failure/index.js';
 import { localControlDomainOf, readLocalInventory, type LocalControlDomain } from './control-domain.js';
+import { noPoolObject } from '../pool-records.js';
 
 /** Marks the VBDs this program creates (a later run recognises its own leftovers by it). */
 export const OWN_VBD_KEY = 'xsconsole-dr-vbd';
@@ -58,6 +59,12 @@ export class DeviceRefusedError extends ExpectedFailure {
   }
 }
 
+async function masterOf(session: Session): Promise<Ref> {
+  const pool = (await Pool.getAll(session))[0];
+  if (!pool) throw noPoolObject();
+  return Pool.getMaster(session, pool);
+}
+
 export type LocalCheck = { ok: true } | { ok: false; reason: string };
 
 /**
@@ -66,13 +73,10 @@ export type LocalCheck = { ok: true } | { ok: false; reason: string };
  * control domain (CONTROL_DOMAIN_UUID). Nothing the host announces (its other_config, say)
  * is read: where devices appear is decided on this side.
  */
-export async function findControlDomain(session: Session): Promise<ControlDomainInfo> {
+export async function findControlDomain(session: Session, master?: Ref): Promise<ControlDomainInfo> {
   const local = localControlDomainOf(session);
   const inventoryRead = readLocalInventory(local);
-  const pools = await Pool.getAll(session);
-  const pool = pools[0];
-  if (!pool) throw new ExpectedFailure('NO_POOL_OBJECT', 'The pool has no pool object.', 'Check that the address is a XenServer / XCP-ng pool coordinator (XAPI may still be starting), then run again.');
-  const hostRef = await Pool.getMaster(session, pool);
+  const hostRef = master ?? (await masterOf(session));
   const inventory = await inventoryRead;
   // The reads about the master go together: one round trip.
   const [controlDomain, hostUuidValue, localDom0] = await Promise.all([

@@ -44,6 +44,8 @@ export interface WorkspaceOptions {
   /** Remote: folder of cached VDI copies (null: no cache). Default: defaultCacheDir(). */
   cacheDir?: string | null;
   signal?: AbortSignal;
+  /** The pool master's ref when the caller has read it (the pool is then not asked again). */
+  master?: Ref;
 }
 
 /**
@@ -64,11 +66,11 @@ export async function chooseAccessMode(session: Session, wanted: AccessMode | 'a
  * `attach` asked for explicitly where this process is not in the master's control domain is
  * refused, with the reason.
  */
-async function chooseAccess(session: Session, wanted: AccessMode | 'auto'): Promise<{ mode: AccessMode; info?: ControlDomainInfo }> {
+async function chooseAccess(session: Session, wanted: AccessMode | 'auto', master?: Ref): Promise<{ mode: AccessMode; info?: ControlDomainInfo }> {
   if (wanted === 'remote') return { mode: 'remote' };
   // No inventory here: a workstation; no need to ask the pool anything.
   if (wanted === 'auto' && !(await readLocalInventory(localControlDomainOf(session)))) return { mode: 'remote' };
-  const info = await findControlDomain(session);
+  const info = await findControlDomain(session, master);
   if (info.here.ok) return { mode: 'attach', info };
   if (wanted === 'attach') throw new NotInControlDomainError(info.here.reason);
   return { mode: 'remote', info };
@@ -79,7 +81,7 @@ export async function openVdiWorkspace(
   vdi: { ref: Ref; uuid: string; virtualSize: number },
   opts: WorkspaceOptions = {},
 ): Promise<VdiWorkspace> {
-  const { mode, info } = await chooseAccess(session, opts.mode ?? 'auto');
+  const { mode, info } = await chooseAccess(session, opts.mode ?? 'auto', opts.master);
   const transfer = { downloadedBytes: 0, uploadedBytes: 0 };
   if (mode === 'attach') {
     const dev = await attachToControlDomain(session, vdi, {
