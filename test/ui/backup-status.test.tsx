@@ -9,7 +9,8 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBackup } from '../../src/dr/backup.js';
-import { LAST_BACKUP_KEY, formatLastBackupRecord, type LastBackupRecord } from '../../src/dr/backup-record.js';
+import { LAST_BACKUP_KEY, formatLastBackupRecord } from '../../src/dr/backup-record.js';
+import { sampleRecord } from '../helpers/last-backup.js';
 import { backupVdiUuid } from '../../src/dr/layout.js';
 import { readLastScheduledResult, runScheduledBackup } from '../../src/dr/scheduled-backup.js';
 import { simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
@@ -28,18 +29,7 @@ const srs: Record<'local' | 'nfs' | 'iscsi', { ref: Ref; uuid: string; name: str
 let r: Rendered | undefined;
 let live: LiveConsoleServices | undefined;
 
-const record = (over: Partial<LastBackupRecord> = {}): LastBackupRecord => ({
-  date: '2026-12-07-14-00-00',
-  finishedAt: '2026-12-07T14:00:09.000Z',
-  vms: 2000,
-  templates: 12,
-  failures: 0,
-  backupBytes: 100 * MiB,
-  usedBytes: 640 * MiB,
-  capacityBytes: 1000 * MiB,
-  keep: 12,
-  ...over,
-});
+const record = sampleRecord;
 
 /** Puts `value` as the record on the SR's backup VDI (none: the record is removed). */
 async function setRecord(srUuid: string, value: string | null): Promise<void> {

@@ -6,21 +6,12 @@
 import { describe, expect, it } from 'vitest';
 import { backupsThatFit, formatLastBackupRecord, parseLastBackupRecord, usedPercentOf, type LastBackupRecord } from '../../src/dr/backup-record.js';
 import { SPACE_GUARD_PERCENT } from '../../src/dr/layout.js';
+import { sampleRecord } from '../helpers/last-backup.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
-const good: LastBackupRecord = {
-  date: '2026-12-07-14-00-00',
-  finishedAt: '2026-12-07T14:00:09.000Z',
-  vms: 2000,
-  templates: 12,
-  failures: 1,
-  backupBytes: 100 * MiB,
-  usedBytes: 640 * MiB,
-  capacityBytes: 1000 * MiB,
-  keep: 12,
-};
+const good: LastBackupRecord = sampleRecord({ failures: 1 });
 
 function raw(over: Record<string, unknown>): string {
   return JSON.stringify({ v: 1, ...good, ...over });

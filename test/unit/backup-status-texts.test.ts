@@ -7,24 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { lastScheduledRun } from '../../src/app/index.js';
 import { srBackupOf, newestRecorded, type SrBackupEntry } from '../../src/dr/overview.js';
 import { formatLastBackupRecord, type LastBackupRecord } from '../../src/dr/backup-record.js';
+import { sampleRecord } from '../helpers/last-backup.js';
 import type { ScheduledResult } from '../../src/dr/scheduled-backup.js';
 import { backupWhen, fitText, lastBackupLines, lastScheduledLines, srBackupCell, srBackupText } from '../../components/status/backup-texts.js';
 
 const MiB = 1024 ** 2;
 const VDI = '11111111-2222-5333-8444-555555555555';
-const rec = (over: Partial<LastBackupRecord> = {}): string =>
-  formatLastBackupRecord({
-    date: '2026-12-07-14-00-00',
-    finishedAt: '2026-12-07T14:00:09.000Z',
-    vms: 20,
-    templates: 1,
-    failures: 0,
-    backupBytes: 100 * MiB,
-    usedBytes: 640 * MiB,
-    capacityBytes: 1000 * MiB,
-    keep: 12,
-    ...over,
-  });
+const rec = (over: Partial<LastBackupRecord> = {}): string => formatLastBackupRecord(sampleRecord({ vms: 20, templates: 1, ...over }));
 
 const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
