@@ -3,7 +3,7 @@
  * left on its VDI (src/dr/backup-record.ts) and the scheduled runner's last result. Pure;
  * every name and host value goes through neutralise() / the failure sink.
  */
-import type { SrBackup, SrBackupEntry } from '../../src/dr/overview.js';
+import type { RecordedSrBackup, SrBackup, SrBackupEntry } from '../../src/dr/overview.js';
 import { failureLines, type FailureText, type LastScheduledRun } from '../../src/app/index.js';
 import { neutralise } from '../../src/safe-text.js';
 
@@ -58,7 +58,7 @@ export type LastBackupState =
   | { kind: 'logged-out' }
   | { kind: 'reading' }
   | { kind: 'failed'; failure: FailureText }
-  | { kind: 'read'; entries: SrBackupEntry[]; newest: (SrBackupEntry & { backup: Extract<SrBackup, { kind: 'recorded' }> }) | null };
+  | { kind: 'read'; entries: SrBackupEntry[]; newest: (SrBackupEntry & { backup: RecordedSrBackup }) | null };
 
 function srName(sr: { uuid: string; name: string }): string {
   return `SR "${neutralise(sr.name || sr.uuid)}"`;

@@ -124,7 +124,6 @@ export function createConsoleSchedule(opts: ConsoleScheduleOptions): ConsoleSche
   };
 }
 
-
 /** The last scheduled run as the status panes show it. */
 export interface LastScheduledRun {
   status: ScheduledResult['status'];

@@ -120,6 +120,8 @@ export type SrBackup =
   | { kind: 'unrecorded'; vdiUuid: string }
   | { kind: 'recorded'; vdiUuid: string; record: LastBackupRecord; usedPercent: number; fit: number | null };
 
+export type RecordedSrBackup = Extract<SrBackup, { kind: 'recorded' }>;
+
 export const NO_SR_BACKUP: SrBackup = { kind: 'none' };
 
 /**
@@ -194,8 +196,8 @@ export async function readBackupOverview(session: Session, signal?: AbortSignal)
 }
 
 /** The entry whose recorded backup finished last (finishedAt is UTC, so SRs compare), or null. */
-export function newestRecorded(entries: readonly SrBackupEntry[]): (SrBackupEntry & { backup: Extract<SrBackup, { kind: 'recorded' }> }) | null {
-  let best: (SrBackupEntry & { backup: Extract<SrBackup, { kind: 'recorded' }> }) | null = null;
+export function newestRecorded(entries: readonly SrBackupEntry[]): (SrBackupEntry & { backup: RecordedSrBackup }) | null {
+  let best: (SrBackupEntry & { backup: RecordedSrBackup }) | null = null;
   for (const e of entries) {
     if (e.backup.kind !== 'recorded') continue;
     if (!best || e.backup.record.finishedAt > best.backup.record.finishedAt) best = { ...e, backup: e.backup };
