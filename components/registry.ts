@@ -57,7 +57,7 @@ export interface MenuDefinition {
   id: string;
   /** Shown in the menu pane's border. */
   title: string;
-  /** Drawn under every item's status text (kept whole; the item's text gives way). */
+  /** Drawn under every item's status text, in the rows that text leaves (its first rows first). */
   statusFooter?: ComponentType<{ width: number }>;
 }
 

@@ -73,7 +73,7 @@ export function MenuScreen({ menuId }: { menuId: string }) {
       rightTitle={fits || !item ? statusTitle : resolveText(item.title, env)}
       right={
         <Box flexDirection="column" flexGrow={1}>
-          <Box flexDirection="column" flexShrink={1} overflow="hidden">
+          <Box flexDirection="column" flexShrink={0}>
             {!fits &&
               wrapText(statusTitle, STATUS_PANE_WIDTH - 4)
                 .concat([''])
@@ -89,7 +89,8 @@ export function MenuScreen({ menuId }: { menuId: string }) {
             ))}
           </Box>
           {Footer && (
-            <Box flexDirection="column" flexShrink={0} marginTop={1}>
+            // The item's own text stays whole (e.g. a security warning); the footer takes the rows left.
+            <Box flexDirection="column" flexShrink={1} overflow="hidden" marginTop={1}>
               <Footer width={STATUS_PANE_WIDTH - 4} />
             </Box>
           )}

@@ -67,15 +67,21 @@ export function useBackupStatus(): BackupStatus {
   return status;
 }
 
+/** A failed scheduled run first: where the pane is short (under a long item text) it is what must show. */
 export function backupStatusLines(s: BackupStatus): PaneLine[] {
-  return [...lastBackupLines(s.backup), ...(s.scheduled === undefined ? [] : lastScheduledLines(s.scheduled))];
+  const backup = lastBackupLines(s.backup);
+  if (s.scheduled === undefined) return backup;
+  const scheduled = lastScheduledLines(s.scheduled);
+  return s.scheduled?.status === 'failed' ? [...scheduled, ...backup] : [...backup, ...scheduled];
 }
 
 /** The status lines, wrapped to `width`; a failure in the alert colour. */
 export function BackupStatusFooter({ width }: { width: number }) {
   const lines = backupStatusLines(useBackupStatus());
+  // Its own height whatever room it is given: the pane clips it at the bottom (rows that
+  // shrank instead would be drawn over each other).
   return (
-    <Box flexDirection="column">
+    <Box flexDirection="column" flexShrink={0}>
       {lines.flatMap((l, i) =>
         wrapText(l.text, width).map((row, k) => (
           <Line key={`${i}.${k}`} wrap="truncate" {...(l.alert && { alert: true })}>

@@ -77,10 +77,10 @@ export function lastBackupLines(s: LastBackupState): PaneLine[] {
     case 'read': {
       if (s.newest) {
         const { record: r, usedPercent, fit } = s.newest.backup;
-        const failed = r.failures > 0 ? `, ${r.failures} export(s) failed` : '';
+        const failed = r.failures > 0 ? `, ${r.failures} failed` : '';
         const lines: PaneLine[] = [
           {
-            text: `Last backup: ${backupWhen(r.date)} on ${srName(s.newest.sr)}, ${r.vms} VM(s) and ${r.templates} template(s)${failed}; the backup VDI is ${usedPercent}% full${fit === null ? '' : `, ${fitText(fit)}`}.`,
+            text: `Last backup: ${backupWhen(r.date)} on ${srName(s.newest.sr)} (${r.vms} VMs, ${r.templates} templates${failed}): ${usedPercent}% full${fit === null ? '' : `, ${fitText(fit)}`}.`,
           },
         ];
         if (fit === 0) lines.push({ text: 'The next backup to this SR will be refused: keep fewer backups, or back up to another SR.', alert: true });
@@ -99,15 +99,15 @@ export function lastBackupLines(s: LastBackupState): PaneLine[] {
 /** The scheduled runner's last result; a failure with its code, meaning and next step. */
 export function lastScheduledLines(run: LastScheduledRun | null): PaneLine[] {
   if (!run) return [{ text: 'Last scheduled backup: none recorded.' }];
-  const at = run.at ? localWhen(run.at) : 'at an unknown time';
-  const where = run.sr ? ` to ${srName(run.sr)}` : '';
+  const when = [run.at ? localWhen(run.at) : 'time unknown', run.sr ? srName(run.sr) : ''].filter(Boolean).join(', ');
   if (run.status === 'failed') {
     const [what, next] = failureLines(run.failure ?? { kind: 'expected', code: `EXIT_${run.exitCode}`, meaning: '', nextStep: '' });
-    return [{ text: `Last scheduled backup (${at})${where} FAILED: ${what}`, alert: true }, { text: `Next step: ${next}` }];
+    // The next step on its own line, as every failure dialogue gives it (no label: rows are few).
+    return [{ text: `Scheduled backup FAILED (${when}): ${what}`, alert: true }, { text: next }];
   }
   const made = run.backupDate ? `backup ${backupWhen(run.backupDate)}` : 'done';
   if (run.status === 'partial') {
-    return [{ text: `Last scheduled backup (${at})${where}: ${made}, but ${run.failedExports} VM export(s) FAILED.`, alert: true }];
+    return [{ text: `Last scheduled backup (${when}): ${made}, but ${run.failedExports} VM export(s) FAILED.`, alert: true }];
   }
-  return [{ text: `Last scheduled backup (${at})${where}: ${made}, succeeded.` }];
+  return [{ text: `Last scheduled backup (${when}): ${made}, succeeded.` }];
 }

@@ -15,7 +15,7 @@ import { backupVdiUuid } from '../../src/dr/layout.js';
 import { readLastScheduledResult, runScheduledBackup } from '../../src/dr/scheduled-backup.js';
 import { simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
 import { DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';
-import { Session, type Ref } from '../../src/xenapi/index.js';
+import { Session, tlsWarning, type Ref } from '../../src/xenapi/index.js';
 import { createConsoleServices, type ConsoleScheduleOptions, type LiveConsoleServices } from '../../src/app/index.js';
 import { BACKUP_MENU_TITLE, BACKUP_PICKER_TITLE } from '../../components/backup/feature.js';
 import { controlDomainAttachments, loginAsDom0, startTestPool, type TestPool } from '../helpers/pool.js';
@@ -74,15 +74,39 @@ async function scheduleOptions(): Promise<ConsoleScheduleOptions> {
   return { cronRoot: root, stateDir: join(root, 'state'), poolConf: join(root, 'pool.conf'), runner: { node: process.execPath, cli: '/opt/xsconsole-dr/dist/src/cli.js' } };
 }
 
-function start(schedule?: ConsoleScheduleOptions): Rendered {
+function start(schedule?: ConsoleScheduleOptions, securityWarning?: string): Rendered {
   live = createConsoleServices({
     target: { url: p.sim.url, tls: {}, describe: 'pool', controlDomain: simulatedControlDomain(p.sim) },
     user: 'root',
     hostLabel: 'pool',
+    loginHint: 'The embedded pool: the password is in the README.',
     ...(schedule && { schedule }),
+    ...(securityWarning && { securityWarning }),
   });
   r = renderConsole({ services: live });
   return r;
+}
+
+/** The headline of a failed scheduled run in a pane's flattened text. */
+function failedLine(code: string): RegExp {
+  return new RegExp(`Scheduled backup FAILED \\(\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\): ${code}:`);
+}
+
+/** A schedule whose last run could not log in: the runner records the failure as it does on a host. */
+async function failedScheduledRun() {
+  const schedule = await scheduleOptions();
+  await runScheduledBackup({
+    poolConf: schedule.poolConf!,
+    stateDir: schedule.stateDir!,
+    connect: async () => {
+      const session = await Session.login({ url: p.sim.url, user: 'root', password: 'not the password' });
+      return { session, close: () => session.logout() };
+    },
+    loggerCommand: null,
+  });
+  const failed = (await readLastScheduledResult(schedule.stateDir!))!;
+  expect(failed.status).toBe('failed');
+  return { schedule, failed };
 }
 
 /** Root → BUR → Backup → login → the SR picker, read. */
@@ -109,32 +133,21 @@ describe('status panes: last backup and last scheduled result', () => {
   it('root: a failed scheduled run with its code and next step; after login the newest record across SRs, naming its SR', async () => {
     await setRecord(srs.local.uuid, formatLastBackupRecord(record()));
     await setRecord(srs.nfs.uuid, formatLastBackupRecord(record({ date: '2026-12-06-14-00-00', finishedAt: '2026-12-06T14:00:09.000Z' })));
-    const schedule = await scheduleOptions();
-    // A scheduled run that cannot log in: the runner records the failure as it does on a host.
-    await runScheduledBackup({
-      poolConf: schedule.poolConf!,
-      stateDir: schedule.stateDir!,
-      connect: async () => {
-        const session = await Session.login({ url: p.sim.url, user: 'root', password: 'not the password' });
-        return { session, close: () => session.logout() };
-      },
-      loggerCommand: null,
-    });
-    const failed = (await readLastScheduledResult(schedule.stateDir!))!;
-    expect(failed.status).toBe('failed');
+    const { schedule, failed } = await failedScheduledRun();
 
     const rendered = start(schedule);
     let f = await waitForFrame(rendered, (fr) => paneTitle(fr) === 'Customize System' && statusPane(fr).includes('FAILED'));
     let pane = statusPane(f);
     expect(pane).toContain('Last backup: log in to see it.');
-    expect(pane).toContain(`FAILED: ${failed.error!.code}: ${failed.error!.meaning}`);
-    expect(pane).toContain(`Next step: ${failed.error!.nextStep}`);
+    expect(pane).toMatch(failedLine(failed.error!.code));
+    expect(pane).toContain(`: ${failed.error!.code}: ${failed.error!.meaning}`);
+    expect(pane).toContain(`${failed.error!.meaning} ${failed.error!.nextStep}`);
     // The item's own text is still there, above.
     expect(pane).toContain('Back up the metadata of the VMs in this pool');
     // Visible whatever item is highlighted.
     press(rendered, 'q');
     f = await waitForFrame(rendered, (fr) => highlighted(fr) === 'Quit');
-    expect(statusPane(f)).toContain(`FAILED: ${failed.error!.code}`);
+    expect(statusPane(f)).toMatch(failedLine(failed.error!.code));
     press(rendered, KEYS.escape);
     await waitForFrame(rendered, (fr) => highlighted(fr) === 'Backup, Restore and Update');
 
@@ -142,12 +155,12 @@ describe('status panes: last backup and last scheduled result', () => {
     press(rendered, KEYS.escape);
     f = await waitForFrame(rendered, (fr) => atBurMenu(fr) && statusPane(fr).includes('Last backup: 2026-12-07') && statusPane(fr).includes('FAILED'));
     pane = statusPane(f);
-    expect(pane).toContain('Last backup: 2026-12-07 14:00 on SR "Local storage", 2000 VM(s) and 12 template(s); the backup VDI is 64% full, ~3 more fit.');
-    expect(pane).toContain(`FAILED: ${failed.error!.code}`);
+    expect(pane).toContain('Last backup: 2026-12-07 14:00 on SR "Local storage" (2000 VMs, 12 templates): 64% full, ~3 more fit.');
+    expect(pane).toMatch(failedLine(failed.error!.code));
     press(rendered, KEYS.escape);
     f = await waitForFrame(rendered, (fr) => paneTitle(fr) === 'Customize System' && statusPane(fr).includes('Last backup: 2026-12-07'));
     expect(statusPane(f)).toContain('on SR "Local storage"');
-    expect(statusPane(f)).toContain(`FAILED: ${failed.error!.code}`);
+    expect(statusPane(f)).toMatch(failedLine(failed.error!.code));
 
     // The other SR's record becomes the newest: the pane follows when the menu is shown again.
     await setRecord(srs.nfs.uuid, formatLastBackupRecord(record({ date: '2026-12-08-02-00-00', finishedAt: '2026-12-08T02:00:05.000Z', usedBytes: 950 * MiB })));
@@ -158,6 +171,18 @@ describe('status panes: last backup and last scheduled result', () => {
     expect(pane).toContain('95% full, no more fit.');
     expect(pane).toContain('The next backup to this SR will be refused');
     expect(await controlDomainAttachments(p.sim)).toEqual({ vbds: 0, devices: [] });
+  });
+
+  it('under a long item text (Log In, with the TLS warning) the item stays whole and the failure still shows first', async () => {
+    const { schedule, failed } = await failedScheduledRun();
+    const rendered = start(schedule, tlsWarning({ insecure: true })!);
+    await waitForText(rendered, 'Customize System');
+    press(rendered, 'l');
+    const f = await waitForFrame(rendered, (fr) => highlighted(fr) === 'Log In' && statusPane(fr).includes('FAILED'));
+    const pane = statusPane(f);
+    expect(pane).toContain(tlsWarning({ insecure: true })!);
+    expect(pane).toContain('The embedded pool: the password is in the README.');
+    expect(pane).toMatch(failedLine(failed.error!.code));
   });
 
   it('a successful scheduled run, and backup VDIs without a record', async () => {
@@ -183,7 +208,7 @@ describe('status panes: last backup and last scheduled result', () => {
     const f = await waitForFrame(rendered, (fr) => atBurMenu(fr) && statusPane(fr).includes('Last backup: not recorded') && statusPane(fr).includes('Last scheduled backup'));
     const pane = statusPane(f);
     expect(pane).toContain('Last backup: not recorded (2 SRs hold');
-    expect(pane).toMatch(/Last scheduled backup \(\d{4}-\d\d-\d\d \d\d:\d\d\) to SR "Local storage": backup \d{4}-\d\d-\d\d \d\d:\d\d, succeeded\./);
+    expect(pane).toMatch(/Last scheduled backup \(\d{4}-\d\d-\d\d \d\d:\d\d, SR "Local storage"\): backup \d{4}-\d\d-\d\d \d\d:\d\d, succeeded\./);
     expect(pane).not.toContain('FAILED');
   });
 });
@@ -242,7 +267,7 @@ describe('SR picker: the backup each SR holds', () => {
 
     press(rendered, KEYS.escape);
     const h = await waitForFrame(rendered, (fr) => atBurMenu(fr) && statusPane(fr).includes('Last backup: 2026-12-07'));
-    expect(statusPane(h)).toContain(`on SR "NFS virtual disk storage", ${2 ** 53 - 1} VM(s)`);
+    expect(statusPane(h)).toContain(`on SR "NFS virtual disk storage" (${2 ** 53 - 1} VMs`);
     expect(rendered.lastFrame() ?? '').not.toContain('\u001b[2J');
   });
 });
