@@ -6,6 +6,7 @@
 import React from 'react';
 import { BUR_MENU, ROOT_MENU, submenuItem, type FeatureRegistry, type MenuEnv } from './registry.js';
 import { LoginDialogue } from './dialogues/LoginDialogue.js';
+import { BackupStatusFooter } from './status/BackupStatus.js';
 import { neutralise } from '../src/safe-text.js';
 
 export const ROOT_MENU_TITLE = 'Customize System';
@@ -17,8 +18,10 @@ function connectionText(env: MenuEnv): string {
 }
 
 export function registerCore(registry: FeatureRegistry): void {
-  registry.addMenu({ id: ROOT_MENU, title: ROOT_MENU_TITLE });
-  registry.addMenu({ id: BUR_MENU, title: BUR_MENU_TITLE });
+  // Both panes show the last backup and the last scheduled result, so a failed scheduled run
+  // is seen at the first screen, not only inside Schedule.
+  registry.addMenu({ id: ROOT_MENU, title: ROOT_MENU_TITLE, statusFooter: BackupStatusFooter });
+  registry.addMenu({ id: BUR_MENU, title: BUR_MENU_TITLE, statusFooter: BackupStatusFooter });
 
   registry.addItem(
     submenuItem({

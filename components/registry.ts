@@ -4,6 +4,7 @@
  * activate} to the registry; the core never names a feature. Adding Restore or Schedule is
  * a new folder plus one line in components/features.ts.
  */
+import type { ComponentType } from 'react';
 import type { ConsoleServices, ConsoleSession } from './services.js';
 import type { Auth } from './auth.js';
 import type { Navigator } from './navigation.js';
@@ -56,6 +57,8 @@ export interface MenuDefinition {
   id: string;
   /** Shown in the menu pane's border. */
   title: string;
+  /** Drawn under every item's status text, in the rows that text leaves (its first rows first). */
+  statusFooter?: ComponentType<{ width: number }>;
 }
 
 export type FeatureRegistration = (registry: FeatureRegistry) => void;

@@ -1,11 +1,12 @@
 /**
  * "Select SR": the SRs a feature can use (filter from the feature), sorted by name, with
- * type, size, free space and the pool's default SR marked. F5 reads them again.
+ * type, size, free space, the backup each holds (from the record on its backup VDI) and the
+ * pool's default SR marked. F5 reads them again.
  * Choosing one replaces the picker with the screen `next` returns.
  */
 import React, { useCallback, useEffect, useRef, useState } from 'react';
 import { Box } from 'ink';
-import { DialogueBox, DIALOGUE_WIDTH, Line } from '../Frame.js';
+import { DialogueBox, FRAME_WIDTH, Line } from '../Frame.js';
 import { MenuList } from '../menu/MenuList.js';
 import { useMenu } from '../menu/useMenu.js';
 import { isSelectKey, useScreen, useScreenKeys } from '../navigation.js';
@@ -14,18 +15,25 @@ import { useWork, type Job } from '../work.js';
 import { cell, rcell } from '../text.js';
 import { formatBytes } from '../../src/dr/overview.js';
 import { neutralise } from '../../src/safe-text.js';
+import { srBackupCell, srBackupText } from '../status/backup-texts.js';
 
 export const NO_SUITABLE_SRS = '<No suitable SRs available>';
 export const SR_PICKER_PROMPT = 'Please select a Storage Repository';
 const LIST_ROWS = 10;
-const ROW_WIDTH = DIALOGUE_WIDTH - 4;
+/** Wider than other dialogues (the frame less a column each side): whole names and the backup column. */
+const PICKER_WIDTH = FRAME_WIDTH - 2;
+const ROW_WIDTH = PICKER_WIDTH - 4;
 
-/** One picker row: name, type, size, free, default flag (65 columns: the row minus marker and scroll arrow). */
+/**
+ * One picker row, 70 columns (the row less marker and scroll arrow is 71): name, type, size, free,
+ * how full its backup VDI is ("VDI": one without a record), default flag. The highlighted
+ * SR's backup is spelt out under the list.
+ */
 export function srRow(sr: SrChoice): string {
   const free = Math.max(0, sr.physicalSize - sr.physicalUtilisation);
-  return `${cell(neutralise(sr.nameLabel || sr.uuid), 26)} ${cell(neutralise(sr.type), 9)} ${rcell(formatBytes(sr.physicalSize), 9)} ${rcell(formatBytes(free), 9)}  ${sr.isDefault ? 'default' : ''}`;
+  return `${cell(neutralise(sr.nameLabel || sr.uuid), 26)} ${cell(neutralise(sr.type), 9)} ${rcell(formatBytes(sr.physicalSize), 8)} ${rcell(formatBytes(free), 8)} ${rcell(srBackupCell(sr.backup), 6)}  ${sr.isDefault ? 'default' : ''}`;
 }
-const HEADER = `${cell('Name', 26)} ${cell('Type', 9)} ${rcell('Size', 9)} ${rcell('Free', 9)}`;
+const HEADER = `${cell('Name', 26)} ${cell('Type', 9)} ${rcell('Size', 8)} ${rcell('Free', 8)} ${rcell('Backup', 6)}`;
 
 export interface SrPickerProps {
   title: string;
@@ -102,7 +110,7 @@ export function SrPicker({ title, prompt = SR_PICKER_PROMPT, filter, session, ne
 
   const current = list[menu.index];
   return (
-    <DialogueBox title={title} keys="<Enter> OK  <Esc> Cancel  <F5> Refresh">
+    <DialogueBox title={title} keys="<Enter> OK  <Esc> Cancel  <F5> Refresh" width={PICKER_WIDTH}>
       <Box flexDirection="column">
         <Line>{prompt}</Line>
         <Box marginTop={1} flexDirection="column">
@@ -122,10 +130,14 @@ export function SrPicker({ title, prompt = SR_PICKER_PROMPT, filter, session, ne
             </Line>
           )}
           {!loading && !failure && current && (
-            <Line wrap="truncate">
-              UUID {neutralise(current.uuid)}
-              {current.shared ? ', shared' : ''}
-            </Line>
+            <>
+              <Line wrap="truncate">
+                UUID {neutralise(current.uuid)}
+                {current.shared ? ', shared' : ''}
+              </Line>
+              {/* Always one row, so the dialogue keeps its size as the highlight moves. */}
+              <Line wrap="truncate">{current.backup.kind === 'none' ? ' ' : `On this SR: ${srBackupText(current.backup)}`}</Line>
+            </>
           )}
         </Box>
       </Box>

@@ -58,6 +58,7 @@ export function MenuScreen({ menuId }: { menuId: string }) {
   });
 
   const item = items[menu.index];
+  const Footer = registry.menu(menuId).statusFooter;
   const statusTitle = item ? resolveText(item.statusTitle ?? item.title, env) : '';
   // xsconsole draws the status title inside the pane; here it is the border's title, and a
   // title too long for the border (e.g. "Schedule Virtual Machine Metadata Backup") moves
@@ -71,20 +72,28 @@ export function MenuScreen({ menuId }: { menuId: string }) {
       leftKeys={menuId === ROOT_MENU ? MENU_KEYS : SUBMENU_KEYS}
       rightTitle={fits || !item ? statusTitle : resolveText(item.title, env)}
       right={
-        <Box flexDirection="column">
-          {!fits &&
-            wrapText(statusTitle, STATUS_PANE_WIDTH - 4)
-              .concat([''])
-              .map((l, i) => (
-                <Line key={`t${i}`} bold wrap="truncate">
-                  {l === '' ? ' ' : l}
-                </Line>
-              ))}
-          {statusLines.map((l, i) => (
-            <Line key={i} wrap="truncate">
-              {l === '' ? ' ' : l}
-            </Line>
-          ))}
+        <Box flexDirection="column" flexGrow={1}>
+          <Box flexDirection="column" flexShrink={0}>
+            {!fits &&
+              wrapText(statusTitle, STATUS_PANE_WIDTH - 4)
+                .concat([''])
+                .map((l, i) => (
+                  <Line key={`t${i}`} bold wrap="truncate">
+                    {l === '' ? ' ' : l}
+                  </Line>
+                ))}
+            {statusLines.map((l, i) => (
+              <Line key={i} wrap="truncate">
+                {l === '' ? ' ' : l}
+              </Line>
+            ))}
+          </Box>
+          {Footer && (
+            // The item's own text stays whole (e.g. a security warning); the footer takes the rows left.
+            <Box flexDirection="column" flexShrink={1} overflow="hidden" marginTop={1}>
+              <Footer width={STATUS_PANE_WIDTH - 4} />
+            </Box>
+          )}
         </Box>
       }
       rightKeys={item ? resolveText(item.keyHelp, env) : ''}

@@ -9,12 +9,16 @@ import {
   DEFAULT_STATE_DIR,
   ScheduleError,
   getSchedule,
+  readRunnerConfig,
   setSchedule,
   type RunnerSettings,
   type ScheduleSetting,
   type ScheduleStatus,
   type SetScheduleReport,
 } from '../dr/schedule.js';
+import { readLastScheduledResult, type ScheduledResult } from '../dr/scheduled-backup.js';
+import { BUG_CODE } from '../failure/index.js';
+import type { FailureText } from './operator-failure.js';
 
 /** The schedule as the console manages it (stock cron links under `cronRoot`). */
 export interface ConsoleSchedule {
@@ -22,6 +26,8 @@ export interface ConsoleSchedule {
   /** Why no frequency can be set from this console (null: it can). "Never" always works. */
   readonly cannotSet: string | null;
   status(): Promise<ScheduleStatus>;
+  /** What the scheduled runner recorded last, for the status panes (no cron folders read). */
+  lastRun(): Promise<LastScheduledRun | null>;
   /** `force` replaces a schedule xsconsole-dr did not write. */
   set(setting: ScheduleSetting, options?: { force?: boolean }): Promise<SetScheduleReport>;
 }
@@ -90,6 +96,12 @@ export function createConsoleSchedule(opts: ConsoleScheduleOptions): ConsoleSche
     cronRoot,
     cannotSet,
     status: () => getSchedule({ cronRoot, ...(opts.stateDir !== undefined && { stateDir: resolve(opts.stateDir) }) }),
+    async lastRun() {
+      // The same state folder getSchedule reads: ours, else the installed runner's, else the default.
+      const stateDir = opts.stateDir !== undefined ? resolve(opts.stateDir) : ((await readRunnerConfig(cronRoot))?.stateDir ?? DEFAULT_STATE_DIR);
+      const r = await readLastScheduledResult(stateDir);
+      return r ? lastScheduledRun(r) : null;
+    },
     async set(setting, options = {}) {
       if (setting !== 'never' && !opts.runner) throw new ScheduleError('BAD_SETTING', cannotSet ?? '');
       const current = await getSchedule({ cronRoot });
@@ -112,3 +124,56 @@ export function createConsoleSchedule(opts: ConsoleScheduleOptions): ConsoleSche
   };
 }
 
+/** The last scheduled run as the status panes show it. */
+export interface LastScheduledRun {
+  status: ScheduledResult['status'];
+  /** When it ended (else started), ISO; null when the file holds no valid time. */
+  at: string | null;
+  sr: { uuid: string; name: string } | null;
+  /** The backup it made (ok, partial). */
+  backupDate: string | null;
+  /** VM exports that failed in a partial run. */
+  failedExports: number;
+  /** Why a failed run failed, in the words every failure is given to the operator. */
+  failure: FailureText | null;
+  exitCode: number;
+}
+
+/** Longest text kept from the file (it is ours, but may be damaged or stale). */
+const MAX_FIELD = 2000;
+
+const text = (v: unknown, max = MAX_FIELD): string | null => (typeof v === 'string' && v.length <= max ? v : null);
+const count = (v: unknown): number => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : 0);
+const isoOf = (v: unknown): string | null => {
+  const s = text(v, 40);
+  const t = s === null ? Number.NaN : Date.parse(s);
+  return Number.isNaN(t) ? null : new Date(t).toISOString();
+};
+
+/** The runner's result file, its fields checked (wrong types are dropped, not shown). */
+export function lastScheduledRun(r: ScheduledResult): LastScheduledRun {
+  const rec = r as unknown as Record<string, unknown>;
+  const srRec = typeof rec['sr'] === 'object' && rec['sr'] !== null ? (rec['sr'] as Record<string, unknown>) : null;
+  const uuid = text(srRec?.['uuid'], 64);
+  const backup = typeof rec['backup'] === 'object' && rec['backup'] !== null ? (rec['backup'] as Record<string, unknown>) : null;
+  const err = typeof rec['error'] === 'object' && rec['error'] !== null ? (rec['error'] as Record<string, unknown>) : null;
+  const code = text(err?.['code'], 100);
+  let failure: FailureText | null = null;
+  if (r.status === 'failed') {
+    failure = {
+      kind: code === BUG_CODE ? 'bug' : 'expected',
+      code: code ?? `EXIT_${count(r.exitCode)}`,
+      meaning: text(err?.['meaning']) ?? `The scheduled backup exited with code ${count(r.exitCode)}.`,
+      nextStep: text(err?.['nextStep']) ?? 'Run the backup from this console to see the failure, then fix it.',
+    };
+  }
+  return {
+    status: r.status,
+    at: isoOf(rec['finishedAt']) ?? isoOf(rec['startedAt']),
+    sr: uuid !== null ? { uuid, name: text(srRec?.['name'], 500) ?? '' } : null,
+    backupDate: text(backup?.['date'], 40),
+    failedExports: count(backup?.['failureCount']),
+    failure,
+    exitCode: count(r.exitCode),
+  };
+}

@@ -7,7 +7,7 @@ import { Session, isNullRef, toStr, type Ref } from '../xenapi/index.js';
 import { runBackup, type BackupProgress, type BackupReport } from '../dr/backup.js';
 import { BackupTargetError, resolveSr } from '../dr/backup-vdi.js';
 import { probeBackupVdis } from '../dr/backup-source.js';
-import { readPoolOverview, type PoolOverview } from '../dr/overview.js';
+import { readBackupOverview, readPoolOverview, readSrBackups, type PoolOverview, type SrBackupEntry } from '../dr/overview.js';
 import { HeldRestoreSession, consoleSourceOpener, type BackupVdiRef, type RestoreSession } from './restore-session.js';
 import { selectSrChoices, type SrChoice, type SrFilter } from '../dr/sr-choice.js';
 
@@ -58,6 +58,8 @@ export interface ConsoleSession {
   listSrs(filter: SrFilter, signal?: AbortSignal): Promise<SrChoice[]>;
   runBackup(options: BackupRunOptions): Promise<BackupReport>;
   readPoolOverview(): Promise<PoolOverview>;
+  /** The SRs holding a backup VDI and what each one's record says (no VDI is attached). */
+  lastBackups(signal?: AbortSignal): Promise<SrBackupEntry[]>;
   /** The SR's backup VDI; with `legacy`, every disk of the SR that looks like one. */
   findBackupVdis(srUuid: string, options: { legacy: boolean; signal?: AbortSignal }): Promise<BackupVdiSearch>;
   /**
@@ -95,7 +97,13 @@ export class LiveSession implements ConsoleSession {
       this.session.invoke<Ref>('session.get_this_host', [this.session.ref], opts),
     ]);
     const pool = Object.values(pools)[0];
-    return selectSrChoices({ srs, pbds, thisHost: toStr(thisHost), defaultSr: toStr(pool?.['default_SR']) }, filter);
+    const choices = selectSrChoices({ srs, pbds, thisHost: toStr(thisHost), defaultSr: toStr(pool?.['default_SR']) }, filter);
+    const backups = await readSrBackups(this.session, choices, signal);
+    return choices.map((c) => ({ ...c, backup: backups.get(c.ref) ?? c.backup }));
+  }
+
+  lastBackups(signal?: AbortSignal): Promise<SrBackupEntry[]> {
+    return readBackupOverview(this.session, signal);
   }
 
   runBackup(options: BackupRunOptions): Promise<BackupReport> {

@@ -84,14 +84,12 @@ export function backupsThatFit(r: Pick<LastBackupRecord, 'usedBytes' | 'capacity
   if (r.usedBytes > guardBytes) return 0;
   if (keptNow >= r.keep) return Number.POSITIVE_INFINITY;
   if (r.backupBytes <= 0) return null;
-  let used = r.usedBytes;
-  let fit = 0;
-  for (let kept = keptNow; used <= guardBytes; kept++) {
-    fit++; // this one starts
-    if (kept + 1 > r.keep) return Number.POSITIVE_INFINITY; // and the oldest goes after it
-    used += r.backupBytes;
-  }
-  return fit;
+  // Closed form, not a loop: the values are host data, and a loop over keep or over the room
+  // in backups (both up to 2^53) would hang the screen drawing it. The (keep - keptNow + 1)th
+  // backup from now is the first whose oldest folder goes after it; if it still starts under
+  // the guard, the use stays level from then on.
+  if (r.usedBytes + (r.keep - keptNow) * r.backupBytes <= guardBytes) return Number.POSITIVE_INFINITY;
+  return Math.floor((guardBytes - r.usedBytes) / r.backupBytes) + 1;
 }
 
 /** The space outlook after a backup, for the summaries (console, CLI text and --json). */

@@ -2,8 +2,11 @@
  * What the console's status pane shows about the pool it is connected to.
  * Plain data, read through the session; no Ink here.
  */
-import type { Session } from '../xenapi/index.js';
+import { XenApiError, type Ref, type Session } from '../xenapi/index.js';
 import { ExpectedFailure } from '../failure/index.js';
+import { backupVdiUuid } from './layout.js';
+import { LAST_BACKUP_KEY, backupsThatFit, parseLastBackupRecord, usedPercentOf, type LastBackupRecord } from './backup-record.js';
+import { forEachConcurrently, DEFAULT_CONCURRENCY } from './work-pool.js';
 
 export interface SrSummary {
   ref: string;
@@ -104,4 +107,100 @@ export function formatBytes(n: number): string {
     i++;
   }
   return `${i === 0 ? v : v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+/**
+ * What an SR's backup VDI says about the last backup on it, read from the VDI's record
+ * (never attached): none; a backup VDI without a record this program wrote (made by the
+ * stock tools, or the record is unreadable: host data out of bounds is ignored); or the
+ * record with how full the VDI was after it and how many more backups of its size fit.
+ */
+export type SrBackup =
+  | { kind: 'none' }
+  | { kind: 'unrecorded'; vdiUuid: string }
+  | { kind: 'recorded'; vdiUuid: string; record: LastBackupRecord; usedPercent: number; fit: number | null };
+
+export type RecordedSrBackup = Extract<SrBackup, { kind: 'recorded' }>;
+
+export const NO_SR_BACKUP: SrBackup = { kind: 'none' };
+
+/**
+ * How many backups the VDI keeps now, which the record does not say: about its use over the
+ * size of one backup (the filesystem's own blocks and the database dumps count as backups,
+ * so rather more than fewer), at least the one just written, at most what retention keeps.
+ */
+function keptEstimate(r: LastBackupRecord): number {
+  if (r.backupBytes <= 0) return 1;
+  return Math.min(r.keep, Math.max(1, Math.floor(r.usedBytes / r.backupBytes)));
+}
+
+export function srBackupOf(vdiUuid: string, rawRecord: unknown): SrBackup {
+  const record = parseLastBackupRecord(typeof rawRecord === 'string' ? rawRecord : null);
+  if (!record) return { kind: 'unrecorded', vdiUuid };
+  return { kind: 'recorded', vdiUuid, record, usedPercent: usedPercentOf(record), fit: backupsThatFit(record, keptEstimate(record)) };
+}
+
+/** A VDI gone between two calls, or never there: no backup VDI. */
+function isGone(err: unknown): boolean {
+  return err instanceof XenApiError && (err.code === 'UUID_INVALID' || err.code === 'HANDLE_INVALID');
+}
+
+/**
+ * The backup of each SR (by ref), looked up by the SR's deterministic backup VDI uuid, a few
+ * SRs side by side. A VDI with that uuid on another SR is not this SR's backup VDI.
+ */
+export async function readSrBackups(session: Session, srs: ReadonlyArray<{ ref: Ref; uuid: string }>, signal?: AbortSignal): Promise<Map<Ref, SrBackup>> {
+  const opts = signal ? { signal } : {};
+  const out = new Map<Ref, SrBackup>();
+  await forEachConcurrently(
+    srs,
+    DEFAULT_CONCURRENCY,
+    async (sr) => {
+      const uuid = backupVdiUuid(sr.uuid);
+      try {
+        const ref = await session.invoke<Ref>('VDI.get_by_uuid', [uuid], opts);
+        const rec = await session.invoke<Rec>('VDI.get_record', [ref], opts);
+        const oc = rec['other_config'];
+        const raw = typeof oc === 'object' && oc !== null ? (oc as Rec)[LAST_BACKUP_KEY] : undefined;
+        out.set(sr.ref, rec['SR'] === sr.ref ? srBackupOf(uuid, raw) : NO_SR_BACKUP);
+      } catch (err) {
+        if (!isGone(err)) throw err;
+        out.set(sr.ref, NO_SR_BACKUP);
+      }
+    },
+    signal,
+  );
+  return out;
+}
+
+/** An SR holding a backup VDI, as the status panes list them. */
+export interface SrBackupEntry {
+  sr: { uuid: string; name: string };
+  backup: Exclude<SrBackup, { kind: 'none' }>;
+}
+
+/** Every SR of the pool that holds a backup VDI (ISO libraries cannot), by SR name. */
+export async function readBackupOverview(session: Session, signal?: AbortSignal): Promise<SrBackupEntry[]> {
+  const opts = signal ? { signal } : {};
+  const srs = await session.invoke<Record<Ref, Rec>>('SR.get_all_records', [], opts);
+  const candidates = Object.entries(srs)
+    .filter(([, sr]) => str(sr['content_type']) !== 'iso')
+    .map(([ref, sr]) => ({ ref, uuid: str(sr['uuid']), name: str(sr['name_label']) }));
+  const found = await readSrBackups(session, candidates, signal);
+  const out: SrBackupEntry[] = [];
+  for (const c of candidates) {
+    const backup = found.get(c.ref);
+    if (backup && backup.kind !== 'none') out.push({ sr: { uuid: c.uuid, name: c.name }, backup });
+  }
+  return out.sort((a, b) => (a.sr.name < b.sr.name ? -1 : a.sr.name > b.sr.name ? 1 : a.sr.uuid.localeCompare(b.sr.uuid)));
+}
+
+/** The entry whose recorded backup finished last (finishedAt is UTC, so SRs compare), or null. */
+export function newestRecorded(entries: readonly SrBackupEntry[]): (SrBackupEntry & { backup: RecordedSrBackup }) | null {
+  let best: (SrBackupEntry & { backup: RecordedSrBackup }) | null = null;
+  for (const e of entries) {
+    if (e.backup.kind !== 'recorded') continue;
+    if (!best || e.backup.record.finishedAt > best.backup.record.finishedAt) best = { ...e, backup: e.backup };
+  }
+  return best;
 }

@@ -3,10 +3,14 @@
  * SRDialogue 'mode' and 'capabilities'), pure so it is tested without a pool.
  */
 import { toStr } from '../xenapi/index.js';
-import type { SrSummary } from './overview.js';
+import { NO_SR_BACKUP, type SrBackup, type SrSummary } from './overview.js';
 
-/** An SR as the SR picker lists it: the overview's summary without its operations. */
-export type SrChoice = Omit<SrSummary, 'allowedOperations'>;
+/**
+ * An SR as the SR picker lists it: the overview's summary without its operations, and
+ * whether it holds a backup VDI (and what its record says), so the operator sees where the
+ * backups are and how full they are before choosing.
+ */
+export type SrChoice = Omit<SrSummary, 'allowedOperations'> & { backup: SrBackup };
 
 /**
  * Which SRs a feature can use (xsconsole's SRDialogue 'mode' and 'capabilities'):
@@ -58,6 +62,7 @@ export function selectSrChoices(input: SrChoiceInput, filter: SrFilter): SrChoic
       physicalSize: num(sr['physical_size']),
       physicalUtilisation: num(sr['physical_utilisation']),
       isDefault: ref === input.defaultSr,
+      backup: NO_SR_BACKUP, // read separately (one VDI lookup per SR listed): see readSrBackups
     });
   }
   return out.sort((a, b) => (a.nameLabel < b.nameLabel ? -1 : a.nameLabel > b.nameLabel ? 1 : a.uuid.localeCompare(b.uuid)));

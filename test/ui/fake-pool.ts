@@ -23,7 +23,7 @@ import {
   type SrChoice,
   type SrFilter,
 } from '../../src/app/index.js';
-import type { PoolOverview } from '../../src/dr/overview.js';
+import type { PoolOverview, SrBackup, SrBackupEntry } from '../../src/dr/overview.js';
 
 type Rec = Record<string, unknown>;
 const GiB = 1024 ** 3;
@@ -90,6 +90,8 @@ export class FakePool implements ConsoleServices {
   pbds: Record<string, Rec> = {};
   thisHost = 'OpaqueRef:host-1';
   defaultSr = '';
+  /** What each SR's backup VDI says (by SR ref); absent: no backup VDI. */
+  srBackups: Record<string, SrBackup> = {};
   backup: BackupBehaviour = { vms: ['vm-a', 'vm-b', 'vm-c'] };
   /** Live counters the tests read. */
   logins = 0;
@@ -128,7 +130,20 @@ export class FakePool implements ConsoleServices {
   /** Called by FakeSession. */
   listSrChoices(filter: SrFilter): SrChoice[] {
     this.srListings++;
-    return selectSrChoices({ srs: this.srs, pbds: this.pbds, thisHost: this.thisHost, defaultSr: this.defaultSr }, filter);
+    return selectSrChoices({ srs: this.srs, pbds: this.pbds, thisHost: this.thisHost, defaultSr: this.defaultSr }, filter).map((c) => ({
+      ...c,
+      backup: this.srBackups[c.ref] ?? c.backup,
+    }));
+  }
+
+  /** Called by FakeSession: the SRs with a backup VDI, as the live session lists them. */
+  backupEntries(): SrBackupEntry[] {
+    const out: SrBackupEntry[] = [];
+    for (const [ref, backup] of Object.entries(this.srBackups)) {
+      const sr = this.srs[ref];
+      if (sr && backup.kind !== 'none') out.push({ sr: { uuid: String(sr['uuid']), name: String(sr['name_label']) }, backup });
+    }
+    return out;
   }
 
   async runBackup(opts: BackupRunOptions): Promise<BackupReport> {
@@ -179,6 +194,11 @@ class FakeSession implements ConsoleSession {
 
   readPoolOverview(): Promise<PoolOverview> {
     throw new Error('not used by the console screens');
+  }
+
+  async lastBackups(signal?: AbortSignal): Promise<SrBackupEntry[]> {
+    if (signal?.aborted) throw new AbortError();
+    return this.pool.backupEntries();
   }
 
   // The restore screens are tested against the simulated pool, not this one.

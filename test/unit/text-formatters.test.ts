@@ -280,7 +280,7 @@ describe('console texts', () => {
     const ours: ScheduleStatus = { ...status, active: { frequency: 'daily', path: V, kind: 'ours', target: V } };
     expectSafe(srLine(ours, { uuid: V, name: V, isDefault: true }), 'srLine');
     expectSafe(scheduleSetMessage(setReport), 'scheduleSetMessage');
-    const sr: SrChoice = { ref: V, uuid: V, nameLabel: V, type: V, contentType: 'user', shared: true, physicalSize: 1, physicalUtilisation: 0, isDefault: true };
+    const sr: SrChoice = { ref: V, uuid: V, nameLabel: V, type: V, contentType: 'user', shared: true, physicalSize: 1, physicalUtilisation: 0, isDefault: true, backup: { kind: 'none' } };
     // Rows are cut to their columns: only the start of the escaped name fits.
     for (const row of [srRow(sr), vdiRow({ uuid: V, nameLabel: V, virtualSize: 1, trusted: false }), dateRow({ date: V, vms: 1, vmsOnSr: 1, hasSrMeta: true })]) {
       expectSafe(row, 'row', false);
