@@ -31,6 +31,8 @@ interface ChoiceDialogueBase<T> {
   choices: readonly Choice<T>[];
   /** Shown when `choices` is empty. */
   empty?: string;
+  /** Lines about the highlighted choice, below the list (wrapped, never cut). */
+  details?: (value: T) => readonly TextLine[];
   /** Lines below the list (details, warnings). */
   notes?: readonly TextLine[];
   /** Key help (default "<Enter> OK  <Esc> Cancel"). */
@@ -44,7 +46,7 @@ export type ChoiceDialogueProps<T> = ChoiceDialogueBase<T> &
   ({ next: (value: T) => React.ReactElement | null; onChoose?: never } | { onChoose: (value: T) => void; next?: never });
 
 export function ChoiceDialogue<T>(props: ChoiceDialogueProps<T>) {
-  const { title, prompt, promptAlert, listTitle, choices, empty = '<None>', notes, keys = '<Enter> OK  <Esc> Cancel', rows = 10, onKey } = props;
+  const { title, prompt, promptAlert, listTitle, choices, empty = '<None>', details, notes, keys = '<Enter> OK  <Esc> Cancel', rows = 10, onKey } = props;
   const screen = useScreen();
   const labels = choices.length > 0 ? choices.map((c) => c.label) : [empty];
   const menu = useMenu(labels, rows);
@@ -65,6 +67,10 @@ export function ChoiceDialogue<T>(props: ChoiceDialogueProps<T>) {
     return onKey?.(key) ?? false;
   });
   const width = DIALOGUE_WIDTH - 4;
+  // As many rows as the longest choice's details, so the box keeps its size as the highlight moves.
+  const detailRows = details ? choices.map((c) => layoutLines(details(c.value), width)) : [];
+  const shownDetails = detailRows[menu.index] ?? [];
+  const detailHeight = Math.max(0, ...detailRows.map((d) => d.length));
   return (
     <DialogueBox title={title} keys={keys}>
       <Box flexDirection="column">
@@ -78,6 +84,15 @@ export function ChoiceDialogue<T>(props: ChoiceDialogueProps<T>) {
           {listTitle !== undefined && <Line bold>{listTitle}</Line>}
           <MenuList rows={labels} index={menu.index} offset={menu.offset} height={Math.min(rows, labels.length)} width={width} active={choices.length > 0} />
         </Box>
+        {detailHeight > 0 && (
+          <Box flexDirection="column" marginTop={1} height={detailHeight}>
+            {shownDetails.map((row, i) => (
+              <Line key={`d${i}`} wrap="truncate" alert={row.alert} bold={row.bold}>
+                {row.text === '' ? ' ' : row.text}
+              </Line>
+            ))}
+          </Box>
+        )}
         {notes !== undefined && notes.length > 0 && (
           <Box flexDirection="column" marginTop={1}>
             {layoutLines(notes, width).map((row, i) => (

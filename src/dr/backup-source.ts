@@ -39,6 +39,8 @@ export interface CandidateVdi {
   virtualSize: number;
   /** The deterministic uuid of this SR: the only VDI trusted without asking. */
   trusted: boolean;
+  /** Its VBDs when it was listed (before any probe attached it). */
+  vbds: Ref[];
 }
 
 const SOURCE_NEXT_STEP = {
@@ -118,7 +120,36 @@ export interface ProbeResult {
 async function vdiCandidate(session: Session, ref: Ref, sr: SrInfo): Promise<CandidateVdi> {
   const rec = await session.call<Record<string, unknown>>('VDI.get_record', ref);
   const uuid = toStr(rec['uuid']);
-  return { ref, uuid, nameLabel: toStr(rec['name_label']), virtualSize: toInt(rec['virtual_size']), trusted: uuid === backupVdiUuid(sr.uuid) };
+  const vbds = Array.isArray(rec['VBDs']) ? rec['VBDs'].map(toStr) : [];
+  return { ref, uuid, nameLabel: toStr(rec['name_label']), virtualSize: toInt(rec['virtual_size']), trusted: uuid === backupVdiUuid(sr.uuid), vbds };
+}
+
+/** A VM a disk is attached to (has a VBD in), plugged or not. */
+export interface AttachedVm {
+  uuid: string;
+  nameLabel: string;
+  controlDomain: boolean;
+}
+
+/**
+ * The VMs a candidate is attached to, from the VBDs it had when listed: a disk a guest
+ * uses is the guest's, whatever its filesystem holds (XSA-459), and the operator who must
+ * choose among look-alikes needs to see whose it is. A VBD deleted meanwhile is skipped.
+ */
+export async function attachedVms(session: Session, vdi: CandidateVdi): Promise<AttachedVm[]> {
+  const out: AttachedVm[] = [];
+  for (const vbd of vdi.vbds) {
+    try {
+      const vm = await session.call<Ref>('VBD.get_VM', vbd);
+      const rec = await session.call<Record<string, unknown>>('VM.get_record', vm);
+      if (out.some((v) => v.uuid === toStr(rec['uuid']))) continue;
+      out.push({ uuid: toStr(rec['uuid']), nameLabel: toStr(rec['name_label']), controlDomain: rec['is_control_domain'] === true });
+    } catch (err) {
+      if (err instanceof XenApiError && err.code === 'HANDLE_INVALID') continue;
+      throw err;
+    }
+  }
+  return out.sort((a, b) => a.nameLabel.localeCompare(b.nameLabel) || a.uuid.localeCompare(b.uuid));
 }
 
 /** The candidates the stock restore would examine (xen-api scripts/xe-restore-metadata). */
