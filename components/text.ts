@@ -16,7 +16,8 @@ export function textWidth(text: string): number {
   return narrowWidth(text) ?? stringWidth(text);
 }
 
-const GRAPHEMES = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+/** Built on first need: building one costs 10-20 ms, and ASCII rows never need it. */
+let graphemeSegmenter: Intl.Segmenter | undefined;
 /** How safe-text.ts shows a backslash or an unsafe character: one unit, never cut. */
 const ESCAPE = /\\\\|\\u[0-9a-fA-F]{4}/g;
 const UUID = /[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/g;
@@ -38,7 +39,8 @@ function units(text: string): Unit[] {
   }
   let at = 0;
   const graphemes = (upTo: number) => {
-    for (const { segment } of GRAPHEMES.segment(text.slice(at, upTo))) {
+    graphemeSegmenter ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+    for (const { segment } of graphemeSegmenter.segment(text.slice(at, upTo))) {
       at += segment.length;
       out.push({ text: segment, width: textWidth(segment), end: at });
     }
