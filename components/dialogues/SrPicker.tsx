@@ -20,10 +20,14 @@ export const SR_PICKER_PROMPT = 'Please select a Storage Repository';
 const LIST_ROWS = 10;
 const ROW_WIDTH = DIALOGUE_WIDTH - 4;
 
-/** One picker row: name, type, size, free, default flag (65 columns: the row minus marker and scroll arrow). */
+/**
+ * One picker row: name, type, size, free, default flag (65 cells: the row minus marker and
+ * scroll arrow). An SR without a name is "(no name)": its uuid would not fit the column
+ * whole, and the line under the list shows the highlighted SR's uuid.
+ */
 export function srRow(sr: SrChoice): string {
   const free = Math.max(0, sr.physicalSize - sr.physicalUtilisation);
-  return `${cell(neutralise(sr.nameLabel || sr.uuid), 26)} ${cell(neutralise(sr.type), 9)} ${rcell(formatBytes(sr.physicalSize), 9)} ${rcell(formatBytes(free), 9)}  ${sr.isDefault ? 'default' : ''}`;
+  return `${cell(sr.nameLabel ? neutralise(sr.nameLabel) : '(no name)', 26)} ${cell(neutralise(sr.type), 9)} ${rcell(formatBytes(sr.physicalSize), 9)} ${rcell(formatBytes(free), 9)}  ${sr.isDefault ? 'default' : ''}`;
 }
 const HEADER = `${cell('Name', 26)} ${cell('Type', 9)} ${rcell('Size', 9)} ${rcell('Free', 9)}`;
 
