@@ -18,6 +18,10 @@ export function textWidth(text: string): number {
 
 /** Built on first need: building one costs 10-20 ms, and ASCII rows never need it. */
 let graphemeSegmenter: Intl.Segmenter | undefined;
+function segmenter(): Intl.Segmenter {
+  graphemeSegmenter ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+  return graphemeSegmenter;
+}
 /** How safe-text.ts shows a backslash or an unsafe character: one unit, never cut. */
 const ESCAPE = /\\\\|\\u[0-9a-fA-F]{4}/g;
 const UUID = /[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/g;
@@ -39,8 +43,7 @@ function units(text: string): Unit[] {
   }
   let at = 0;
   const graphemes = (upTo: number) => {
-    graphemeSegmenter ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' });
-    for (const { segment } of graphemeSegmenter.segment(text.slice(at, upTo))) {
+    for (const { segment } of segmenter().segment(text.slice(at, upTo))) {
       at += segment.length;
       out.push({ text: segment, width: textWidth(segment), end: at });
     }
@@ -52,6 +55,14 @@ function units(text: string): Unit[] {
   }
   graphemes(text.length);
   return out;
+}
+
+/** `text` without its last grapheme: what Backspace leaves in a field (never half an emoji). */
+export function dropLastGrapheme(text: string): string {
+  if (narrowWidth(text) === text.length) return text.slice(0, -1);
+  let last = 0;
+  for (const { index } of segmenter().segment(text)) last = index;
+  return text.slice(0, last);
 }
 
 /** Where the uuids in `text` are: [start, end) offsets. */

@@ -139,6 +139,27 @@ describe('a restore dry run of VMs with wide and combining names, at 80x24', () 
   }, 60_000);
 });
 
+describe('typing', () => {
+  it('Backspace removes a whole emoji from the login field, so what is left is what was meant', async () => {
+    const p = widePool();
+    r = renderConsole({ services: p });
+    await waitForFrame(r, (f) => f.includes('Customize System'));
+    press(r, KEYS.enter);
+    await waitForFrame(r, (f) => unicodeTitle(f) === 'Backup, Restore and Update');
+    press(r, KEYS.enter);
+    await waitForFrame(r, (f) => /Username\s+root_/.test(f));
+    press(r, KEYS.backspace.repeat(3));
+    await waitForFrame(r, (f) => /Username\s+r_/.test(f));
+    press(r, FAMILY);
+    await waitForFrame(r, (f) => f.includes(`Username      r${FAMILY}_`));
+    press(r, KEYS.backspace);
+    await waitForFrame(r, (f) => /Username\s+r_/.test(f));
+    press(r, `oot\t${p.password}\r`);
+    await waitForFrame(r, (f) => unicodeTitle(f) === BACKUP_PICKER_TITLE);
+    expect(p.logins).toBe(1);
+  });
+});
+
 describe('outside a UTF-8 locale', () => {
   it('draws the frame, the dialogue and the list marks in ASCII', async () => {
     const p = widePool();

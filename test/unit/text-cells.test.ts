@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import stringWidth from 'string-width';
-import { cell, cutText, fitText, rcell, shorten, textWidth, wrapText } from '../../components/text.js';
+import { cell, cutText, dropLastGrapheme, fitText, rcell, shorten, textWidth, wrapText } from '../../components/text.js';
 import { bottomBorder, statusLineText, titledTopBorder } from '../../components/Frame.js';
 import { ASCII_GLYPHS, COLOUR_THEME, MONO_THEME, UNICODE_GLYPHS, ctypeLocale, localeIsUtf8, themeFromEnv } from '../../components/theme.js';
 import { neutralise } from '../../src/safe-text.js';
@@ -56,6 +56,15 @@ describe('cells, not characters', () => {
     expect(cutText(`VM ${UUID} ok`, 20)).toBe('VM ');
     expect(cutText(`VM ${UUID} ok`, 40)).toBe(`VM ${UUID} `);
     expect(shorten(`disk ${UUID}`, 30, '~')).toBe('disk ~');
+  });
+
+  it('Backspace takes a whole grapheme, and only one', () => {
+    expect(dropLastGrapheme(`a${FAMILY}`)).toBe('a');
+    expect(dropLastGrapheme('Cafe\u0301')).toBe('Caf');
+    expect(dropLastGrapheme(`x${FLAG}`)).toBe('x');
+    expect(dropLastGrapheme('a\\u0041')).toBe('a\\u004'); // typed text: a backslash is a character like any other
+    expect(dropLastGrapheme('ab')).toBe('a');
+    expect(dropLastGrapheme('')).toBe('');
   });
 
   it('wraps to cells: CJK without spaces is cut between graphemes, a uuid moves whole to the next line', () => {
