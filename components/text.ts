@@ -13,7 +13,33 @@ import { guardLines } from '../src/safe-text.js';
 
 /** Cells `text` takes on a terminal (SGR colour codes excluded). */
 export function textWidth(text: string): number {
-  return narrowWidth(text) ?? stringWidth(text);
+  const narrow = narrowWidth(text);
+  if (narrow !== undefined) return narrow;
+  if (text.includes('\u001b')) return stringWidth(text);
+  // string-width adds up its graphemes' widths; the graphemes are remembered (below).
+  let width = 0;
+  for (const u of units(text)) width += u.width;
+  return width;
+}
+
+/**
+ * Measuring wide text is slow (string-width runs Unicode-property regexps per grapheme,
+ * about 20 µs each, and segmenting costs about 3 µs a character), and a screen draws the
+ * same rows at every key: the widths of graphemes, and the units of texts, are remembered,
+ * each up to this many entries (then forgotten all at once).
+ */
+const MEMO_LIMIT = 4096;
+const graphemeWidths = new Map<string, number>();
+const textUnits = new Map<string, readonly Unit[]>();
+
+function remember<V>(memo: Map<string, V>, key: string, value: V): V {
+  if (memo.size >= MEMO_LIMIT) memo.clear();
+  memo.set(key, value);
+  return value;
+}
+
+function graphemeWidth(g: string): number {
+  return narrowWidth(g) ?? graphemeWidths.get(g) ?? remember(graphemeWidths, g, stringWidth(g));
 }
 
 /** Built on first need: building one costs 10-20 ms, and ASCII rows never need it. */
@@ -34,18 +60,20 @@ interface Unit {
   end: number;
 }
 
-function units(text: string): Unit[] {
+function units(text: string): readonly Unit[] {
   const out: Unit[] = [];
   // Plain ASCII (most names, every uuid): a unit per character, one cell each.
   if (narrowWidth(text) === text.length && !text.includes('\\')) {
     for (let i = 0; i < text.length; i++) out.push({ text: text[i]!, width: 1, end: i + 1 });
     return out;
   }
+  const known = textUnits.get(text);
+  if (known) return known;
   let at = 0;
   const graphemes = (upTo: number) => {
     for (const { segment } of segmenter().segment(text.slice(at, upTo))) {
       at += segment.length;
-      out.push({ text: segment, width: textWidth(segment), end: at });
+      out.push({ text: segment, width: graphemeWidth(segment), end: at });
     }
   };
   for (const m of text.matchAll(ESCAPE)) {
@@ -54,7 +82,7 @@ function units(text: string): Unit[] {
     out.push({ text: m[0], width: m[0].length, end: at });
   }
   graphemes(text.length);
-  return out;
+  return remember(textUnits, text, out);
 }
 
 /** `text` without its last grapheme: what Backspace leaves in a field (never half an emoji). */

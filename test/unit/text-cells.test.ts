@@ -25,7 +25,12 @@ describe('cells, not characters', () => {
     expect(COMBINING.length).toBe(14);
     expect(textWidth(FAMILY)).toBe(2);
     expect(textWidth('\u001b[1mbold\u001b[22m')).toBe(4);
-    for (const s of [CJK, COMBINING, FAMILY, FLAG, 'plain']) expect(textWidth(s)).toBe(stringWidth(s));
+    // Added up grapheme by grapheme (and remembered), as string-width does for the whole.
+    const more = ['\u1100\u1161\u11a8한글', '1\u20e3#\u20e3', '\u2764\ufe0f', '\u{1F44D}\u{1F3FD}', 'ｶﾀｶﾅ', 'ﾃﾞ', 'a\u0308\u0301', '\u0e01\u0e33', `${CJK}${FAMILY}${FLAG}${COMBINING}`];
+    for (const s of [CJK, COMBINING, FAMILY, FLAG, 'plain', ...more]) {
+      expect(textWidth(s), s).toBe(stringWidth(s));
+      expect(textWidth(s), s).toBe(stringWidth(s)); // again, from memory
+    }
   });
 
   it('pads and cuts cells to their exact width, whole graphemes only, "~" when cut', () => {
