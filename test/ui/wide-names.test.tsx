@@ -3,7 +3,11 @@
  * columns and the borders where they belong (cells counted as the terminal draws them),
  * cuts fall between graphemes; and outside a UTF-8 locale the frame is drawn in ASCII.
  */
+import React from 'react';
 import { afterEach, describe, expect, it } from 'vitest';
+import { registerCore } from '../../components/core-features.js';
+import { BUR_MENU, type FeatureRegistry } from '../../components/registry.js';
+import { ChoiceDialogue } from '../../components/dialogues/ChoiceDialogue.js';
 import { runBackup } from '../../src/dr/backup.js';
 import { DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';
 import { simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
@@ -14,7 +18,7 @@ import { highlightRow, openRestorePicker, readAllPages } from './restore-helpers
 import { textWidth } from '../../components/text.js';
 import { ASCII_GLYPHS, MONO_THEME, themeFromEnv } from '../../components/theme.js';
 import { FakePool, srRecord } from './fake-pool.js';
-import { KEYS, paneTitle, press, renderConsole, stripAnsi, waitForFrame, type Rendered } from './helpers.js';
+import { KEYS, flat, paneTitle, press, renderConsole, stripAnsi, waitForFrame, type Rendered } from './helpers.js';
 
 const CJK = '日本語のストレージリポジトリ名前';
 const COMBINING = `Cafe\u0301 ${'e\u0301'.repeat(13)} SR`;
@@ -137,6 +141,53 @@ describe('a restore dry run of VMs with wide and combining names, at 80x24', () 
     expect(text).toContain(COMBINING);
     expect(text).toContain(FAMILY.repeat(3));
   }, 60_000);
+});
+
+/** A feature whose item opens a choice list with a long prompt, many rows and long details. */
+function registerLongChoice(registry: FeatureRegistry): void {
+  registry.addItem({
+    key: 'LONGCHOICE',
+    menu: BUR_MENU,
+    priority: 10,
+    title: 'Long choice',
+    statusText: 'A choice list taller than the body.',
+    keyHelp: '<Enter> Open',
+    requiresLogin: false,
+    activate: ({ nav }) =>
+      nav.push(
+        <ChoiceDialogue
+          title="Long Choice"
+          prompt={`${'A warning that takes several rows of the dialogue to say. '.repeat(5)}`}
+          listTitle="Disks"
+          choices={Array.from({ length: 12 }, (_, i) => ({ label: `disk ${i + 1}`, value: i + 1 }))}
+          details={(n) => [`Name: "${`${CJK} `.repeat(n % 3 === 0 ? 8 : 1)}"`, `Attached to VM "vm ${n}".`]}
+          notes={['A note under the list, two rows long once wrapped: it must stay on the screen too, whole.']}
+          next={() => null}
+        />,
+      ),
+  });
+}
+
+describe('a choice list taller than the body', () => {
+  it('scrolls its list so that the prompt, the details, the notes and the key help all stay on screen', async () => {
+    r = renderConsole({ services: new FakePool(), features: [registerCore, registerLongChoice] });
+    await waitForFrame(r, (f) => f.includes('Customize System'));
+    press(r, KEYS.enter);
+    await waitForFrame(r, (f) => unicodeTitle(f) === 'Backup, Restore and Update');
+    press(r, KEYS.enter);
+    const f = await waitForFrame(r, (fr) => unicodeTitle(fr) === 'Long Choice');
+    const lines = f.split('\n');
+    expect(lines.filter((l) => l.includes('└')), f).toHaveLength(1);
+    expect(f).toContain('<Enter> OK  <Esc> Cancel');
+    expect(flat(f)).toContain('it must stay on the screen too, whole.');
+    expect(f).toMatch(/disk \d+\s+↓/);
+    expect(f).not.toContain('disk 12');
+    // The tallest details (disk 3's) fit too: move there and read them whole.
+    press(r, KEYS.down.repeat(2));
+    const g = await waitForFrame(r, (fr) => fr.includes('Attached to VM "vm 3".'));
+    expect(g.split('\n').filter((l) => l.includes(CJK)).length).toBeGreaterThan(2);
+    expect(g).toContain('<Enter> OK  <Esc> Cancel');
+  });
 });
 
 describe('typing', () => {
