@@ -11,6 +11,7 @@
 import React, { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { Box, useApp, useStdout } from 'ink';
 import { Frame, FRAME_HEIGHT, FRAME_WIDTH, statusRightWidth } from './Frame.js';
+import { shorten, textWidth } from './text.js';
 import { AuthProvider, type Auth, type LogoutReason } from './auth.js';
 import { ShellProvider } from './console-context.js';
 import { FEATURES } from './features.js';
@@ -266,9 +267,8 @@ export function App({ features = FEATURES, idleLogoutMs = DEFAULT_IDLE_LOGOUT_MS
   let right = neutralise(services.hostLabel);
   if (session) {
     const userHost = `${neutralise(session.user)}@${neutralise(session.hostname)}`;
-    const room = statusRightWidth(clock) - userHost.length - 'Pool   '.length;
-    const pool = neutralise(session.poolName);
-    right = `Pool ${pool.length > room ? `${pool.slice(0, Math.max(0, room - 1))}~` : pool}  ${userHost}`;
+    const room = statusRightWidth(clock) - textWidth(userHost) - 'Pool   '.length;
+    right = `Pool ${shorten(neutralise(session.poolName), room, '~')}  ${userHost}`;
   }
   return (
     <ShellProvider shell={{ registry, exit }}>

@@ -7,7 +7,8 @@
 import React from 'react';
 import { Box, Text } from 'ink';
 import { useTerminalSize } from './TerminalSize.js';
-import { useTheme } from './theme.js';
+import { UNICODE_GLYPHS, useTheme, type Glyphs } from './theme.js';
+import { cutText, padText, textWidth } from './text.js';
 import { consoleRow } from '../src/text-sinks.js';
 
 export const FRAME_WIDTH = 80;
@@ -26,19 +27,20 @@ export function tooSmallMessage(columns: number, rows: number): string {
   );
 }
 
-/** Columns the status line leaves its right part beside a centre of this text. */
+/** Cells the status line leaves its right part beside a centre of this text. */
 export function statusRightWidth(centre: string, width = FRAME_WIDTH): number {
-  const c = centre.slice(0, width);
-  return Math.max(0, width - Math.floor((width - c.length) / 2) - c.length - 1);
+  const c = textWidth(cutText(centre, width));
+  return Math.max(0, width - Math.floor((width - c) / 2) - c - 1);
 }
 
-/** The status line's three parts spread over the frame width (clipped, never wrapped). */
+/** The status line's three parts spread over the frame width in cells (clipped, never wrapped). */
 export function statusLineText(left: string, centre: string, right: string, width = FRAME_WIDTH): string {
-  const c = centre.slice(0, width);
-  const cStart = Math.floor((width - c.length) / 2);
-  const l = left.slice(0, Math.max(0, cStart - 1));
-  const r = right.slice(0, statusRightWidth(centre, width));
-  return l.padEnd(cStart) + c + ' '.repeat(width - cStart - c.length - r.length) + r;
+  const c = cutText(centre, width);
+  const cWidth = textWidth(c);
+  const cStart = Math.floor((width - cWidth) / 2);
+  const l = cutText(left, Math.max(0, cStart - 1));
+  const r = cutText(right, statusRightWidth(centre, width));
+  return padText(l, cStart) + c + ' '.repeat(width - cStart - cWidth - textWidth(r)) + r;
 }
 
 export interface FrameProps {
@@ -82,12 +84,17 @@ export function Frame({ statusLeft, statusCentre, statusRight, children }: Frame
   );
 }
 
-/** "┌─ Title ─────┐" exactly `width` wide. */
-export function titledTopBorder(title: string, width: number): string {
+/** "┌─ Title ─────┐" exactly `width` cells wide (in the glyphs given). */
+export function titledTopBorder(title: string, width: number, g: Glyphs = UNICODE_GLYPHS): string {
   const inner = width - 2;
-  const label = title ? ` ${title.slice(0, Math.max(0, inner - 4))} ` : '';
-  const rest = Math.max(0, inner - 1 - label.length);
-  return `┌${label ? `─${label}` : '─'}${'─'.repeat(label ? rest : inner - 1)}┐`;
+  const label = title ? ` ${cutText(title, Math.max(0, inner - 4))} ` : '';
+  const rest = Math.max(0, inner - 1 - textWidth(label));
+  return `${g.topLeft}${label ? `${g.top}${label}` : g.top}${g.top.repeat(label ? rest : inner - 1)}${g.topRight}`;
+}
+
+/** "└──────┘" `width` cells wide. */
+export function bottomBorder(width: number, g: Glyphs = UNICODE_GLYPHS): string {
+  return `${g.bottomLeft}${g.bottom.repeat(Math.max(0, width - 2))}${g.bottomRight}`;
 }
 
 export interface PaneProps {
@@ -109,21 +116,21 @@ export interface PaneProps {
 export function Pane({ title, keys, width, height, children }: PaneProps) {
   const theme = useTheme();
   const inner = height !== undefined ? { height: height - 2 } : {};
-  const bar = Array.from({ length: FRAME_HEIGHT }, () => '│').join('\n');
-  const side = (left: number) => (
+  const g = theme.glyphs;
+  const side = (left: number, glyph: string) => (
     <Box position="absolute" marginLeft={left} width={1}>
       <Text color={theme.border} bold={theme.mono}>
-        {bar}
+        {Array.from({ length: FRAME_HEIGHT }, () => glyph).join('\n')}
       </Text>
     </Box>
   );
   return (
     <Box flexDirection="column" width={width} {...(height !== undefined ? { height } : {})}>
       <Text color={theme.border} bold={theme.mono}>
-        {titledTopBorder(consoleRow(title), width)}
+        {titledTopBorder(consoleRow(title), width, g)}
       </Text>
       <Box width={width} overflow="hidden" {...inner}>
-        {side(0)}
+        {side(0, g.left)}
         <Box flexDirection="column" width={width - 2} marginLeft={1} paddingX={1} {...inner}>
           <Box flexDirection="column" flexGrow={1} overflow="hidden" {...(height === undefined ? { marginBottom: 1 } : {})}>
             {children}
@@ -132,10 +139,10 @@ export function Pane({ title, keys, width, height, children }: PaneProps) {
             {consoleRow(keys)}
           </Text>
         </Box>
-        {side(width - 1)}
+        {side(width - 1, g.right)}
       </Box>
       <Text color={theme.border} bold={theme.mono}>
-        {`└${'─'.repeat(width - 2)}┘`}
+        {bottomBorder(width, g)}
       </Text>
     </Box>
   );

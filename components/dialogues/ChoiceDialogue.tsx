@@ -7,13 +7,16 @@
  */
 import React from 'react';
 import { Box } from 'ink';
-import { DialogueBox, DIALOGUE_WIDTH, Line } from '../Frame.js';
+import { DialogueBox, DIALOGUE_WIDTH, Line, PANE_CONTENT_ROWS } from '../Frame.js';
 import type { ConsoleKey } from '../keys/decode.js';
 import { MenuList } from '../menu/MenuList.js';
 import { useMenu } from '../menu/useMenu.js';
 import { isSelectKey, useScreen, useScreenKeys } from '../navigation.js';
 import { wrapText } from '../text.js';
 import { layoutLines, type TextLine } from './TextDialogue.js';
+
+/** Rows inside a dialogue as tall as the body: a full pane's, less the margin above the key help. */
+const DIALOGUE_CONTENT_ROWS = PANE_CONTENT_ROWS - 1;
 
 export interface Choice<T> {
   label: string;
@@ -31,6 +34,8 @@ interface ChoiceDialogueBase<T> {
   choices: readonly Choice<T>[];
   /** Shown when `choices` is empty. */
   empty?: string;
+  /** Lines about the highlighted choice, below the list (wrapped, never cut). */
+  details?: (value: T) => readonly TextLine[];
   /** Lines below the list (details, warnings). */
   notes?: readonly TextLine[];
   /** Key help (default "<Enter> OK  <Esc> Cancel"). */
@@ -44,10 +49,21 @@ export type ChoiceDialogueProps<T> = ChoiceDialogueBase<T> &
   ({ next: (value: T) => React.ReactElement | null; onChoose?: never } | { onChoose: (value: T) => void; next?: never });
 
 export function ChoiceDialogue<T>(props: ChoiceDialogueProps<T>) {
-  const { title, prompt, promptAlert, listTitle, choices, empty = '<None>', notes, keys = '<Enter> OK  <Esc> Cancel', rows = 10, onKey } = props;
+  const { title, prompt, promptAlert, listTitle, choices, empty = '<None>', details, notes, keys = '<Enter> OK  <Esc> Cancel', rows = 10, onKey } = props;
   const screen = useScreen();
   const labels = choices.length > 0 ? choices.map((c) => c.label) : [empty];
-  const menu = useMenu(labels, rows);
+  const width = DIALOGUE_WIDTH - 4;
+  const promptRows = prompt !== undefined ? wrapText(prompt, width) : [];
+  const titleRows = listTitle !== undefined ? wrapText(listTitle, width) : [];
+  // As many rows as the longest choice's details, so the box keeps its size as the highlight moves.
+  const detailRows = details ? choices.map((c) => layoutLines(details(c.value), width)) : [];
+  const detailHeight = Math.max(0, ...detailRows.map((d) => d.length));
+  const noteRows = notes !== undefined ? layoutLines(notes, width) : [];
+  // The list gives up rows (it scrolls) so that the text around it, shown whole, still fits the body.
+  const around =
+    (promptRows.length > 0 ? promptRows.length + 1 : 0) + titleRows.length + (detailHeight > 0 ? detailHeight + 1 : 0) + (noteRows.length > 0 ? noteRows.length + 1 : 0);
+  const listRows = Math.max(1, Math.min(rows, labels.length, DIALOGUE_CONTENT_ROWS - around));
+  const menu = useMenu(labels, listRows);
   useScreenKeys((key) => {
     if (menu.handleKey(key)) return true;
     if (isSelectKey(key)) {
@@ -64,23 +80,35 @@ export function ChoiceDialogue<T>(props: ChoiceDialogueProps<T>) {
     }
     return onKey?.(key) ?? false;
   });
-  const width = DIALOGUE_WIDTH - 4;
+  const shownDetails = detailRows[menu.index] ?? [];
   return (
     <DialogueBox title={title} keys={keys}>
       <Box flexDirection="column">
-        {prompt !== undefined &&
-          wrapText(prompt, width).map((l, i) => (
-            <Line key={`p${i}`} wrap="truncate" alert={promptAlert === true}>
-              {l === '' ? ' ' : l}
+        {promptRows.map((l, i) => (
+          <Line key={`p${i}`} wrap="truncate" alert={promptAlert === true}>
+            {l === '' ? ' ' : l}
+          </Line>
+        ))}
+        <Box flexDirection="column" marginTop={promptRows.length > 0 ? 1 : 0}>
+          {titleRows.map((l, i) => (
+            <Line key={`t${i}`} bold wrap="truncate">
+              {l}
             </Line>
           ))}
-        <Box flexDirection="column" marginTop={prompt !== undefined ? 1 : 0}>
-          {listTitle !== undefined && <Line bold>{listTitle}</Line>}
-          <MenuList rows={labels} index={menu.index} offset={menu.offset} height={Math.min(rows, labels.length)} width={width} active={choices.length > 0} />
+          <MenuList rows={labels} index={menu.index} offset={menu.offset} height={listRows} width={width} active={choices.length > 0} />
         </Box>
-        {notes !== undefined && notes.length > 0 && (
+        {detailHeight > 0 && (
+          <Box flexDirection="column" marginTop={1} height={detailHeight}>
+            {shownDetails.map((row, i) => (
+              <Line key={`d${i}`} wrap="truncate" alert={row.alert} bold={row.bold}>
+                {row.text === '' ? ' ' : row.text}
+              </Line>
+            ))}
+          </Box>
+        )}
+        {noteRows.length > 0 && (
           <Box flexDirection="column" marginTop={1}>
-            {layoutLines(notes, width).map((row, i) => (
+            {noteRows.map((row, i) => (
               <Line key={`n${i}`} wrap="truncate" alert={row.alert} bold={row.bold}>
                 {row.text === '' ? ' ' : row.text}
               </Line>

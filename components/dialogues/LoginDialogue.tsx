@@ -12,7 +12,7 @@ import { isBackKey, useNavigator, useScreen, useScreenKeys } from '../navigation
 import { failureLines, useServices, type ConsoleSession, type FailureText } from '../services.js';
 import { useTheme } from '../theme.js';
 import { useWork, type Job } from '../work.js';
-import { wrapText } from '../text.js';
+import { dropLastGrapheme, wrapText } from '../text.js';
 import { consoleRow } from '../../src/text-sinks.js';
 
 export const LOGIN_REQUIRED = 'Please log in to perform this function';
@@ -116,7 +116,7 @@ export function LoginDialogue({ text, onSuccess }: LoginDialogueProps) {
         if (!key.alt) set(value + (key.text ?? ''));
         return true;
       case 'backspace':
-        set(value.slice(0, -1));
+        set(dropLastGrapheme(value));
         return true;
       case 'tab':
       case 'down':

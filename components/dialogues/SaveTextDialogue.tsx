@@ -10,7 +10,7 @@ import { DialogueBox, DIALOGUE_WIDTH, Line } from '../Frame.js';
 import { isBackKey, useNavigator, useScreen, useScreenKeys } from '../navigation.js';
 import { failureLines, useServices } from '../services.js';
 import { useTheme } from '../theme.js';
-import { wrapText } from '../text.js';
+import { dropLastGrapheme, wrapText } from '../text.js';
 import { FileExistsError } from '../../src/app/index.js';
 import { InfoDialogue } from './InfoDialogue.js';
 import { QuestionDialogue } from './QuestionDialogue.js';
@@ -86,7 +86,7 @@ export function SaveTextDialogue({ title, what, text, defaultPath }: SaveTextDia
         if (!key.alt && key.text) set(field.current + key.text.replace(/[\r\n\t]/g, ''));
         return true;
       case 'backspace':
-        set(field.current.slice(0, -1));
+        set(dropLastGrapheme(field.current));
         return true;
       case 'ctrl':
         if (key.letter === 'u') set('');

@@ -27,11 +27,12 @@ const ROW_WIDTH = PICKER_WIDTH - 4;
 /**
  * One picker row, 70 columns (the row less marker and scroll arrow is 71): name, type, size, free,
  * how full its backup VDI is ("VDI": one without a record), default flag. The highlighted
- * SR's backup is spelt out under the list.
+ * SR's backup is spelt out under the list. An SR without a name is "(no name)": its uuid
+ * would not fit the column whole, and the line under the list shows the highlighted SR's uuid.
  */
 export function srRow(sr: SrChoice): string {
   const free = Math.max(0, sr.physicalSize - sr.physicalUtilisation);
-  return `${cell(neutralise(sr.nameLabel || sr.uuid), 26)} ${cell(neutralise(sr.type), 9)} ${rcell(formatBytes(sr.physicalSize), 8)} ${rcell(formatBytes(free), 8)} ${rcell(srBackupCell(sr.backup), 6)}  ${sr.isDefault ? 'default' : ''}`;
+  return `${cell(sr.nameLabel ? neutralise(sr.nameLabel) : '(no name)', 26)} ${cell(neutralise(sr.type), 9)} ${rcell(formatBytes(sr.physicalSize), 8)} ${rcell(formatBytes(free), 8)} ${rcell(srBackupCell(sr.backup), 6)}  ${sr.isDefault ? 'default' : ''}`;
 }
 const HEADER = `${cell('Name', 26)} ${cell('Type', 9)} ${rcell('Size', 8)} ${rcell('Free', 8)} ${rcell('Backup', 6)}`;
 

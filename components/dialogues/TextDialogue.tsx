@@ -9,7 +9,7 @@ import { Box } from 'ink';
 import { DialogueBox, DIALOGUE_WIDTH, Line } from '../Frame.js';
 import type { ConsoleKey } from '../keys/decode.js';
 import { useScreenKeys } from '../navigation.js';
-import { wrapText } from '../text.js';
+import { textWidth, wrapText } from '../text.js';
 import { guardLines } from '../../src/safe-text.js';
 
 /** Text rows a dialogue shows at most (the body minus borders, key help and spacing). */
@@ -32,7 +32,7 @@ export function layoutLines(lines: readonly TextLine[], width: number): DisplayR
     // Escaped before measuring, so a row is as wide as it is drawn.
     const text = guardLines(l.text);
     // A line that fits keeps its spacing (columns); only longer ones are word-wrapped.
-    const wrapped = text.length <= width && !text.includes('\n') ? [text] : wrapText(text, width);
+    const wrapped = !text.includes('\n') && textWidth(text) <= width ? [text] : wrapText(text, width);
     for (const text of wrapped) rows.push({ text, alert: l.alert === true, bold: l.bold === true });
   }
   return rows;
@@ -88,7 +88,7 @@ export function TextDialogue({ title, lines, keys, alert, onKey, rows = DIALOGUE
   const where = `${top + 1}-${Math.min(display.length, top + rows)} of ${display.length}`;
   const full = `  (${where}, <PgUp/PgDn> Scroll)`;
   // The key help is one line: the long form when it fits, else just where the view is.
-  const position = !scrollable ? '' : keys.length + full.length <= DIALOGUE_WIDTH - 4 ? full : `  (${where})`;
+  const position = !scrollable ? '' : textWidth(keys + full) <= DIALOGUE_WIDTH - 4 ? full : `  (${where})`;
   return (
     <DialogueBox title={title} keys={`${keys}${position}`}>
       <Box flexDirection="column">

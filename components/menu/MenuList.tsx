@@ -2,6 +2,7 @@
 import React from 'react';
 import { Box, Text } from 'ink';
 import { useTheme } from '../theme.js';
+import { fitText } from '../text.js';
 import { consoleRow } from '../../src/text-sinks.js';
 
 export interface MenuListProps {
@@ -10,7 +11,7 @@ export interface MenuListProps {
   offset: number;
   /** Visible rows. */
   height: number;
-  /** Characters per row (the bar spans it). */
+  /** Cells per row (the bar spans it). */
   width: number;
   /** Dims the highlight when the list is not the focus (e.g. while loading). */
   active?: boolean;
@@ -26,8 +27,8 @@ export function MenuList({ rows, index, offset, height, width, active = true }: 
         const at = offset + i;
         const selected = at === index && active;
         const marker = theme.mono ? (selected ? `${theme.marker} ` : '  ') : ' ';
-        const arrow = (i === 0 && more.above) || (i === shown.length - 1 && more.below) ? (i === 0 && more.above ? '↑' : '↓') : ' ';
-        const text = `${marker}${consoleRow(row)}`.slice(0, width - 1).padEnd(width - 1) + arrow;
+        const arrow = i === 0 && more.above ? theme.glyphs.moreAbove : i === shown.length - 1 && more.below ? theme.glyphs.moreBelow : ' ';
+        const text = fitText(`${marker}${consoleRow(row)}`, width - 1) + arrow;
         return (
           <Text
             key={at}

@@ -6,7 +6,7 @@
 import React from 'react';
 import { Box } from 'ink';
 import { Line, MENU_PANE_WIDTH, PANE_CONTENT_ROWS, STATUS_PANE_WIDTH, TwoPane } from '../Frame.js';
-import { wrapText } from '../text.js';
+import { textWidth, wrapText } from '../text.js';
 import { useAuth } from '../auth.js';
 import { useShell } from '../console-context.js';
 import { isSelectKey, useNavigator, useScreenKeys } from '../navigation.js';
@@ -63,7 +63,7 @@ export function MenuScreen({ menuId }: { menuId: string }) {
   // xsconsole draws the status title inside the pane; here it is the border's title, and a
   // title too long for the border (e.g. "Schedule Virtual Machine Metadata Backup") moves
   // into the pane as its first line, the menu text taking the border.
-  const fits = statusTitle.length <= STATUS_PANE_WIDTH - 6;
+  const fits = textWidth(statusTitle) <= STATUS_PANE_WIDTH - 6;
   const statusLines = wrapText(item ? resolveText(item.statusText, env) : '', STATUS_PANE_WIDTH - 4);
   return (
     <TwoPane

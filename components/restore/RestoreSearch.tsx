@@ -8,6 +8,7 @@ import { Line } from '../Frame.js';
 import { Banner } from '../dialogues/Banner.js';
 import { ChoiceDialogue } from '../dialogues/ChoiceDialogue.js';
 import { InfoDialogue } from '../dialogues/InfoDialogue.js';
+import type { TextLine } from '../dialogues/TextDialogue.js';
 import { QuestionDialogue } from '../dialogues/QuestionDialogue.js';
 import { useFlowScreen, type Flow } from '../flow.js';
 import { isBackKey, useNavigator, useScreen, useScreenKeys } from '../navigation.js';
@@ -95,6 +96,23 @@ export function RestoreSearch({ flow, session, sr, legacy }: RestoreSearchProps)
   );
 }
 
+/** A VM a candidate disk is attached to, as the chooser names it. */
+function attachedVmText(vm: BackupVdiChoice['attachedTo'][number]): string {
+  const name = vm.nameLabel ? `"${neutralise(vm.nameLabel)}"` : neutralise(vm.uuid);
+  return vm.controlDomain ? `the control domain ${name}` : `VM ${name}`;
+}
+
+/**
+ * What tells the highlighted disk apart (XSA-459): its whole name, and the VMs it is
+ * attached to — a disk a guest uses is that guest's, whatever its filesystem holds.
+ */
+export function vdiDetails(v: BackupVdiChoice): TextLine[] {
+  const name = `Name: ${v.nameLabel ? `"${neutralise(v.nameLabel)}"` : '(no name)'}`;
+  if (v.attachedTo.length === 0) return [name, 'Not attached to any VM.'];
+  const guest = v.attachedTo.some((vm) => !vm.controlDomain);
+  return [name, { text: `Attached to ${v.attachedTo.map(attachedVmText).join(', ')}.`, alert: guest }];
+}
+
 /** Several disks look like backups: the operator picks one, warned; Left comes back here. */
 function VdiChooser({ flow, session, sr, found }: { flow: Flow; session: ConsoleSession; sr: SrChoice; found: BackupVdiChoice[] }) {
   useFlowScreen(flow);
@@ -107,6 +125,7 @@ function VdiChooser({ flow, session, sr, found }: { flow: Flow; session: Console
       listTitle={`Disks of SR "${neutralise(sr.nameLabel || sr.uuid)}" holding a metadata backup`}
       choices={found.map((v) => ({ label: vdiRow(v), value: v }))}
       keys={LIST_KEYS}
+      details={vdiDetails}
       notes={found.filter((v) => v.trusted).map((v) => `${neutralise(v.uuid)} is this SR's own backup VDI (its uuid is derived from the SR's).`)}
       onChoose={(vdi) => nav.push(<BackupDates flow={flow} session={session} sr={sr} vdi={vdi} legacy />)}
       onKey={(key) => {

@@ -9,7 +9,7 @@ import { formatBackupDate } from '../../src/dr/layout.js';
 import { formatBytes } from '../../src/dr/overview.js';
 import { restoreOutcomeTitle, type PreflightReport, type PreflightVm, type RestoreReport } from '../../src/dr/restore.js';
 import type { BackupVdiChoice, FailureText } from '../services.js';
-import { cell } from '../text.js';
+import { cell, rcell } from '../text.js';
 import type { TextLine } from '../dialogues/TextDialogue.js';
 import { neutralise, oneLine } from '../../src/safe-text.js';
 import { errorText } from '../../src/text-sinks.js';
@@ -75,9 +75,10 @@ export function dateRow(b: BackupSummary): string {
   return `${neutralise(b.date)}  ${plural(b.vms, 'VM')}, ${b.vmsOnSr} on this SR${b.hasSrMeta ? '' : ', no SR/VDI names'}`;
 }
 
-/** uuid, name, size: 61 columns (a dialogue row holds 65). */
+/** uuid, size, whether a VM uses the disk; the chooser shows the whole name and the VMs below. */
 export function vdiRow(v: BackupVdiChoice): string {
-  return `${neutralise(v.uuid)}  ${cell(v.nameLabel ? neutralise(v.nameLabel) : '(no name)', 14)} ${formatBytes(v.virtualSize).padStart(8)}`;
+  const used = v.attachedTo.length === 0 ? 'not attached' : `attached: ${plural(v.attachedTo.length, 'VM')}`;
+  return `${neutralise(v.uuid)}  ${rcell(formatBytes(v.virtualSize), 8)}  ${used}`;
 }
 
 export function scopeText(scope: RestoreScope): string {

@@ -6,7 +6,7 @@
 import { Session, isNullRef, toStr, type Ref } from '../xenapi/index.js';
 import { runBackup, type BackupProgress, type BackupReport } from '../dr/backup.js';
 import { BackupTargetError, resolveSr } from '../dr/backup-vdi.js';
-import { probeBackupVdis } from '../dr/backup-source.js';
+import { attachedVms, probeBackupVdis, type AttachedVm } from '../dr/backup-source.js';
 import { readBackupOverview, readPoolOverview, readSrBackups, type PoolOverview, type SrBackupEntry } from '../dr/overview.js';
 import { HeldRestoreSession, consoleSourceOpener, type BackupVdiRef, type RestoreSession } from './restore-session.js';
 import { selectSrChoices, type SrChoice, type SrFilter } from '../dr/sr-choice.js';
@@ -31,6 +31,8 @@ export interface BackupVdiChoice {
   virtualSize: number;
   /** The SR's deterministic backup VDI (the only one trusted without asking). */
   trusted: boolean;
+  /** The VMs it is attached to (none: a disk no VM uses), so a guest's disk can be told apart. */
+  attachedTo: AttachedVm[];
 }
 
 export interface BackupVdiSearch {
@@ -125,7 +127,9 @@ export class LiveSession implements ConsoleSession {
     const r = await probeBackupVdis(this.session, srUuid, { legacy: options.legacy, ...(options.signal && { signal: options.signal }) });
     return {
       sr: { uuid: r.sr.uuid, name: r.sr.nameLabel },
-      found: r.found.map((c) => ({ uuid: c.uuid, nameLabel: c.nameLabel, virtualSize: c.virtualSize, trusted: c.trusted })),
+      found: await Promise.all(
+        r.found.map(async (c) => ({ uuid: c.uuid, nameLabel: c.nameLabel, virtualSize: c.virtualSize, trusted: c.trusted, attachedTo: await attachedVms(this.session, c) })),
+      ),
       examined: r.examined,
     };
   }

@@ -11,7 +11,7 @@
  *    by-sr/<sr>/ real folders (backup-tree.ts): a symbolic link there is never followed;
  *  - a directory is listed only within bounds, and a file with two names is read once.
  */
-import { VDI, XenApiError, type Ref, type Session } from '../xenapi/index.js';
+import { VBD, VDI, VM, XenApiError, type Ref, type Session } from '../xenapi/index.js';
 import { BACKUP_VDI_OTHER_CONFIG_KEY, MARKER_PATH, METADATA_DIR, SRMETA_FILE, backupDir, backupVdiUuid, bySrLinkTarget, isBackupDate, newestFirst, vmUuidOfEntry } from './layout.js';
 import { resolveSr, type SrInfo } from './backup-vdi.js';
 import { openExt3, type Ext3Volume } from './volume/ext3.js';
@@ -39,6 +39,8 @@ export interface CandidateVdi {
   virtualSize: number;
   /** The deterministic uuid of this SR: the only VDI trusted without asking. */
   trusted: boolean;
+  /** Its VBDs when it was listed (before any probe attached it). */
+  vbds: Ref[];
 }
 
 const SOURCE_NEXT_STEP = {
@@ -131,7 +133,34 @@ export interface ProbeResult {
 async function vdiCandidate(session: Session, ref: Ref, sr: SrInfo): Promise<CandidateVdi> {
   const rec = await VDI.getRecord(session, ref);
   const uuid = rec.uuid;
-  return { ref, uuid, nameLabel: rec.name_label, virtualSize: rec.virtual_size, trusted: uuid === backupVdiUuid(sr.uuid) };
+  return { ref, uuid, nameLabel: rec.name_label, virtualSize: rec.virtual_size, trusted: uuid === backupVdiUuid(sr.uuid), vbds: rec.VBDs };
+}
+
+/** A VM a disk is attached to (has a VBD in), plugged or not. */
+export interface AttachedVm {
+  uuid: string;
+  nameLabel: string;
+  controlDomain: boolean;
+}
+
+/**
+ * The VMs a candidate is attached to, from the VBDs it had when listed: a disk a guest
+ * uses is the guest's, whatever its filesystem holds (XSA-459), and the operator who must
+ * choose among look-alikes needs to see whose it is. A VBD deleted meanwhile is skipped.
+ */
+export async function attachedVms(session: Session, vdi: CandidateVdi): Promise<AttachedVm[]> {
+  const out: AttachedVm[] = [];
+  for (const vbd of vdi.vbds) {
+    try {
+      const rec = await VM.getRecord(session, (await VBD.getRecord(session, vbd)).VM);
+      if (out.some((v) => v.uuid === rec.uuid)) continue;
+      out.push({ uuid: rec.uuid, nameLabel: rec.name_label, controlDomain: rec.is_control_domain });
+    } catch (err) {
+      if (err instanceof XenApiError && err.code === 'HANDLE_INVALID') continue;
+      throw err;
+    }
+  }
+  return out.sort((a, b) => a.nameLabel.localeCompare(b.nameLabel) || a.uuid.localeCompare(b.uuid));
 }
 
 /** The candidates the stock restore would examine (xen-api scripts/xe-restore-metadata). */

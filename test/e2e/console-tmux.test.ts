@@ -101,10 +101,11 @@ beforeAll(async () => {
   const path = `${process.env['PATH'] ?? ''}:/usr/sbin:/sbin`;
   // NO_COLOR: the monochrome theme marks the highlighted row with ">", which a captured
   // screen (text only) can show. CI=true: Ink draws nothing but the last frame where it sees
-  // CI set, and the console must draw in a terminal wherever it runs (in CI too). The exit
-  // status is written where the test can read it.
+  // CI set, and the console must draw in a terminal wherever it runs (in CI too). LC_ALL: a
+  // UTF-8 terminal, whatever the machine's locale (the console draws ASCII boxes outside one).
+  // The exit status is written where the test can read it.
   const command =
-    `env PATH='${path}' CI=true NO_COLOR=1 XSDR_CACHE_DIR='${join(dir, 'cache')}' ` +
+    `env PATH='${path}' CI=true NO_COLOR=1 LC_ALL=C.UTF-8 XSDR_CACHE_DIR='${join(dir, 'cache')}' ` +
     `'${process.execPath}' '${cli}' --sim-state '${join(dir, 'state')}' 2>'${stderrFile}'; echo $? > '${exitFile}'`;
   tmux('new-session', '-d', '-s', SESSION, '-x', '100', '-y', '30', command);
 }, 90_000);

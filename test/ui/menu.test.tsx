@@ -136,10 +136,11 @@ describe('text helpers', () => {
   });
 
   it('picks the monochrome palette for NO_COLOR and TERM=dumb', () => {
-    expect(themeFromEnv({ NO_COLOR: '1' })).toBe(MONO_THEME);
-    expect(themeFromEnv({ TERM: 'dumb' })).toBe(MONO_THEME);
-    expect(themeFromEnv({ NO_COLOR: '' })).toBe(COLOUR_THEME);
-    expect(themeFromEnv({})).toBe(COLOUR_THEME);
+    const utf8 = { LANG: 'en_US.UTF-8' };
+    expect(themeFromEnv({ ...utf8, NO_COLOR: '1' })).toEqual(MONO_THEME);
+    expect(themeFromEnv({ ...utf8, TERM: 'dumb' })).toEqual(MONO_THEME);
+    expect(themeFromEnv({ ...utf8, NO_COLOR: '' })).toEqual(COLOUR_THEME);
+    expect(themeFromEnv(utf8)).toEqual(COLOUR_THEME);
   });
 });
 

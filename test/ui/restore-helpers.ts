@@ -45,9 +45,22 @@ export async function highlightRow(r: Rendered, ...starts: string[]): Promise<st
   throw new Error(`no row starting with ${starts.join(' or ')}`);
 }
 
-/** From the picker: choose the SR (its name, or its uuid when it has none) and wait for the backup list. */
+/** In an SR picker: moves the highlight down (wrapping) to the SR whose uuid the line under the list shows. */
+export async function highlightSr(r: Rendered, uuid: string): Promise<string> {
+  const shown = (f: string) => /UUID ([0-9a-f-]{36})/.exec(f)?.[1];
+  for (let i = 0; i < 20; i++) {
+    const f = await waitForFrame(r, (fr) => shown(fr) !== undefined);
+    const at = shown(f);
+    if (at === uuid) return f;
+    press(r, KEYS.down);
+    await waitForFrame(r, (fr) => shown(fr) !== undefined && shown(fr) !== at);
+  }
+  throw new Error(`no SR ${uuid} in the picker`);
+}
+
+/** From the picker: choose the SR (by its uuid) and wait for the backup list. */
 export async function chooseSrAndListBackups(r: Rendered, sr: { uuid: string; name: string }): Promise<string> {
-  await highlightRow(r, ...[sr.name, sr.uuid.slice(0, 20)].filter(Boolean));
+  await highlightSr(r, sr.uuid);
   press(r, KEYS.enter);
   const f = await waitForFrame(r, (fr) => paneTitle(fr) === 'Available Metadata Backups', 10_000);
   expect(f).toContain('Select Metadata Backup to Restore From');

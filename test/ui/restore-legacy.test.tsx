@@ -52,6 +52,10 @@ function noneAttached(): Promise<void> {
   return noneAttachedTo(p.sim);
 }
 
+/** Longer than a dialogue row, wide characters in it: shown whole, wrapped. */
+const PLANTED_LABEL = 'Metadata backup (restore from this one) 経理部のデータディスク do not remove';
+const GUEST_NAME = 'accounting 経理';
+
 /** Console → Restore → the SR → the legacy question. */
 async function toLegacyQuestion(first: boolean): Promise<string> {
   if (first) {
@@ -101,9 +105,9 @@ describe('a backup VDI made before deterministic uuids', () => {
     await noneAttached();
   });
 
-  it('with a look-alike disk planted by a guest: the operator chooses among the VDIs, warned; Left and Esc', async () => {
+  it('with a look-alike disk planted by a guest: the operator chooses among the VDIs, warned, seeing whose disk each is; Left and Esc', async () => {
     const planted = await p.session.call<Ref>('VDI.create', {
-      name_label: 'guest data',
+      name_label: PLANTED_LABEL,
       name_description: '',
       SR: sr.ref,
       virtual_size: String(64 * 1024 * 1024),
@@ -116,6 +120,25 @@ describe('a backup VDI made before deterministic uuids', () => {
       tags: [],
     });
     const plantedUuid = await p.session.call<string>('VDI.get_uuid', planted);
+    // The guest that planted it keeps it as one of its disks.
+    const guests = await p.session.call<Record<Ref, Record<string, unknown>>>('VM.get_all_records_where', 'field "is_control_domain" = "false" and field "is_a_template" = "false"');
+    const guestRef = Object.keys(guests)[0]!;
+    await p.session.call('VM.set_name_label', guestRef, GUEST_NAME);
+    await p.session.call<Ref>('VBD.create', {
+      VM: guestRef,
+      VDI: planted,
+      userdevice: 'autodetect',
+      bootable: false,
+      mode: 'RW',
+      type: 'Disk',
+      unpluggable: true,
+      empty: false,
+      other_config: {},
+      qos_algorithm_type: '',
+      qos_algorithm_params: {},
+      device: '',
+      currently_attached: false,
+    });
     const img = vdiImagePath(p.sim, plantedUuid);
     await makeExt3(img);
     const vol = await openImageForWrite(img);
@@ -129,8 +152,15 @@ describe('a backup VDI made before deterministic uuids', () => {
     expect(flat(f)).toContain(VDI_CHOOSER_WARNING);
     expect(f).toContain(backupVdi);
     expect(f).toContain(plantedUuid);
-    expect(f).toMatch(new RegExp(`${plantedUuid}\\s+guest data\\s+64 MiB`));
+    expect(f).toContain(`${plantedUuid}    64 MiB  attached: 1 VM`);
+    expect(f).toContain(`${backupVdi}    64 MiB  not attached`);
     expect(f).not.toContain("this SR's own backup VDI"); // neither is the SR's deterministic one
+    // The highlighted disk's whole name, wrapped (never cut), and whose disk it is.
+    f = await highlightRow(r!, plantedUuid);
+    expect(flat(f)).toContain(`Name: "${PLANTED_LABEL}"`);
+    expect(flat(f)).toContain(`Attached to VM "${GUEST_NAME}".`);
+    f = await highlightRow(r!, backupVdi);
+    expect(flat(f)).toContain('Not attached to any VM.');
 
     // The look-alike holds no backups: said so, and back to the choice.
     await highlightRow(r!, plantedUuid);

@@ -6,6 +6,7 @@ import { stackReducer, type Navigator, type ScreenEntry } from '../../components
 import { dateRow, methodRow, preflightLines, restoreFailureText, summaryFileName, summaryLines, summaryTitle, vdiRow } from '../../components/restore/texts.js';
 import { lastRunLine, scheduleSetMessage, schedulePrompt, srLine } from '../../components/schedule/texts.js';
 import { cancelledText } from '../../components/restore/RestoreRun.js';
+import { vdiDetails } from '../../components/restore/RestoreSearch.js';
 import { restoreSummaryText, type PreflightReport, type RestoreReport } from '../../src/dr/restore.js';
 import { restoreText } from '../../src/commands/restore.js';
 import type { ScheduleStatus } from '../../src/dr/schedule.js';
@@ -134,9 +135,23 @@ describe('preflight and lists', () => {
     const b = { date: '2025-06-02-08-30-00', vms: 9, vmsOnSr: 1, hasSrMeta: false };
     expect(dateRow(b)).toBe('2025-06-02-08-30-00  9 VMs, 1 on this SR, no SR/VDI names');
     expect(methodRow({ label: 'Only VMs on This SR', scope: 'sr' }, b)).toBe(`${'Only VMs on This SR'.padEnd(32)}1 VM`);
-    const row = vdiRow({ uuid: VDI.uuid, nameLabel: 'Pool Metadata Backup', virtualSize: 1024 ** 3, trusted: true });
-    expect(row).toBe(`${VDI.uuid}  Pool Metadata~  1.0 GiB`);
-    expect(row.length).toBeLessThanOrEqual(65);
+    const row = vdiRow({ uuid: VDI.uuid, nameLabel: 'Pool Metadata Backup', virtualSize: 1024 ** 3, trusted: true, attachedTo: [] });
+    expect(row).toBe(`${VDI.uuid}   1.0 GiB  not attached`);
+    const guests = [1, 2].map((i) => ({ uuid: `vm-${i}`, nameLabel: `guest ${i}`, controlDomain: false }));
+    const used = vdiRow({ uuid: VDI.uuid, nameLabel: 'x', virtualSize: 64 * 1024 ** 2, trusted: false, attachedTo: guests });
+    expect(used).toBe(`${VDI.uuid}    64 MiB  attached: 2 VMs`);
+    expect(used.length).toBeLessThanOrEqual(65);
+    // The chooser's details: whose disk it is; a guest's in the alert colour, the control
+    // domain's (a tool's VBD left behind) not; a VM without a name by its uuid.
+    const dom0 = { uuid: 'dom0-uuid', nameLabel: 'Control domain on host: h1', controlDomain: true };
+    expect(vdiDetails({ uuid: VDI.uuid, nameLabel: '', virtualSize: 1, trusted: false, attachedTo: [dom0] })).toEqual([
+      'Name: (no name)',
+      { text: 'Attached to the control domain "Control domain on host: h1".', alert: false },
+    ]);
+    expect(vdiDetails({ uuid: VDI.uuid, nameLabel: 'n', virtualSize: 1, trusted: false, attachedTo: [...guests, { ...dom0, nameLabel: '' }] })[1]).toEqual({
+      text: 'Attached to VM "guest 1", VM "guest 2", the control domain dom0-uuid.',
+      alert: true,
+    });
     expect(restoreFailureText({ kind: 'expected', code: 'NO_METADATA', meaning: 'Metadata backups not found on this VDI.', nextStep: 'Back up first.' })).toBe(
       'Metadata Restore failed: NO_METADATA: Metadata backups not found on this VDI.\n\nBack up first.',
     );

@@ -18,7 +18,7 @@ import { LISTING_BANNER, PREFLIGHT_BANNER, RESTORE_MENU_TITLE, RESTORING_BANNER,
 import { controlDomainAttachments, startTestPool, type TestPool } from '../helpers/pool.js';
 import { backupVdiUuid } from '../../src/dr/layout.js';
 import { KEYS, flat, highlighted, paneTitle, press, renderConsole, waitForFrame, waitForText, type Rendered } from './helpers.js';
-import { atBurMenu, chooseSrAndListBackups, highlightRow, noneAttached as noneAttachedTo, openRestorePicker, readAllPages, statusPane } from './restore-helpers.js';
+import { atBurMenu, chooseSrAndListBackups, highlightRow, highlightSr, noneAttached as noneAttachedTo, openRestorePicker, readAllPages, statusPane } from './restore-helpers.js';
 import type { Ref } from '../../src/xenapi/index.js';
 
 let prod: TestPool;
@@ -137,9 +137,11 @@ describe('restore at the DR site', () => {
     // Slow attaches, so the search and listing banners stay up long enough to be seen.
     dr.sim.faults.add({ method: 'VBD.plug', latencyMs: 250, times: 2 });
     r = await startAtPicker();
-    await highlightRow(r, sr.uuid.slice(0, 20));
+    // The SR introduced at the DR site has no name yet: "(no name)", its uuid shown whole below.
+    let f = await highlightSr(r, sr.uuid);
+    expect(highlighted(f)).toMatch(/^\(no name\)\s+nfs\b/);
     press(r, KEYS.enter);
-    let f = await waitForText(r, 'Searching for backup VDI...', 'Ctrl-C to abort');
+    f = await waitForText(r, 'Searching for backup VDI...', 'Ctrl-C to abort');
     expect(flat(f)).toContain(flat(SEARCH_BANNER));
     f = await waitForText(r, LISTING_BANNER);
     f = await waitForFrame(r, (fr) => paneTitle(fr) === 'Available Metadata Backups');

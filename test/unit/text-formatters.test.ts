@@ -282,7 +282,7 @@ describe('console texts', () => {
     expectSafe(scheduleSetMessage(setReport), 'scheduleSetMessage');
     const sr: SrChoice = { ref: V, uuid: V, nameLabel: V, type: V, contentType: 'user', shared: true, physicalSize: 1, physicalUtilisation: 0, isDefault: true, backup: { kind: 'none' } };
     // Rows are cut to their columns: only the start of the escaped name fits.
-    for (const row of [srRow(sr), vdiRow({ uuid: V, nameLabel: V, virtualSize: 1, trusted: false }), dateRow({ date: V, vms: 1, vmsOnSr: 1, hasSrMeta: true })]) {
+    for (const row of [srRow(sr), vdiRow({ uuid: V, nameLabel: V, virtualSize: 1, trusted: false, attachedTo: [] }), dateRow({ date: V, vms: 1, vmsOnSr: 1, hasSrMeta: true })]) {
       expectSafe(row, 'row', false);
       expect(row).toContain('\\u001b[2J');
     }

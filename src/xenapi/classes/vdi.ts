@@ -2,7 +2,7 @@
 import type { CallOptions } from '../rpc.js';
 import type { Session } from '../session.js';
 import type { Ref } from '../values.js';
-import { bool, classReader, enumeration, int, readRef, readValue, ref, string, stringMap, type RecordOf } from './fields.js';
+import { bool, classReader, enumeration, int, readRef, readValue, ref, string, stringMap, stringSet, type RecordOf } from './fields.js';
 
 const FIELDS = {
   uuid: string,
@@ -16,6 +16,7 @@ const FIELDS = {
   is_a_snapshot: bool,
   other_config: stringMap,
   location: string,
+  VBDs: stringSet,
 };
 export type VdiRecord = RecordOf<typeof FIELDS>;
 
