@@ -17,7 +17,7 @@ import { resolveSr, type SrInfo } from './backup-vdi.js';
 import { openExt3, type Ext3Volume } from './volume/ext3.js';
 import { openVdiWorkspace, type AccessMode, type VdiWorkspace } from './volume/workspace.js';
 import { readFileBytes, pathExists } from './volume/files.js';
-import { LayoutError, SeenInodes, isRealFile, listRealDirectory, lstatOrNull, namesOrNone } from './backup-tree.js';
+import { LayoutError, SeenInodes, isRealFile, listRealDirectory, lstatOrNull } from './backup-tree.js';
 import { VMMETA_MAX_BYTES } from './vmmeta.js';
 import { SRMETA_MAX_BYTES } from './srmeta.js';
 import { readMasterClock } from './master-clock.js';
@@ -187,12 +187,21 @@ export async function probeBackupVdis(session: Session, srUuid: string | undefin
   return { sr, found, examined: candidates.length };
 }
 
+/**
+ * A backup as listed. Exports are counted by the rule a restore reads them by (entries()):
+ * the same numbers the preflight and the summary give as their total of exports; whether an
+ * export holds a VM or a template is only known once it is read.
+ */
 export interface BackupSummary {
   date: string;
-  /** .vmmeta files in all/ */
+  /** Exports (VMs and templates) a restore of all VM metadata would read, from all/. */
   vms: number;
-  /** .vmmeta entries in by-sr/<this SR>/ */
+  /** Exports a restore of only the VMs on this SR would read, from by-sr/<this SR>/. */
   vmsOnSr: number;
+  /** Entries of all/ that are no export and would be skipped. */
+  skipped: number;
+  /** Entries of by-sr/<this SR>/ that would be skipped (e.g. a link to a failed export). */
+  skippedOnSr: number;
   hasSrMeta: boolean;
 }
 
@@ -347,15 +356,27 @@ export class BackupSource {
 
   async summaries(): Promise<BackupSummary[]> {
     const out: BackupSummary[] = [];
-    const fs = this.vol.fs;
     for (const date of await this.listDates()) {
       const dir = backupDir(date);
-      const bySr = (await lstatOrNull(fs, `${dir}/by-sr`))?.isDirectory() ? await namesOrNone(fs, `${dir}/by-sr/${this.sr.uuid}`) : [];
+      // The restore's own rule, so that list, preflight and summary give the same numbers;
+      // a folder not in the stock shape lists as empty, as a restore of it reads nothing.
+      const scan = (scope: RestoreScope) =>
+        this.scan(dir, scope).then(
+          (r) => r ?? { entries: [], problems: [] },
+          (err: unknown) => {
+            if (err instanceof BackupSourceError) return { entries: [], problems: [] };
+            throw err;
+          },
+        );
+      const all = await scan('all');
+      const onSr = await scan('sr');
       out.push({
         date,
-        vms: (await namesOrNone(fs, `${dir}/all`)).filter((n) => vmUuidOfEntry(n)).length,
-        vmsOnSr: bySr.filter((n) => vmUuidOfEntry(n)).length,
-        hasSrMeta: await isRealFile(fs, `${dir}/${SRMETA_FILE}`),
+        vms: all.entries.length,
+        vmsOnSr: onSr.entries.length,
+        skipped: all.problems.length,
+        skippedOnSr: onSr.problems.length,
+        hasSrMeta: await isRealFile(this.vol.fs, `${dir}/${SRMETA_FILE}`),
       });
     }
     return out;
@@ -378,7 +399,15 @@ export class BackupSource {
    * stock-shaped are returned as problems and never read.
    */
   async entries(date: string, scope: RestoreScope): Promise<{ entries: BackupEntry[]; problems: EntryProblem[] }> {
-    const dir = backupDir(await this.resolveDate(date));
+    const found = await this.scan(backupDir(await this.resolveDate(date)), scope);
+    if (!found) {
+      throw new BackupSourceError('NO_ENTRIES', scope === 'all' ? 'No VM metadata exports were found in this backup.' : 'No VM metadata exports were found for the selected SR.');
+    }
+    return found;
+  }
+
+  /** entries() of a backup folder; null when the scope's folder is not there. */
+  private async scan(dir: string, scope: RestoreScope): Promise<{ entries: BackupEntry[]; problems: EntryProblem[] } | null> {
     const fs = this.vol.fs;
     const folder = scope === 'all' ? `${dir}/all` : `${dir}/by-sr/${this.sr.uuid}`;
     let names: string[] | null;
@@ -391,9 +420,7 @@ export class BackupSource {
       if (err instanceof LayoutError) throw new BackupSourceError('NOT_A_BACKUP', err.message);
       throw err;
     }
-    if (!names) {
-      throw new BackupSourceError('NO_ENTRIES', scope === 'all' ? 'No VM metadata exports were found in this backup.' : 'No VM metadata exports were found for the selected SR.');
-    }
+    if (!names) return null;
     const entries: BackupEntry[] = [];
     const problems: EntryProblem[] = [];
     const inodes = new SeenInodes();
