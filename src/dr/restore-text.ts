@@ -161,6 +161,14 @@ function itemDetail(it: PreflightGroupItem): string {
   return '';
 }
 
+/** "12 SR/VDI names to set (5 already so, 3 not in this pool)". */
+function namesToSetText(p: PreflightReport): string {
+  const unchanged = p.names.filter((n) => n.unchanged && !n.error).length;
+  const absent = p.names.filter((n) => n.error).length;
+  const notes = [...(unchanged ? [`${unchanged} already so`] : []), ...(absent ? [`${absent} not in this pool`] : [])];
+  return `${plural(p.counts.namesToSet, 'SR/VDI name')} to set${notes.length ? ` (${notes.join(', ')})` : ''}.`;
+}
+
 export interface GroupLinesOptions {
   /** Names shown per group (Infinity: all). */
   namesPerGroup: number;
@@ -178,7 +186,7 @@ export function preflightGroupLines(p: PreflightReport, opts: GroupLinesOptions)
   const lines: ReportLine[] = [
     `${plural(c.exports, 'VM export')}: ${plural(c.vms, 'VM')} and ${plural(c.templates, 'template')} to import (halted, keeping their uuids)${others.length ? `; ${others.join('; ')}` : ''}.`,
     "The restored VMs will be halted: XAPI's metadata import creates them halted. Start them once their disks and networks are checked.",
-    `${plural(c.namesToSet, 'SR/VDI name')} to set${p.names.length > c.namesToSet ? ` (${p.names.length - c.namesToSet} already so)` : ''}.`,
+    namesToSetText(p),
   ];
   const expected = new Map<string, number>();
   for (const v of p.vms) if (v.expectedError && !v.error) expected.set(v.expectedError, (expected.get(v.expectedError) ?? 0) + 1);

@@ -181,7 +181,8 @@ export interface PreflightReport {
   force: boolean;
   vms: PreflightVm[];
   skipped: EntryProblem[];
-  names: Array<Omit<NameChange, 'applied' | 'error'>>;
+  /** Each with `unchanged` when this pool has the names already, `error` when it has no such object. */
+  names: Array<Omit<NameChange, 'applied'>>;
   /** Stale VBDs of the backup VDI released before it was read. */
   cleaned: CleanedVbd[];
   counts: PreflightCounts;
@@ -355,9 +356,11 @@ export async function preflightRestore(session: Session, opts: RestoreOptions = 
       });
     }
     const srmeta = await restoreStep('list', () => src.readSrMeta(date));
-    const names = (srmeta ? flatNames(namesInScope(parseSrMeta(srmeta).srs, scope, src.sr.uuid)) : []).map((n) => {
+    // As applyNames will find them: already so, to set, or not in this pool.
+    const names: PreflightReport['names'] = (srmeta ? flatNames(namesInScope(parseSrMeta(srmeta).srs, scope, src.sr.uuid)) : []).map((n) => {
       const now = pool.namesNow.get(`${n.kind}/${n.uuid}`);
-      return now && now.nameLabel === n.nameLabel && now.nameDescription === n.nameDescription ? { ...n, unchanged: true } : n;
+      if (!now) return { ...n, error: noSuchObject(n) };
+      return now.nameLabel === n.nameLabel && now.nameDescription === n.nameDescription ? { ...n, unchanged: true } : n;
     });
     // Unreadable and refused exports are never sent: only the others are counted for what they hold.
     const sent = vms.filter((v) => !v.error);
@@ -377,7 +380,7 @@ export async function preflightRestore(session: Session, opts: RestoreOptions = 
         missingDisks: sent.filter((v) => v.missingDisks.length > 0).length,
         newNetworks: sent.filter((v) => v.newNetworks.length > 0).length,
         expectedErrors: sent.filter((v) => v.expectedError).length,
-        namesToSet: names.filter((n) => !n.unchanged).length,
+        namesToSet: names.filter((n) => nameOutcome(n) === 'set').length,
       },
     };
   });
@@ -484,6 +487,10 @@ async function importOne(
   }
 }
 
+function noSuchObject(n: { kind: 'SR' | 'VDI'; uuid: string }): string {
+  return `no ${n.kind} ${neutralise(n.uuid)} in this pool`;
+}
+
 type NameRecords = Map<string, { ref: Ref; nameLabel: string; nameDescription: string }>;
 
 /** uuid → ref and current names of every SR or VDI (one bulk read, three fields each). */
@@ -518,7 +525,7 @@ async function applyNames(session: Session, srs: SrNames[], dryRun: boolean, con
     async (change) => {
       const now = (change.kind === 'SR' ? srNow : vdiNow).get(change.uuid);
       if (!now) {
-        change.error = `no ${change.kind} ${neutralise(change.uuid)} in this pool`;
+        change.error = noSuchObject(change);
         return;
       }
       if (now.nameLabel === change.nameLabel && now.nameDescription === change.nameDescription) {
