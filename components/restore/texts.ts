@@ -147,10 +147,9 @@ export function summaryTitle(r: RestoreReport): string {
   return restoreOutcomeTitle(r);
 }
 
-/** "SR and VDI names: 3 set, 5 already so, 1 not set": only real changes count as set. */
+/** "SR and VDI names set (3 of 9):": only real changes count as set. */
 export function namesCountText(r: RestoreReport): string {
-  const c = r.counts;
-  return `SR and VDI names ${r.dryRun ? 'that would be set' : 'set'} (${c.namesSet} of ${r.names.length}; ${c.namesUnchanged} already so, ${c.namesFailed} not set):`;
+  return `SR and VDI names ${r.dryRun ? 'that would be set' : 'set'} (${r.counts.namesSet} of ${r.names.length}):`;
 }
 
 /**
@@ -203,6 +202,8 @@ export function summaryLines(r: RestoreReport, p: PreflightReport | null, finish
   }
   lines.push('', { text: namesCountText(r), bold: true });
   if (!r.names.length) lines.push('  none (the backup has no SR/VDI names for this scope)');
+  const { namesUnchanged, namesFailed } = r.counts;
+  if (namesUnchanged || namesFailed) lines.push(`  ${namesUnchanged} already so (nothing sent), ${namesFailed} not set.`);
   // Only the names that changed (or failed): those already so are counted above.
   for (const n of r.names) {
     const outcome = nameOutcome(n);

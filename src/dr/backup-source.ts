@@ -29,6 +29,8 @@ import { ExpectedFailure } from '../failure/index.js';
 
 export type RestoreScope = 'sr' | 'all';
 
+type Stats = NonNullable<Awaited<ReturnType<typeof lstatOrNull>>>;
+
 /** How much of a disk a remote probe fetches (the first ext3 block group is 128 MiB). */
 export const PROBE_PREFIX_BYTES = 128 * 1024 * 1024;
 
@@ -360,8 +362,10 @@ export class BackupSource {
       const dir = backupDir(date);
       // The restore's own rule, so that list, preflight and summary give the same numbers;
       // a folder not in the stock shape lists as empty, as a restore of it reads nothing.
+      // The exports by-sr/ links to were looked at when all/ was: each is looked up once.
+      const seen = new Map<string, Stats | null>();
       const scan = (scope: RestoreScope) =>
-        this.scan(dir, scope).then(
+        this.scan(dir, scope, seen).then(
           (r) => r ?? { entries: [], problems: [] },
           (err: unknown) => {
             if (err instanceof BackupSourceError) return { entries: [], problems: [] };
@@ -406,9 +410,16 @@ export class BackupSource {
     return found;
   }
 
-  /** entries() of a backup folder; null when the scope's folder is not there. */
-  private async scan(dir: string, scope: RestoreScope): Promise<{ entries: BackupEntry[]; problems: EntryProblem[] } | null> {
+  /**
+   * entries() of a backup folder; null when the scope's folder is not there. `seen` keeps
+   * what was looked up by path, for a second scan of the same backup.
+   */
+  private async scan(dir: string, scope: RestoreScope, seen = new Map<string, Stats | null>()): Promise<{ entries: BackupEntry[]; problems: EntryProblem[] } | null> {
     const fs = this.vol.fs;
+    const lstatOnce = async (path: string): Promise<Stats | null> => {
+      if (!seen.has(path)) seen.set(path, await lstatOrNull(fs, path));
+      return seen.get(path)!;
+    };
     const folder = scope === 'all' ? `${dir}/all` : `${dir}/by-sr/${this.sr.uuid}`;
     let names: string[] | null;
     try {
@@ -435,7 +446,8 @@ export class BackupSource {
         problems.push({ name, reason: 'not a <vm-uuid>.vmmeta name; ignored' });
         continue;
       }
-      const st = await fs.lstat(`${folder}/${name}`);
+      // Listed a moment ago: a name that is gone now fails as lstat fails.
+      const st = (await lstatOnce(`${folder}/${name}`)) ?? (await fs.lstat(`${folder}/${name}`));
       if (scope === 'all') {
         if (!st.isFile()) {
           problems.push({ name, reason: 'not a regular file; ignored' });
@@ -452,9 +464,9 @@ export class BackupSource {
           continue;
         }
         // The link resolves through all/: it must be a real folder as well.
-        const allDir = await lstatOrNull(fs, `${dir}/all`);
+        const allDir = await lstatOnce(`${dir}/all`);
         const real = `${dir}/all/${name}`;
-        const rst = allDir?.isDirectory() ? await lstatOrNull(fs, real) : null;
+        const rst = allDir?.isDirectory() ? await lstatOnce(real) : null;
         if (!rst?.isFile()) {
           problems.push({ name, reason: allDir && !allDir.isDirectory() ? 'it links through all/, which is not a real folder; ignored' : 'the export it links to is missing (its backup failed)' });
           continue;

@@ -132,14 +132,18 @@ function groupHeading(g: PreflightGroup, force: boolean): { title: string; advic
     }
     case 'clash-running':
       return {
-        title: `A VM with this uuid is already here and not halted (${plural(n, 'VM')})`,
-        advice: force ? 'A forced restore leaves them as they are: they are not imported.' : 'Their imports fail (VM_BAD_POWER_STATE); a forced restore leaves them as they are.',
+        title: `Already here and not halted (${plural(n, 'VM')})`,
+        advice: force
+          ? 'For each, a VM with this uuid is already here and not halted: a forced restore leaves it as it is, not imported.'
+          : 'For each, a VM with this uuid is already here and not halted: its import fails (VM_BAD_POWER_STATE); a forced restore leaves it as it is.',
         alert: !force,
       };
     case 'clash-halted':
       return {
-        title: `A VM with this uuid is already here, halted (${plural(n, 'VM')})`,
-        advice: force ? 'A forced restore replaces them.' : 'Each is replaced only if the backup is newer (else VM_TO_IMPORT_IS_NOT_NEWER_VERSION); a forced restore replaces them.',
+        title: `Already here, halted (${plural(n, 'VM')})`,
+        advice: force
+          ? 'For each, a VM with this uuid is already here, halted: a forced restore replaces it.'
+          : "For each, a VM with this uuid is already here, halted: it is replaced only if the backup is newer (else VM_TO_IMPORT_IS_NOT_NEWER_VERSION); a forced restore replaces it.",
         alert: !force,
       };
     case 'new-network':

@@ -84,7 +84,7 @@ describe('restore summary', () => {
     expect(t).toContain(`Errors (2):\n  db-01${' '.repeat(24)}${VM(2)}\n    VDI_CONTENT_ID_MISSING: A disk was not found.`);
     expect(t.match(/Rescan the SR\./g)).toHaveLength(1);
     expect(t).toContain('Skipped entries (1):\n  evil.vmmeta: not a <vm-uuid>.vmmeta name; ignored');
-    expect(t).toContain(`SR and VDI names set (1 of 2; 0 already so, 1 not set):\n  SR  ${SR.uuid}  "NFS storage"\n  VDI ${VM(9)}  "gone": not set, no VDI ${VM(9)} in this pool`);
+    expect(t).toContain(`SR and VDI names set (1 of 2):\n  0 already so (nothing sent), 1 not set.\n  SR  ${SR.uuid}  "NFS storage"\n  VDI ${VM(9)}  "gone": not set, no VDI ${VM(9)} in this pool`);
     // Network warnings only for VMs that were restored.
     expect(t).toContain(`web-01 (${VM(1)}) is on new internal network(s) for "Production LAN"`);
     expect(t).not.toContain('"Backend"');
@@ -127,7 +127,7 @@ describe('restore summary', () => {
     ];
     const r = report({ names, counts: { ...report().counts, namesSet: 1, namesUnchanged: 1, namesFailed: 1 } });
     const t = text(summaryLines(r, null, new Date(2025, 5, 2)));
-    expect(t).toContain(`SR and VDI names set (1 of 3; 1 already so, 1 not set):\n  SR  ${SR.uuid}  "NFS storage"\n  VDI ${VM(9)}  "gone": not set`);
+    expect(t).toContain(`SR and VDI names set (1 of 3):\n  1 already so (nothing sent), 1 not set.\n  SR  ${SR.uuid}  "NFS storage"\n  VDI ${VM(9)}  "gone": not set`);
     expect(t).not.toContain('"same"');
     const cli = restoreText(r);
     expect(cli).toContain('SR/VDI names: 1 set, 1 already so, 1 not set.');
@@ -175,7 +175,7 @@ describe('preflight and lists', () => {
     expect(t).toContain(`Unreadable exports, never sent to XAPI (1)\n  Check where the backup came from, or restore from an older backup.\n  ${VM(4)}.vmmeta: the first entry is not ova.xml`);
     expect(t).toContain(`Disks on SR "Replicated NFS" (${VM(8)}), which is not in this pool (1 VM)\n  The SR is not attached here (e.g. the replicated SR): attach it at this site`);
     expect(t).toContain(`  ${VM(2)}  db-01: db-01 disk 0`);
-    expect(t).toContain(`A VM with this uuid is already here, halted (1 VM)`);
+    expect(t).toContain(`Already here, halted (1 VM)\n  For each, a VM with this uuid is already here, halted: it is replaced only if the backup is newer`);
     expect(t).toContain(`Network "Production LAN" is not in this pool (1 VM)`);
     expect(t.split('\n').at(-1)).toBe('Press <F8> to restore now, or <Esc> to cancel.');
   });
@@ -233,7 +233,7 @@ describe('preflight and lists', () => {
     const t = plainText(preflightLines(p, VDI));
     expect(t).toContain('from backup 2025-06-02-08-30-00 (forced)');
     expect(t).toContain('A forced restore imports these VMs without the disks');
-    expect(t).toContain('A forced restore replaces them.');
+    expect(t).toContain('a forced restore replaces it.');
   });
 
   it('formats backup, method and VDI rows to fit the dialogue', () => {
