@@ -115,7 +115,6 @@ export interface PreflightLinesOptions {
  * names per group; `full` gives the saved text, with every name.
  */
 export function preflightLines(p: PreflightReport, vdi: { uuid: string; trusted: boolean }, opts: PreflightLinesOptions = {}): TextLine[] {
-  const c = p.counts;
   const lines: TextLine[] = [
     { text: `Restore ${scopeText(p.scope)} from backup ${neutralise(p.date)}${p.force ? ' (forced)' : ''}`, bold: true },
     `SR "${neutralise(p.sr.name || p.sr.uuid)}" (${neutralise(p.sr.uuid)})`,
@@ -123,17 +122,7 @@ export function preflightLines(p: PreflightReport, vdi: { uuid: string; trusted:
     ...p.cleaned.map(cleanedText),
     '',
   ];
-  const warn: string[] = [];
-  if (c.expectedErrors) warn.push(`${c.expectedErrors} expected to fail`);
-  if (c.clashes) warn.push(`${c.clashes} already in this pool`);
-  if (c.missingDisks) warn.push(`${c.missingDisks} with disks not found here`);
-  if (c.newNetworks) warn.push(`${c.newNetworks} on networks not found here`);
-  if (c.unreadable) warn.push(`${c.unreadable} unreadable`);
-  const groupLines = preflightGroupLines(p, { namesPerGroup: opts.full ? Infinity : PREFLIGHT_NAMES_SHOWN, moreHint: 'all in the saved preflight' });
-  // The counts line first, then "Of these" right under it, then the rest.
-  lines.push(groupLines[0]!);
-  if (warn.length) lines.push({ text: `Of these: ${warn.join(', ')}.`, alert: c.expectedErrors + c.unreadable > 0 });
-  lines.push(...groupLines.slice(1));
+  lines.push(...preflightGroupLines(p, { namesPerGroup: opts.full ? Infinity : PREFLIGHT_NAMES_SHOWN, moreHint: 'all in the saved preflight' }));
   if (!opts.full) lines.push('', { text: 'Press <F8> to restore now, or <Esc> to cancel.', bold: true });
   return lines;
 }

@@ -189,9 +189,18 @@ export function preflightGroupLines(p: PreflightReport, opts: GroupLinesOptions)
   const others = [...(c.unreadable ? [`${c.unreadable} unreadable (never sent)`] : []), ...(c.skipped ? [`${plural(c.skipped, 'other entry', 'other entries')} skipped`] : [])];
   const lines: ReportLine[] = [
     `${plural(c.exports, 'VM export')}: ${plural(c.vms, 'VM')} and ${plural(c.templates, 'template')} to import (halted, keeping their uuids)${others.length ? `; ${others.join('; ')}` : ''}.`,
+  ];
+  const warn: string[] = [];
+  if (c.expectedErrors) warn.push(`${c.expectedErrors} expected to fail`);
+  if (c.clashes) warn.push(`${c.clashes} already in this pool`);
+  if (c.missingDisks) warn.push(`${c.missingDisks} with disks not found here`);
+  if (c.newNetworks) warn.push(`${c.newNetworks} on networks not found here`);
+  if (c.unreadable) warn.push(`${c.unreadable} unreadable`);
+  if (warn.length) lines.push({ text: `Of these: ${warn.join(', ')}.`, alert: c.expectedErrors + c.unreadable > 0 });
+  lines.push(
     "The restored VMs will be halted: XAPI's metadata import creates them halted. Start them once their disks and networks are checked.",
     namesToSetText(p),
-  ];
+  );
   const expected = new Map<string, number>();
   for (const v of p.vms) if (v.expectedError && !v.error) expected.set(v.expectedError, (expected.get(v.expectedError) ?? 0) + 1);
   if (expected.size) {

@@ -219,6 +219,7 @@ describe('preflight and lists', () => {
     const cli = preflightText(p);
     expect(cli).toContain('30 VM exports: 30 VMs and 0 templates to import (halted, keeping their uuids).');
     expect(cli).toContain("The restored VMs will be halted: XAPI's metadata import creates them halted.");
+    expect(cli).toContain('Of these: 30 expected to fail, 30 with disks not found here.');
     expect(cli).toContain('  ... and 20 more (--json lists all)');
     const groups = preflightGroups(p);
     expect(groups.map((g) => [g.kind, g.sr?.uuid, g.sr?.inPool, g.items.length])).toEqual([
