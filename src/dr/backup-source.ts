@@ -17,7 +17,7 @@ import { resolveSr, type SrInfo } from './backup-vdi.js';
 import { openExt3, type Ext3Volume } from './volume/ext3.js';
 import { openVdiWorkspace, type AccessMode, type VdiWorkspace } from './volume/workspace.js';
 import { readFileBytes, pathExists } from './volume/files.js';
-import { LayoutError, SeenInodes, isRealFile, listRealDirectory, lstatOrNull } from './backup-tree.js';
+import { LayoutError, SeenInodes, isRealFile, listRealDirectory, lstatOrNull, namesOrNone } from './backup-tree.js';
 import { VMMETA_MAX_BYTES } from './vmmeta.js';
 import { SRMETA_MAX_BYTES } from './srmeta.js';
 import { readMasterClock } from './master-clock.js';
@@ -28,8 +28,6 @@ import { neutralise, quote } from '../safe-text.js';
 import { ExpectedFailure } from '../failure/index.js';
 
 export type RestoreScope = 'sr' | 'all';
-
-type Stats = NonNullable<Awaited<ReturnType<typeof lstatOrNull>>>;
 
 /** How much of a disk a remote probe fetches (the first ext3 block group is 128 MiB). */
 export const PROBE_PREFIX_BYTES = 128 * 1024 * 1024;
@@ -190,9 +188,10 @@ export async function probeBackupVdis(session: Session, srUuid: string | undefin
 }
 
 /**
- * A backup as listed. Exports are counted by the rule a restore reads them by (entries()):
- * the same numbers the preflight and the summary give as their total of exports; whether an
- * export holds a VM or a template is only known once it is read.
+ * A backup as listed. Exports are counted by entries()'s rules that names decide, so for
+ * any backup a backup program wrote (failed exports included) these are the totals of
+ * exports the preflight and the summary give; whether an export holds a VM or a template
+ * is only known once it is read.
  */
 export interface BackupSummary {
   date: string;
@@ -358,29 +357,25 @@ export class BackupSource {
 
   async summaries(): Promise<BackupSummary[]> {
     const out: BackupSummary[] = [];
+    const fs = this.vol.fs;
     for (const date of await this.listDates()) {
       const dir = backupDir(date);
-      // The restore's own rule, so that list, preflight and summary give the same numbers;
-      // a folder not in the stock shape lists as empty, as a restore of it reads nothing.
-      // The exports by-sr/ links to were looked at when all/ was: each is looked up once.
-      const seen = new Map<string, Stats | null>();
-      const scan = (scope: RestoreScope) =>
-        this.scan(dir, scope, seen).then(
-          (r) => r ?? { entries: [], problems: [] },
-          (err: unknown) => {
-            if (err instanceof BackupSourceError) return { entries: [], problems: [] };
-            throw err;
-          },
-        );
-      const all = await scan('all');
-      const onSr = await scan('sr');
+      // entries()'s rules that names alone decide: a name not <vm-uuid>.vmmeta is skipped, and
+      // a by-sr link is counted only when all/ has its export (a failed export leaves none).
+      // What takes a look at each file (not a regular file, a second name for one file, a link
+      // out of the backup) only a crafted image has: the preflight finds and skips it.
+      // Names only: a list of many backups of thousands of VMs stays a directory read each.
+      const all = await namesOrNone(fs, `${dir}/all`);
+      const exports = new Set(all.filter((n) => vmUuidOfEntry(n)));
+      const bySr = (await lstatOrNull(fs, `${dir}/by-sr`))?.isDirectory() ? await namesOrNone(fs, `${dir}/by-sr/${this.sr.uuid}`) : [];
+      const onSr = bySr.filter((n) => vmUuidOfEntry(n) && exports.has(n)).length;
       out.push({
         date,
-        vms: all.entries.length,
-        vmsOnSr: onSr.entries.length,
-        skipped: all.problems.length,
-        skippedOnSr: onSr.problems.length,
-        hasSrMeta: await isRealFile(this.vol.fs, `${dir}/${SRMETA_FILE}`),
+        vms: exports.size,
+        vmsOnSr: onSr,
+        skipped: all.length - exports.size,
+        skippedOnSr: bySr.length - onSr,
+        hasSrMeta: await isRealFile(fs, `${dir}/${SRMETA_FILE}`),
       });
     }
     return out;
@@ -403,23 +398,8 @@ export class BackupSource {
    * stock-shaped are returned as problems and never read.
    */
   async entries(date: string, scope: RestoreScope): Promise<{ entries: BackupEntry[]; problems: EntryProblem[] }> {
-    const found = await this.scan(backupDir(await this.resolveDate(date)), scope);
-    if (!found) {
-      throw new BackupSourceError('NO_ENTRIES', scope === 'all' ? 'No VM metadata exports were found in this backup.' : 'No VM metadata exports were found for the selected SR.');
-    }
-    return found;
-  }
-
-  /**
-   * entries() of a backup folder; null when the scope's folder is not there. `seen` keeps
-   * what was looked up by path, for a second scan of the same backup.
-   */
-  private async scan(dir: string, scope: RestoreScope, seen = new Map<string, Stats | null>()): Promise<{ entries: BackupEntry[]; problems: EntryProblem[] } | null> {
+    const dir = backupDir(await this.resolveDate(date));
     const fs = this.vol.fs;
-    const lstatOnce = async (path: string): Promise<Stats | null> => {
-      if (!seen.has(path)) seen.set(path, await lstatOrNull(fs, path));
-      return seen.get(path)!;
-    };
     const folder = scope === 'all' ? `${dir}/all` : `${dir}/by-sr/${this.sr.uuid}`;
     let names: string[] | null;
     try {
@@ -431,7 +411,9 @@ export class BackupSource {
       if (err instanceof LayoutError) throw new BackupSourceError('NOT_A_BACKUP', err.message);
       throw err;
     }
-    if (!names) return null;
+    if (!names) {
+      throw new BackupSourceError('NO_ENTRIES', scope === 'all' ? 'No VM metadata exports were found in this backup.' : 'No VM metadata exports were found for the selected SR.');
+    }
     const entries: BackupEntry[] = [];
     const problems: EntryProblem[] = [];
     const inodes = new SeenInodes();
@@ -446,8 +428,7 @@ export class BackupSource {
         problems.push({ name, reason: 'not a <vm-uuid>.vmmeta name; ignored' });
         continue;
       }
-      // Listed a moment ago: a name that is gone now fails as lstat fails.
-      const st = (await lstatOnce(`${folder}/${name}`)) ?? (await fs.lstat(`${folder}/${name}`));
+      const st = await fs.lstat(`${folder}/${name}`);
       if (scope === 'all') {
         if (!st.isFile()) {
           problems.push({ name, reason: 'not a regular file; ignored' });
@@ -464,9 +445,9 @@ export class BackupSource {
           continue;
         }
         // The link resolves through all/: it must be a real folder as well.
-        const allDir = await lstatOnce(`${dir}/all`);
+        const allDir = await lstatOrNull(fs, `${dir}/all`);
         const real = `${dir}/all/${name}`;
-        const rst = allDir?.isDirectory() ? await lstatOnce(real) : null;
+        const rst = allDir?.isDirectory() ? await lstatOrNull(fs, real) : null;
         if (!rst?.isFile()) {
           problems.push({ name, reason: allDir && !allDir.isDirectory() ? 'it links through all/, which is not a real folder; ignored' : 'the export it links to is missing (its backup failed)' });
           continue;
