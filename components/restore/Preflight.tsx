@@ -15,9 +15,8 @@ import type { ConsoleKey } from '../keys/decode.js';
 import { useNavigator } from '../navigation.js';
 import type { SrChoice } from '../services.js';
 import type { PreflightReport } from '../../src/dr/restore.js';
-import { formatBackupDate } from '../../src/dr/layout.js';
 import { forceWouldHelp } from './restore-machine.js';
-import { PREFLIGHT_BANNER, preflightLines } from './texts.js';
+import { PREFLIGHT_BANNER, preflightFileName, preflightLines } from './texts.js';
 import { neutralise } from '../../src/safe-text.js';
 
 export const SAVE_PREFLIGHT_TITLE = 'Save Restore Preflight';
@@ -31,11 +30,6 @@ export function confirmTitle(date: string): string {
 
 export function forceTitle(date: string): string {
   return `Forced Restore from ${neutralise(date)}`;
-}
-
-/** Default file name for a saved preflight: when it was saved, never the same twice in a second. */
-export function preflightFileName(savedAt: Date): string {
-  return `xsconsole-dr-preflight-${formatBackupDate(savedAt)}.txt`;
 }
 
 /** The line that offers force, when some VMs would fail only without it. */
@@ -101,8 +95,9 @@ export function PreflightView({ report, vdi, kept, onKey }: PreflightViewProps) 
       keys={offer ? PREFLIGHT_FORCE_KEYS : PREFLIGHT_SAVE_KEYS}
       onKey={(key) => {
         if (key.name === 'text' && (key.text === 's' || key.text === 'S')) {
-          const at = new Date();
-          nav.push(<SaveTextDialogue title={SAVE_PREFLIGHT_TITLE} what="restore preflight" text={`${title}\n\n${plainText(lines)}`} defaultPath={preflightFileName(at)} />);
+          // Saved whole: every name of every group, and no key prompts.
+          const saved = plainText([...(kept ? [KEPT_PREFLIGHT_NOTE, ''] : []), ...preflightLines(report, vdi, { full: true })]);
+          nav.push(<SaveTextDialogue title={SAVE_PREFLIGHT_TITLE} what="restore preflight" text={`${title}\n\n${saved}`} defaultPath={preflightFileName(new Date())} />);
           return true;
         }
         return onKey(key);

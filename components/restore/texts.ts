@@ -7,7 +7,8 @@ import { failureLines } from '../services.js';
 import type { BackupSummary, RestoreScope } from '../../src/dr/backup-source.js';
 import { formatBackupDate } from '../../src/dr/layout.js';
 import { formatBytes } from '../../src/dr/overview.js';
-import { restoreOutcomeTitle, type PreflightReport, type PreflightVm, type RestoreReport } from '../../src/dr/restore.js';
+import { nameOutcome, restoreOutcomeTitle, type PreflightReport, type RestoreReport } from '../../src/dr/restore.js';
+import { backupCountsText, plural, preflightGroupLines, restoreCountsText } from '../../src/dr/restore-text.js';
 import type { BackupVdiChoice, FailureText } from '../services.js';
 import { cell, rcell } from '../text.js';
 import type { TextLine } from '../dialogues/TextDialogue.js';
@@ -64,15 +65,14 @@ export const RESTORE_METHODS: ReadonlyArray<RestoreMethod & { label: string }> =
   { label: 'All VM Metadata (Dry Run)', scope: 'all', dryRun: true },
 ];
 
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
-
-/** A method row with the number of VM exports it would import. */
+/** A method row with the number of VM exports (VMs and templates) it would import. */
 export function methodRow(m: { label: string; scope: RestoreScope }, b: BackupSummary): string {
-  return `${m.label.padEnd(32)}${plural(m.scope === 'sr' ? b.vmsOnSr : b.vms, 'VM')}`;
+  return `${m.label.padEnd(32)}${plural(m.scope === 'sr' ? b.vmsOnSr : b.vms, 'VM export')}`;
 }
 
+/** A backup's row: its exports counted as the preflight and the summary count them. */
 export function dateRow(b: BackupSummary): string {
-  return `${neutralise(b.date)}  ${plural(b.vms, 'VM')}, ${b.vmsOnSr} on this SR${b.hasSrMeta ? '' : ', no SR/VDI names'}`;
+  return `${neutralise(b.date)}  ${backupCountsText(b)}${b.hasSrMeta ? '' : ', no SR/VDI names'}`;
 }
 
 /** uuid, size, whether a VM uses the disk; the chooser shows the whole name and the VMs below. */
@@ -101,78 +101,72 @@ function vmHeading(v: { name: string; uuid: string }): string {
   return `  ${cell(v.name ? neutralise(v.name) : '(no name)', 28)} ${neutralise(v.uuid)}`;
 }
 
-/** What to tell about one VM of the preflight (empty when nothing is special). */
-function preflightNotes(v: PreflightVm, dryRun: boolean): TextLine[] {
-  const notes: TextLine[] = [];
-  if (v.expectedError) notes.push({ text: `    expected to fail: ${oneLine(v.expectedError)}`, alert: true });
-  if (v.clash) notes.push({ text: `    a VM with this uuid is already here: "${neutralise(v.clash.name)}" (${neutralise(v.clash.powerState)})`, alert: true });
-  if (v.missingDisks.length) {
-    notes.push(`    ${plural(v.missingDisks.length, 'disk')} not found in this pool: ${v.missingDisks.map((d) => neutralise(d.vdiName || d.vdiUuid)).join(', ')}`);
-  }
-  if (v.newNetworks.length) {
-    notes.push(`    ${dryRun ? 'would be' : 'will be'} put on new internal network(s): ${v.newNetworks.map((n) => `"${neutralise(n)}"`).join(', ')}`);
-  }
-  return notes;
+/** Names per group the preflight screen shows; the saved preflight has them all. */
+export const PREFLIGHT_NAMES_SHOWN = 5;
+
+export interface PreflightLinesOptions {
+  /** All names of every group and no key prompt: the text to save. Default: the screen's. */
+  full?: boolean;
 }
 
-/** The preflight screen before a real restore (and the warnings of every summary). */
-export function preflightLines(p: PreflightReport, vdi: { uuid: string; trusted: boolean }): TextLine[] {
-  const c = p.counts;
+/**
+ * The preflight: counts, that the VMs come back halted, then the problems grouped by kind
+ * and VM name (src/dr/restore-text.ts, as the CLI prints them). The screen shows a few
+ * names per group; `full` gives the saved text, with every name.
+ */
+export function preflightLines(p: PreflightReport, vdi: { uuid: string; trusted: boolean }, opts: PreflightLinesOptions = {}): TextLine[] {
   const lines: TextLine[] = [
-    { text: `Restore ${scopeText(p.scope)} from backup ${neutralise(p.date)}`, bold: true },
+    { text: `Restore ${scopeText(p.scope)} from backup ${neutralise(p.date)}${p.force ? ' (forced)' : ''}`, bold: true },
     `SR "${neutralise(p.sr.name || p.sr.uuid)}" (${neutralise(p.sr.uuid)})`,
     { text: vdiText(vdi), alert: !vdi.trusted },
     ...p.cleaned.map(cleanedText),
     '',
-    `${plural(c.vms, 'VM')} and ${plural(c.templates, 'template')} to import (halted, keeping their uuids); ${plural(p.names.length, 'SR/VDI name')} to set.`,
   ];
-  const warn: string[] = [];
-  if (c.expectedErrors) warn.push(`${c.expectedErrors} expected to fail`);
-  if (c.clashes) warn.push(`${c.clashes} already in this pool`);
-  if (c.missingDisks) warn.push(`${c.missingDisks} with disks not found here`);
-  if (c.newNetworks) warn.push(`${c.newNetworks} on networks not found here`);
-  if (c.unreadable) warn.push(`${c.unreadable} unreadable`);
-  lines.push(warn.length ? { text: `Of these: ${warn.join(', ')}.`, alert: c.expectedErrors + c.unreadable > 0 } : 'No clashes, missing disks or unknown networks were found.');
-  lines.push('');
-  for (const v of p.vms) {
-    if (v.error) {
-      lines.push({ text: vmHeading({ name: v.file, uuid: v.uuid }), alert: true }, { text: `    unreadable, will not be sent to XAPI: ${errorText(v.error)}`, alert: true });
-      continue;
-    }
-    lines.push(vmHeading(v), ...(v.isTemplate ? ['    custom template'] : []), ...preflightNotes(v, false));
-  }
-  for (const s of p.skipped) lines.push({ text: `  skipped ${neutralise(s.name)}: ${oneLine(s.reason)}`, alert: true });
-  lines.push('', { text: 'Press <F8> to restore now, or <Esc> to cancel.', bold: true });
+  lines.push(...preflightGroupLines(p, { namesPerGroup: opts.full ? Infinity : PREFLIGHT_NAMES_SHOWN, moreHint: 'all in the saved preflight' }));
+  if (!opts.full) lines.push('', { text: 'Press <F8> to restore now, or <Esc> to cancel.', bold: true });
   return lines;
+}
+
+/** Default file name for a saved preflight (`preflightLines(p, vdi, { full: true })`): the time it ran. */
+export function preflightFileName(at: Date): string {
+  return `xsconsole-dr-preflight-${formatBackupDate(at)}.txt`;
 }
 
 export function summaryTitle(r: RestoreReport): string {
   return restoreOutcomeTitle(r);
 }
 
+/** "SR and VDI names set (3 of 9):": only real changes count as set. */
+export function namesCountText(r: RestoreReport): string {
+  return `SR and VDI names ${r.dryRun ? 'that would be set' : 'set'} (${r.counts.namesSet} of ${r.names.length}):`;
+}
+
 /**
  * The summary after a restore: restored VMs (name, uuid), errors with their codes, the
  * SR/VDI names set, and the warnings the preflight found (networks that were or would be
- * created as internal networks, VMs already in the pool).
+ * created as internal networks, VMs that were already in the pool). A VM already here is
+ * told once: with its error when its import failed, else among the warnings.
  */
 export function summaryLines(r: RestoreReport, p: PreflightReport | null, finishedAt: Date): TextLine[] {
   const dry = r.dryRun;
   const lines: TextLine[] = [
     { text: oneLine(r.summary), bold: true, alert: r.errors > 0 },
+    restoreCountsText(r),
     `Backup ${neutralise(r.date)} on SR "${neutralise(r.sr.name || r.sr.uuid)}" (${neutralise(r.sr.uuid)}), ${scopeText(r.scope)}`,
     { text: vdiText(r.vdi), alert: !r.vdi.trusted },
-    `${dry ? 'Checked' : 'Finished'} ${formatBackupDate(finishedAt)} in ${(r.durationMs / 1000).toFixed(1)} s.${dry ? ' Nothing was changed.' : ''}`,
+    `${dry ? 'Checked' : 'Finished'} ${formatBackupDate(finishedAt)} in ${(r.durationMs / 1000).toFixed(1)} s.${dry ? ' Nothing was changed.' : ' The restored VMs are halted.'}`,
     // Leftovers of earlier runs released before the backup VDI was read (even by a dry run).
     ...r.cleaned.map(cleanedText),
     '',
   ];
+  const clashes = new Map((p?.vms ?? []).filter((v) => v.clash && !v.error).map((v) => [v.uuid, v.clash!]));
   const ok = r.results.filter((x) => x.ok);
   lines.push({ text: `${dry ? 'VMs that would be restored' : 'Restored VMs'} (${ok.length}):`, bold: true });
   if (!ok.length) lines.push('  none');
   for (const x of ok) {
     const main = x.created.find((c) => c.uuid === x.vmUuid);
     const extra = x.created.length > 1 ? `  +${x.created.length - 1}` : '';
-    lines.push(`${vmHeading({ name: main?.name || x.name, uuid: x.vmUuid })}${extra}`);
+    lines.push(`${vmHeading({ name: main?.name || x.name, uuid: x.vmUuid })}${x.kind === 'template' ? '  template' : ''}${extra}`);
   }
   const failed = r.results.filter((x) => !x.ok);
   if (failed.length) {
@@ -182,6 +176,8 @@ export function summaryLines(r: RestoreReport, p: PreflightReport | null, finish
     for (const x of failed) {
       const e = x.error!;
       lines.push({ text: vmHeading({ name: x.name || x.file, uuid: x.vmUuid }), alert: true }, { text: `    ${errorText(e.code)}: ${errorText(e.meaning)}`, alert: true });
+      const clash = clashes.get(x.vmUuid);
+      if (clash) lines.push({ text: `    ${clashText(clash, 'failed')}`, alert: true });
       if (e.nextStep && !nextSteps.has(e.code)) nextSteps.set(e.code, e.nextStep);
     }
     if (nextSteps.size) {
@@ -193,11 +189,16 @@ export function summaryLines(r: RestoreReport, p: PreflightReport | null, finish
     lines.push('', { text: `Skipped entries (${r.skipped.length}):`, bold: true, alert: true });
     for (const s of r.skipped) lines.push({ text: `  ${neutralise(s.name)}: ${oneLine(s.reason)}`, alert: true });
   }
-  lines.push('', { text: `${dry ? 'SR and VDI names that would be set' : 'SR and VDI names set'} (${r.names.filter((n) => !n.error).length} of ${r.names.length}):`, bold: true });
+  lines.push('', { text: namesCountText(r), bold: true });
   if (!r.names.length) lines.push('  none (the backup has no SR/VDI names for this scope)');
+  const { namesUnchanged, namesFailed } = r.counts;
+  if (namesUnchanged || namesFailed) lines.push(`  ${namesUnchanged} already so (nothing sent), ${namesFailed} not set.`);
+  // Only the names that changed (or failed): those already so are counted above.
   for (const n of r.names) {
+    const outcome = nameOutcome(n);
+    if (outcome === 'unchanged') continue;
     const row = `  ${n.kind.padEnd(3)} ${neutralise(n.uuid)}  "${neutralise(n.nameLabel)}"`;
-    lines.push(n.error ? { text: `${row}: not set, ${errorText(n.error)}`, alert: true } : row);
+    lines.push(outcome === 'failed' ? { text: `${row}: not set, ${errorText(n.error!)}`, alert: true } : row);
   }
   const warnings = summaryWarnings(r, p);
   lines.push('', { text: `Warnings (${warnings.length}):`, bold: true, alert: warnings.length > 0 });
@@ -206,11 +207,21 @@ export function summaryLines(r: RestoreReport, p: PreflightReport | null, finish
   return lines;
 }
 
+/** A VM already here, told once: with a failed import's error, or what became of it. */
+function clashText(clash: { name: string; powerState: string }, imported: 'failed' | 'restored' | 'dry-run'): string {
+  const was = `a VM with this uuid was already in this pool ("${neutralise(clash.name)}", ${neutralise(clash.powerState)})`;
+  if (imported === 'failed') return was;
+  const halted = clash.powerState === 'Halted';
+  if (imported === 'dry-run') return `${was}: it would be ${halted ? "replaced by the backup's" : 'left as it is, not imported'}.`;
+  return `${was}: ${halted ? "replaced by the backup's" : 'left as it was, not imported'}.`;
+}
+
 function summaryWarnings(r: RestoreReport, p: PreflightReport | null): string[] {
   if (!p) return [];
   const out: string[] = [];
   const outcome = new Map(r.results.map((x) => [x.vmUuid, x.ok]));
   for (const v of p.vms) {
+    if (v.error) continue;
     const name = `${neutralise(v.name || v.file)} (${neutralise(v.uuid)})`;
     const restored = outcome.get(v.uuid) === true;
     if (v.newNetworks.length && restored) {
@@ -221,7 +232,8 @@ function summaryWarnings(r: RestoreReport, p: PreflightReport | null): string[] 
           : `${name} is on new internal network(s) for ${nets}, not found in this pool: connect it to a real network before starting it.`,
       );
     }
-    if (v.clash) out.push(`${name}: a VM with this uuid was already in this pool ("${neutralise(v.clash.name)}", ${neutralise(v.clash.powerState)}).`);
+    // A failed import told its clash with its error; only an import that went through is told here.
+    if (v.clash && restored) out.push(`${name}: ${clashText(v.clash, r.dryRun ? 'dry-run' : 'restored')}`);
   }
   return out;
 }

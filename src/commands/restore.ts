@@ -11,7 +11,8 @@ import { createInterface } from 'node:readline/promises';
 import type { GlobalOptions } from '../connect.js';
 import { runWithConnection } from './connection.js';
 import { BackupSource, BackupSourceError, legacyScanFoundNone, probeBackupVdis, type RestoreScope } from '../dr/backup-source.js';
-import { preflightRestore, restoreOutcomeTitle, runRestore, type PreflightReport, type RestoreReport } from '../dr/restore.js';
+import { nameOutcome, preflightRestore, restoreOutcomeTitle, runRestore, type PreflightReport, type RestoreReport } from '../dr/restore.js';
+import { backupCountsText, preflightGroupLines, preflightGroups, restoreCountsText } from '../dr/restore-text.js';
 import type { AccessMode } from '../dr/volume/workspace.js';
 import { ExitCode, printJson, stdio, type Io } from './output.js';
 import { parseIntOption } from './options.js';
@@ -70,31 +71,25 @@ async function chooseVdi(session: Parameters<typeof probeBackupVdis>[0], opts: S
   return probe.found[0]!.uuid;
 }
 
-/** Names from the backup and from this pool neutralised where they enter a line. */
+/** Names per group the CLI prints; --json has them all. */
+export const PREFLIGHT_NAMES_PRINTED = 10;
+
+/** The console's groups and counts (src/dr/restore-text.ts); names neutralised where they enter a line. */
 export function preflightText(p: PreflightReport): string {
-  const lines = [`Backup ${neutralise(p.date)} on SR "${neutralise(p.sr.name)}" (${neutralise(p.sr.uuid)}), ${p.scope === 'sr' ? 'only VMs on this SR' : 'all VM metadata'}:`];
-  for (const v of p.vms) {
-    if (v.error) {
-      lines.push(`  ${neutralise(v.file)}: unreadable: ${errorText(v.error)}`);
-      continue;
-    }
-    const notes = [
-      v.isTemplate ? 'template' : neutralise(v.powerState),
-      v.clash ? `clashes with "${neutralise(v.clash.name)}" (${neutralise(v.clash.powerState)}) already in this pool` : '',
-      v.missingDisks.length ? `${v.missingDisks.length} disk(s) not found here` : '',
-      v.newNetworks.length ? `new internal network(s): ${v.newNetworks.map(neutralise).join(', ')}` : '',
-      v.expectedError ? `expect ${oneLine(v.expectedError)}` : '',
-    ].filter(Boolean);
-    lines.push(`  ${v.name ? neutralise(v.name) : '(no name)'} ${neutralise(v.uuid)}: ${notes.join('; ')}`);
-  }
-  for (const s of p.skipped) lines.push(`  skipped ${neutralise(s.name)}: ${oneLine(s.reason)}`);
-  for (const c of p.cleaned) lines.push(cleanedText(c));
-  const c = p.counts;
-  lines.push(
-    `${c.vms} VM(s), ${c.templates} template(s); ${c.clashes} clash(es), ${c.missingDisks} with missing disks, ${c.newNetworks} on new networks, ${c.expectedErrors} expected to fail, ${c.unreadable} unreadable`,
-    `${p.names.length} SR/VDI name(s) would be set.`,
-  );
+  const lines = [
+    `Backup ${neutralise(p.date)} on SR "${neutralise(p.sr.name)}" (${neutralise(p.sr.uuid)}), ${p.scope === 'sr' ? 'only VMs on this SR' : 'all VM metadata'}${p.force ? ', forced' : ''}:`,
+    ...p.cleaned.map(cleanedText),
+    ...preflightGroupLines(p, { namesPerGroup: PREFLIGHT_NAMES_PRINTED, moreHint: '--json lists all' }).map((l) => (typeof l === 'string' ? l : l.text)),
+  ];
   return lines.join('\n');
+}
+
+/** The uuids xe prints for an import: those read back; a VM whose record could not be read is said so, never by its reference. */
+function createdText(created: RestoreReport['results'][number]['created']): string {
+  if (!created.length) return 'xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx';
+  const known = created.filter((c) => c.uuid).map((c) => neutralise(c.uuid));
+  const unknown = created.length - known.length;
+  return [...known, ...(unknown ? [`(${unknown} created VM(s) whose record could not be read)`] : [])].join(',');
 }
 
 export function restoreText(r: RestoreReport): string {
@@ -102,7 +97,7 @@ export function restoreText(r: RestoreReport): string {
   const flags = `${r.force ? ' --force' : ''}${r.dryRun ? ' --dry-run' : ''}`;
   for (const v of r.results) {
     lines.push(`xe vm-import filename=${neutralise(v.file)} sr-uuid=${neutralise(r.sr.uuid)} --metadata --preserve${flags}`);
-    if (v.ok) lines.push(v.created.length ? v.created.map((c) => neutralise(c.uuid)).join(',') : 'xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx');
+    if (v.ok) lines.push(createdText(v.created));
     else {
       const e = v.error!;
       lines.push(`Error code: ${errorText(e.code)}`);
@@ -113,12 +108,20 @@ export function restoreText(r: RestoreReport): string {
   for (const s of r.skipped) lines.push(`Skipped ${neutralise(s.name)}: ${oneLine(s.reason)}`);
   if (r.waited) lines.push(`Waited ${describeDuration(r.waited.ms)} for ${oneLine(r.waited.for)}.`);
   for (const c of r.cleaned) lines.push(cleanedText(c));
+  // Stock prints every name it sets; names already so are not set, only counted.
   for (const n of r.names) {
+    if (nameOutcome(n) === 'unchanged') continue;
     const what = `${n.kind} (${neutralise(n.uuid)})`;
     lines.push(`${r.dryRun ? 'Would set' : 'Setting'} ${what}:`, `  Name: ${neutralise(n.nameLabel)}`, `  Description: ${neutralise(n.nameDescription)}`);
     if (n.error) lines.push(`  Error setting ${n.kind} data for: ${neutralise(n.uuid)}: ${errorText(n.error)}`);
   }
-  lines.push(oneLine(restoreOutcomeTitle(r)), oneLine(r.summary));
+  const c = r.counts;
+  lines.push(
+    `SR/VDI names: ${c.namesSet} ${r.dryRun ? 'would be set' : 'set'}, ${c.namesUnchanged} already so, ${c.namesFailed} not set.`,
+    oneLine(restoreCountsText(r)),
+    oneLine(restoreOutcomeTitle(r)),
+    oneLine(r.summary),
+  );
   return lines.join('\n');
 }
 
@@ -178,7 +181,7 @@ export function registerRestoreCommands(program: Command, io: Io = stdio): void 
           if (!opts.json) for (const c of src.cleaned) io.err(cleanedText(c));
           const list = await src.summaries();
           if (opts.json) printJson(io, { sr: src.sr.uuid, vdi: src.vdi.uuid, backups: list });
-          else io.out(list.map((b) => `${neutralise(b.date)}  ${b.vms} VM(s), ${b.vmsOnSr} on this SR${b.hasSrMeta ? '' : ', no SRMETA.xml'}`).join('\n'));
+          else io.out(list.map((b) => `${neutralise(b.date)}  ${backupCountsText(b)}${b.hasSrMeta ? '' : ', no SRMETA.xml'}`).join('\n'));
         } finally {
           await src.close();
         }
@@ -206,7 +209,8 @@ export function registerRestoreCommands(program: Command, io: Io = stdio): void 
           signal,
           ...lockWait(opts, io),
         });
-        if (opts.json) printJson(io, p);
+        // The groups as the text shows them, with every name.
+        if (opts.json) printJson(io, { ...p, groups: preflightGroups(p) });
         else io.out(preflightText(p));
         return 0;
       });

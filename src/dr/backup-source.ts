@@ -229,12 +229,22 @@ export async function probeBackupVdis(session: Session, srUuid: string | undefin
   return { sr, found, examined: candidates.length };
 }
 
+/**
+ * A backup as listed. Exports are counted by entries()'s rules that names decide, so for
+ * any backup a backup program wrote (failed exports included) these are the totals of
+ * exports the preflight and the summary give; whether an export holds a VM or a template
+ * is only known once it is read.
+ */
 export interface BackupSummary {
   date: string;
-  /** .vmmeta files in all/ */
+  /** Exports (VMs and templates) a restore of all VM metadata would read, from all/. */
   vms: number;
-  /** .vmmeta entries in by-sr/<this SR>/ */
+  /** Exports a restore of only the VMs on this SR would read, from by-sr/<this SR>/. */
   vmsOnSr: number;
+  /** Entries of all/ that are no export and would be skipped. */
+  skipped: number;
+  /** Entries of by-sr/<this SR>/ that would be skipped (e.g. a link to a failed export). */
+  skippedOnSr: number;
   hasSrMeta: boolean;
 }
 
@@ -392,11 +402,21 @@ export class BackupSource {
     const fs = this.vol.fs;
     for (const date of await this.listDates()) {
       const dir = backupDir(date);
+      // entries()'s rules that names alone decide: a name not <vm-uuid>.vmmeta is skipped, and
+      // a by-sr link is counted only when all/ has its export (a failed export leaves none).
+      // What takes a look at each file (not a regular file, a second name for one file, a link
+      // out of the backup) only a crafted image has: the preflight finds and skips it.
+      // Names only: a list of many backups of thousands of VMs stays a directory read each.
+      const all = await namesOrNone(fs, `${dir}/all`);
+      const exports = new Set(all.filter((n) => vmUuidOfEntry(n)));
       const bySr = (await lstatOrNull(fs, `${dir}/by-sr`))?.isDirectory() ? await namesOrNone(fs, `${dir}/by-sr/${this.sr.uuid}`) : [];
+      const onSr = bySr.filter((n) => vmUuidOfEntry(n) && exports.has(n)).length;
       out.push({
         date,
-        vms: (await namesOrNone(fs, `${dir}/all`)).filter((n) => vmUuidOfEntry(n)).length,
-        vmsOnSr: bySr.filter((n) => vmUuidOfEntry(n)).length,
+        vms: exports.size,
+        vmsOnSr: onSr,
+        skipped: all.length - exports.size,
+        skippedOnSr: bySr.length - onSr,
         hasSrMeta: await isRealFile(fs, `${dir}/${SRMETA_FILE}`),
       });
     }

@@ -65,7 +65,9 @@ export type CleanedItem = CleanedVbd | CleanedFile;
 export function cleanedText(c: CleanedItem): string {
   if (c.kind === 'file') return `Removed ${neutralise(c.path)}, left by an interrupted run (${c.bytes} bytes).`;
   const whose = c.ours ? "a killed run's" : "the host's own scripts'";
-  return `Released ${whose} VBD ${neutralise(c.uuid)} of the backup VDI on "${neutralise(c.vm)}"${c.unplugged ? ' (it was still plugged in)' : ''}.`;
+  // A VM whose record could not be read is said so: a reference is no name for an operator.
+  const on = c.vm ? `"${neutralise(c.vm)}"` : 'a VM whose record could not be read';
+  return `Released ${whose} VBD ${neutralise(c.uuid)} of the backup VDI on ${on}${c.unplugged ? ' (it was still plugged in)' : ''}.`;
 }
 
 /** Every VBD of `vdi`, with what the cleanup needs to know about its VM. */
@@ -131,7 +133,7 @@ export async function releaseStaleVbds(session: Session, stale: VdiVbd[]): Promi
   for (const v of stale) {
     if (v.attached) await whileBusy(() => VBD.unplug(session, v.ref), ['DEVICE_ALREADY_DETACHED', 'HANDLE_INVALID']);
     await whileBusy(() => VBD.destroy(session, v.ref), ['HANDLE_INVALID']);
-    out.push({ kind: 'vbd', uuid: v.uuid, vm: v.vmName || v.vmUuid || v.vmRef, ours: v.ours, unplugged: v.attached });
+    out.push({ kind: 'vbd', uuid: v.uuid, vm: v.vmName || v.vmUuid, ours: v.ours, unplugged: v.attached });
   }
   return out;
 }

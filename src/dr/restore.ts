@@ -50,7 +50,27 @@ export type RestoreProgress =
 
 export interface ImportedVm {
   uuid: string;
+  /** Empty when neither the pool nor the export could say it. */
   name: string;
+}
+
+/**
+ * What one export of the backup is. The one definition list, preflight and summary count
+ * by: an export is a `<vm-uuid>.vmmeta` entry a restore reads; it holds a VM or a custom
+ * template, or it cannot be read (or XAPI would refuse its shape) and is never sent.
+ */
+export type ExportKind = 'vm' | 'template' | 'unreadable';
+
+/** A backup's exports for one scope, counted the same way wherever they are shown. */
+export interface ExportCounts {
+  /** Exports a restore of this scope reads: vms + templates + unreadable. */
+  exports: number;
+  vms: number;
+  templates: number;
+  /** Exports that cannot be read, or whose shape XAPI would refuse: never sent. */
+  unreadable: number;
+  /** Folder entries that are no export (odd name, link out of the backup, ...): never read. */
+  skipped: number;
 }
 
 export interface VmRestoreResult {
@@ -59,6 +79,7 @@ export interface VmRestoreResult {
   vmUuid: string;
   /** Name from the export (for reports even when the import failed). */
   name: string;
+  kind: ExportKind;
   ok: boolean;
   created: ImportedVm[];
   error?: { code: string; params: string[]; meaning: string; nextStep: string };
@@ -76,6 +97,25 @@ export interface NameChange {
   error?: string;
 }
 
+/**
+ * What became of a name: set (or, in a dry run, would be set), already so, or not set.
+ * Only 'set' is a change: counts of names set count only these.
+ */
+export function nameOutcome(n: Pick<NameChange, 'unchanged' | 'error'>): 'set' | 'unchanged' | 'failed' {
+  if (n.error) return 'failed';
+  return n.unchanged ? 'unchanged' : 'set';
+}
+
+export interface RestoreCounts extends ExportCounts {
+  restoredVms: number;
+  restoredTemplates: number;
+  /** Names changed by this restore (a dry run: that would be changed). */
+  namesSet: number;
+  /** Names the pool had already: nothing sent. */
+  namesUnchanged: number;
+  namesFailed: number;
+}
+
 export interface RestoreReport {
   sr: { uuid: string; name: string };
   vdi: { uuid: string; trusted: boolean };
@@ -88,6 +128,7 @@ export interface RestoreReport {
   names: NameChange[];
   restored: number;
   errors: number;
+  counts: RestoreCounts;
   /** "Restored N VM(s), and M error(s)", as the stock script ends. */
   summary: string;
   durationMs: number;
@@ -95,6 +136,19 @@ export interface RestoreReport {
   cleaned: CleanedVbd[];
   /** Time spent waiting for a run holding the backup VDI (null: none). */
   waited: { ms: number; for: string } | null;
+}
+
+export interface MissingDisk {
+  vdiUuid: string;
+  location: string;
+  srUuid: string;
+  vdiName: string;
+  /** The SR's name: this pool's when it is here, else the one the export recorded. */
+  srName: string;
+  /** False: the SR is not in this pool (e.g. the replicated SR is not attached yet). */
+  srInPool: boolean;
+  /** Attached when exported: a forced import still fails without it. */
+  attached: boolean;
 }
 
 export interface PreflightVm {
@@ -106,12 +160,22 @@ export interface PreflightVm {
   /** A VM with this uuid is in the pool: import replaces it only if halted and older. */
   clash: { name: string; powerState: string } | null;
   /** Disks whose VDI cannot be found here (import fails without force). */
-  missingDisks: Array<{ vdiUuid: string; location: string; srUuid: string; vdiName: string }>;
+  missingDisks: MissingDisk[];
   /** Networks matched neither by name nor by bridge: the VM lands on a new internal network. */
   newNetworks: string[];
   /** The XAPI error this import is expected to meet with the chosen force setting, if any. */
   expectedError?: string;
+  /** Set: the export is unreadable, or XAPI would refuse its shape; it is never sent. */
   error?: string;
+}
+
+export interface PreflightCounts extends ExportCounts {
+  clashes: number;
+  missingDisks: number;
+  newNetworks: number;
+  expectedErrors: number;
+  /** Names that differ from this pool's now, i.e. that a restore would change. */
+  namesToSet: number;
 }
 
 export interface PreflightReport {
@@ -119,12 +183,30 @@ export interface PreflightReport {
   vdi: { uuid: string; trusted: boolean };
   date: string;
   scope: RestoreScope;
+  force: boolean;
   vms: PreflightVm[];
   skipped: EntryProblem[];
-  names: Array<Omit<NameChange, 'applied' | 'error'>>;
+  /** Each with `unchanged` when this pool has the names already, `error` when it has no such object. */
+  names: Array<Omit<NameChange, 'applied'>>;
   /** Stale VBDs of the backup VDI released before it was read. */
   cleaned: CleanedVbd[];
-  counts: { vms: number; templates: number; clashes: number; missingDisks: number; newNetworks: number; unreadable: number; expectedErrors: number };
+  counts: PreflightCounts;
+}
+
+/** The kind of an export as the preflight read it. */
+export function preflightKind(v: Pick<PreflightVm, 'error' | 'isTemplate'>): ExportKind {
+  return v.error ? 'unreadable' : v.isTemplate ? 'template' : 'vm';
+}
+
+/** Counts exports by kind: the one rule for preflight and summary (and, by total, list). */
+export function countExports(kinds: ExportKind[], skipped: number): ExportCounts {
+  const n = (k: ExportKind) => kinds.filter((x) => x === k).length;
+  return { exports: kinds.length, vms: n('vm'), templates: n('template'), unreadable: n('unreadable'), skipped };
+}
+
+/** The export's own VM: the one it is named after, else its first that is no snapshot. */
+function mainVm<T extends { uuid: string; isSnapshot: boolean }>(vms: T[], uuid: string): T | undefined {
+  return vms.find((v) => v.uuid === uuid && !v.isSnapshot) ?? vms.find((v) => !v.isSnapshot);
 }
 
 /** What the pool has now, for the preflight's comparisons. */
@@ -132,16 +214,22 @@ async function poolIndex(session: Session) {
   const fields = (...f: string[]) => ({ recordFields: new Set(f) });
   const [vms, vdis, srs, networks] = await Promise.all([
     session.getAllRecords('VM', fields('uuid', 'name_label', 'power_state')),
-    session.getAllRecords('VDI', fields('SR', 'location')),
-    session.getAllRecords('SR', fields('uuid')),
+    session.getAllRecords('VDI', fields('SR', 'location', 'uuid', 'name_label', 'name_description')),
+    session.getAllRecords('SR', fields('uuid', 'name_label', 'name_description')),
     poolNetworks(session),
   ]);
   const srUuidByRef = new Map(Object.entries(srs).map(([ref, r]) => [ref, toStr(r['uuid'])]));
   const vmByUuid = new Map(Object.values(vms).map((r) => [toStr(r['uuid']), r]));
   const vdiByLocation = new Set(Object.values(vdis).map((r) => `${srUuidByRef.get(toStr(r['SR'])) ?? ''}/${toStr(r['location'])}`));
+  const srNames = new Map(Object.values(srs).map((r) => [toStr(r['uuid']), toStr(r['name_label'])]));
+  // "SR/uuid" and "VDI/uuid" -> the names the object has now (a restore sets only those that differ).
+  const namesNow = new Map<string, { nameLabel: string; nameDescription: string }>();
+  for (const [cls, recs] of [['SR', srs], ['VDI', vdis]] as const) {
+    for (const r of Object.values(recs)) namesNow.set(`${cls}/${toStr(r['uuid'])}`, { nameLabel: toStr(r['name_label']), nameDescription: toStr(r['name_description']) });
+  }
   const netNames = new Set(networks.map((n) => n.name));
   const bridges = new Set(networks.map((n) => n.bridge));
-  return { vmByUuid, vdiByLocation, srUuids: new Set(srUuidByRef.values()), netNames, bridges };
+  return { vmByUuid, vdiByLocation, srNames, namesNow, netNames, bridges };
 }
 
 /** The pool's networks as import matches them (name_label, bridge). */
@@ -234,6 +322,7 @@ export async function preflightRestore(session: Session, opts: RestoreOptions = 
     const date = await restoreStep('list', () => src.resolveDate(opts.date));
     const { entries, problems } = await restoreStep('list', () => src.entries(date, scope));
     const pool = await restoreStep('pool', () => poolIndex(session));
+    const force = opts.force ?? false;
     const vms: PreflightVm[] = [];
     for (const entry of entries) {
       throwIfAborted(opts.signal);
@@ -245,18 +334,23 @@ export async function preflightRestore(session: Session, opts: RestoreOptions = 
         vms.push(unreadable((err as Error).message));
         continue;
       }
-      const vm = meta.vms.find((v) => v.uuid === entry.vmUuid && !v.isSnapshot) ?? meta.vms.find((v) => !v.isSnapshot);
+      const vm = mainVm(meta.vms, entry.vmUuid);
       if (!vm) {
-        vms.push(unreadable('the export holds no VM'));
+        vms.push(unreadable(NO_VM_IN_EXPORT));
         continue;
       }
       // XAPI would refuse the file: the import is reported as not possible, and never tried.
       const refusal = meta.shape.total ? { error: `${describeShapeProblems(meta.shape)}; this export would not be sent to XAPI` } : {};
       const existing = pool.vmByUuid.get(vm.uuid);
-      const missing = vm.disks.filter((d) => d.vbdType === 'Disk' && d.vdiUuid !== '' && !pool.vdiByLocation.has(`${d.srUuid}/${d.location}`));
-      const expectedError = predictError(existing, missing.map((d) => ({ attached: d.attached, srKnown: pool.srUuids.has(d.srUuid) })), opts.force ?? false);
+      const missing: MissingDisk[] = vm.disks
+        .filter((d) => d.vbdType === 'Disk' && d.vdiUuid !== '' && !pool.vdiByLocation.has(`${d.srUuid}/${d.location}`))
+        .map((d) => {
+          const here = pool.srNames.get(d.srUuid);
+          return { vdiUuid: d.vdiUuid, location: d.location, srUuid: d.srUuid, vdiName: d.vdiName, srName: here ?? d.srName, srInPool: here !== undefined, attached: d.attached };
+        });
+      const expectedError = predictError(existing, missing.map((d) => ({ attached: d.attached, srKnown: d.srInPool })), force);
       vms.push({
-        ...(expectedError && { expectedError }),
+        ...(expectedError && !refusal.error && { expectedError }),
         ...refusal,
         file: entry.name,
         uuid: vm.uuid,
@@ -264,33 +358,43 @@ export async function preflightRestore(session: Session, opts: RestoreOptions = 
         powerState: vm.powerState,
         isTemplate: vm.isTemplate,
         clash: existing ? { name: toStr(existing['name_label']), powerState: toStr(existing['power_state']) } : null,
-        missingDisks: missing.map((d) => ({ vdiUuid: d.vdiUuid, location: d.location, srUuid: d.srUuid, vdiName: d.vdiName })),
+        missingDisks: missing,
         newNetworks: [...new Set(vm.networks.filter((n) => !pool.netNames.has(n.networkName) && !pool.bridges.has(n.bridge)).map((n) => n.networkName))],
       });
     }
     const srmeta = await restoreStep('list', () => src.readSrMeta(date));
-    const names = srmeta ? flatNames(namesInScope(parseSrMeta(srmeta).srs, scope, src.sr.uuid)) : [];
+    // As applyNames will find them: already so, to set, or not in this pool.
+    const names: PreflightReport['names'] = (srmeta ? flatNames(namesInScope(parseSrMeta(srmeta).srs, scope, src.sr.uuid)) : []).map((n) => {
+      const now = pool.namesNow.get(`${n.kind}/${n.uuid}`);
+      if (!now) return { ...n, error: noSuchObject(n) };
+      return now.nameLabel === n.nameLabel && now.nameDescription === n.nameDescription ? { ...n, unchanged: true } : n;
+    });
+    // Unreadable and refused exports are never sent: only the others are counted for what they hold.
+    const sent = vms.filter((v) => !v.error);
     return {
       sr: { uuid: src.sr.uuid, name: src.sr.nameLabel },
       vdi: { uuid: src.vdi.uuid, trusted: src.vdi.trusted },
       date,
       scope,
+      force,
       vms,
       skipped: problems,
       names,
       cleaned: src.cleaned,
       counts: {
-        vms: vms.filter((v) => !v.isTemplate && !v.error).length,
-        templates: vms.filter((v) => v.isTemplate).length,
-        clashes: vms.filter((v) => v.clash).length,
-        missingDisks: vms.filter((v) => v.missingDisks.length > 0).length,
-        newNetworks: vms.filter((v) => v.newNetworks.length > 0).length,
-        unreadable: vms.filter((v) => v.error).length,
-        expectedErrors: vms.filter((v) => v.expectedError).length,
+        ...countExports(vms.map(preflightKind), problems.length),
+        clashes: sent.filter((v) => v.clash).length,
+        missingDisks: sent.filter((v) => v.missingDisks.length > 0).length,
+        newNetworks: sent.filter((v) => v.newNetworks.length > 0).length,
+        expectedErrors: sent.filter((v) => v.expectedError).length,
+        namesToSet: names.filter((n) => nameOutcome(n) === 'set').length,
       },
     };
   });
 }
+
+/** An export with no VM in it: nothing to import, so it is not sent (preflight and restore alike). */
+const NO_VM_IN_EXPORT = 'the export holds no VM';
 
 /**
  * XAPI's import rules (xen-api ocaml/xapi/import.ml) applied to what the preflight knows,
@@ -311,18 +415,28 @@ function predictError(
   return undefined;
 }
 
-/** Names and uuids of the VMs an import created (read side by side). */
-function vmNames(session: Session, refs: Ref[]): Promise<ImportedVm[]> {
-  return Promise.all(
+/**
+ * Names and uuids of the VMs an import created (read side by side). A record that cannot
+ * be read is named from the export instead: a restore keeps the uuids, so the one created
+ * VM left unmatched is the export's one VM left unmatched. A reference is never a name.
+ */
+async function vmNames(session: Session, refs: Ref[], exported: Array<{ uuid: string; name: string; isSnapshot: boolean }>): Promise<ImportedVm[]> {
+  const read = await Promise.all(
     refs.map(async (ref) => {
       try {
         const rec = await session.call<Record<string, unknown>>('VM.get_record', ref);
         return { uuid: toStr(rec['uuid']), name: toStr(rec['name_label']) };
-      } catch {
-        return { uuid: '', name: ref };
+      } catch (err) {
+        if (isAbortError(err)) throw err;
+        return null;
       }
     }),
   );
+  const unread = read.filter((r) => r === null).length;
+  const known = new Set(read.map((r) => r?.uuid));
+  const left = exported.filter((v) => !v.isSnapshot && !known.has(v.uuid));
+  const guess = unread === 1 && left.length === 1 ? { uuid: left[0]!.uuid, name: left[0]!.name } : null;
+  return read.map((r) => r ?? guess ?? { uuid: '', name: '' });
 }
 
 async function importOne(
@@ -334,31 +448,37 @@ async function importOne(
   networks: NetworkClaims | null,
 ): Promise<VmRestoreResult> {
   let name = '';
+  let kind: ExportKind = 'unreadable';
   try {
     // Only a file that passes our own safe read and parse, in the shape XAPI's import reads,
     // goes to XAPI: a crafted one stops here.
     let meta: VmmetaSummary;
     let tar: Buffer;
+    const refused = (meaning: string): VmRestoreResult => ({
+      file: entry.name,
+      vmUuid: entry.vmUuid,
+      name,
+      kind: 'unreadable',
+      ok: false,
+      created: [],
+      error: { code: 'UNSAFE_BACKUP_FILE', params: [], meaning, nextStep: 'This export was not sent to XAPI. Check where the backup came from; try an older backup.' },
+    });
     try {
       tar = await src.readEntry(entry);
       meta = await readSendableVmmeta(tar);
     } catch (err) {
       if (opts.signal?.aborted) throw err;
-      return {
-        file: entry.name,
-        vmUuid: entry.vmUuid,
-        name,
-        ok: false,
-        created: [],
-        error: { code: 'UNSAFE_BACKUP_FILE', params: [], meaning: (err as Error).message, nextStep: 'This export was not sent to XAPI. Check where the backup came from; try an older backup.' },
-      };
+      return refused((err as Error).message);
     }
-    name = meta.vms.find((v) => v.uuid === entry.vmUuid)?.name ?? '';
+    const vm = mainVm(meta.vms, entry.vmUuid);
+    if (!vm) return refused(NO_VM_IN_EXPORT);
+    name = vm.name;
+    kind = vm.isTemplate ? 'template' : 'vm';
     const send = () =>
       importMetadata(session, tar, { restore: true, force: opts.force ?? false, dryRun: opts.dryRun ?? false, srRef }, opts.signal ? { signal: opts.signal } : {});
     const wanted = meta.vms.flatMap((v) => v.networks.map((n) => ({ name: n.networkName, bridge: n.bridge })));
     const refs = networks ? await networks.run(wanted, send) : await send();
-    return { file: entry.name, vmUuid: entry.vmUuid, name, ok: true, created: await vmNames(session, refs) };
+    return { file: entry.name, vmUuid: entry.vmUuid, name, kind, ok: true, created: await vmNames(session, refs, meta.vms) };
   } catch (err) {
     if (opts.signal?.aborted) throw err;
     const e = explainError(err);
@@ -366,11 +486,16 @@ async function importOne(
       file: entry.name,
       vmUuid: entry.vmUuid,
       name,
+      kind,
       ok: false,
       created: [],
       error: { code: e.code, params: err instanceof XenApiError ? err.params : [], meaning: e.meaning, nextStep: e.nextStep },
     };
   }
+}
+
+function noSuchObject(n: { kind: 'SR' | 'VDI'; uuid: string }): string {
+  return `no ${n.kind} ${neutralise(n.uuid)} in this pool`;
 }
 
 type NameRecords = Map<string, { ref: Ref; nameLabel: string; nameDescription: string }>;
@@ -407,7 +532,7 @@ async function applyNames(session: Session, srs: SrNames[], dryRun: boolean, con
     async (change) => {
       const now = (change.kind === 'SR' ? srNow : vdiNow).get(change.uuid);
       if (!now) {
-        change.error = `no ${change.kind} ${neutralise(change.uuid)} in this pool`;
+        change.error = noSuchObject(change);
         return;
       }
       if (now.nameLabel === change.nameLabel && now.nameDescription === change.nameDescription) {
@@ -506,6 +631,15 @@ export async function runRestore(session: Session, opts: RestoreOptions = {}): P
     }
     const restored = results.filter((r) => r.ok).length;
     const errors = results.length - restored;
+    const outcomes = names.map(nameOutcome);
+    const counts: RestoreCounts = {
+      ...countExports(results.map((r) => r.kind), problems.length),
+      restoredVms: results.filter((r) => r.ok && r.kind === 'vm').length,
+      restoredTemplates: results.filter((r) => r.ok && r.kind === 'template').length,
+      namesSet: outcomes.filter((o) => o === 'set').length,
+      namesUnchanged: outcomes.filter((o) => o === 'unchanged').length,
+      namesFailed: outcomes.filter((o) => o === 'failed').length,
+    };
     return {
       sr: { uuid: src.sr.uuid, name: src.sr.nameLabel },
       vdi: { uuid: src.vdi.uuid, trusted: src.vdi.trusted },
@@ -518,6 +652,7 @@ export async function runRestore(session: Session, opts: RestoreOptions = {}): P
       names,
       restored,
       errors,
+      counts,
       summary: restoreSummaryText(restored, errors, opts.dryRun ?? false),
       durationMs: Date.now() - started,
       cleaned: src.cleaned,

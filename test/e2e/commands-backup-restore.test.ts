@@ -123,21 +123,30 @@ describe('backup', () => {
       expect(text.code).toBe(0);
       const lines = text.stdout.trim().split('\n');
       expect(lines).toHaveLength(2);
-      for (const l of lines) expect(l).toMatch(new RegExp(`^${DATE.source}  \\d+ VM\\(s\\), \\d+ on this SR$`));
+      for (const l of lines) expect(l).toMatch(new RegExp(`^${DATE.source}  \\d+ VM exports?, \\d+ on this SR$`));
       expect(lines[0]! > lines[1]!).toBe(true);
       const j = json(asJson);
       expect(j).toMatchObject({ sr: srUuid, vdi: vdiUuid });
       expect(j.backups.map((b: { date: string }) => b.date)).toEqual(lines.map((l) => l.slice(0, 19)));
     });
 
-    it('preflight: every VM clashes with itself here / JSON; exit 0', async () => {
+    it('preflight: every VM clashes with itself here, grouped, the VMs said to come back halted / JSON with every name; exit 0', async () => {
       const text = await cli('preflight');
       const asJson = await cli('preflight', '--json');
       expect(text.code).toBe(0);
       expect(text.stdout).toMatch(/^Backup \S+ on SR ".+" \(/);
-      expect(text.stdout).toMatch(/\d+ VM\(s\), \d+ template\(s\); \d+ clash\(es\)/);
       const j = json(asJson);
       expect(j.counts.clashes).toBe(j.counts.vms + j.counts.templates);
+      const held = `${j.counts.exports} VM exports: ${j.counts.vms} VMs and ${j.counts.templates} template${j.counts.templates === 1 ? '' : 's'} to import (halted, keeping their uuids)`;
+      expect(text.stdout).toContain(held);
+      expect(text.stdout).toContain("The restored VMs will be halted: XAPI's metadata import creates them halted.");
+      expect(text.stdout).toMatch(/^Already here(, halted| and not halted) \(\d+ VMs?\)\n {2}For each, a VM with this uuid is already here/m);
+      // --json: the groups with every VM, each clash once.
+      const clashes = j.groups.filter((g: { kind: string }) => g.kind.startsWith('clash')).flatMap((g: { items: Array<{ uuid: string }> }) => g.items.map((i) => i.uuid));
+      expect(clashes.sort()).toEqual(j.vms.filter((v: { clash: unknown }) => v.clash).map((v: { uuid: string }) => v.uuid).sort());
+      // The list counted the same exports.
+      const listed = json(await cli('list', '--json')).backups.find((b: { date: string }) => b.date === j.date);
+      expect(listed.vms).toBe(j.counts.exports);
     });
 
     it('restore --dry-run: xe-like lines, and the exit code is the number of failed VMs (as stock)', async () => {
@@ -149,6 +158,11 @@ describe('backup', () => {
       expect(text.code).toBe(j.errors);
       expect(text.stdout).toMatch(/^xe vm-import filename=[0-9a-f-]{36}\.vmmeta sr-uuid=\S+ --metadata --preserve --dry-run$/m);
       expect(text.stdout.trim().split('\n').at(-1)).toBe(`Would restore ${j.results.length - j.errors} VM(s), and ${j.errors} error(s); nothing was changed`);
+      // Counted as list and preflight count; names set only where they would change.
+      expect(j.counts.exports).toBe(j.results.length);
+      expect(text.stdout).toContain(`Of ${j.counts.exports} VM exports (`);
+      expect(text.stdout).toContain(`SR/VDI names: ${j.counts.namesSet} would be set, ${j.counts.namesUnchanged} already so, ${j.counts.namesFailed} not set.`);
+      expect(j.counts.namesSet).toBe(0); // the backup was made here: every name is already so
     });
 
     it('a real restore without a terminal needs --yes: exit 1, nothing imported', async () => {

@@ -163,7 +163,7 @@ describe('the console in a terminal', () => {
     await highlight((row) => /\sdefault$/.test(row), 'marked default');
     send('Enter');
     s = await waitForText('Select Metadata Backup to Restore From', 30_000);
-    expect(highlighted(s)).toMatch(/^\d{4}(-\d\d){5}  \d+ VMs, \d+ on this SR$/);
+    expect(highlighted(s)).toMatch(/^\d{4}(-\d\d){5}  \d+ VM exports?, \d+ on this SR$/);
     send('Enter');
     await waitForText('Select the set of VMs to restore from');
     await highlight((row) => row.startsWith('All VM Metadata (Dry Run)'), 'All VM Metadata (Dry Run)');

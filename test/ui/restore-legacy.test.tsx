@@ -88,7 +88,7 @@ describe('a backup VDI made before deterministic uuids', () => {
     press(r!, KEYS.f8);
     let f = await waitForFrame(r!, (fr) => paneTitle(fr) === 'Available Metadata Backups', 10_000);
     expect(flat(f)).toContain(flat(UNTRUSTED_VDI_NOTE));
-    expect(highlighted(f)).toMatch(new RegExp(`^${date}  \\d+ VMs`));
+    expect(highlighted(f)).toMatch(new RegExp(`^${date}  \\d+ VM exports`));
     press(r!, KEYS.enter);
     f = await waitForFrame(r!, (fr) => paneTitle(fr) === `Restore Backup from ${date}`);
     expect(flat(f)).toContain(flat(UNTRUSTED_VDI_NOTE));

@@ -8,7 +8,8 @@ import { lastRunLine, scheduleSetMessage, schedulePrompt, srLine } from '../../c
 import { cancelledText } from '../../components/restore/RestoreRun.js';
 import { vdiDetails } from '../../components/restore/RestoreSearch.js';
 import { restoreSummaryText, type PreflightReport, type RestoreReport } from '../../src/dr/restore.js';
-import { restoreText } from '../../src/commands/restore.js';
+import { preflightText, restoreText } from '../../src/commands/restore.js';
+import { preflightGroups } from '../../src/dr/restore-text.js';
 import type { ScheduleStatus } from '../../src/dr/schedule.js';
 import React from 'react';
 
@@ -26,9 +27,9 @@ function report(over: Partial<RestoreReport> = {}): RestoreReport {
     dryRun: false,
     force: false,
     results: [
-      { file: `${VM(1)}.vmmeta`, vmUuid: VM(1), name: 'web-01', ok: true, created: [{ uuid: VM(1), name: 'web-01' }] },
-      { file: `${VM(2)}.vmmeta`, vmUuid: VM(2), name: 'db-01', ok: false, created: [], error: { code: 'VDI_CONTENT_ID_MISSING', params: ['x'], meaning: 'A disk was not found.', nextStep: 'Rescan the SR.' } },
-      { file: `${VM(3)}.vmmeta`, vmUuid: VM(3), name: 'db-02', ok: false, created: [], error: { code: 'VDI_CONTENT_ID_MISSING', params: ['y'], meaning: 'Another disk was not found.', nextStep: 'Rescan the SR.' } },
+      { file: `${VM(1)}.vmmeta`, vmUuid: VM(1), name: 'web-01', kind: 'vm', ok: true, created: [{ uuid: VM(1), name: 'web-01' }] },
+      { file: `${VM(2)}.vmmeta`, vmUuid: VM(2), name: 'db-01', kind: 'vm', ok: false, created: [], error: { code: 'VDI_CONTENT_ID_MISSING', params: ['x'], meaning: 'A disk was not found.', nextStep: 'Rescan the SR.' } },
+      { file: `${VM(3)}.vmmeta`, vmUuid: VM(3), name: 'db-02', kind: 'vm', ok: false, created: [], error: { code: 'VDI_CONTENT_ID_MISSING', params: ['y'], meaning: 'Another disk was not found.', nextStep: 'Rescan the SR.' } },
     ],
     skipped: [{ name: 'evil.vmmeta', reason: 'not a <vm-uuid>.vmmeta name; ignored' }],
     names: [
@@ -37,6 +38,7 @@ function report(over: Partial<RestoreReport> = {}): RestoreReport {
     ],
     restored: 1,
     errors: 2,
+    counts: { exports: 3, vms: 3, templates: 0, unreadable: 0, skipped: 1, restoredVms: 1, restoredTemplates: 0, namesSet: 1, namesUnchanged: 0, namesFailed: 1 },
     summary: 'Restored 1 VM(s), and 2 error(s)',
     durationMs: 1234,
     cleaned: [],
@@ -52,16 +54,24 @@ function preflight(): PreflightReport {
     vdi: VDI,
     date: '2025-06-02-08-30-00',
     scope: 'sr',
+    force: false,
     vms: [
       { ...base, uuid: VM(1), name: 'web-01', newNetworks: ['Production LAN'] },
-      { ...base, uuid: VM(2), name: 'db-01', expectedError: 'VDI_CONTENT_ID_MISSING', missingDisks: [{ vdiUuid: VM(7), location: VM(7), srUuid: VM(8), vdiName: 'db-01 disk 0' }], newNetworks: ['Backend'] },
+      {
+        ...base,
+        uuid: VM(2),
+        name: 'db-01',
+        expectedError: 'VDI_CONTENT_ID_MISSING',
+        missingDisks: [{ vdiUuid: VM(7), location: VM(7), srUuid: VM(8), vdiName: 'db-01 disk 0', srName: 'Replicated NFS', srInPool: false, attached: false }],
+        newNetworks: ['Backend'],
+      },
       { ...base, uuid: VM(3), name: 'tmpl', isTemplate: true, clash: { name: 'tmpl', powerState: 'Halted' } },
       { ...base, uuid: VM(4), name: '', file: `${VM(4)}.vmmeta`, error: 'the first entry is not ova.xml' },
     ],
     skipped: [],
     names: [{ kind: 'SR', uuid: SR.uuid, nameLabel: 'NFS storage', nameDescription: '' }],
     cleaned: [],
-    counts: { vms: 2, templates: 1, clashes: 1, missingDisks: 1, newNetworks: 2, unreadable: 1, expectedErrors: 1 },
+    counts: { exports: 4, vms: 2, templates: 1, unreadable: 1, skipped: 0, clashes: 1, missingDisks: 1, newNetworks: 2, expectedErrors: 1, namesToSet: 1 },
   };
 }
 
@@ -75,17 +85,55 @@ describe('restore summary', () => {
     expect(t).toContain(`Errors (2):\n  db-01${' '.repeat(24)}${VM(2)}\n    VDI_CONTENT_ID_MISSING: A disk was not found.`);
     expect(t.match(/Rescan the SR\./g)).toHaveLength(1);
     expect(t).toContain('Skipped entries (1):\n  evil.vmmeta: not a <vm-uuid>.vmmeta name; ignored');
-    expect(t).toContain(`SR and VDI names set (1 of 2):\n  SR  ${SR.uuid}  "NFS storage"\n  VDI ${VM(9)}  "gone": not set, no VDI ${VM(9)} in this pool`);
-    // Network warnings only for VMs that were restored; clashes always.
+    expect(t).toContain(`SR and VDI names set (1 of 2):\n  0 already so (nothing sent), 1 not set.\n  SR  ${SR.uuid}  "NFS storage"\n  VDI ${VM(9)}  "gone": not set, no VDI ${VM(9)} in this pool`);
+    // Network warnings only for VMs that were restored.
     expect(t).toContain(`web-01 (${VM(1)}) is on new internal network(s) for "Production LAN"`);
     expect(t).not.toContain('"Backend"');
-    expect(t).toContain(`tmpl (${VM(3)}): a VM with this uuid was already in this pool ("tmpl", Halted).`);
+    // A VM already here is told once: with the error of its failed import, not again as a warning.
+    expect(t).toContain(`  db-02${' '.repeat(24)}${VM(3)}\n    VDI_CONTENT_ID_MISSING: Another disk was not found.\n    a VM with this uuid was already in this pool ("tmpl", Halted)\n`);
+    expect(t.match(/already in this pool/g)).toHaveLength(1);
+    expect(t).toContain('Warnings (1):');
     expect(summaryTitle(report())).toBe('Restore partly completed: 1 of 3 VMs restored, 2 failed');
     expect(summaryTitle(report({ restored: 0, errors: 3 }))).toBe('Metadata Restore Failed');
     expect(summaryTitle(report({ restored: 3, errors: 0 }))).toBe('Metadata Restore Completed');
     expect(summaryTitle(report({ restored: 1, errors: 2, dryRun: true }))).toBe('Dry run: 1 of 3 VMs would be restored, 2 would fail');
     // Error lines are marked for the alert colour.
     expect(lines.find((l) => typeof l !== 'string' && l.text.startsWith('Errors'))).toMatchObject({ alert: true, bold: true });
+  });
+
+  it('tells a clash once when the import went through, and counts VMs and templates as the preflight does', () => {
+    const r = report({
+      results: [
+        { file: `${VM(1)}.vmmeta`, vmUuid: VM(1), name: 'web-01', kind: 'vm', ok: true, created: [{ uuid: VM(1), name: 'web-01' }] },
+        { file: `${VM(3)}.vmmeta`, vmUuid: VM(3), name: 'tmpl', kind: 'template', ok: true, created: [{ uuid: VM(3), name: 'tmpl' }] },
+        { file: `${VM(4)}.vmmeta`, vmUuid: VM(4), name: '', kind: 'unreadable', ok: false, created: [], error: { code: 'UNSAFE_BACKUP_FILE', params: [], meaning: 'the first entry is not ova.xml', nextStep: 'Try an older backup.' } },
+      ],
+      restored: 2,
+      errors: 1,
+      counts: { exports: 3, vms: 1, templates: 1, unreadable: 1, skipped: 1, restoredVms: 1, restoredTemplates: 1, namesSet: 1, namesUnchanged: 0, namesFailed: 1 },
+    });
+    const t = text(summaryLines(r, preflight(), new Date(2025, 5, 2)));
+    expect(t).toContain('Of 3 VM exports (1 VM, 1 template, 1 unreadable): 1 VM and 1 template restored; 1 failed (1 unreadable, never sent); 1 other entry skipped.');
+    expect(t).toContain(`tmpl (${VM(3)}): a VM with this uuid was already in this pool ("tmpl", Halted): replaced by the backup's.`);
+    expect(t.match(/already in this pool/g)).toHaveLength(1);
+    expect(t).toMatch(new RegExp(`tmpl +${VM(3)}  template`));
+    expect(restoreText(r)).toContain('Of 3 VM exports (1 VM, 1 template, 1 unreadable): 1 VM and 1 template restored');
+  });
+
+  it('counts as set only the names that changed, in the summary and the CLI', () => {
+    const names: RestoreReport['names'] = [
+      { kind: 'SR', uuid: SR.uuid, nameLabel: 'NFS storage', nameDescription: '', applied: true },
+      { kind: 'VDI', uuid: VM(8), nameLabel: 'same', nameDescription: '', applied: true, unchanged: true },
+      { kind: 'VDI', uuid: VM(9), nameLabel: 'gone', nameDescription: '', applied: false, error: `no VDI ${VM(9)} in this pool` },
+    ];
+    const r = report({ names, counts: { ...report().counts, namesSet: 1, namesUnchanged: 1, namesFailed: 1 } });
+    const t = text(summaryLines(r, null, new Date(2025, 5, 2)));
+    expect(t).toContain(`SR and VDI names set (1 of 3):\n  1 already so (nothing sent), 1 not set.\n  SR  ${SR.uuid}  "NFS storage"\n  VDI ${VM(9)}  "gone": not set`);
+    expect(t).not.toContain('"same"');
+    const cli = restoreText(r);
+    expect(cli).toContain('SR/VDI names: 1 set, 1 already so, 1 not set.');
+    expect(cli).not.toContain(`Setting VDI (${VM(8)})`);
+    expect(cli).toContain(`Setting SR (${SR.uuid}):`);
   });
 
   it('words a dry run as what would happen, and names the file after the time it ran', () => {
@@ -118,23 +166,83 @@ describe('restore summary', () => {
 });
 
 describe('preflight and lists', () => {
-  it('shows counts, per-VM notes, unreadable exports, and how to confirm', () => {
+  it('shows counts, says the VMs come back halted, groups the problems by kind and names the SR of missing disks', () => {
     const t = plainText(preflightLines(preflight(), VDI));
     expect(t).toContain('Restore only the VMs on this SR from backup 2025-06-02-08-30-00');
-    expect(t).toContain('2 VMs and 1 template to import (halted, keeping their uuids); 1 SR/VDI name to set.');
+    expect(t).toContain('4 VM exports: 2 VMs and 1 template to import (halted, keeping their uuids); 1 unreadable (never sent).');
+    expect(t).toContain("The restored VMs will be halted: XAPI's metadata import creates them halted.");
     expect(t).toContain('Of these: 1 expected to fail, 1 already in this pool, 1 with disks not found here, 2 on networks not found here, 1 unreadable.');
-    expect(t).toContain('    expected to fail: VDI_CONTENT_ID_MISSING');
-    expect(t).toContain('    1 disk not found in this pool: db-01 disk 0');
-    expect(t).toContain('    custom template');
-    expect(t).toContain('    will be put on new internal network(s): "Production LAN"');
-    expect(t).toContain('    unreadable, will not be sent to XAPI: the first entry is not ova.xml');
+    expect(t).toContain('Expected to fail: 1 (VDI_CONTENT_ID_MISSING: 1).');
+    expect(t).toContain(`Unreadable exports, never sent to XAPI (1)\n  Check where the backup came from, or restore from an older backup.\n  ${VM(4)}.vmmeta: the first entry is not ova.xml`);
+    expect(t).toContain(`Disks on SR "Replicated NFS" (${VM(8)}), which is not in this pool (1 VM)\n  The SR is not attached here (e.g. the replicated SR): attach it at this site`);
+    expect(t).toContain(`  ${VM(2)}  db-01: db-01 disk 0`);
+    expect(t).toContain(`Already here, halted (1 VM)\n  For each, a VM with this uuid is already here, halted: it is replaced only if the backup is newer`);
+    expect(t).toContain(`Network "Production LAN" is not in this pool (1 VM)`);
     expect(t.split('\n').at(-1)).toBe('Press <F8> to restore now, or <Esc> to cancel.');
   });
 
+  it('at many VMs: one group per kind (and SR), names in name order, a few per group on screen and all in the saved text and the CLI JSON', () => {
+    const base = preflight().vms[0]!;
+    const uuid = (n: number) => `bbbbbbbb-0000-4000-8000-${String(n).padStart(12, '0')}`;
+    const disk = (n: number, srUuid: string, srName: string, srInPool: boolean) => ({ vdiUuid: uuid(1000 + n), location: 'l', srUuid, vdiName: `disk ${n}`, srName, srInPool, attached: false });
+    // 30 VMs in uuid order whose names run the other way; every one has a disk on an SR not
+    // attached here, the first 3 also one on a local SR that does not know its disk.
+    const vms = Array.from({ length: 30 }, (_, i) => ({
+      ...base,
+      uuid: uuid(i),
+      name: `vm-${String(30 - i).padStart(2, '0')}`,
+      newNetworks: [],
+      expectedError: 'VDI_CONTENT_ID_MISSING',
+      missingDisks: [disk(i, VM(8), 'Replicated NFS', false), ...(i < 3 ? [disk(100 + i, SR.uuid, 'Local storage', true)] : [])],
+    }));
+    const p: PreflightReport = { ...preflight(), vms, counts: { exports: 30, vms: 30, templates: 0, unreadable: 0, skipped: 0, clashes: 0, missingDisks: 30, newNetworks: 0, expectedErrors: 30, namesToSet: 1 } };
+    const screen = plainText(preflightLines(p, VDI));
+    // Not one line per VM: two groups, 5 names each, in name order.
+    expect(screen.split('\n').length).toBeLessThan(30);
+    expect(screen).toContain(`Disks on SR "Replicated NFS" (${VM(8)}), which is not in this pool (30 VMs)`);
+    expect(screen).toContain(`Disks not found on SR "Local storage" (${SR.uuid}), which is in this pool (3 VMs)\n  This SR does not know these disks: rescan it (xe sr-scan uuid=${SR.uuid})`);
+    const replicated = screen.slice(screen.indexOf('Disks on SR "Replicated NFS"'));
+    expect(replicated.split('\n').slice(2, 8)).toEqual([
+      `  ${uuid(29)}  vm-01: disk 29`,
+      `  ${uuid(28)}  vm-02: disk 28`,
+      `  ${uuid(27)}  vm-03: disk 27`,
+      `  ${uuid(26)}  vm-04: disk 26`,
+      `  ${uuid(25)}  vm-05: disk 25`,
+      '  ... and 25 more (all in the saved preflight)',
+    ]);
+    expect(screen).toContain('Expected to fail: 30 (VDI_CONTENT_ID_MISSING: 30).');
+    // The saved text: every name, no key prompt.
+    const saved = plainText(preflightLines(p, VDI, { full: true }));
+    for (const v of vms) expect(saved).toContain(`  ${v.uuid}  ${v.name}: disk`);
+    expect(saved).not.toContain('more (');
+    expect(saved).not.toContain('<F8>');
+    // The CLI: the same groups and counts, with its own bound; --json has every name.
+    const cli = preflightText(p);
+    expect(cli).toContain('30 VM exports: 30 VMs and 0 templates to import (halted, keeping their uuids).');
+    expect(cli).toContain("The restored VMs will be halted: XAPI's metadata import creates them halted.");
+    expect(cli).toContain('Of these: 30 expected to fail, 30 with disks not found here.');
+    expect(cli).toContain('  ... and 20 more (--json lists all)');
+    const groups = preflightGroups(p);
+    expect(groups.map((g) => [g.kind, g.sr?.uuid, g.sr?.inPool, g.items.length])).toEqual([
+      ['missing-disks', VM(8), false, 30],
+      ['missing-disks', SR.uuid, true, 3],
+    ]);
+    expect(groups[0]!.items.map((i) => i.name)).toEqual([...vms.map((v) => v.name)].sort());
+  });
+
+  it('tells a forced preflight what force does with each kind', () => {
+    const p = { ...preflight(), force: true };
+    const t = plainText(preflightLines(p, VDI));
+    expect(t).toContain('from backup 2025-06-02-08-30-00 (forced)');
+    expect(t).toContain('A forced restore imports these VMs without the disks');
+    expect(t).toContain('a forced restore replaces it.');
+  });
+
   it('formats backup, method and VDI rows to fit the dialogue', () => {
-    const b = { date: '2025-06-02-08-30-00', vms: 9, vmsOnSr: 1, hasSrMeta: false };
-    expect(dateRow(b)).toBe('2025-06-02-08-30-00  9 VMs, 1 on this SR, no SR/VDI names');
-    expect(methodRow({ label: 'Only VMs on This SR', scope: 'sr' }, b)).toBe(`${'Only VMs on This SR'.padEnd(32)}1 VM`);
+    const b = { date: '2025-06-02-08-30-00', vms: 9, vmsOnSr: 1, skipped: 0, skippedOnSr: 0, hasSrMeta: false };
+    expect(dateRow(b)).toBe('2025-06-02-08-30-00  9 VM exports, 1 on this SR, no SR/VDI names');
+    expect(dateRow({ ...b, skipped: 2, hasSrMeta: true })).toBe('2025-06-02-08-30-00  9 VM exports, 1 on this SR, 2 other entries skipped');
+    expect(methodRow({ label: 'Only VMs on This SR', scope: 'sr' }, b)).toBe(`${'Only VMs on This SR'.padEnd(32)}1 VM export`);
     const row = vdiRow({ uuid: VDI.uuid, nameLabel: 'Pool Metadata Backup', virtualSize: 1024 ** 3, trusted: true, attachedTo: [] });
     expect(row).toBe(`${VDI.uuid}   1.0 GiB  not attached`);
     const guests = [1, 2].map((i) => ({ uuid: `vm-${i}`, nameLabel: `guest ${i}`, controlDomain: false }));

@@ -145,14 +145,14 @@ describe('restore at the DR site', () => {
     expect(flat(f)).toContain(flat(SEARCH_BANNER));
     f = await waitForText(r, LISTING_BANNER);
     f = await waitForFrame(r, (fr) => paneTitle(fr) === 'Available Metadata Backups');
-    const rows = f.split('\n').filter((l) => /\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d\s+\d+ VMs?, \d+ on this SR/.test(l));
+    const rows = f.split('\n').filter((l) => /\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d\s+\d+ VM exports?, \d+ on this SR/.test(l));
     expect(rows.map((l) => /(\d{4}(?:-\d\d){5})/.exec(l)?.[1])).toEqual([NEWER, OLDER]);
-    expect(rows[0]).toMatch(new RegExp(`${exported} VMs, \\d+ on this SR`));
+    expect(rows[0]).toMatch(new RegExp(`${exported} VM exports, \\d+ on this SR`));
     expect(f).not.toContain('found by the scan');
     press(r, KEYS.enter);
     f = await waitForFrame(r, (fr) => paneTitle(fr) === `Restore Backup from ${NEWER}`);
     expect(f).toContain(`Select the set of VMs to restore from ${NEWER}`);
-    const methods = f.split('\n').map((l) => /(Only VMs on This SR(?: \(Dry Run\))?|All VM Metadata(?: \(Dry Run\))?)\s+\d+ VMs?/.exec(l)?.[1]).filter(Boolean);
+    const methods = f.split('\n').map((l) => /(Only VMs on This SR(?: \(Dry Run\))?|All VM Metadata(?: \(Dry Run\))?)\s+\d+ VM exports?/.exec(l)?.[1]).filter(Boolean);
     expect(methods).toEqual(['Only VMs on This SR', 'All VM Metadata', 'Only VMs on This SR (Dry Run)', 'All VM Metadata (Dry Run)']);
     expect(f).toContain('<Enter> Restore VMs');
     // The restore holds its backup VDI from the listing on, and releases it when left.

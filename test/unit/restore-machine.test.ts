@@ -14,7 +14,7 @@ import {
 import type { BackupListing } from '../../src/app/index.js';
 import type { PreflightReport, PreflightVm, RestoreReport } from '../../src/dr/restore.js';
 
-const backup = { date: '2025-06-02-08-30-00', vms: 3, vmsOnSr: 2, hasSrMeta: true };
+const backup = { date: '2025-06-02-08-30-00', vms: 3, vmsOnSr: 2, skipped: 0, skippedOnSr: 0, hasSrMeta: true };
 const listing: BackupListing = { vdi: { uuid: 'v', trusted: true }, backups: [backup, { ...backup, date: '2025-06-01-08-30-00' }] };
 const real = { scope: 'sr' as const, dryRun: false };
 const dry = { scope: 'all' as const, dryRun: true };
@@ -24,8 +24,8 @@ function vm(over: Partial<PreflightVm> = {}): PreflightVm {
 }
 
 function preflight(vms: PreflightVm[]): PreflightReport {
-  const zero = { vms: 0, templates: 0, clashes: 0, missingDisks: 0, newNetworks: 0, unreadable: 0, expectedErrors: 0 };
-  return { sr: { uuid: 's', name: 'S' }, vdi: { uuid: 'v', trusted: true }, date: backup.date, scope: 'sr', vms, skipped: [], names: [], cleaned: [], counts: zero };
+  const zero = { exports: 0, vms: 0, templates: 0, unreadable: 0, skipped: 0, clashes: 0, missingDisks: 0, newNetworks: 0, expectedErrors: 0, namesToSet: 0 };
+  return { sr: { uuid: 's', name: 'S' }, vdi: { uuid: 'v', trusted: true }, date: backup.date, scope: 'sr', force: false, vms, skipped: [], names: [], cleaned: [], counts: zero };
 }
 
 const report = { dryRun: false, restored: 1, errors: 0 } as RestoreReport;
@@ -97,7 +97,7 @@ describe('restore state machine', () => {
   });
 
   it('force is offered only where VMs fail for want of it, confirmed with F8, and Esc goes back to the preflight', () => {
-    const missing = vm({ expectedError: 'VDI_CONTENT_ID_MISSING', missingDisks: [{ vdiUuid: 'd', location: 'l', srUuid: 's', vdiName: 'disk' }] });
+    const missing = vm({ expectedError: 'VDI_CONTENT_ID_MISSING', missingDisks: [{ vdiUuid: 'd', location: 'l', srUuid: 's', vdiName: 'disk', srName: 'S', srInPool: true, attached: false }] });
     const clash = vm({ uuid: 'b', expectedError: 'VM_TO_IMPORT_IS_NOT_NEWER_VERSION (unless the backup is newer)', clash: { name: 'b', powerState: 'Halted' } });
     const attached = vm({ uuid: 'c', expectedError: 'IMPORT_ERROR_ATTACHED_DISKS_NOT_FOUND' });
     expect(forceWouldHelp(preflight([missing, clash, attached, vm()]))).toBe(2);

@@ -91,6 +91,7 @@ const preflight: PreflightReport = poison({
   vdi: { uuid, trusted: false },
   date: '2025-01-02-03-04-05',
   scope: 'sr',
+  force: false,
   vms: [
     {
       file: 'f.vmmeta',
@@ -99,7 +100,7 @@ const preflight: PreflightReport = poison({
       powerState: 'Halted',
       isTemplate: false,
       clash: { name: 'here', powerState: 'Running' },
-      missingDisks: [{ vdiUuid: uuid, location: 'loc', srUuid: uuid, vdiName: 'disk' }],
+      missingDisks: [{ vdiUuid: uuid, location: 'loc', srUuid: uuid, vdiName: 'disk', srName: 'sr', srInPool: false, attached: true }],
       newNetworks: ['net'],
       expectedError: 'VDI_LOCATION_MISSING',
     },
@@ -108,7 +109,7 @@ const preflight: PreflightReport = poison({
   skipped: [{ name: 'entry', reason: 'why' }],
   names: [{ kind: 'SR', uuid, nameLabel: 'label', nameDescription: 'description' }],
   cleaned: [{ kind: 'vbd', uuid, vm: 'dom0', ours: true, unplugged: true }],
-  counts: { vms: 1, templates: 0, clashes: 1, missingDisks: 1, newNetworks: 1, unreadable: 1, expectedErrors: 1 },
+  counts: { exports: 2, vms: 1, templates: 0, unreadable: 1, skipped: 1, clashes: 1, missingDisks: 1, newNetworks: 1, expectedErrors: 1, namesToSet: 1 },
 });
 
 const restore: RestoreReport = poison({
@@ -119,8 +120,8 @@ const restore: RestoreReport = poison({
   dryRun: true,
   force: false,
   results: [
-    { file: 'f.vmmeta', vmUuid: uuid, name: 'vm', ok: true, created: [{ uuid, name: 'vm' }] },
-    { file: 'g.vmmeta', vmUuid: uuid, name: 'vm', ok: false, created: [], error },
+    { file: 'f.vmmeta', vmUuid: uuid, name: 'vm', kind: 'vm', ok: true, created: [{ uuid, name: 'vm' }] },
+    { file: 'g.vmmeta', vmUuid: uuid, name: 'vm', kind: 'template', ok: false, created: [], error },
   ],
   skipped: [{ name: 'entry', reason: 'why' }],
   names: [
@@ -129,6 +130,7 @@ const restore: RestoreReport = poison({
   ],
   restored: 1,
   errors: 1,
+  counts: { exports: 2, vms: 1, templates: 1, unreadable: 0, skipped: 1, restoredVms: 1, restoredTemplates: 0, namesSet: 1, namesUnchanged: 0, namesFailed: 1 },
   summary: 'Restored 1 VM(s), and 1 error(s)',
   durationMs: 1,
   cleaned: [{ kind: 'vbd', uuid, vm: 'vm', ours: false, unplugged: false }],
@@ -282,7 +284,7 @@ describe('console texts', () => {
     expectSafe(scheduleSetMessage(setReport), 'scheduleSetMessage');
     const sr: SrChoice = { ref: V, uuid: V, nameLabel: V, type: V, contentType: 'user', shared: true, physicalSize: 1, physicalUtilisation: 0, isDefault: true, backup: { kind: 'none' } };
     // Rows are cut to their columns: only the start of the escaped name fits.
-    for (const row of [srRow(sr), vdiRow({ uuid: V, nameLabel: V, virtualSize: 1, trusted: false, attachedTo: [] }), dateRow({ date: V, vms: 1, vmsOnSr: 1, hasSrMeta: true })]) {
+    for (const row of [srRow(sr), vdiRow({ uuid: V, nameLabel: V, virtualSize: 1, trusted: false, attachedTo: [] }), dateRow({ date: V, vms: 1, vmsOnSr: 1, skipped: 0, skippedOnSr: 0, hasSrMeta: true })]) {
       expectSafe(row, 'row', false);
       expect(row).toContain('\\u001b[2J');
     }
