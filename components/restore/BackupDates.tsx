@@ -19,7 +19,7 @@ import { useFlowScreen, type Flow } from '../flow.js';
 import { useKeptOverIdleLogout } from '../idle-keep.js';
 import type { ConsoleKey } from '../keys/decode.js';
 import { isBackKey, useScreen, useScreenKeys, type ScreenKeyHandler } from '../navigation.js';
-import { useServices, type BackupListing, type ConsoleSession, type SrChoice } from '../services.js';
+import { useServices, type BackupListing, type ConsoleSession, type RestoreSession, type SrChoice } from '../services.js';
 import { useJob } from '../useJob.js';
 import type { PreflightReport, RestoreProgress, RestoreReport } from '../../src/dr/restore.js';
 import { PreflightChecking, PreflightView, FORCE_CONFIRM_KEYS, forceConfirmationLines, forceTitle } from './Preflight.js';
@@ -53,18 +53,21 @@ export interface BackupDatesProps {
   legacy: boolean;
   /** A state to start from (a preflight kept over an idle logout) instead of the listing. */
   resume?: RestoreState;
+  /** The hold on the VDI the search already opened and listed (its own backup VDI): not opened again. */
+  restore?: RestoreSession;
+  listing?: BackupListing;
 }
 
 type Checking = Extract<RestoreState, { step: 'checking' }>;
 type Running = Extract<RestoreState, { step: 'running' }>;
 
-export function BackupDates({ flow, session, sr, vdi, legacy, resume }: BackupDatesProps) {
+export function BackupDates({ flow, session, sr, vdi, legacy, resume, restore: held, listing }: BackupDatesProps) {
   useFlowScreen(flow);
   const services = useServices();
   const screen = useScreen();
-  const [restore] = useState(() => session.openRestore({ srUuid: sr.uuid, vdiUuid: vdi.uuid, legacy }));
+  const [restore] = useState(() => held ?? session.openRestore({ srUuid: sr.uuid, vdiUuid: vdi.uuid, legacy }));
   // The ref is the truth (keys typed ahead read it between renders); the state draws it.
-  const machine = useRef<RestoreState>(resume ?? INITIAL_STATE);
+  const machine = useRef<RestoreState>(resume ?? (listing ? restoreReducer(INITIAL_STATE, { type: 'listed', listing }) : INITIAL_STATE));
   const [state, setState] = useState(machine.current);
   const dispatch = useCallback((action: RestoreAction) => {
     machine.current = restoreReducer(machine.current, action);

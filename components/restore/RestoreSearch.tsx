@@ -12,12 +12,13 @@ import type { TextLine } from '../dialogues/TextDialogue.js';
 import { QuestionDialogue } from '../dialogues/QuestionDialogue.js';
 import { useFlowScreen, type Flow } from '../flow.js';
 import { isBackKey, useNavigator, useScreen, useScreenKeys } from '../navigation.js';
-import { useServices, type BackupVdiChoice, type BackupVdiSearch, type ConsoleSession, type SrChoice } from '../services.js';
+import { useServices, type BackupListing, type BackupVdiChoice, type BackupVdiSearch, type ConsoleSession, type FailureText, type RestoreSession, type SrChoice } from '../services.js';
 import { useMountJob } from '../useJob.js';
 import { BackupDates } from './BackupDates.js';
 import {
   LEGACY_QUESTION,
   LEGACY_RISK,
+  LISTING_BANNER,
   LIST_KEYS,
   RESTORE_MENU_TITLE,
   SEARCH_BANNER,
@@ -28,6 +29,38 @@ import {
 } from './texts.js';
 import { neutralise } from '../../src/safe-text.js';
 import { legacyScanFoundNone, noBackupVdiError } from '../../src/dr/backup-source.js';
+import { backupVdiUuid } from '../../src/dr/layout.js';
+
+type SearchOutcome =
+  /** The SR's own backup VDI, attached and listed: the restore goes on with this hold. */
+  | { kind: 'held'; restore: RestoreSession; listing: BackupListing }
+  /** The SR has no backup VDI of its own (none, not a backup, or not on this SR): the stock question. */
+  | { kind: 'none' }
+  /** The legacy scan's result. */
+  | { kind: 'scanned'; search: BackupVdiSearch };
+
+/** What opening the SR's own backup VDI says when there is none to restore from. */
+const NOT_THIS_SRS_BACKUP = new Set(['NO_BACKUP_VDI', 'NOT_A_BACKUP', 'NOT_PERMITTED']);
+
+/**
+ * The SR's own backup VDI is opened for the restore straight away (the opening checks the
+ * stock marker, which is all a probe would do): the search, the listing, the preflight and
+ * the run then share one attachment.
+ */
+async function openTrusted(session: ConsoleSession, sr: SrChoice, signal: AbortSignal, explain: (err: unknown) => FailureText, onOpened: () => void): Promise<SearchOutcome> {
+  const restore = session.openRestore({ srUuid: sr.uuid, vdiUuid: backupVdiUuid(sr.uuid), legacy: false });
+  try {
+    const listing = await restore.list({ signal, onOpened });
+    signal.throwIfAborted();
+    // Nothing to restore from: the VDI is not held while that is said.
+    if (listing.backups.length === 0) await restore.release();
+    return { kind: 'held', restore, listing };
+  } catch (err) {
+    await restore.release().catch(() => undefined);
+    if (!signal.aborted && NOT_THIS_SRS_BACKUP.has(explain(err).code)) return { kind: 'none' };
+    throw err;
+  }
+}
 
 export interface RestoreSearchProps {
   flow: Flow;
@@ -43,12 +76,21 @@ export function RestoreSearch({ flow, session, sr, legacy }: RestoreSearchProps)
   const screen = useScreen();
   const nav = useNavigator();
 
-  const job = useMountJob<BackupVdiSearch>({
+  // Progress: the SR's own VDI was found and opened, and its backups are being listed (the stock banner).
+  const job = useMountJob<SearchOutcome, 'opened', boolean>({
     label: 'Searching for the backup VDI',
-    run: (_, signal) => session.findBackupVdis(sr.uuid, { legacy, signal }),
-    done(search) {
-      const found = search.found;
-      if (found.length === 0 && !legacy) {
+    progress: { initial: false, reduce: () => true },
+    run: (_, signal, emit) =>
+      legacy
+        ? session.findBackupVdis(sr.uuid, { legacy, signal }).then((search) => ({ kind: 'scanned' as const, search }))
+        : openTrusted(session, sr, signal, services.explain, () => emit('opened')),
+    done(outcome) {
+      if (outcome.kind === 'held') {
+        screen.replace(<BackupDates flow={flow} session={session} sr={sr} vdi={outcome.listing.vdi} legacy={false} restore={outcome.restore} listing={outcome.listing} />);
+        return;
+      }
+      const found = outcome.kind === 'scanned' ? outcome.search.found : [];
+      if (outcome.kind === 'none') {
         screen.replace(
           <QuestionDialogue
             title={RESTORE_MENU_TITLE}
@@ -61,7 +103,7 @@ export function RestoreSearch({ flow, session, sr, legacy }: RestoreSearchProps)
           />,
         );
       } else if (found.length === 0) {
-        screen.replace(<InfoDialogue title={RESTORE_MENU_TITLE} text={restoreFailureText(services.explain(legacyScanFoundNone(sr, search.examined)))} alert />);
+        screen.replace(<InfoDialogue title={RESTORE_MENU_TITLE} text={restoreFailureText(services.explain(legacyScanFoundNone(sr, outcome.search.examined)))} alert />);
       } else if (found.length === 1) {
         screen.replace(<BackupDates flow={flow} session={session} sr={sr} vdi={found[0]!} legacy={legacy} />);
       } else {
@@ -71,7 +113,9 @@ export function RestoreSearch({ flow, session, sr, legacy }: RestoreSearchProps)
     failed(err) {
       screen.replace(<InfoDialogue title={RESTORE_MENU_TITLE} text={restoreFailureText(services.explain(err))} alert />);
     },
-    aborted() {
+    aborted(outcome) {
+      // Found just as the operator stopped it: the VDI is not held for nobody.
+      if (outcome?.kind === 'held') void outcome.restore.release().catch(() => undefined);
       flow.cancel();
     },
   });
@@ -84,7 +128,7 @@ export function RestoreSearch({ flow, session, sr, legacy }: RestoreSearchProps)
   return (
     <Banner
       title={RESTORE_MENU_TITLE}
-      text={SEARCH_BANNER}
+      text={job.progress ? LISTING_BANNER : SEARCH_BANNER}
       detail={
         <>
           <Line wrap="truncate">SR: {neutralise(sr.nameLabel || sr.uuid)}</Line>

@@ -42,6 +42,8 @@ export interface RestoreStepOptions {
   signal?: AbortSignal;
   /** Phases, including a wait for another run holding the VDI; per-VM progress of a run. */
   onProgress?: (e: RestoreProgress) => void;
+  /** The VDI has just been opened (attached, its marker found) for this step. */
+  onOpened?: () => void;
 }
 
 export interface RestoreSession {
@@ -158,7 +160,10 @@ export class HeldRestoreSession implements RestoreSession {
     // A lost lock (the pool unreachable past its renewal) means a backup may write the VDI
     // now: what was read from it before is not trusted for the next step.
     if (this.#src?.lockLost?.aborted) await this.drop();
-    this.#src ??= await this.open(this.source, options);
+    if (!this.#src) {
+      this.#src = await this.open(this.source, options);
+      options.onOpened?.();
+    }
     return this.#src;
   }
 
