@@ -12,7 +12,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
+import { syncBuiltinESMExports } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { startDemoSimulator, type SimHandle } from '../../src/sim/index.js';
 import { resolveTarget, type TargetOptions } from '../../src/target.js';
@@ -26,6 +28,10 @@ import { controlDomainAttachments } from '../helpers/pool.js';
 import { KEYS, highlighted, paneTitle, press, renderConsole, stripAnsi, waitForFrame, type Rendered } from '../ui/helpers.js';
 import { highlightRow, openRestorePicker, readAllPages } from '../ui/restore-helpers.js';
 import { DIST_CLI, runCli } from './commands-helpers.js';
+
+/** A preload that makes os.hostname throw, in the CLI's process only (see the file). */
+const PLANT_BUG = join(import.meta.dirname, '..', 'helpers', 'plant-bug.mjs');
+const PLANTED_BUG = "Cannot read properties of undefined (reading 'planted')";
 
 const PASSWORD = 'parity-pw';
 /** A key name in text shared by all front ends (only the screens name keys). */
@@ -125,8 +131,8 @@ interface Said {
  * one after the other where the command changes the pool (a backup creates its VDI, a scan
  * attaches disks), else side by side.
  */
-async function cliSays(where: Where, command: string[], changesPool = false): Promise<Said> {
-  const env = { XSDR_LOG_DIR: logDir };
+async function cliSays(where: Where, command: string[], changesPool = false, extraEnv: NodeJS.ProcessEnv = {}): Promise<Said> {
+  const env = { XSDR_LOG_DIR: logDir, ...extraEnv };
   const run = (args: string[]) => runCli(DIST_CLI, [...globals(where), ...command, ...args], { env });
   const [text, asJson] = changesPool ? [await run([]), await run(['--json'])] : await Promise.all([run([]), run(['--json'])]);
   expect(text.code, text.stderr).not.toBe(0);
@@ -261,19 +267,41 @@ describe('the same failure in CLI text, --json and the console (provoked against
     expect(e.meaning).toContain(fingerprint);
   });
 
-  it('a bug: the pool answers a malformed size; said plainly, its stack in the log file named, none on screen', async () => {
+  it("a malformed answer from the pool (an empty int64) is the host's fault, said as TRANSPORT_PROTOCOL by all three, naming the field", async () => {
     front.rpc.set('VDI.get_record', malformedVirtualSize);
-    const e = await cliSays({}, ['backup', '--sr', srs.nfs.uuid], true);
+    try {
+      const e = await cliSays({}, ['backup', '--sr', srs.nfs.uuid], true);
+      expectSame(e, 'TRANSPORT_PROTOCOL', await consoleBackupFails(srs.nfs.name), BACKUP_FAILED_PREFIX);
+      expect(e.meaning).toContain('virtual_size');
+    } finally {
+      front.rpc.delete('VDI.get_record');
+    }
+  });
+
+  it('a bug (a TypeError planted where none is expected): said plainly, its stack in the log file named, none on screen', async () => {
+    const e = await cliSays({}, ['backup', '--sr', srs.nfs.uuid], true, { NODE_OPTIONS: `--import=${pathToFileURL(PLANT_BUG).href}`, XSDR_TEST_PLANTED_BUG: PLANTED_BUG });
     const log = join(logDir, 'errors.log');
     expect(e.kind).toBe('bug');
     expect(e.meaning).toContain('This is a bug in the program');
     expect(e.nextStep).toContain(log);
-    const shown = await consoleBackupFails(srs.nfs.name);
+    // The same slip in this process, for the console.
+    const realHostname = os.hostname;
+    os.hostname = () => {
+      throw new TypeError(PLANTED_BUG);
+    };
+    syncBuiltinESMExports();
+    let shown: string;
+    try {
+      shown = await consoleBackupFails(srs.nfs.name);
+    } finally {
+      os.hostname = realHostname;
+      syncBuiltinESMExports();
+    }
     expectSame(e, 'INTERNAL_BUG', shown, BACKUP_FAILED_PREFIX);
     expect(everyFrame()).not.toMatch(STACK_LINE);
     const written = readFileSync(log, 'utf8');
     // Three entries with a stack: the CLI's text run, its --json run, and the console.
-    expect(written.match(/^caused by: TypeError: not an integer/gm)).toHaveLength(3);
+    expect(written.split(`TypeError: ${PLANTED_BUG}`).length - 1).toBe(3);
     expect(written).toMatch(STACK_LINE);
   });
 });
