@@ -41,7 +41,12 @@ export function BackupRun({ sr, session, keep, force }: { sr: SrChoice; session:
   const services = useServices();
   const screen = useScreen();
   const ended = (err: unknown, aborted: boolean) => {
-    const next = backupFailureScreen(err, { sr, session, aborted, explain: services.explain });
+    const next = backupFailureScreen(err, {
+      aborted,
+      explain: services.explain,
+      // Past the space guard: forced, keeping `keep` backups when the operator chose fewer.
+      rerun: (o) => <BackupRun sr={sr} session={session} force {...(o.keep !== undefined && { keep: o.keep })} />,
+    });
     if (next) screen.replace(next);
     else screen.close();
   };

@@ -9,9 +9,8 @@ import React from 'react';
 import { ChoiceDialogue } from '../dialogues/ChoiceDialogue.js';
 import { QuestionDialogue } from '../dialogues/QuestionDialogue.js';
 import { useNavigator, useScreen } from '../navigation.js';
-import type { ConsoleSession, FailureText, SrChoice } from '../services.js';
+import type { FailureText } from '../services.js';
 import { keepFewerChoices, type KeepFewerPlan, type SpaceGuardError, type SpaceGuardFacts } from '../../src/dr/backup.js';
-import { BackupRun } from './BackupRun.js';
 import { BACKUP_FULL_TITLE, forceQuestion, keepFewerLabel, keepFewerQuestion, spaceOfferPrompt } from './summary.js';
 
 type Remedy = 'keep' | 'force' | 'cancel';
@@ -20,7 +19,10 @@ export const KEEP_FEWER_CHOICE = 'Keep fewer backups';
 export const FORCE_CHOICE = 'Back up anyway';
 export const KEEP_FEWER_TITLE = 'Keep Fewer Backups';
 
-export function SpaceOffer({ sr, session, error, failure }: { sr: SrChoice; session: ConsoleSession; error: SpaceGuardError & { facts: SpaceGuardFacts }; failure: FailureText }) {
+/** How to run the backup again past the guard (the backup screen's own; passed in, so the modules import no cycle). */
+export type Rerun = (opts: { keep?: number }) => React.ReactElement;
+
+export function SpaceOffer({ rerun, error, failure }: { rerun: Rerun; error: SpaceGuardError & { facts: SpaceGuardFacts }; failure: FailureText }) {
   const screen = useScreen();
   const nav = useNavigator();
   const facts = error.facts;
@@ -30,7 +32,7 @@ export function SpaceOffer({ sr, session, error, failure }: { sr: SrChoice; sess
     { label: FORCE_CHOICE, value: 'force' as Remedy },
     { label: 'Cancel', value: 'cancel' as Remedy },
   ];
-  const run = (opts: { keep?: number }) => nav.push(<BackupRun sr={sr} session={session} force {...(opts.keep !== undefined && { keep: opts.keep })} />);
+  const run = (opts: { keep?: number }) => nav.push(rerun(opts));
   const ask = (text: string, opts: { keep?: number }) => (
     <QuestionDialogue title={BACKUP_FULL_TITLE} text={text} onAnswer={(yes) => yes && run(opts)} />
   );

@@ -5,10 +5,10 @@
  */
 import React from 'react';
 import { InfoDialogue } from '../dialogues/InfoDialogue.js';
-import type { ConsoleSession, FailureText, SrChoice } from '../services.js';
+import type { FailureText } from '../services.js';
 import { BackupCancelledError, SpaceGuardError, backupProgressText, backupStepBanner, type BackupProgress } from '../../src/dr/backup.js';
 import { BACKUP_CANCELLED_TITLE, BACKUP_FAILED_TITLE, backupCancelledText, backupFailureText } from './summary.js';
-import { SpaceOffer } from './SpaceOffer.js';
+import { SpaceOffer, type Rerun } from './SpaceOffer.js';
 
 /** The banner's step line: the running step, or a fact worth seeing meanwhile (a wait, a VDI created). */
 export function progressLine(e: Exclude<BackupProgress, { kind: 'vm' | 'space' }>): string | null {
@@ -18,7 +18,7 @@ export function progressLine(e: Exclude<BackupProgress, { kind: 'vm' | 'space' }
 /** The screen after a backup that did not complete; null: back to the menu. */
 export function backupFailureScreen(
   err: unknown,
-  ctx: { sr: SrChoice; session: ConsoleSession; aborted: boolean; explain: (err: unknown) => FailureText },
+  ctx: { aborted: boolean; explain: (err: unknown) => FailureText; rerun: Rerun },
 ): React.ReactElement | null {
   if (ctx.aborted) {
     // Cancelled by the operator: say what was cancelled and cleaned, when the run told it.
@@ -26,7 +26,7 @@ export function backupFailureScreen(
   }
   const failure = ctx.explain(err);
   if (err instanceof SpaceGuardError && err.facts) {
-    return <SpaceOffer sr={ctx.sr} session={ctx.session} error={err as SpaceGuardError & { facts: NonNullable<SpaceGuardError['facts']> }} failure={failure} />;
+    return <SpaceOffer rerun={ctx.rerun} error={err as SpaceGuardError & { facts: NonNullable<SpaceGuardError['facts']> }} failure={failure} />;
   }
   return <InfoDialogue title={BACKUP_FAILED_TITLE} text={backupFailureText(failure)} alert />;
 }
