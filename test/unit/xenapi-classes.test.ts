@@ -40,6 +40,7 @@ const VDI_RECORD = {
   is_a_snapshot: false,
   other_config: { 'ctxs-pool-backup': 'true' },
   location: 'abc',
+  VBDs: ['OpaqueRef:vbd'],
   // Fields this program does not read pass unchecked and are not kept.
   sm_config: { anything: 'at all' },
 };
@@ -114,6 +115,7 @@ describe('records', () => {
       is_a_snapshot: false,
       other_config: { 'ctxs-pool-backup': 'true' },
       location: 'abc',
+      VBDs: ['OpaqueRef:vbd'],
     });
   });
 
