@@ -2,7 +2,7 @@
  * What the console's status pane shows about the pool it is connected to.
  * Plain data, read through the session; no Ink here.
  */
-import { Host, Pool, SR, VDI, VM, XenApiError, type Ref, type Session } from '../xenapi/index.js';
+import { Host, Pool, SR, VDI, VM, XenApiError, type Ref, type Session, type SrRecord } from '../xenapi/index.js';
 import { noPoolObject } from './pool-records.js';
 import { backupVdiUuid } from './layout.js';
 import { LAST_BACKUP_KEY, backupsThatFit, parseLastBackupRecord, usedPercentOf, type LastBackupRecord } from './backup-record.js';
@@ -36,6 +36,24 @@ export interface PoolOverview {
 
 /** The SR fields the pane shows (as the SR pickers list them: sr-choice.ts). */
 export const SR_SUMMARY_FIELDS = ['uuid', 'name_label', 'type', 'content_type', 'shared', 'physical_size', 'physical_utilisation', 'allowed_operations'] as const;
+
+/** An SR's record as the pane and the pickers read it. */
+export type SrSummaryRecord = Pick<SrRecord, (typeof SR_SUMMARY_FIELDS)[number]>;
+
+export function srSummary(ref: Ref, sr: SrSummaryRecord, defaultSr: Ref): SrSummary {
+  return {
+    ref,
+    uuid: sr.uuid,
+    nameLabel: sr.name_label,
+    type: sr.type,
+    contentType: sr.content_type,
+    shared: sr.shared,
+    physicalSize: sr.physical_size,
+    physicalUtilisation: sr.physical_utilisation,
+    isDefault: ref === defaultSr,
+    allowedOperations: sr.allowed_operations,
+  };
+}
 
 /** Guests and templates: XAPI leaves out control domains and snapshots. */
 const GUESTS_AND_TEMPLATES = 'field "is_control_domain" = "false" and field "is_a_snapshot" = "false"';
@@ -75,18 +93,7 @@ export async function readPoolOverview(session: Session): Promise<PoolOverview> 
     productVersion: software['product_version'] ?? '',
     apiVersion: `${master.API_version_major}.${master.API_version_minor}`,
     srs: [...srs]
-      .map(([ref, sr]) => ({
-        ref,
-        uuid: sr.uuid,
-        nameLabel: sr.name_label,
-        type: sr.type,
-        contentType: sr.content_type,
-        shared: sr.shared,
-        physicalSize: sr.physical_size,
-        physicalUtilisation: sr.physical_utilisation,
-        isDefault: ref === pool.default_SR,
-        allowedOperations: sr.allowed_operations,
-      }))
+      .map(([ref, sr]) => srSummary(ref, sr, pool.default_SR))
       .sort((a, b) => a.nameLabel.localeCompare(b.nameLabel)),
     vms: { total, running },
     customTemplates,

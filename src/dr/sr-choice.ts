@@ -2,8 +2,8 @@
  * Which SRs a feature may use: the domain's rule behind every SR picker (xsconsole's
  * SRDialogue 'mode' and 'capabilities'), pure so it is tested without a pool.
  */
-import type { PbdRecord, Ref, SrRecord } from '../xenapi/index.js';
-import { NO_SR_BACKUP, type SR_SUMMARY_FIELDS, type SrBackup, type SrSummary } from './overview.js';
+import type { PbdRecord, Ref } from '../xenapi/index.js';
+import { NO_SR_BACKUP, srSummary, type SrBackup, type SrSummary, type SrSummaryRecord } from './overview.js';
 
 /**
  * An SR as the SR picker lists it: the overview's summary without its operations, and
@@ -20,9 +20,6 @@ export interface SrFilter {
   mode: 'rw' | 'any';
   capability?: string;
 }
-
-/** An SR's record as the pickers read it (SR_SUMMARY_FIELDS). */
-export type SrSummaryRecord = Pick<SrRecord, (typeof SR_SUMMARY_FIELDS)[number]>;
 
 export interface SrChoiceInput {
   srs: ReadonlyMap<Ref, SrSummaryRecord>;
@@ -42,18 +39,8 @@ export function selectSrChoices(input: SrChoiceInput, filter: SrFilter): SrChoic
     if (hosts.length > 0 && !hosts.includes(input.thisHost)) continue;
     if (filter.mode === 'rw' && sr.content_type === 'iso') continue;
     if (filter.capability && !sr.allowed_operations.includes(filter.capability)) continue;
-    out.push({
-      ref,
-      uuid: sr.uuid,
-      nameLabel: sr.name_label,
-      type: sr.type,
-      contentType: sr.content_type,
-      shared: sr.shared,
-      physicalSize: sr.physical_size,
-      physicalUtilisation: sr.physical_utilisation,
-      isDefault: ref === input.defaultSr,
-      backup: NO_SR_BACKUP, // read separately (one VDI lookup per SR listed): see readSrBackups
-    });
+    const { allowedOperations: _, ...summary } = srSummary(ref, sr, input.defaultSr);
+    out.push({ ...summary, backup: NO_SR_BACKUP }); // the backup is read separately (one VDI lookup per SR listed): see readSrBackups
   }
   return out.sort((a, b) => (a.nameLabel < b.nameLabel ? -1 : a.nameLabel > b.nameLabel ? 1 : a.uuid.localeCompare(b.uuid)));
 }

@@ -23,8 +23,7 @@ import {
   type SrChoice,
   type SrFilter,
 } from '../../src/app/index.js';
-import type { PoolOverview, SrBackup, SrBackupEntry } from '../../src/dr/overview.js';
-import type { SrSummaryRecord } from '../../src/dr/sr-choice.js';
+import type { PoolOverview, SrBackup, SrBackupEntry, SrSummaryRecord } from '../../src/dr/overview.js';
 
 const GiB = 1024 ** 3;
 
