@@ -3,15 +3,13 @@
  * session, each a use case of the domain (src/dr). Screens get them through
  * components/services.tsx and never see the XenAPI client.
  */
-import { Session, isNullRef, toStr, type Ref } from '../xenapi/index.js';
+import { Host, PBD, Pool, SR, Session, isNullRef } from '../xenapi/index.js';
 import { runBackup, type BackupProgress, type BackupReport } from '../dr/backup.js';
 import { BackupTargetError, resolveSr } from '../dr/backup-vdi.js';
 import { attachedVms, probeBackupVdis, type AttachedVm } from '../dr/backup-source.js';
-import { readBackupOverview, readPoolOverview, readSrBackups, type PoolOverview, type SrBackupEntry } from '../dr/overview.js';
+import { SR_SUMMARY_FIELDS, readBackupOverview, readPoolOverview, readSrBackups, type PoolOverview, type SrBackupEntry } from '../dr/overview.js';
 import { HeldRestoreSession, consoleSourceOpener, type BackupVdiRef, type RestoreSession } from './restore-session.js';
 import { selectSrChoices, type SrChoice, type SrFilter } from '../dr/sr-choice.js';
-
-type Rec = Record<string, unknown>;
 
 export interface BackupRunOptions {
   srUuid: string;
@@ -93,13 +91,13 @@ export class LiveSession implements ConsoleSession {
   async listSrs(filter: SrFilter, signal?: AbortSignal): Promise<SrChoice[]> {
     const opts = signal ? { signal } : {};
     const [srs, pbds, pools, thisHost] = await Promise.all([
-      this.session.invoke<Record<string, Rec>>('SR.get_all_records', [], opts),
-      this.session.invoke<Record<string, Rec>>('PBD.get_all_records', [], opts),
-      this.session.invoke<Record<string, Rec>>('pool.get_all_records', [], opts),
-      this.session.invoke<Ref>('session.get_this_host', [this.session.ref], opts),
+      SR.getAllRecords(this.session, SR_SUMMARY_FIELDS, opts),
+      PBD.getAllRecords(this.session, ['SR', 'host'], opts),
+      Pool.getAllRecords(this.session, ['default_SR'], opts),
+      Host.ofSession(this.session, opts),
     ]);
-    const pool = Object.values(pools)[0];
-    const choices = selectSrChoices({ srs, pbds, thisHost: toStr(thisHost), defaultSr: toStr(pool?.['default_SR']) }, filter);
+    const [pool] = pools.values();
+    const choices = selectSrChoices({ srs, pbds, thisHost, defaultSr: pool?.default_SR ?? '' }, filter);
     const backups = await readSrBackups(this.session, choices, signal);
     return choices.map((c) => ({ ...c, backup: backups.get(c.ref) ?? c.backup }));
   }
@@ -141,8 +139,8 @@ export class LiveSession implements ConsoleSession {
   }
 
   async srLabel(srUuid: string | null): Promise<SrLabel | null> {
-    const pool = (await this.session.call<Ref[]>('pool.get_all'))[0];
-    const defaultRef = pool ? await this.session.call<Ref>('pool.get_default_SR', pool) : '';
+    const [pool] = await Pool.getAll(this.session);
+    const defaultRef = pool ? await Pool.getDefaultSr(this.session, pool) : '';
     if (srUuid === null && (!defaultRef || isNullRef(defaultRef))) return null;
     try {
       const sr = await resolveSr(this.session, srUuid ?? undefined);
@@ -166,13 +164,13 @@ export class LiveSession implements ConsoleSession {
 export async function coordinatorHostname(session: Session, signal?: AbortSignal): Promise<string> {
   const opts = signal ? { signal } : {};
   const master = await session.poolMaster(opts);
-  return toStr(await session.invoke('host.get_hostname', [master], opts));
+  return Host.getHostname(session, master, opts);
 }
 
 /** An unnamed pool goes by its coordinator's name, as XenCenter shows it. */
 export async function poolName(session: Session, hostname: string, signal?: AbortSignal): Promise<string> {
   const opts = signal ? { signal } : {};
-  const [pool] = await session.getAll('pool', opts);
-  const name = pool ? toStr(await session.invoke('pool.get_name_label', [pool], opts)) : '';
+  const [pool] = await Pool.getAll(session, opts);
+  const name = pool ? await Pool.getNameLabel(session, pool, opts) : '';
   return name.trim() !== '' ? name : hostname;
 }

@@ -2,8 +2,8 @@
  * What the console's status pane shows about the pool it is connected to.
  * Plain data, read through the session; no Ink here.
  */
-import { XenApiError, type Ref, type Session } from '../xenapi/index.js';
-import { ExpectedFailure } from '../failure/index.js';
+import { Host, Pool, SR, VDI, VM, XenApiError, type Ref, type Session, type SrRecord } from '../xenapi/index.js';
+import { noPoolObject } from './pool-records.js';
 import { backupVdiUuid } from './layout.js';
 import { LAST_BACKUP_KEY, backupsThatFit, parseLastBackupRecord, usedPercentOf, type LastBackupRecord } from './backup-record.js';
 import { forEachConcurrently, DEFAULT_CONCURRENCY } from './work-pool.js';
@@ -34,63 +34,66 @@ export interface PoolOverview {
   customTemplates: number;
 }
 
-type Rec = Record<string, unknown>;
+/** The SR fields the pane shows (as the SR pickers list them: sr-choice.ts). */
+export const SR_SUMMARY_FIELDS = ['uuid', 'name_label', 'type', 'content_type', 'shared', 'physical_size', 'physical_utilisation', 'allowed_operations'] as const;
 
-const str = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
-const num = (v: unknown): number => {
-  const n = typeof v === 'number' ? v : Number(str(v));
-  return Number.isFinite(n) ? n : 0;
-};
+/** An SR's record as the pane and the pickers read it. */
+export type SrSummaryRecord = Pick<SrRecord, (typeof SR_SUMMARY_FIELDS)[number]>;
 
+export function srSummary(ref: Ref, sr: SrSummaryRecord, defaultSr: Ref): SrSummary {
+  return {
+    ref,
+    uuid: sr.uuid,
+    nameLabel: sr.name_label,
+    type: sr.type,
+    contentType: sr.content_type,
+    shared: sr.shared,
+    physicalSize: sr.physical_size,
+    physicalUtilisation: sr.physical_utilisation,
+    isDefault: ref === defaultSr,
+    allowedOperations: sr.allowed_operations,
+  };
+}
+
+/** Guests and templates: XAPI leaves out control domains and snapshots. */
+const GUESTS_AND_TEMPLATES = 'field "is_control_domain" = "false" and field "is_a_snapshot" = "false"';
+
+/**
+ * Sizes are ints, which XAPI always sends (-1 where an SR cannot tell): a missing or
+ * malformed one fails the read as a protocol error, as everywhere else, rather than show 0.
+ */
 export async function readPoolOverview(session: Session): Promise<PoolOverview> {
-  const [pools, srs, vms] = await Promise.all([
-    session.call<Record<string, Rec>>('pool.get_all_records'),
-    session.call<Record<string, Rec>>('SR.get_all_records'),
-    session.call<Record<string, Rec>>(
-      'VM.get_all_records_where',
-      'field "is_control_domain" = "false" and field "is_a_snapshot" = "false"',
-    ),
+  const [pool, srs, vms] = await Promise.all([
+    Pool.get(session),
+    SR.getAllRecords(session, SR_SUMMARY_FIELDS),
+    VM.getAllRecordsWhere(session, GUESTS_AND_TEMPLATES, ['is_a_template', 'is_default_template', 'other_config', 'power_state']),
   ]);
-  const [poolRef, pool] = Object.entries(pools)[0] ?? [];
-  if (!poolRef || !pool) throw new ExpectedFailure('NO_POOL_OBJECT', 'The pool has no pool object (pool.get_all_records is empty).', 'Check that the address is a XenServer / XCP-ng pool coordinator (XAPI may still be starting), then run again.');
-  const master = await session.call<Rec>('host.get_record', str(pool['master']));
-  const software = (master['software_version'] ?? {}) as Rec;
-  const defaultSr = str(pool['default_SR']);
+  if (!pool) throw noPoolObject();
+  const master = await Host.getRecord(session, pool.master);
+  const software = master.software_version;
 
   let total = 0;
   let running = 0;
   let customTemplates = 0;
-  for (const vm of Object.values(vms)) {
-    if (vm['is_a_template'] === true) {
-      const oc = (vm['other_config'] ?? {}) as Rec;
-      if (vm['is_default_template'] !== true && oc['default_template'] !== 'true') customTemplates++;
+  for (const vm of vms.values()) {
+    if (vm.is_a_template) {
+      if (!vm.is_default_template && vm.other_config['default_template'] !== 'true') customTemplates++;
       continue;
     }
     total++;
-    if (vm['power_state'] === 'Running') running++;
+    if (vm.power_state === 'Running') running++;
   }
 
   return {
-    poolUuid: str(pool['uuid']),
-    poolName: str(pool['name_label']),
-    masterHostname: str(master['hostname']),
-    masterAddress: str(master['address']),
-    productBrand: str(software['product_brand']),
-    productVersion: str(software['product_version']),
-    apiVersion: `${str(master['API_version_major'])}.${str(master['API_version_minor'])}`,
-    srs: Object.entries(srs)
-      .map(([ref, sr]) => ({
-        ref,
-        uuid: str(sr['uuid']),
-        nameLabel: str(sr['name_label']),
-        type: str(sr['type']),
-        contentType: str(sr['content_type']),
-        shared: sr['shared'] === true,
-        physicalSize: num(sr['physical_size']),
-        physicalUtilisation: num(sr['physical_utilisation']),
-        isDefault: ref === defaultSr,
-        allowedOperations: Array.isArray(sr['allowed_operations']) ? sr['allowed_operations'].map(str) : [],
-      }))
+    poolUuid: pool.uuid,
+    poolName: pool.name_label,
+    masterHostname: master.hostname,
+    masterAddress: master.address,
+    productBrand: software['product_brand'] ?? '',
+    productVersion: software['product_version'] ?? '',
+    apiVersion: `${master.API_version_major}.${master.API_version_minor}`,
+    srs: [...srs]
+      .map(([ref, sr]) => srSummary(ref, sr, pool.default_SR))
       .sort((a, b) => a.nameLabel.localeCompare(b.nameLabel)),
     vms: { total, running },
     customTemplates,
@@ -158,11 +161,9 @@ export async function readSrBackups(session: Session, srs: ReadonlyArray<{ ref: 
     async (sr) => {
       const uuid = backupVdiUuid(sr.uuid);
       try {
-        const ref = await session.invoke<Ref>('VDI.get_by_uuid', [uuid], opts);
-        const rec = await session.invoke<Rec>('VDI.get_record', [ref], opts);
-        const oc = rec['other_config'];
-        const raw = typeof oc === 'object' && oc !== null ? (oc as Rec)[LAST_BACKUP_KEY] : undefined;
-        out.set(sr.ref, rec['SR'] === sr.ref ? srBackupOf(uuid, raw) : NO_SR_BACKUP);
+        const ref = await VDI.getByUuid(session, uuid, opts);
+        const rec = await VDI.getRecord(session, ref, opts);
+        out.set(sr.ref, rec.SR === sr.ref ? srBackupOf(uuid, rec.other_config[LAST_BACKUP_KEY]) : NO_SR_BACKUP);
       } catch (err) {
         if (!isGone(err)) throw err;
         out.set(sr.ref, NO_SR_BACKUP);
@@ -182,10 +183,10 @@ export interface SrBackupEntry {
 /** Every SR of the pool that holds a backup VDI (ISO libraries cannot), by SR name. */
 export async function readBackupOverview(session: Session, signal?: AbortSignal): Promise<SrBackupEntry[]> {
   const opts = signal ? { signal } : {};
-  const srs = await session.invoke<Record<Ref, Rec>>('SR.get_all_records', [], opts);
-  const candidates = Object.entries(srs)
-    .filter(([, sr]) => str(sr['content_type']) !== 'iso')
-    .map(([ref, sr]) => ({ ref, uuid: str(sr['uuid']), name: str(sr['name_label']) }));
+  const srs = await SR.getAllRecords(session, ['uuid', 'name_label', 'content_type'], opts);
+  const candidates = [...srs]
+    .filter(([, sr]) => sr.content_type !== 'iso')
+    .map(([ref, sr]) => ({ ref, uuid: sr.uuid, name: sr.name_label }));
   const found = await readSrBackups(session, candidates, signal);
   const out: SrBackupEntry[] = [];
   for (const c of candidates) {

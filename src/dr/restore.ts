@@ -6,7 +6,7 @@
  * force as chosen; one failing VM never stops the others; the report says per VM what was
  * created or which XAPI error refused it.
  */
-import { XenApiError, importMetadata, isAbortError, throwIfAborted, toStr, type Ref, type Session } from '../xenapi/index.js';
+import { Network, SR, VDI, VM, XenApiError, importMetadata, isAbortError, throwIfAborted, type Ref, type Session, type VmRecord } from '../xenapi/index.js';
 import { StepFailure, explainError } from '../failure/index.js';
 import { BackupSource, BackupSourceError, type BackupEntry, type EntryProblem, type LockWaitOptions, type RestoreScope } from './backup-source.js';
 import type { CleanedVbd } from './leftovers.js';
@@ -211,21 +211,20 @@ function mainVm<T extends { uuid: string; isSnapshot: boolean }>(vms: T[], uuid:
 
 /** What the pool has now, for the preflight's comparisons. */
 async function poolIndex(session: Session) {
-  const fields = (...f: string[]) => ({ recordFields: new Set(f) });
   const [vms, vdis, srs, networks] = await Promise.all([
-    session.getAllRecords('VM', fields('uuid', 'name_label', 'power_state')),
-    session.getAllRecords('VDI', fields('SR', 'location', 'uuid', 'name_label', 'name_description')),
-    session.getAllRecords('SR', fields('uuid', 'name_label', 'name_description')),
+    VM.getAllRecords(session, ['uuid', 'name_label', 'power_state']),
+    VDI.getAllRecords(session, ['SR', 'location', 'uuid', 'name_label', 'name_description']),
+    SR.getAllRecords(session, ['uuid', 'name_label', 'name_description']),
     poolNetworks(session),
   ]);
-  const srUuidByRef = new Map(Object.entries(srs).map(([ref, r]) => [ref, toStr(r['uuid'])]));
-  const vmByUuid = new Map(Object.values(vms).map((r) => [toStr(r['uuid']), r]));
-  const vdiByLocation = new Set(Object.values(vdis).map((r) => `${srUuidByRef.get(toStr(r['SR'])) ?? ''}/${toStr(r['location'])}`));
-  const srNames = new Map(Object.values(srs).map((r) => [toStr(r['uuid']), toStr(r['name_label'])]));
+  const srUuidByRef = new Map([...srs].map(([ref, r]) => [ref, r.uuid]));
+  const vmByUuid = new Map([...vms.values()].map((r) => [r.uuid, r]));
+  const vdiByLocation = new Set([...vdis.values()].map((r) => `${srUuidByRef.get(r.SR) ?? ''}/${r.location}`));
+  const srNames = new Map([...srs.values()].map((r) => [r.uuid, r.name_label]));
   // "SR/uuid" and "VDI/uuid" -> the names the object has now (a restore sets only those that differ).
   const namesNow = new Map<string, { nameLabel: string; nameDescription: string }>();
   for (const [cls, recs] of [['SR', srs], ['VDI', vdis]] as const) {
-    for (const r of Object.values(recs)) namesNow.set(`${cls}/${toStr(r['uuid'])}`, { nameLabel: toStr(r['name_label']), nameDescription: toStr(r['name_description']) });
+    for (const r of recs.values()) namesNow.set(`${cls}/${r.uuid}`, { nameLabel: r.name_label, nameDescription: r.name_description });
   }
   const netNames = new Set(networks.map((n) => n.name));
   const bridges = new Set(networks.map((n) => n.bridge));
@@ -234,8 +233,8 @@ async function poolIndex(session: Session) {
 
 /** The pool's networks as import matches them (name_label, bridge). */
 async function poolNetworks(session: Session): Promise<NetworkRef[]> {
-  const recs = await session.getAllRecords('network', { recordFields: new Set(['name_label', 'bridge']) });
-  return Object.values(recs).map((r) => ({ name: toStr(r['name_label']), bridge: toStr(r['bridge']) }));
+  const recs = await Network.getAllRecords(session, ['name_label', 'bridge']);
+  return [...recs.values()].map((r) => ({ name: r.name_label, bridge: r.bridge }));
 }
 
 function namesInScope(srs: SrNames[], scope: RestoreScope, srUuid: string): SrNames[] {
@@ -357,7 +356,7 @@ export async function preflightRestore(session: Session, opts: RestoreOptions = 
         name: vm.name,
         powerState: vm.powerState,
         isTemplate: vm.isTemplate,
-        clash: existing ? { name: toStr(existing['name_label']), powerState: toStr(existing['power_state']) } : null,
+        clash: existing ? { name: existing.name_label, powerState: existing.power_state } : null,
         missingDisks: missing,
         newNetworks: [...new Set(vm.networks.filter((n) => !pool.netNames.has(n.networkName) && !pool.bridges.has(n.bridge)).map((n) => n.networkName))],
       });
@@ -401,14 +400,13 @@ const NO_VM_IN_EXPORT = 'the export holds no VM';
  * in XAPI's handler order: VDIs are looked up before the VM is checked, VBDs after it.
  */
 function predictError(
-  existing: Record<string, unknown> | undefined,
+  existing: Pick<VmRecord, 'power_state'> | undefined,
   missing: Array<{ attached: boolean; srKnown: boolean }>,
   force: boolean,
 ): string | undefined {
   if (missing.length > 0 && !force) return missing.some((d) => !d.srKnown) ? 'VDI_CONTENT_ID_MISSING' : 'VDI_LOCATION_MISSING';
   if (existing) {
-    const state = toStr(existing['power_state']);
-    if (state !== 'Halted') return force ? undefined : 'VM_BAD_POWER_STATE'; // forced: skipped silently
+    if (existing.power_state !== 'Halted') return force ? undefined : 'VM_BAD_POWER_STATE'; // forced: skipped silently
     if (!force) return 'VM_TO_IMPORT_IS_NOT_NEWER_VERSION (unless the backup is newer)';
   }
   if (missing.some((d) => d.attached)) return 'IMPORT_ERROR_ATTACHED_DISKS_NOT_FOUND';
@@ -424,8 +422,8 @@ async function vmNames(session: Session, refs: Ref[], exported: Array<{ uuid: st
   const read = await Promise.all(
     refs.map(async (ref) => {
       try {
-        const rec = await session.call<Record<string, unknown>>('VM.get_record', ref);
-        return { uuid: toStr(rec['uuid']), name: toStr(rec['name_label']) };
+        const rec = await VM.getRecord(session, ref);
+        return { uuid: rec.uuid, name: rec.name_label };
       } catch (err) {
         if (isAbortError(err)) throw err;
         return null;
@@ -500,11 +498,16 @@ function noSuchObject(n: { kind: 'SR' | 'VDI'; uuid: string }): string {
 
 type NameRecords = Map<string, { ref: Ref; nameLabel: string; nameDescription: string }>;
 
+/** The classes whose names a restore sets, by NameChange kind: both have the same name calls. */
+const NAMED = { SR, VDI } as const;
+
+const NAME_FIELDS = ['uuid', 'name_label', 'name_description'] as const;
+
 /** uuid → ref and current names of every SR or VDI (one bulk read, three fields each). */
-async function namesByUuid(session: Session, cls: 'SR' | 'VDI'): Promise<NameRecords> {
-  const recs = await session.getAllRecords(cls, { recordFields: new Set(['uuid', 'name_label', 'name_description']) });
+async function namesByUuid(session: Session, kind: NameChange['kind']): Promise<NameRecords> {
+  const recs = kind === 'SR' ? await SR.getAllRecords(session, NAME_FIELDS) : await VDI.getAllRecords(session, NAME_FIELDS);
   const out: NameRecords = new Map();
-  for (const [ref, r] of Object.entries(recs)) out.set(toStr(r['uuid']), { ref, nameLabel: toStr(r['name_label']), nameDescription: toStr(r['name_description']) });
+  for (const [ref, r] of recs) out.set(r.uuid, { ref, nameLabel: r.name_label, nameDescription: r.name_description });
   return out;
 }
 
@@ -543,8 +546,8 @@ async function applyNames(session: Session, srs: SrNames[], dryRun: boolean, con
       if (dryRun) return;
       try {
         await Promise.all([
-          now.nameLabel === change.nameLabel ? undefined : session.call(`${change.kind}.set_name_label`, now.ref, change.nameLabel),
-          now.nameDescription === change.nameDescription ? undefined : session.call(`${change.kind}.set_name_description`, now.ref, change.nameDescription),
+          now.nameLabel === change.nameLabel ? undefined : NAMED[change.kind].setNameLabel(session, now.ref, change.nameLabel),
+          now.nameDescription === change.nameDescription ? undefined : NAMED[change.kind].setNameDescription(session, now.ref, change.nameDescription),
         ]);
         change.applied = true;
       } catch (err) {
@@ -585,8 +588,8 @@ export async function runRestore(session: Session, opts: RestoreOptions = {}): P
     const { entries, problems } = await restoreStep('list', () => src.entries(date, scope));
     // Stock: the backup VDI it restored from gets the marker key (a trusted one only).
     if (!opts.dryRun && src.vdi.trusted) {
-      await session.call('VDI.remove_from_other_config', src.vdi.ref, 'ctxs-pool-backup').catch(() => undefined);
-      await session.call('VDI.add_to_other_config', src.vdi.ref, 'ctxs-pool-backup', 'true').catch(() => undefined);
+      await VDI.removeFromOtherConfig(session, src.vdi.ref, 'ctxs-pool-backup').catch(() => undefined);
+      await VDI.addToOtherConfig(session, src.vdi.ref, 'ctxs-pool-backup', 'true').catch(() => undefined);
     }
     emit({ kind: 'phase', message: `Restoring ${entries.length} VM metadata export(s) from ${date}${opts.dryRun ? ' (dry run)' : ''}...` });
     const concurrency = clampConcurrency(opts.concurrency);

@@ -2,8 +2,8 @@
  * Which SRs a feature may use: the domain's rule behind every SR picker (xsconsole's
  * SRDialogue 'mode' and 'capabilities'), pure so it is tested without a pool.
  */
-import { toStr } from '../xenapi/index.js';
-import { NO_SR_BACKUP, type SrBackup, type SrSummary } from './overview.js';
+import type { PbdRecord, Ref } from '../xenapi/index.js';
+import { NO_SR_BACKUP, srSummary, type SrBackup, type SrSummary, type SrSummaryRecord } from './overview.js';
 
 /**
  * An SR as the SR picker lists it: the overview's summary without its operations, and
@@ -21,17 +21,9 @@ export interface SrFilter {
   capability?: string;
 }
 
-
-type Rec = Record<string, unknown>;
-
-const num = (v: unknown): number => {
-  const n = typeof v === 'number' ? v : Number(toStr(v));
-  return Number.isFinite(n) ? n : 0;
-};
-
 export interface SrChoiceInput {
-  srs: Record<string, Rec>;
-  pbds: Record<string, Rec>;
+  srs: ReadonlyMap<Ref, SrSummaryRecord>;
+  pbds: ReadonlyMap<Ref, Pick<PbdRecord, 'SR' | 'host'>>;
   /** The host the session runs on; SRs are visible when they have a PBD here or none. */
   thisHost: string;
   defaultSr: string;
@@ -40,30 +32,15 @@ export interface SrChoiceInput {
 /** The SRs a feature can use, sorted by name (as xsconsole's SR picker). */
 export function selectSrChoices(input: SrChoiceInput, filter: SrFilter): SrChoice[] {
   const hostsOf = new Map<string, string[]>();
-  for (const pbd of Object.values(input.pbds)) {
-    const sr = toStr(pbd['SR']);
-    hostsOf.set(sr, [...(hostsOf.get(sr) ?? []), toStr(pbd['host'])]);
-  }
+  for (const pbd of input.pbds.values()) hostsOf.set(pbd.SR, [...(hostsOf.get(pbd.SR) ?? []), pbd.host]);
   const out: SrChoice[] = [];
-  for (const [ref, sr] of Object.entries(input.srs)) {
+  for (const [ref, sr] of input.srs) {
     const hosts = hostsOf.get(ref) ?? [];
     if (hosts.length > 0 && !hosts.includes(input.thisHost)) continue;
-    const contentType = toStr(sr['content_type']);
-    if (filter.mode === 'rw' && contentType === 'iso') continue;
-    const ops = Array.isArray(sr['allowed_operations']) ? sr['allowed_operations'].map(toStr) : [];
-    if (filter.capability && !ops.includes(filter.capability)) continue;
-    out.push({
-      ref,
-      uuid: toStr(sr['uuid']),
-      nameLabel: toStr(sr['name_label']),
-      type: toStr(sr['type']),
-      contentType,
-      shared: sr['shared'] === true,
-      physicalSize: num(sr['physical_size']),
-      physicalUtilisation: num(sr['physical_utilisation']),
-      isDefault: ref === input.defaultSr,
-      backup: NO_SR_BACKUP, // read separately (one VDI lookup per SR listed): see readSrBackups
-    });
+    if (filter.mode === 'rw' && sr.content_type === 'iso') continue;
+    if (filter.capability && !sr.allowed_operations.includes(filter.capability)) continue;
+    const { allowedOperations: _, ...summary } = srSummary(ref, sr, input.defaultSr);
+    out.push({ ...summary, backup: NO_SR_BACKUP }); // the backup is read separately (one VDI lookup per SR listed): see readSrBackups
   }
   return out.sort((a, b) => (a.nameLabel < b.nameLabel ? -1 : a.nameLabel > b.nameLabel ? 1 : a.uuid.localeCompare(b.uuid)));
 }

@@ -17,18 +17,18 @@ import { attachFailure, srRecord } from './fake-pool.js';
 
 describe('selectSrChoices', () => {
   const host = 'OpaqueRef:h1';
-  const srs = {
+  const srs = new Map(Object.entries({
     'OpaqueRef:z': srRecord('00000000-0000-4000-8000-00000000000a', 'zeta'),
     'OpaqueRef:Z': srRecord('00000000-0000-4000-8000-00000000000b', 'Zeta'),
     'OpaqueRef:iso': srRecord('00000000-0000-4000-8000-00000000000c', 'ISOs', { content_type: 'iso' }),
     'OpaqueRef:far': srRecord('00000000-0000-4000-8000-00000000000d', 'Elsewhere'),
     'OpaqueRef:shared': srRecord('00000000-0000-4000-8000-00000000000e', 'Shared', { shared: true }),
-  };
-  const pbds = {
+  }));
+  const pbds = new Map(Object.entries({
     p1: { SR: 'OpaqueRef:far', host: 'OpaqueRef:h2' },
     p2: { SR: 'OpaqueRef:shared', host: 'OpaqueRef:h2' },
     p3: { SR: 'OpaqueRef:shared', host },
-  };
+  }));
 
   it('keeps SRs with a PBD on this host or none, sorted by name as bytes (stock cmp)', () => {
     const got = selectSrChoices({ srs, pbds, thisHost: host, defaultSr: 'OpaqueRef:Z' }, { mode: 'rw', capability: 'vdi_create' });

@@ -23,20 +23,20 @@ import {
   type SrChoice,
   type SrFilter,
 } from '../../src/app/index.js';
-import type { PoolOverview, SrBackup, SrBackupEntry } from '../../src/dr/overview.js';
+import type { PoolOverview, SrBackup, SrBackupEntry, SrSummaryRecord } from '../../src/dr/overview.js';
 
-type Rec = Record<string, unknown>;
 const GiB = 1024 ** 3;
 
-export function srRecord(uuid: string, name: string, extra: Rec = {}): Rec {
+/** An SR as XAPI's answer reads through SR.getAllRecords (sizes are numbers by then). */
+export function srRecord(uuid: string, name: string, extra: Partial<SrSummaryRecord> = {}): SrSummaryRecord {
   return {
     uuid,
     name_label: name,
     type: 'lvm',
     content_type: 'user',
     shared: false,
-    physical_size: String(100 * GiB),
-    physical_utilisation: String(25 * GiB),
+    physical_size: 100 * GiB,
+    physical_utilisation: 25 * GiB,
     allowed_operations: ['scan', 'vdi_create', 'vdi_destroy'],
     ...extra,
   };
@@ -86,8 +86,8 @@ export class FakePool implements ConsoleServices {
   hostLabel = 'fake-host';
   loginHint = 'Test pool: the password is in the test.';
   password = 'correct horse';
-  srs: Record<string, Rec> = {};
-  pbds: Record<string, Rec> = {};
+  srs: Record<string, SrSummaryRecord> = {};
+  pbds: Record<string, { SR: string; host: string }> = {};
   thisHost = 'OpaqueRef:host-1';
   defaultSr = '';
   /** What each SR's backup VDI says (by SR ref); absent: no backup VDI. */
@@ -130,7 +130,7 @@ export class FakePool implements ConsoleServices {
   /** Called by FakeSession. */
   listSrChoices(filter: SrFilter): SrChoice[] {
     this.srListings++;
-    return selectSrChoices({ srs: this.srs, pbds: this.pbds, thisHost: this.thisHost, defaultSr: this.defaultSr }, filter).map((c) => ({
+    return selectSrChoices({ srs: new Map(Object.entries(this.srs)), pbds: new Map(Object.entries(this.pbds)), thisHost: this.thisHost, defaultSr: this.defaultSr }, filter).map((c) => ({
       ...c,
       backup: this.srBackups[c.ref] ?? c.backup,
     }));
