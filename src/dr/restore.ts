@@ -14,6 +14,7 @@ import type { LockOp } from './vdi-lock.js';
 import { parseSrMeta, type SrNames } from './srmeta.js';
 import { readSendableVmmeta, readVmmeta, type VmmetaSummary } from './vmmeta.js';
 import { describeShapeProblems } from './ova-header.js';
+import { withNamedRefs } from './error-names.js';
 import { HeldBytes, RESTORE_HELD_BYTES } from './held-bytes.js';
 import type { AccessMode } from './volume/workspace.js';
 import { NetworkClaims, type NetworkRef } from './network-claims.js';
@@ -479,7 +480,10 @@ async function importOne(
     return { file: entry.name, vmUuid: entry.vmUuid, name, kind, ok: true, created: await vmNames(session, refs, meta.vms) };
   } catch (err) {
     if (opts.signal?.aborted) throw err;
-    const e = explainError(err);
+    // The existing VM an error names by reference (a clash) is said by name and uuid, in the
+    // meaning and in the params (an OpaqueRef tells a runbook nothing either).
+    const named = await withNamedRefs(session, err, opts.signal);
+    const e = explainError(named);
     return {
       file: entry.name,
       vmUuid: entry.vmUuid,
@@ -487,7 +491,7 @@ async function importOne(
       kind,
       ok: false,
       created: [],
-      error: { code: e.code, params: err instanceof XenApiError ? err.params : [], meaning: e.meaning, nextStep: e.nextStep },
+      error: { code: e.code, params: named instanceof XenApiError ? named.params : [], meaning: e.meaning, nextStep: e.nextStep },
     };
   }
 }
@@ -551,7 +555,7 @@ async function applyNames(session: Session, srs: SrNames[], dryRun: boolean, con
         ]);
         change.applied = true;
       } catch (err) {
-        const e = explainError(err);
+        const e = explainError(await withNamedRefs(session, err, signal));
         change.error = `${e.code}: ${e.meaning}`;
       }
     },

@@ -118,6 +118,18 @@ describe('one backup with templates, an unreadable export, a skipped entry and c
     expect(inGroups.sort()).toEqual(clashed.map((v) => v.uuid).sort());
   });
 
+  it('a clash refused by XAPI names the VM already here by name and uuid, never by its OpaqueRef', () => {
+    const refused = r.results.filter((x) => x.error?.code === 'VM_TO_IMPORT_IS_NOT_NEWER_VERSION' || x.error?.code === 'VM_BAD_POWER_STATE');
+    expect(refused.length).toBeGreaterThan(0);
+    for (const x of refused) {
+      const here = dr.sim.db.get('VM', dr.sim.db.refByUuid('VM', x.vmUuid));
+      expect(x.error!.meaning).toContain(`VM "${here.name_label}" (${x.vmUuid})`);
+      expect(x.error!.params[0]).toBe(`"${here.name_label}" (${x.vmUuid})`);
+    }
+    const texts = [plainText(summaryLines(r, pf, new Date())), restoreText(r), JSON.stringify(r)].join('\n');
+    expect(texts).not.toMatch(/OpaqueRef/);
+  });
+
   it('counts as set only the names that changed: the preflight foretells it', () => {
     expect(r.counts.namesUnchanged).toBeGreaterThan(0);
     expect(r.counts.namesSet).toBe(pf.counts.namesToSet);
