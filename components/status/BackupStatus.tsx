@@ -67,12 +67,18 @@ export function useBackupStatus(): BackupStatus {
   return status;
 }
 
-/** A failed scheduled run first: where the pane is short (under a long item text) it is what must show. */
+/**
+ * A failed scheduled run first: where the pane is short (under a long item text) it is what
+ * must show; then the last backup (with a refusal to come), and only then the failure's next
+ * step, the longest line and the one the Schedule screen gives whole too.
+ */
 export function backupStatusLines(s: BackupStatus): PaneLine[] {
   const backup = lastBackupLines(s.backup);
   if (s.scheduled === undefined) return backup;
   const scheduled = lastScheduledLines(s.scheduled);
-  return s.scheduled?.status === 'failed' ? [...scheduled, ...backup] : [...backup, ...scheduled];
+  if (s.scheduled?.status !== 'failed') return [...backup, ...scheduled];
+  const [failure, ...next] = scheduled;
+  return [failure!, ...backup, ...next.map((l) => ({ ...l, text: `Scheduled backup: ${l.text}` }))];
 }
 
 /** The status lines, wrapped to `width`; a failure in the alert colour. */

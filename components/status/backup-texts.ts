@@ -78,13 +78,10 @@ export function lastBackupLines(s: LastBackupState): PaneLine[] {
       if (s.newest) {
         const { record: r, usedPercent, fit } = s.newest.backup;
         const failed = r.failures > 0 ? `, ${r.failures} failed` : '';
-        const lines: PaneLine[] = [
-          {
-            text: `Last backup: ${backupWhen(r.date)} on ${srName(s.newest.sr)} (${r.vms} VMs, ${r.templates} templates${failed}): ${usedPercent}% full${fit === null ? '' : `, ${fitText(fit)}`}.`,
-          },
-        ];
-        if (fit === 0) lines.push({ text: 'The next backup to this SR will be refused: keep fewer backups, or back up to another SR.', alert: true });
-        return lines;
+        const head = `Last backup: ${backupWhen(r.date)} on ${srName(s.newest.sr)} (${r.vms} VMs, ${r.templates} templates${failed}): ${usedPercent}% full`;
+        // The refusal to come is said in the same line, so a short pane cannot drop it.
+        if (fit === 0) return [{ text: `${head}; the next backup to this SR will be refused: keep fewer backups, or back up to another SR.`, alert: true }];
+        return [{ text: `${head}${fit === null ? '' : `, ${fitText(fit)}`}.` }];
       }
       const unrecorded = s.entries.filter((e) => e.backup.kind === 'unrecorded');
       if (unrecorded.length > 0) {

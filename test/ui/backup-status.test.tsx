@@ -141,7 +141,8 @@ describe('status panes: last backup and last scheduled result', () => {
     expect(pane).toContain('Last backup: log in to see it.');
     expect(pane).toMatch(failedLine(failed.error!.code));
     expect(pane).toContain(`: ${failed.error!.code}: ${failed.error!.meaning}`);
-    expect(pane).toContain(`${failed.error!.meaning} ${failed.error!.nextStep}`);
+    // Its next step comes after the last backup: the failure and the last backup come first in a short pane.
+    expect(pane).toContain(`Scheduled backup: ${failed.error!.nextStep}`);
     // The item's own text is still there, above.
     expect(pane).toContain('Back up the metadata of the VMs in this pool');
     // Visible whatever item is highlighted.
@@ -168,8 +169,7 @@ describe('status panes: last backup and last scheduled result', () => {
     f = await waitForFrame(rendered, (fr) => atBurMenu(fr) && statusPane(fr).includes('Last backup: 2026-12-08'));
     pane = statusPane(f);
     expect(pane).toContain('on SR "NFS virtual disk storage"');
-    expect(pane).toContain('95% full, no more fit.');
-    expect(pane).toContain('The next backup to this SR will be refused');
+    expect(pane).toContain('95% full; the next backup to this SR will be refused');
     expect(await controlDomainAttachments(p.sim)).toEqual({ vbds: 0, devices: [] });
   });
 
