@@ -21,10 +21,10 @@ export function localWhen(iso: string): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
-/** "~3 more fit", "space stays level" (retention), "" when the size of a backup is not known. */
+/** "~3 more fit", "room for every backup kept" (retention), "" when the size of a backup is not known. */
 export function fitText(fit: number | null): string {
   if (fit === null) return '';
-  if (fit === Number.POSITIVE_INFINITY) return 'use stays level';
+  if (fit === Number.POSITIVE_INFINITY) return 'room for every backup kept';
   if (fit === 0) return 'no more fit';
   // A count this large only comes from an absurd record; it would not fit the row either.
   if (fit > 999) return 'over 999 more fit';

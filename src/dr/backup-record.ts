@@ -116,7 +116,7 @@ export function forecastText(f: SpaceForecast): { line: string; warning: string 
   const b = f.backupsThatFit;
   const line =
     b === 'unlimited'
-      ? 'More backups fit: old ones are removed as new ones are written, so the use stays about level.'
+      ? 'All the backups kept fit: once as many are kept as retention allows, the oldest is removed after each new one, so the use stays about level.'
       : b === null
         ? 'How many more backups fit is not known (the size of a backup is not).'
         : `About ${b} more backup${b === 1 ? ' of this size fits' : 's of this size fit'} before the ${SPACE_GUARD_PERCENT}% guard.`;

@@ -39,7 +39,7 @@ describe('backup command', () => {
     expect(lines[1]).toMatch(/^Creating new backup VDI: [0-9a-f-]{36}$/);
     expect(lines[2]).toMatch(/^Checking backup VDI space usage: \d+% \(\d+(\.\d)? [KMG]iB free of \d+(\.\d)? [KMG]iB\)$/);
     // A 1 GiB VDI and a small pool: all twelve kept fit, then each new one replaces the oldest.
-    expect(first.outText()).toMatch(/^More backups fit: old ones are removed as new ones are written, so the use stays about level\.$/m);
+    expect(first.outText()).toMatch(/^All the backups kept fit: once as many are kept as retention allows, the oldest is removed after each new one, so the use stays about level\.$/m);
 
     const second = capture();
     expect(await backupAction(global, { ...opts, keep: 2, json: true }, second)).toBe(0);

@@ -45,7 +45,7 @@ describe('the space outlook (the issue: ~10 % per backup, the 11th refused)', ()
   it('once as many are kept as retention keeps, the use stays level', () => {
     const f = spaceForecast({ ...record, usedBytes: 500 * MiB }, 12);
     expect(f.backupsThatFit).toBe('unlimited');
-    expect(forecastText(f)).toEqual({ line: 'More backups fit: old ones are removed as new ones are written, so the use stays about level.', warning: null });
+    expect(forecastText(f)).toEqual({ line: 'All the backups kept fit: once as many are kept as retention allows, the oldest is removed after each new one, so the use stays about level.', warning: null });
     // JSON carries it as a word (Infinity would be null).
     expect(JSON.parse(JSON.stringify(f)).backupsThatFit).toBe('unlimited');
   });

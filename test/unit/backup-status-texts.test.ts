@@ -30,7 +30,7 @@ describe('an SR backup as the picker shows it', () => {
 
   it('retention: once the VDI keeps `keep` backups, the use stays level', () => {
     // 10 backups of ~6 % each kept, keep 10: each new one replaces the oldest.
-    expect(srBackupText(srBackupOf(VDI, rec({ usedBytes: 600 * MiB, backupBytes: 60 * MiB, keep: 10 })))).toBe('backup 2026-12-07 14:00, 60% full, use stays level');
+    expect(srBackupText(srBackupOf(VDI, rec({ usedBytes: 600 * MiB, backupBytes: 60 * MiB, keep: 10 })))).toBe('backup 2026-12-07 14:00, 60% full, room for every backup kept');
   });
 
   it('a record that is not one (escape in its date, not a string, too long) is "no record"', () => {
