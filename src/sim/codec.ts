@@ -61,7 +61,18 @@ export class XmlRpcDateTime {
   }
 }
 
-export type XmlRpcValue = string | bigint | number | boolean | XmlRpcDateTime | null | XmlRpcValue[] | XmlRpcStruct;
+/**
+ * A 32-bit int sent as `<i4>`: XAPI uses Rpc.Int32 only for event.from's valid_ref_counts
+ * (xen-api ocaml/xapi-types/event_types.ml), which ocaml-rpc writes as `<i4>` and JSON-RPC
+ * as a number. Parsing never makes one (`<i4>` reads as a bigint).
+ */
+export class XmlRpcInt32 {
+  constructor(readonly value: number) {
+    if (!Number.isInteger(value) || value < -(2 ** 31) || value >= 2 ** 31) throw new RangeError(`not an int32: ${value}`);
+  }
+}
+
+export type XmlRpcValue = string | bigint | number | boolean | XmlRpcDateTime | XmlRpcInt32 | null | XmlRpcValue[] | XmlRpcStruct;
 export interface XmlRpcStruct {
   [member: string]: XmlRpcValue;
 }
@@ -93,7 +104,7 @@ const INT64_MAX = 2n ** 63n - 1n;
 // Helpers on values
 
 export function isStruct(v: XmlRpcValue | undefined): v is XmlRpcStruct {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof XmlRpcDateTime);
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof XmlRpcDateTime) && !(v instanceof XmlRpcInt32);
 }
 
 /** A new empty struct (null prototype, so a member named __proto__ is just a member). */
@@ -142,13 +153,13 @@ export function escapeName(s: string): string {
   return NAME_NEEDS_ESCAPE.test(s) ? escapeXml(s, true) : s;
 }
 
-/** C's printf("%.16g") for a double (what XAPI uses for floats). */
-export function formatDouble(x: number): string {
+/** C's printf("%.16g") for a double (what XAPI uses for floats); other precisions on request. */
+export function formatDouble(x: number, precision = 16): string {
   if (Number.isNaN(x)) return 'nan';
   if (x === Infinity) return 'inf';
   if (x === -Infinity) return '-inf';
   if (x === 0) return Object.is(x, -0) ? '-0' : '0';
-  const P = 16;
+  const P = precision;
   const exp = Number(x.toExponential(P - 1).split('e')[1]);
   if (exp < -4 || exp >= P) {
     const [mant = '', e = '0'] = x.toExponential(P - 1).split('e');
@@ -170,6 +181,7 @@ function serializeInner(v: XmlRpcValue): string {
   if (typeof v === 'boolean') return v ? '<boolean>1</boolean>' : '<boolean>0</boolean>';
   if (v === null) return '';
   if (v instanceof XmlRpcDateTime) return `<dateTime.iso8601>${v.text}</dateTime.iso8601>`;
+  if (v instanceof XmlRpcInt32) return `<i4>${v.value}</i4>`;
   if (Array.isArray(v)) {
     let out = '<array><data>';
     for (const e of v) out += `<value>${serializeInner(e)}</value>`;
@@ -191,6 +203,14 @@ const RESPONSE_TAIL = '</param></params></methodResponse>';
 /** A Success envelope: `{Status: "Success", Value: v}`. */
 export function serializeSuccess(v: XmlRpcValue): string {
   return `${RESPONSE_HEAD}<value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name>${serializeValue(v)}</member></struct></value>${RESPONSE_TAIL}`;
+}
+
+/**
+ * A response without the Status envelope: XAPI answers system.listMethods this way
+ * (xen-api ocaml/xapi/api_server.ml writes its value straight into the methodResponse).
+ */
+export function serializeBare(v: XmlRpcValue): string {
+  return `${RESPONSE_HEAD}${serializeValue(v)}${RESPONSE_TAIL}`;
 }
 
 /** A Failure envelope: `{Status: "Failure", ErrorDescription: [code, params…]}`. */

@@ -53,6 +53,8 @@ export interface DbChange {
   operation: 'add' | 'mod' | 'del';
   /** Generation after this change (strictly increasing). */
   generation: number;
+  /** For 'del': the record as it was (event.next sends it as the snapshot, as XAPI does). */
+  before?: AnyRecord;
 }
 
 export interface SimDbOptions {
@@ -400,7 +402,7 @@ export class SimDb {
     this.creation.delete(ref);
     table.byUuid.delete(row.uuid as string);
     this.classByRef.delete(ref);
-    this.changed(cls, ref, 'del');
+    this.changed(cls, ref, 'del', false, row);
     RELATIONS.forEach((r, i) => {
       if (r.refClass === cls) this.relink(i, ref, row[r.refField] as string, undefined);
     });
@@ -508,13 +510,13 @@ export class SimDb {
   }
 
   /** `relationOnly`: only a derived set changed (not seen by derived() values). */
-  private changed(cls: ClassName, ref: Ref, operation: DbChange['operation'], relationOnly = false): void {
+  private changed(cls: ClassName, ref: Ref, operation: DbChange['operation'], relationOnly = false, before?: AnyRecord): void {
     this.gen++;
     if (!relationOnly) this.classVersions.set(cls, (this.classVersions.get(cls) ?? 0) + 1);
     if (!TRANSIENT_CLASSES.includes(cls)) this.scheduleWrite();
     if (this.listeners.size === 0) return;
     // Listeners read the current record themselves if they need it (cheap for bulk changes).
-    const change: DbChange = { cls, ref, operation, generation: this.gen };
+    const change: DbChange = { cls, ref, operation, generation: this.gen, ...(before !== undefined && { before }) };
     for (const l of this.listeners) {
       try {
         l(change);

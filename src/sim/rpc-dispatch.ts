@@ -1,8 +1,8 @@
 /**
  * XML-RPC method registry and dispatcher, in XAPI's order of checks:
  *   fault injection (latency / error / drop) → method lookup (MESSAGE_METHOD_UNKNOWN) →
- *   parameter count (MESSAGE_PARAMETER_COUNT_MISMATCH [method, expected, received], after
- *   defaulting omitted trailing versioned parameters) → session (SESSION_INVALID) →
+ *   parameter count (MESSAGE_PARAMETER_COUNT_MISMATCH [method, expected, received], both
+ *   without the session; omitted trailing versioned parameters defaulted) → session (SESSION_INVALID) →
  *   parameter types (FIELD_TYPE_ERROR [param]) → the method.
  * `Async.<Class>.<msg>` runs the method in a new task named after the call and answers the
  * task ref at once; the task's result is the XML-RPC `<value>` of the return value (xen-api
@@ -120,14 +120,13 @@ export class MethodRegistry {
     return this.defs.has(name);
   }
 
-  /** Visible method names, plus their Async forms. */
+  /**
+   * Visible method names. XAPI lists each message once, under its synchronous name (xen-api
+   * ocaml/idl/ocaml_backend/gen_server.ml builds the list with `wire_name ~sync:true`).
+   */
   listMethods(): string[] {
     const out: string[] = [];
-    for (const d of this.defs.values()) {
-      if (d.hidden) continue;
-      out.push(d.name);
-      if (d.async) out.push(`Async.${d.name}`);
-    }
+    for (const d of this.defs.values()) if (!d.hidden) out.push(d.name);
     return out.sort();
   }
 }
@@ -174,19 +173,21 @@ export class RpcDispatcher {
     const def = this.registry.get(name);
     if (!def || (isAsync && !def.async)) throw new ApiFailure('MESSAGE_METHOD_UNKNOWN', [methodName]);
 
+    // XAPI's generated dispatcher (xen-api ocaml/idl/ocaml_backend/gen_server.ml): a message
+    // with defaulted (versioned) parameters takes any count from its required ones up —
+    // omitted ones get their default, extra ones are ignored; any other message takes
+    // exactly its parameters. The error counts leave the session out: [method, required,
+    // received - 1].
     const takesSession = def.session ?? true;
-    const full = (takesSession ? 1 : 0) + def.params.length;
-    let args = params;
-    if (args.length < full) {
-      // XAPI defaults omitted trailing parameters that have a default (versioned params).
-      const missing = def.params.slice(args.length - (takesSession ? 1 : 0));
-      if (args.length >= (takesSession ? 1 : 0) && missing.length > 0 && missing.every((p) => p.default !== undefined)) {
-        args = [...args, ...missing.map((p) => p.default as XmlRpcValue)];
-      }
+    const lead = takesSession ? 1 : 0;
+    const required = def.params.filter((p) => p.default === undefined).length;
+    const hasDefaults = required < def.params.length;
+    const given = params.length - lead;
+    if (hasDefaults ? given < required : given !== required) {
+      throw new ApiFailure('MESSAGE_PARAMETER_COUNT_MISMATCH', [methodName, String(required), String(given)]);
     }
-    if (args.length !== full) {
-      throw new ApiFailure('MESSAGE_PARAMETER_COUNT_MISMATCH', [methodName, String(full), String(params.length)]);
-    }
+    const args = [...params.slice(0, lead + def.params.length)];
+    for (let i = args.length - lead; i < def.params.length; i++) args.push(def.params[i]?.default as XmlRpcValue);
 
     let session = '';
     if (takesSession) session = this.sim.auth.validate(args[0]);

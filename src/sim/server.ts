@@ -1,6 +1,6 @@
 /**
- * The simulator's HTTP(S) server: XML-RPC on POST to any path (XAPI routes by longest path
- * prefix), HTTP handler routes (http-route.ts) on GET/PUT, state in a folder that survives
+ * The simulator's HTTP(S) server: JSON-RPC on POST /jsonrpc (API 2.6 on), XML-RPC on POST to
+ * any other path (XAPI routes by longest path prefix), HTTP handler routes (http-route.ts) on GET/PUT, state in a folder that survives
  * restarts.
  *
  *   const sim = await startSimulator({ stateDir, routes, populate });
@@ -25,7 +25,8 @@ import { registerVbdVmMethods } from './api/vbd-vm.js';
 import { SimAuth, ROOT_USER } from './auth.js';
 import { bootstrap, type BootstrapResult } from './bootstrap.js';
 import { SimClock, type SimClockOptions } from './clock.js';
-import { escapeText, parseMethodCall, serializeFailure, serializeSuccess, XmlRpcParseError } from './codec.js';
+import { escapeText, parseMethodCall, serializeBare, serializeFailure, serializeSuccess, XmlRpcParseError } from './codec.js';
+import { JsonRpcParseError, jsonRpcFailure, jsonRpcSuccess, parseJsonRpcCall } from './jsonrpc.js';
 import { controlDomain, masterHost, thePool, type SimContext } from './context.js';
 import { SimDb, type Ref } from './db.js';
 import { SimFaults } from './faults.js';
@@ -126,6 +127,25 @@ function htmlError(status: number, detail: string): string {
     return `<html><body><h1>HTTP 500 internal server error</h1>An unexpected error occurred; please wait a while and try again. If the problem persists, please contact your support representative.<h1> Additional information </h1>${escapeText(detail)}</body></html>`;
   }
   return `<html><body><h1>HTTP ${status} ${STATUS_TEXT[status] ?? ''}</h1>${escapeText(detail)}</body></html>`;
+}
+
+/** API 2.6 (XenServer 7.1) on: where XenCenter and the facts put dependable JSON-RPC. */
+function hasJsonRpc(profile: SimProfile): boolean {
+  return profile.apiMajor > 2 || (profile.apiMajor === 2 && profile.apiMinor >= 6);
+}
+
+/** An RPC answer: 200 even for API failures, XAPI's headers (api_server.ml). */
+function sendRpcAnswer(req: IncomingMessage, res: ServerResponse, text: string, contentType: string): void {
+  const payload = Buffer.from(text, 'utf8');
+  const wantsClose = /\bclose\b/i.test(req.headers.connection ?? '') || (req.httpVersion === '1.0' && !/keep-alive/i.test(req.headers.connection ?? ''));
+  res.writeHead(200, 'OK', {
+    'content-type': contentType,
+    'content-length': payload.length,
+    connection: wantsClose ? 'close' : 'keep-alive',
+    'cache-control': 'no-cache, no-store',
+    'Access-Control-Allow-Origin': '*',
+  });
+  res.end(payload);
 }
 
 /** An XAPI-style error reply: status, connection close, no-cache, small HTML body. */
@@ -237,7 +257,7 @@ class Simulator {
   ) {}
 
   async listen(tlsCert?: { cert: string; key: string }): Promise<number> {
-    this.events = new EventLog(this.ctx.db);
+    this.events = new EventLog(this.ctx.db, this.ctx.profile);
     registerGenericMethods(this.registry, this.ctx.profile);
     registerSessionMethods(this.registry, this.ctx.profile);
     registerTaskMethods(this.registry);
@@ -286,7 +306,11 @@ class Simulator {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? '';
     if (method === 'POST') {
-      await this.handleRpc(req, res);
+      // xen-api ocaml/xapi/xapi.ml: post_jsonrpc is /jsonrpc; every other path, whatever the
+      // content-type, reaches the XML-RPC callback (post_root, post_RPC2, post_json).
+      const path = new URL(req.url ?? '/', 'http://simulator').pathname;
+      if (path === '/jsonrpc' && hasJsonRpc(this.ctx.profile)) await this.handleJsonRpc(req, res);
+      else await this.handleRpc(req, res);
       return;
     }
     if (method !== 'GET' && method !== 'PUT') {
@@ -318,7 +342,9 @@ class Simulator {
     let xml: string;
     try {
       const outcome = await this.dispatcher.call(call.methodName, call.params);
-      xml = outcome.ok ? serializeSuccess(outcome.value) : serializeFailure(outcome.description);
+      // system.listMethods is answered without the Status envelope (xen-api ocaml/xapi/api_server.ml).
+      if (outcome.ok) xml = call.methodName === 'system.listMethods' ? serializeBare(outcome.value) : serializeSuccess(outcome.value);
+      else xml = serializeFailure(outcome.description);
     } catch (err) {
       if (err instanceof DropConnection) {
         req.socket.destroy();
@@ -326,17 +352,37 @@ class Simulator {
       }
       xml = serializeFailure(errorDescription(err));
     }
-    const payload = Buffer.from(xml, 'utf8');
-    const wantsClose = /\bclose\b/i.test(req.headers.connection ?? '') || (req.httpVersion === '1.0' && !/keep-alive/i.test(req.headers.connection ?? ''));
-    res.writeHead(200, 'OK', {
-      'content-type': 'text/xml',
-      'content-length': payload.length,
-      connection: wantsClose ? 'close' : 'keep-alive',
-      'cache-control': 'no-cache, no-store',
-      'Access-Control-Allow-Origin': '*',
-    });
-    res.end(payload);
+    sendRpcAnswer(req, res, xml, 'text/xml');
   }
+
+  /** POST /jsonrpc: XAPI's JSON-RPC 1.0 and 2.0 (jsonrpc.ts), the same dispatcher as XML-RPC. */
+  private async handleJsonRpc(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req, MAX_RPC_BODY);
+    if (!body) {
+      sendHttpError(res, 413, 'request too large');
+      return;
+    }
+    let call;
+    try {
+      call = parseJsonRpcCall(body.toString('utf8'));
+    } catch (err) {
+      sendHttpError(res, 500, err instanceof JsonRpcParseError ? `Jsonrpc.Malformed_method_request("${err.message}")` : String(err));
+      return;
+    }
+    let json: string;
+    try {
+      const outcome = await this.dispatcher.call(call.method, call.params);
+      json = outcome.ok ? jsonRpcSuccess(call.version, call.idJson, outcome.value) : jsonRpcFailure(call.version, call.idJson, outcome.description);
+    } catch (err) {
+      if (err instanceof DropConnection) {
+        req.socket.destroy();
+        return;
+      }
+      json = jsonRpcFailure(call.version, call.idJson, errorDescription(err));
+    }
+    sendRpcAnswer(req, res, json, 'application/json');
+  }
+
 
   private async handleRoute(route: SimRoute, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const { db, tasks, auth, stats, faults } = this.ctx;

@@ -100,7 +100,10 @@ def main():
     except Failure as e:
         out["after_logout"] = e.description[0]
 
-    out["methods_has_async"] = "Async.VDI.create" in call("system.listMethods")
+    # XAPI answers system.listMethods with a bare array (no envelope), sync names only
+    methods = getattr(proxy, "system.listMethods")()
+    out["methods_bare_list"] = isinstance(methods, list) and "VDI.create" in methods
+    out["methods_has_async"] = "Async.VDI.create" in methods
     print(json.dumps(out, sort_keys=True))
 
 
