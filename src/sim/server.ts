@@ -25,8 +25,17 @@ import { registerVbdVmMethods } from './api/vbd-vm.js';
 import { SimAuth, ROOT_USER } from './auth.js';
 import { bootstrap, type BootstrapResult } from './bootstrap.js';
 import { SimClock, type SimClockOptions } from './clock.js';
-import { escapeText, parseMethodCall, serializeBare, serializeFailure, serializeSuccess, XmlRpcParseError } from './codec.js';
-import { JsonRpcParseError, jsonRpcFailure, jsonRpcSuccess, parseJsonRpcCall } from './jsonrpc.js';
+import {
+  escapeText,
+  parseMethodCall,
+  serializeBare,
+  serializeFailure,
+  serializeSuccess,
+  XmlRpcParseError,
+  type MethodCall,
+  type XmlRpcValue,
+} from './codec.js';
+import { JsonRpcParseError, jsonRpcFailure, jsonRpcSuccess, parseJsonRpcCall, type JsonRpcCall } from './jsonrpc.js';
 import { controlDomain, masterHost, thePool, type SimContext } from './context.js';
 import { SimDb, type Ref } from './db.js';
 import { SimFaults } from './faults.js';
@@ -128,6 +137,38 @@ function htmlError(status: number, detail: string): string {
   }
   return `<html><body><h1>HTTP ${status} ${STATUS_TEXT[status] ?? ''}</h1>${escapeText(detail)}</body></html>`;
 }
+
+interface RpcProtocol<C> {
+  readonly contentType: string;
+  parse(body: string): C;
+  parseErrorText(err: unknown): string;
+  method(call: C): string;
+  params(call: C): XmlRpcValue[];
+  success(call: C, value: XmlRpcValue): string;
+  failure(call: C, description: string[]): string;
+}
+
+const XML_RPC: RpcProtocol<MethodCall> = {
+  contentType: 'text/xml',
+  parse: parseMethodCall,
+  parseErrorText: (err) => (err instanceof XmlRpcParseError ? `Xml.Error: ${err.message}` : String(err)),
+  method: (c) => c.methodName,
+  params: (c) => c.params,
+  // system.listMethods is answered without the Status envelope (xen-api ocaml/xapi/api_server.ml).
+  success: (c, v) => (c.methodName === 'system.listMethods' ? serializeBare(v) : serializeSuccess(v)),
+  failure: (_c, d) => serializeFailure(d),
+};
+
+/** POST /jsonrpc: XAPI's JSON-RPC 1.0 and 2.0 (jsonrpc.ts), the same dispatcher as XML-RPC. */
+const JSON_RPC: RpcProtocol<JsonRpcCall> = {
+  contentType: 'application/json',
+  parse: parseJsonRpcCall,
+  parseErrorText: (err) => (err instanceof JsonRpcParseError ? `Jsonrpc.Malformed_method_request("${err.message}")` : String(err)),
+  method: (c) => c.method,
+  params: (c) => c.params,
+  success: (c, v) => jsonRpcSuccess(c.version, c.idJson, v),
+  failure: (c, d) => jsonRpcFailure(c.version, c.idJson, d),
+};
 
 /** API 2.6 (XenServer 7.1) on: where XenCenter and the facts put dependable JSON-RPC. */
 function hasJsonRpc(profile: SimProfile): boolean {
@@ -309,8 +350,8 @@ class Simulator {
       // xen-api ocaml/xapi/xapi.ml: post_jsonrpc is /jsonrpc; every other path, whatever the
       // content-type, reaches the XML-RPC callback (post_root, post_RPC2, post_json).
       const path = new URL(req.url ?? '/', 'http://simulator').pathname;
-      if (path === '/jsonrpc' && hasJsonRpc(this.ctx.profile)) await this.handleJsonRpc(req, res);
-      else await this.handleRpc(req, res);
+      if (path === '/jsonrpc' && hasJsonRpc(this.ctx.profile)) await this.serveRpc(req, res, JSON_RPC);
+      else await this.serveRpc(req, res, XML_RPC);
       return;
     }
     if (method !== 'GET' && method !== 'PUT') {
@@ -326,61 +367,32 @@ class Simulator {
     await this.handleRoute(route, req, res, url);
   }
 
-  private async handleRpc(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** One RPC over either protocol: read, parse (HTTP 500 when malformed), dispatch, answer. */
+  private async serveRpc<C>(req: IncomingMessage, res: ServerResponse, protocol: RpcProtocol<C>): Promise<void> {
     const body = await readBody(req, MAX_RPC_BODY);
     if (!body) {
       sendHttpError(res, 413, 'request too large');
       return;
     }
-    let call;
+    let call: C;
     try {
-      call = parseMethodCall(body.toString('utf8'));
+      call = protocol.parse(body.toString('utf8'));
     } catch (err) {
-      sendHttpError(res, 500, err instanceof XmlRpcParseError ? `Xml.Error: ${err.message}` : String(err));
+      sendHttpError(res, 500, protocol.parseErrorText(err));
       return;
     }
-    let xml: string;
+    let text: string;
     try {
-      const outcome = await this.dispatcher.call(call.methodName, call.params);
-      // system.listMethods is answered without the Status envelope (xen-api ocaml/xapi/api_server.ml).
-      if (outcome.ok) xml = call.methodName === 'system.listMethods' ? serializeBare(outcome.value) : serializeSuccess(outcome.value);
-      else xml = serializeFailure(outcome.description);
+      const outcome = await this.dispatcher.call(protocol.method(call), protocol.params(call));
+      text = outcome.ok ? protocol.success(call, outcome.value) : protocol.failure(call, outcome.description);
     } catch (err) {
       if (err instanceof DropConnection) {
         req.socket.destroy();
         return;
       }
-      xml = serializeFailure(errorDescription(err));
+      text = protocol.failure(call, errorDescription(err));
     }
-    sendRpcAnswer(req, res, xml, 'text/xml');
-  }
-
-  /** POST /jsonrpc: XAPI's JSON-RPC 1.0 and 2.0 (jsonrpc.ts), the same dispatcher as XML-RPC. */
-  private async handleJsonRpc(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readBody(req, MAX_RPC_BODY);
-    if (!body) {
-      sendHttpError(res, 413, 'request too large');
-      return;
-    }
-    let call;
-    try {
-      call = parseJsonRpcCall(body.toString('utf8'));
-    } catch (err) {
-      sendHttpError(res, 500, err instanceof JsonRpcParseError ? `Jsonrpc.Malformed_method_request("${err.message}")` : String(err));
-      return;
-    }
-    let json: string;
-    try {
-      const outcome = await this.dispatcher.call(call.method, call.params);
-      json = outcome.ok ? jsonRpcSuccess(call.version, call.idJson, outcome.value) : jsonRpcFailure(call.version, call.idJson, outcome.description);
-    } catch (err) {
-      if (err instanceof DropConnection) {
-        req.socket.destroy();
-        return;
-      }
-      json = jsonRpcFailure(call.version, call.idJson, errorDescription(err));
-    }
-    sendRpcAnswer(req, res, json, 'application/json');
+    sendRpcAnswer(req, res, text, protocol.contentType);
   }
 
 
