@@ -185,6 +185,7 @@ function sendRpcAnswer(req: IncomingMessage, res: ServerResponse, text: string, 
     connection: wantsClose ? 'close' : 'keep-alive',
     'cache-control': 'no-cache, no-store',
     'Access-Control-Allow-Origin': '*',
+    'Access-Control-Allow-Headers': 'X-Requested-With',
   });
   res.end(payload);
 }

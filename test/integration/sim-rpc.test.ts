@@ -38,6 +38,7 @@ describe('envelopes and transport', () => {
     expect(res.headers['content-type']).toBe('text/xml');
     expect(res.headers['cache-control']).toBe('no-cache, no-store');
     expect(res.headers['access-control-allow-origin']).toBe('*');
+    expect(res.headers['access-control-allow-headers']).toBe('X-Requested-With');
     expect(Number(res.headers['content-length'])).toBe(res.body.length);
     expect(res.text).toMatch(/^<\?xml version="1\.0"\?><methodResponse><params><param><value><struct><member><name>Status<\/name><value>Success<\/value><\/member><member><name>Value<\/name><value>OpaqueRef:[0-9a-f-]{36}<\/value><\/member><\/struct><\/value><\/param><\/params><\/methodResponse>$/);
   });
