@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { XmlRpcStruct } from '../../src/sim/codec.js';
 import type { SimHandle } from '../../src/sim/server.js';
-import { login, rpc, rpcFail, startTempSim, waitFor } from './sim-helpers.js';
+import { finishedTask, login, rpc, rpcFail, startTempSim, waitFor } from './sim-helpers.js';
 
 const GiB = 1024 ** 3;
 let sim: SimHandle;
@@ -43,12 +43,7 @@ function makeVm(name: string, opts: { memory?: number; srRef?: string; template?
 
 const rec = async (vm: string): Promise<XmlRpcStruct> => (await rpc(sim.url, 'VM.get_record', s, vm)) as XmlRpcStruct;
 
-async function finished(task: string): Promise<XmlRpcStruct> {
-  return waitFor(
-    async () => (await rpc(sim.url, 'task.get_record', s, task)) as XmlRpcStruct,
-    (r) => r.status !== 'pending',
-  );
-}
+const finished = (task: string): Promise<XmlRpcStruct> => finishedTask(sim.url, s, task) as Promise<XmlRpcStruct>;
 
 beforeAll(async () => {
   ({ sim, cleanup } = await startTempSim());

@@ -5,12 +5,12 @@
  * holds them. Without the SDK on the machine (no package index) the script runs the same
  * calls through the stdlib and says so; when the SDK is there it must be the one used.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { SimHandle } from '../../src/sim/server.js';
 import { startTempSim } from '../integration/sim-helpers.js';
+import { runPython } from './run-python.js';
 
 const SCRIPT = fileURLToPath(new URL('./xenapi_sdk_client.py', import.meta.url));
 const SDK_DIR = fileURLToPath(new URL('../../.cache/pypi', import.meta.url));
@@ -48,21 +48,10 @@ beforeAll(async () => {
 });
 afterAll(async () => cleanup());
 
-function runPython(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('python3', [SCRIPT, url, SDK_DIR, 'sdk-vm'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`python3 exited ${code}: ${err}`))));
-    child.stdin.end(`${PASSWORD}\n`);
-  });
-}
+const run = (url: string): Promise<string> => runPython(SCRIPT, [url, SDK_DIR, 'sdk-vm'], PASSWORD);
 
 test('XenAPI SDK: login, records, VM.start/pause/unpause, Async.VM.clean_shutdown with task polling, Failure details', async () => {
-  const seen = JSON.parse(await runPython(sim.url)) as Record<string, unknown>;
+  const seen = JSON.parse(await run(sim.url)) as Record<string, unknown>;
   expect(seen.client).toBe(existsSync(`${SDK_DIR}/XenAPI.py`) || existsSync(`${SDK_DIR}/XenAPI`) ? 'XenAPI' : 'stdlib');
   expect(seen.bad_login).toEqual(['SESSION_AUTHENTICATION_FAILED', 'root', 'Authentication failure']);
   expect(seen.before).toEqual({ power_state: 'Halted', start_allowed: true });

@@ -1,7 +1,8 @@
 /**
  * VM_appliance (vApp, API 1.9; xen-api ocaml/xapi/xapi_vm_appliance.ml and
  * xapi_vm_appliance_lifecycle.ml): create, destroy, start, clean_shutdown, hard_shutdown,
- * shutdown, assert_can_be_recovered is not modelled; and VM.set_appliance.
+ * shutdown, assert_operation_valid, and VM.set_appliance (recover and assert_can_be_recovered
+ * are not modelled).
  *
  * An operation targets the member VMs not yet in the wanted state, grouped by VM.order:
  * ascending for start, descending for the shutdowns. Each group's VMs get an Async.VM.<op>
@@ -33,7 +34,7 @@ function groupsByOrder(call: CallContext, vms: Ref[]): Ref[][] {
 }
 
 /** Runs one VM's operation as its own Async.VM.<op> task, as XAPI's appliance code does. */
-async function asVmTask(call: CallContext, label: string, vm: Ref, run: (c: CallContext) => Promise<void>): Promise<void> {
+async function asVmTask(call: CallContext, label: string, run: (c: CallContext) => Promise<void>): Promise<void> {
   const { sim } = call;
   const task = sim.tasks.create(label, { residentOn: masterHost(sim.db) });
   try {
@@ -42,7 +43,6 @@ async function asVmTask(call: CallContext, label: string, vm: Ref, run: (c: Call
   } catch (err) {
     sim.tasks.fail(task, errorDescription(err));
   }
-  void vm;
 }
 
 async function perform(call: CallContext, self: Ref, op: ApplianceOperation, wanted: PowerState, paused: boolean): Promise<void> {
@@ -59,7 +59,7 @@ async function perform(call: CallContext, self: Ref, op: ApplianceOperation, wan
     for (const group of groups) {
       await Promise.all(
         group.map((vm) =>
-          asVmTask(call, `Async.VM.${op === 'start' ? 'start' : op}`, vm, (c) =>
+          asVmTask(call, `Async.VM.${op}`, (c) =>
             op === 'start' ? boot(c, vm, 'start', undefined, paused) : shutDown(c, vm, op),
           ),
         ),

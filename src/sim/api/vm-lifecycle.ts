@@ -142,42 +142,20 @@ export function registerVmLifecycleMethods(reg: MethodRegistry): void {
     return ref;
   };
 
-  reg.add({
-    name: 'VM.start',
-    params: [vmParam, paused, force],
-    async: true,
-    impl: async (call, a) => {
-      await boot(call, theVm(call.sim, a.vm as string), 'start', undefined, a.start_paused as boolean);
-      return done();
-    },
-  });
-  reg.add({
-    name: 'VM.start_on',
-    params: [vmParam, hostParam, paused, force],
-    async: true,
-    impl: async (call, a) => {
-      await boot(call, theVm(call.sim, a.vm as string), 'start_on', theHost(call.sim, a.host as string), a.start_paused as boolean);
-      return done();
-    },
-  });
-  reg.add({
-    name: 'VM.resume',
-    params: [vmParam, paused, force],
-    async: true,
-    impl: async (call, a) => {
-      await boot(call, theVm(call.sim, a.vm as string), 'resume', undefined, a.start_paused as boolean);
-      return done();
-    },
-  });
-  reg.add({
-    name: 'VM.resume_on',
-    params: [vmParam, hostParam, paused, force],
-    async: true,
-    impl: async (call, a) => {
-      await boot(call, theVm(call.sim, a.vm as string), 'resume_on', theHost(call.sim, a.host as string), a.start_paused as boolean);
-      return done();
-    },
-  });
+  // start and resume pick a host; the _on forms take one (and check it, memory included).
+  for (const op of ['start', 'start_on', 'resume', 'resume_on'] as const) {
+    const on = op.endsWith('_on');
+    reg.add({
+      name: `VM.${op}`,
+      params: on ? [vmParam, hostParam, paused, force] : [vmParam, paused, force],
+      async: true,
+      impl: async (call, a) => {
+        const host = on ? theHost(call.sim, a.host as string) : undefined;
+        await boot(call, theVm(call.sim, a.vm as string), op, host, a.start_paused as boolean);
+        return done();
+      },
+    });
+  }
   for (const op of ['clean_shutdown', 'hard_shutdown', 'shutdown'] as const) {
     reg.add({
       name: `VM.${op}`,
