@@ -76,6 +76,9 @@ describe('VM power-state machine', () => {
     const vbd = (r.VBDs as string[])[0] as string;
     expect(await rpc(sim.url, 'VBD.get_currently_attached', s, vbd)).toBe(true);
     expect((await rpc(sim.url, 'host.get_resident_VMs', s, host)) as string[]).toContain(vm);
+    const uuid = r.uuid as string;
+    const messages = () => sim.db.where('message', (x) => x.obj_uuid === uuid).map((x) => [x.rec.name, x.rec.priority, x.rec.cls, x.rec.body]);
+    expect(messages()).toEqual([['VM_STARTED', 5, 'VM', `VM 'web-01' (uuid: ${uuid}) started on host: ${sim.db.get('host', host).name_label} (uuid: ${sim.db.get('host', host).uuid})`]]);
 
     expect(await rpcFail(sim.url, 'VM.start', s, vm, false, false)).toEqual(['VM_BAD_POWER_STATE', vm, 'halted', 'running']);
     expect(await rpcFail(sim.url, 'VM.unpause', s, vm)).toEqual(['VM_BAD_POWER_STATE', vm, 'paused', 'running']);
@@ -86,6 +89,7 @@ describe('VM power-state machine', () => {
     await rpc(sim.url, 'VM.unpause', s, vm);
 
     await rpc(sim.url, 'VM.clean_shutdown', s, vm);
+    expect(messages().map(([name]) => name)).toEqual(['VM_STARTED', 'VM_PAUSED', 'VM_UNPAUSED', 'VM_SHUTDOWN']);
     const h = await rec(vm);
     expect(h.power_state).toBe('Halted');
     expect(h.resident_on).toBe('OpaqueRef:NULL');

@@ -11,6 +11,7 @@ import type { SimContext } from '../context.js';
 import type { Ref } from '../db.js';
 import type { CallContext, MethodRegistry } from '../rpc-dispatch.js';
 import { NULL_REF, VM_OPERATIONS } from '../schema.js';
+import { nowStamp } from '../tasks.js';
 import { newRef } from '../uuid.js';
 import {
   assertCanBootHere,
@@ -42,6 +43,18 @@ function opKey(call: CallContext): Ref {
   return call.task ?? newRef();
 }
 
+/**
+ * The pool message XAPI raises after a power operation (message_forwarding.ml
+ * create_vm_message; names and priority 5 from api_messages.ml).
+ */
+function vmMessage(sim: SimContext, vm: Ref, name: string, what: string, host?: Ref): void {
+  const db = sim.db;
+  if (!db.exists('VM', vm)) return;
+  const rec = db.get('VM', vm);
+  const on = host !== undefined && db.exists('host', host) ? ` on host: ${db.getField('host', host, 'name_label')} (uuid: ${db.getField('host', host, 'uuid')})` : '';
+  db.create('message', { name, priority: 5, cls: 'VM', obj_uuid: rec.uuid, timestamp: nowStamp(), body: `VM '${rec.name_label}' (uuid: ${rec.uuid}) ${what}${on}` });
+}
+
 /** Starts (or resumes) a VM on `host`, or on a host chosen as XAPI chooses one. */
 export async function boot(call: CallContext, vm: Ref, op: VmOperation, host: Ref | undefined, paused: boolean): Promise<void> {
   const { sim } = call;
@@ -60,6 +73,10 @@ export async function boot(call: CallContext, vm: Ref, op: VmOperation, host: Re
     }
     if (op === 'resume' || op === 'resume_on') await dropSuspendImage(sim, vm);
     await delay(db.getField('VM', vm, 'start_delay'), call.signal);
+    return target;
+  }).then((target) => {
+    const resumed = op === 'resume' || op === 'resume_on';
+    vmMessage(sim, vm, resumed ? 'VM_RESUMED' : 'VM_STARTED', resumed ? 'resumed' : 'started', target);
   });
 }
 
@@ -86,6 +103,7 @@ export async function shutDown(call: CallContext, vm: Ref, op: 'clean_shutdown' 
     domainGone(sim, vm, 'Halted');
     await delay(db.getField('VM', vm, 'shutdown_delay'), call.signal);
   });
+  vmMessage(sim, vm, 'VM_SHUTDOWN', op === 'hard_shutdown' ? 'shutdown forcibly' : 'shutdown');
 }
 
 /** Where a suspend image goes: VM.suspend_SR, else the pool's, else the host's (xapi_xenops.ml). */
@@ -121,6 +139,7 @@ async function suspend(call: CallContext, vm: Ref): Promise<void> {
     db.set('VM', vm, 'suspend_VDI', vdi);
     domainGone(sim, vm, 'Suspended');
   });
+  vmMessage(sim, vm, 'VM_SUSPENDED', 'suspended');
 }
 
 const OPERATION_NAMES: readonly string[] = VM_OPERATIONS;
@@ -175,6 +194,7 @@ export function registerVmLifecycleMethods(reg: MethodRegistry): void {
       impl: async (call, a) => {
         const vm = theVm(call.sim, a.vm as string);
         await withVmOperation(call.sim.db, vm, op, opKey(call), async () => setPaused(call.sim, vm, op === 'pause'));
+        vmMessage(call.sim, vm, op === 'pause' ? 'VM_PAUSED' : 'VM_UNPAUSED', op === 'pause' ? 'paused' : 'unpaused');
         return done();
       },
     });
