@@ -133,9 +133,29 @@ function isLive(vm: RecordOf<'VM'>): boolean {
  * features an operation needs (allowed_operations is computed strictly; so is a call).
  */
 export function operationError(db: SimDb, ref: Ref, op: VmOperation, strict: boolean): Failure | undefined {
+  return operationChecker(db, ref)(op, strict);
+}
+
+/** Reads the VM and what the checks need once, then checks any number of operations. */
+function operationChecker(db: SimDb, ref: Ref): (op: VmOperation, strict: boolean) => Failure | undefined {
   const vm = db.get('VM', ref);
   const metrics = db.tryGet('VM_metrics', vm.metrics);
   const guest = db.tryGet('VM_guest_metrics', vm.guest_metrics);
+  const vdis = vm.VBDs.map((b) => db.tryGet('VBD', b)).map((b) => (b ? db.tryGet('VDI', b.VDI) : undefined));
+  const applianceValid = db.exists('VM_appliance', vm.appliance);
+  return (op, strict) => checkOperation(ref, vm, metrics, guest, vdis, applianceValid, op, strict);
+}
+
+function checkOperation(
+  ref: Ref,
+  vm: RecordOf<'VM'>,
+  metrics: RecordOf<'VM_metrics'> | undefined,
+  guest: RecordOf<'VM_guest_metrics'> | undefined,
+  vdis: ReadonlyArray<RecordOf<'VDI'> | undefined>,
+  applianceValid: boolean,
+  op: VmOperation,
+  strict: boolean,
+): Failure | undefined {
   const blocked = (vm.blocked_operations as Record<string, string>)[op];
   if (blocked !== undefined) return ['OPERATION_BLOCKED', [ref, blocked]];
   if (!allowedPowerStates(vm, op).includes(vm.power_state)) {
@@ -166,10 +186,9 @@ export function operationError(db: SimDb, ref: Ref, op: VmOperation, strict: boo
   const featureError = guestFeatureError(vm, ref, metrics, guest, op, strict);
   if (featureError) return featureError;
   if (op === 'snapshot_with_quiesce') return ['VM_SNAPSHOT_WITH_QUIESCE_NOT_SUPPORTED', [ref]];
-  const resetVdis = vm.VBDs.map((b) => db.tryGet('VBD', b)).map((b) => (b ? db.tryGet('VDI', b.VDI) : undefined));
-  const onBootReset = resetVdis.some((v) => v?.sm_config.on_boot === 'reset');
+  const onBootReset = vdis.some((v) => v?.sm_config.on_boot === 'reset');
   if ((op === 'checkpoint' || op === 'snapshot' || op === 'suspend') && onBootReset) return ['VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION', []];
-  if (op === 'pool_migrate' && resetVdis.some((v) => v?.sm_config.on_boot === 'reset' && isTrue(v.sm_config.caching))) {
+  if (op === 'pool_migrate' && vdis.some((v) => v?.sm_config.on_boot === 'reset' && isTrue(v.sm_config.caching))) {
     return ['VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION', []];
   }
   if (SUSPEND_LIKE.includes(op) && vm.attached_PCIs.length > 0) return ['VM_HAS_PCI_ATTACHED', [ref]];
@@ -178,7 +197,7 @@ export function operationError(db: SimDb, ref: Ref, op: VmOperation, strict: boo
     if (!(op === 'migrate_send' && vm.power_state === 'Halted') && !(op === 'checkpoint' && vm.power_state === 'Suspended')) return ['VM_HAS_VGPU', [ref]];
   }
   if (['suspend', 'snapshot', 'checkpoint', 'migrate_send', 'pool_migrate'].includes(op) && vm.VUSBs.length > 0) return ['VM_HAS_VUSBS', [ref]];
-  if (op === 'make_into_template' && db.exists('VM_appliance', vm.appliance)) return ['VM_IS_PART_OF_AN_APPLIANCE', [ref, vm.appliance]];
+  if (op === 'make_into_template' && applianceValid) return ['VM_IS_PART_OF_AN_APPLIANCE', [ref, vm.appliance]];
   if (op === 'create_vtpm' && vm.VTPMs.length > 0) return ['VTPM_MAX_AMOUNT_REACHED', [String(vm.VTPMs.length)]];
   return undefined;
 }
@@ -226,8 +245,9 @@ const IGNORED_OPS: readonly VmOperation[] = [
 /** Recomputes VM.allowed_operations (and its appliance's), as XAPI does after every change. */
 export function updateAllowedOperations(db: SimDb, ref: Ref): void {
   const allowed: VmOperation[] = [];
+  const check = operationChecker(db, ref);
   // XAPI folds the operation list onto the front of its result: the list comes out reversed.
-  for (const op of VM_OPERATIONS) if (!IGNORED_OPS.includes(op) && !operationError(db, ref, op, true)) allowed.unshift(op);
+  for (const op of VM_OPERATIONS) if (!IGNORED_OPS.includes(op) && !check(op, true)) allowed.unshift(op);
   db.set('VM', ref, 'allowed_operations', allowed);
   const appliance = db.getField('VM', ref, 'appliance');
   if (db.exists('VM_appliance', appliance)) updateApplianceAllowedOperations(db, appliance);

@@ -99,6 +99,18 @@ describe('VM power-state machine', () => {
     expect(await rpcFail(sim.url, 'VM.hard_shutdown', s, vm)).toEqual(['VM_BAD_POWER_STATE', vm, 'paused, suspended, running', 'halted']);
   });
 
+  test('allowed_operations of a halted VM: every operation whose checks pass, in XAPI\'s (reversed datamodel) order', async () => {
+    const vm = makeVm('fresh');
+    await rpc(sim.url, 'VM.update_allowed_operations', s, vm);
+    expect(await rpc(sim.url, 'VM.get_allowed_operations', s, vm)).toEqual([
+      'create_vtpm', 'destroy', 'metadata_export', 'export', 'make_into_template', 'changing_NVRAM', 'changing_shadow_memory',
+      'changing_static_range', 'changing_dynamic_range', 'migrate_send', 'start_on', 'start', 'copy', 'clone', 'snapshot',
+    ]);
+    await rpc(sim.url, 'VM.add_to_blocked_operations', s, vm, 'start', 'restore in progress');
+    expect(await rpcFail(sim.url, 'VM.start', s, vm, false, false)).toEqual(['OPERATION_BLOCKED', vm, 'restore in progress']);
+    await rpc(sim.url, 'VM.remove_from_blocked_operations', s, vm, 'start');
+  });
+
   test('start_paused leaves the VM Paused; hard_shutdown takes it down', async () => {
     const vm = makeVm('paused-01');
     await rpc(sim.url, 'VM.start', s, vm, true, false);
