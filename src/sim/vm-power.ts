@@ -282,6 +282,16 @@ export function updateApplianceAllowedOperations(db: SimDb, ref: Ref): void {
 }
 
 // ---------------------------------------------------------------------------------------
+// Licence features (xen-api ocaml/xapi-types/features.ml, pool_features.ml): a pool whose
+// restrictions map sets the feature's flag to "true" refuses it; a missing flag allows it.
+
+export function assertFeature(db: SimDb, feature: 'VM_start' | 'VM_appliance_start'): void {
+  const flag = feature === 'VM_start' ? 'restrict_vm_start' : 'restrict_vm_appliance_start';
+  const pool = db.refs('pool')[0];
+  if (pool !== undefined && db.getField('pool', pool, 'restrictions')[flag] === 'true') throw new ApiFailure('LICENCE_RESTRICTION', [feature]);
+}
+
+// ---------------------------------------------------------------------------------------
 // Operations in flight
 
 /**

@@ -109,6 +109,17 @@ describe('VM power-state machine', () => {
     await rpc(sim.url, 'VM.add_to_blocked_operations', s, vm, 'start', 'restore in progress');
     expect(await rpcFail(sim.url, 'VM.start', s, vm, false, false)).toEqual(['OPERATION_BLOCKED', vm, 'restore in progress']);
     await rpc(sim.url, 'VM.remove_from_blocked_operations', s, vm, 'start');
+
+    const pool = sim.db.refs('pool')[0] as string;
+    sim.db.set('pool', pool, 'restrictions', { restrict_vm_start: 'true', restrict_vm_appliance_start: 'true' });
+    try {
+      expect(await rpcFail(sim.url, 'VM.start', s, vm, false, false)).toEqual(['LICENCE_RESTRICTION', 'VM_start']);
+      expect(await rpcFail(sim.url, 'VM.assert_can_boot_here', s, vm, host)).toEqual(['LICENCE_RESTRICTION', 'VM_start']);
+      const app = (await rpc(sim.url, 'VM_appliance.create', s, { name_label: 'licensed', name_description: '' })) as string;
+      expect(await rpcFail(sim.url, 'VM_appliance.start', s, app, false)).toEqual(['LICENCE_RESTRICTION', 'VM_appliance_start']);
+    } finally {
+      sim.db.set('pool', pool, 'restrictions', {});
+    }
   });
 
   test('start_paused leaves the VM Paused; hard_shutdown takes it down', async () => {

@@ -18,7 +18,7 @@ import { structToFields } from '../record-wire.js';
 import type { CallContext, MethodRegistry } from '../rpc-dispatch.js';
 import { NULL_REF, type RecordOf } from '../schema.js';
 import { newRef } from '../uuid.js';
-import { applianceOperationError, updateAllowedOperations, updateApplianceAllowedOperations, type ApplianceOperation } from '../vm-power.js';
+import { applianceOperationError, assertFeature, updateAllowedOperations, updateApplianceAllowedOperations, type ApplianceOperation } from '../vm-power.js';
 import { boot, shutDown } from './vm-lifecycle.js';
 
 type PowerState = RecordOf<'VM'>['power_state'];
@@ -110,6 +110,7 @@ export function registerVmApplianceMethods(reg: MethodRegistry): void {
     async: true,
     impl: async (call, a) => {
       const paused = a.paused as boolean;
+      assertFeature(call.sim.db, 'VM_appliance_start');
       await perform(call, appliance(call, a.self as string), 'start', paused ? 'Paused' : 'Running', paused);
       return '';
     },

@@ -15,6 +15,7 @@ import { nowStamp } from '../tasks.js';
 import { newRef } from '../uuid.js';
 import {
   assertCanBootHere,
+  assertFeature,
   assertOperationValid,
   buildDomain,
   chooseHost,
@@ -59,6 +60,7 @@ function vmMessage(sim: SimContext, vm: Ref, name: string, what: string, host?: 
 export async function boot(call: CallContext, vm: Ref, op: VmOperation, host: Ref | undefined, paused: boolean): Promise<void> {
   const { sim } = call;
   const db = sim.db;
+  if (op === 'start' || op === 'start_on') assertFeature(db, 'VM_start');
   await withVmOperation(db, vm, op, opKey(call), async () => {
     if (host !== undefined) {
       // start_on checks the named host with the memory check (reserve_memory_for_vm).
@@ -213,7 +215,10 @@ export function registerVmLifecycleMethods(reg: MethodRegistry): void {
     params: [selfParam, hostParam],
     async: true,
     impl: ({ sim }, a) => {
-      assertCanBootHere(sim.db, theVm(sim, a.self as string), theHost(sim, a.host as string));
+      const vm = theVm(sim, a.self as string);
+      const host = theHost(sim, a.host as string);
+      if (sim.db.getField('VM', vm, 'power_state') === 'Halted') assertFeature(sim.db, 'VM_start');
+      assertCanBootHere(sim.db, vm, host);
       return done();
     },
   });
