@@ -245,8 +245,8 @@ class Simulator {
     registerTaskMethods(this.registry);
     registerStorageMethods(this.registry);
     registerVbdVmMethods(this.registry);
-    registerVmLifecycleMethods(this.registry);
-    registerVmApplianceMethods(this.registry);
+    registerVmLifecycleMethods(this.registry, this.ctx.profile);
+    registerVmApplianceMethods(this.registry, this.ctx.profile);
     registerEventMethods(this.registry, this.ctx.profile, this.events);
     registerSystemMethods(this.registry);
     registerHostTimeMethods(this.registry, this.ctx.profile);

@@ -9,6 +9,7 @@
 import { ApiFailure } from './api-error.js';
 import type { SimContext } from './context.js';
 import type { Ref, SimDb } from './db.js';
+import type { SimProfile } from './profiles.js';
 import { NULL_REF, VM_OPERATIONS, type RecordOf } from './schema.js';
 import { nowStamp } from './tasks.js';
 
@@ -279,6 +280,11 @@ export function applianceOperationError(db: SimDb, ref: Ref, op: ApplianceOperat
 export function updateApplianceAllowedOperations(db: SimDb, ref: Ref): void {
   const ops: ApplianceOperation[] = ['start', 'clean_shutdown', 'hard_shutdown', 'shutdown'];
   db.set('VM_appliance', ref, 'allowed_operations', ops.filter((op) => !applianceOperationError(db, ref, op)));
+}
+
+/** True when the profile's API version is at least major.minor. */
+export function apiAtLeast(profile: SimProfile, major: number, minor: number): boolean {
+  return profile.apiMajor > major || (profile.apiMajor === major && profile.apiMinor >= minor);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -260,3 +260,21 @@ describe('VM_appliance', () => {
     expect((await rec(fine)).power_state).toBe('Halted');
   });
 });
+
+describe('by API version', () => {
+  test('xs41 (API 1.2): power operations, but no vApps, sequencing setters or VM.shutdown', async () => {
+    const old = await startTempSim({ profile: 'xs41' });
+    try {
+      const session = (await rpc(old.sim.url, 'session.login_with_password', 'root', 'demo', '1.2')) as string;
+      const vm = old.sim.db.create('VM', { name_label: 'old', power_state: 'Halted', memory_static_max: GiB, memory_dynamic_max: GiB, memory_dynamic_min: GiB, memory_static_min: GiB });
+      await rpc(old.sim.url, 'VM.start', session, vm, false, false);
+      expect(old.sim.db.get('VM', vm).power_state).toBe('Running');
+      expect(await rpcFail(old.sim.url, 'VM.shutdown', session, vm)).toEqual(['MESSAGE_METHOD_UNKNOWN', 'VM.shutdown']);
+      expect(await rpcFail(old.sim.url, 'VM.set_order', session, vm, 1)).toEqual(['MESSAGE_METHOD_UNKNOWN', 'VM.set_order']);
+      expect(await rpcFail(old.sim.url, 'VM_appliance.start', session, vm, false)).toEqual(['MESSAGE_METHOD_UNKNOWN', 'VM_appliance.start']);
+      await rpc(old.sim.url, 'VM.hard_shutdown', session, vm);
+    } finally {
+      await old.cleanup();
+    }
+  });
+});

@@ -14,11 +14,12 @@ import { ApiFailure, errorDescription } from '../api-error.js';
 import type { XmlRpcValue } from '../codec.js';
 import { masterHost } from '../context.js';
 import type { Ref } from '../db.js';
+import type { SimProfile } from '../profiles.js';
 import { structToFields } from '../record-wire.js';
 import type { CallContext, MethodRegistry } from '../rpc-dispatch.js';
 import { NULL_REF, type RecordOf } from '../schema.js';
 import { newRef } from '../uuid.js';
-import { applianceOperationError, assertFeature, updateAllowedOperations, updateApplianceAllowedOperations, type ApplianceOperation } from '../vm-power.js';
+import { apiAtLeast, applianceOperationError, assertFeature, updateAllowedOperations, updateApplianceAllowedOperations, type ApplianceOperation } from '../vm-power.js';
 import { boot, shutDown } from './vm-lifecycle.js';
 
 type PowerState = RecordOf<'VM'>['power_state'];
@@ -75,7 +76,9 @@ async function perform(call: CallContext, self: Ref, op: ApplianceOperation, wan
   }
 }
 
-export function registerVmApplianceMethods(reg: MethodRegistry): void {
+export function registerVmApplianceMethods(reg: MethodRegistry, profile: SimProfile): void {
+  // vApps came with API 1.9 (boston); older profiles answer MESSAGE_METHOD_UNKNOWN.
+  if (!apiAtLeast(profile, 1, 9)) return;
   const self = { name: 'self', type: 'ref' as const };
   const appliance = (call: CallContext, ref: string): Ref => {
     call.sim.db.get('VM_appliance', ref);

@@ -8,12 +8,14 @@
  */
 import { ApiFailure } from '../api-error.js';
 import type { SimContext } from '../context.js';
+import type { SimProfile } from '../profiles.js';
 import type { Ref } from '../db.js';
 import type { CallContext, MethodRegistry } from '../rpc-dispatch.js';
 import { NULL_REF, VM_OPERATIONS } from '../schema.js';
 import { nowStamp } from '../tasks.js';
 import { newRef } from '../uuid.js';
 import {
+  apiAtLeast,
   assertCanBootHere,
   assertFeature,
   assertOperationValid,
@@ -146,7 +148,7 @@ async function suspend(call: CallContext, vm: Ref): Promise<void> {
 
 const OPERATION_NAMES: readonly string[] = VM_OPERATIONS;
 
-export function registerVmLifecycleMethods(reg: MethodRegistry): void {
+export function registerVmLifecycleMethods(reg: MethodRegistry, profile: SimProfile): void {
   const vmParam = { name: 'vm', type: 'ref' as const };
   const selfParam = { name: 'self', type: 'ref' as const };
   const hostParam = { name: 'host', type: 'ref' as const };
@@ -177,7 +179,8 @@ export function registerVmLifecycleMethods(reg: MethodRegistry): void {
       },
     });
   }
-  for (const op of ['clean_shutdown', 'hard_shutdown', 'shutdown'] as const) {
+  // VM.shutdown (clean, falling back to hard) came with API 2.0.
+  for (const op of apiAtLeast(profile, 2, 0) ? (['clean_shutdown', 'hard_shutdown', 'shutdown'] as const) : (['clean_shutdown', 'hard_shutdown'] as const)) {
     reg.add({
       name: `VM.${op}`,
       params: [vmParam],
@@ -260,7 +263,7 @@ export function registerVmLifecycleMethods(reg: MethodRegistry): void {
     },
   });
   // start/shutdown sequencing (VM fields since 1.9, set by their own messages).
-  for (const field of ['order', 'start_delay', 'shutdown_delay'] as const) {
+  for (const field of apiAtLeast(profile, 1, 9) ? (['order', 'start_delay', 'shutdown_delay'] as const) : []) {
     reg.add({
       name: `VM.set_${field}`,
       params: [selfParam, { name: 'value', type: 'int' }],
