@@ -19,6 +19,7 @@ import type { Ref, SimDb } from './db.js';
 import { SIM_PROFILES, type SimProfile, type SimProfileName } from './profiles.js';
 import { NULL_REF, type RecordOf } from './schema.js';
 import { createSparseFile, isSafeLocation, refreshSrUsage } from './storage.js';
+import { hostMemoryInUse, refreshHostMemoryFree } from './vm-power.js';
 
 export interface DemoOptions {
   /** PRNG seed (default 1). */
@@ -541,6 +542,14 @@ export async function createDemoPool(db: SimDb, opts: DemoOptions = {}): Promise
     const { physical_size: size, virtual_allocation: used } = db.get('SR', sr);
     if (used + 64 * GiB > size) db.update('SR', sr, { physical_size: Math.ceil((used * 1.25) / (1024 * GiB)) * 1024 * GiB });
   }
+  // Memory likewise: the running VMs alone can fill the master's 64 GiB, and then no halted VM
+  // could start (placement counts every resident VM's dynamic_min, src/sim/vm-power.ts).
+  const hostMetrics = db.getField('host', host, 'metrics');
+  const resident = hostMemoryInUse(db, host);
+  if (resident + 64 * GiB > db.getField('host_metrics', hostMetrics, 'memory_total')) {
+    db.set('host_metrics', hostMetrics, 'memory_total', Math.ceil((resident + 64 * GiB) / (64 * GiB)) * 64 * GiB);
+  }
+  refreshHostMemoryFree(db, host);
 
   const createFiles = opts.createFiles ?? opts.stateDir !== undefined;
   if (createFiles) {

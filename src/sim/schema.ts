@@ -31,6 +31,7 @@ export const CLASS_NAMES = [
   'VM',
   'VM_metrics',
   'VM_guest_metrics',
+  'VM_appliance',
   'VIF',
   'network',
   'PIF',
@@ -158,7 +159,7 @@ export const ON_BOOT = ['reset', 'persist'] as const;
 export const HOST_DISPLAY = ['enabled', 'disable_on_reboot', 'disabled', 'enable_on_reboot'] as const;
 export const SESSION_ORIGIN = ['user'] as const;
 
-const VM_OPERATIONS = [
+export const VM_OPERATIONS = [
   'snapshot', 'clone', 'copy', 'create_template', 'revert', 'checkpoint', 'snapshot_with_quiesce',
   'provision', 'start', 'start_on', 'pause', 'unpause', 'clean_shutdown', 'clean_reboot',
   'hard_shutdown', 'power_state_reset', 'hard_reboot', 'suspend', 'csvm', 'resume', 'resume_on',
@@ -517,7 +518,7 @@ const VM = {
   is_snapshot_from_vmpp: bool(),
   snapshot_schedule: str({ def: NULL_REF }),
   is_vmss_snapshot: bool(),
-  appliance: str({ def: NULL_REF }),
+  appliance: ref('VM_appliance', { rw: true }),
   start_delay: int(),
   shutdown_delay: int(),
   order: int(),
@@ -569,6 +570,17 @@ const VM_guest_metrics = {
   can_use_hotplug_vbd: str({ def: 'unspecified' }),
   can_use_hotplug_vif: str({ def: 'unspecified' }),
   PV_drivers_detected: bool(),
+};
+
+/** VM_appliance (vApp, API 1.9; xen-api ocaml/idl/datamodel.ml). */
+export const VM_APPLIANCE_OPERATIONS = ['start', 'clean_shutdown', 'hard_shutdown', 'shutdown'] as const;
+const VM_appliance = {
+  uuid: str(),
+  name_label: nameLabel(),
+  name_description: nameDescription(),
+  allowed_operations: enums(VM_APPLIANCE_OPERATIONS),
+  current_operations: xmap(S, { kind: 'enum', values: VM_APPLIANCE_OPERATIONS }),
+  VMs: refs('VM'),
 };
 
 const VIF = {
@@ -702,6 +714,7 @@ export const SCHEMA = {
   VM,
   VM_metrics,
   VM_guest_metrics,
+  VM_appliance,
   VIF,
   network,
   PIF,
@@ -774,6 +787,7 @@ export const RELATIONS: readonly Relation[] = [
   { setClass: 'VM', setField: 'children', refClass: 'VM', refField: 'parent' },
   { setClass: 'VDI', setField: 'snapshots', refClass: 'VDI', refField: 'snapshot_of' },
   { setClass: 'task', setField: 'subtasks', refClass: 'task', refField: 'subtask_of' },
+  { setClass: 'VM_appliance', setField: 'VMs', refClass: 'VM', refField: 'appliance' },
 ];
 
 /** Classes whose objects do not survive a restart (XAPI drops sessions and tasks too). */

@@ -22,6 +22,8 @@ import { registerStorageMethods } from './api/storage.js';
 import { registerSystemMethods } from './api/system.js';
 import { registerTaskMethods } from './api/task.js';
 import { registerVbdVmMethods } from './api/vbd-vm.js';
+import { registerVmApplianceMethods } from './api/vm-appliance.js';
+import { registerVmLifecycleMethods } from './api/vm-lifecycle.js';
 import { SimAuth, ROOT_USER } from './auth.js';
 import { bootstrap, type BootstrapResult } from './bootstrap.js';
 import { SimClock, type SimClockOptions } from './clock.js';
@@ -305,6 +307,8 @@ class Simulator {
     registerTaskMethods(this.registry);
     registerStorageMethods(this.registry);
     registerVbdVmMethods(this.registry);
+    registerVmLifecycleMethods(this.registry, this.ctx.profile);
+    registerVmApplianceMethods(this.registry, this.ctx.profile);
     registerEventMethods(this.registry, this.ctx.profile, this.events);
     registerSystemMethods(this.registry);
     registerHostTimeMethods(this.registry, this.ctx.profile);

@@ -14,6 +14,7 @@ import { DemoRandom, createDemoPool, populateDemo } from '../../src/sim/demo.js'
 import { startSimulator } from '../../src/sim/server.js';
 import { SIM_PROFILES } from '../../src/sim/profiles.js';
 import { vdiFilePath } from '../../src/sim/storage.js';
+import { assertCanBootHere, hostMemoryInUse } from '../../src/sim/vm-power.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -146,6 +147,16 @@ describe('createDemoPool', () => {
     // Disks spread over several SRs.
     const srsUsed = new Set(recs.flatMap((r) => r.VBDs.map((b) => db.get('VBD', b)).filter((b) => b.type === 'Disk').map((b) => db.get('VDI', b.VDI).SR)));
     expect(srsUsed.size).toBeGreaterThanOrEqual(2);
+  });
+
+  test('the master has memory for its running VMs and room to start more', async () => {
+    const { db, boot, demo } = await demoDb(11, 60);
+    const host = boot.host as Ref;
+    const metrics = db.get('host_metrics', db.get('host', host).metrics);
+    expect(hostMemoryInUse(db, host) + 64 * 1024 ** 3).toBeLessThanOrEqual(metrics.memory_total);
+    expect(metrics.memory_free).toBe(metrics.memory_total - hostMemoryInUse(db, host));
+    const halted = demo.vms.find((vm) => db.get('VM', vm).power_state === 'Halted') as Ref;
+    expect(() => assertCanBootHere(db, halted, host)).not.toThrow();
   });
 
   test('snapshots and the VM with the tools ISO in its CD drive', async () => {

@@ -133,6 +133,8 @@ describe('PUT /import_metadata: the DR story (two pools sharing an SR folder)', 
     expect(imported.other_config.mac_seed).toBe(src.other_config.mac_seed);
     expect(imported.other_config.import_task).toBeDefined();
     expect(imported.current_operations).toEqual({});
+    // Recomputed at the end of the import, so a client sees the VM can be started.
+    expect(imported.allowed_operations).toContain('start');
     expect(imported.resident_on).toBe('OpaqueRef:NULL');
     expect(b.sim.db.exists('VM_metrics', imported.metrics)).toBe(true);
 

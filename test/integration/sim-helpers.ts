@@ -139,3 +139,11 @@ export async function waitFor<T>(fn: () => Promise<T> | T, pred: (v: T) => boole
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/** The record of `task` once it has left `pending`. */
+export async function finishedTask(url: string, session: string, task: string): Promise<Record<string, XmlRpcValue>> {
+  return waitFor(
+    async () => (await rpc(url, 'task.get_record', session, task)) as Record<string, XmlRpcValue>,
+    (r) => r.status !== 'pending',
+  );
+}

@@ -2,13 +2,13 @@
  * Interoperability: Python's stdlib xmlrpc.client (a third, independent XML-RPC
  * implementation) against a running simulator over a real socket.
  */
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { SimHandle } from '../../src/sim/server.js';
 import { backupVdiUuid } from '../../src/sim/uuid.js';
 import { fieldNames } from '../../src/sim/schema.js';
 import { startTempSim } from '../integration/sim-helpers.js';
+import { runPython } from './run-python.js';
 
 const SCRIPT = fileURLToPath(new URL('./sim_client.py', import.meta.url));
 const PASSWORD = 'py-interop-pw';
@@ -40,21 +40,10 @@ beforeAll(async () => {
 });
 afterAll(async () => cleanup());
 
-function runPython(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('python3', [SCRIPT, url], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`python3 exited ${code}: ${err}`))));
-    child.stdin.end(`${PASSWORD}\n`);
-  });
-}
+const run = (url: string): Promise<string> => runPython(SCRIPT, [url], PASSWORD);
 
 test('python xmlrpc.client logs in, lists SRs and VMs, reads a record, runs an Async call', async () => {
-  const seen = JSON.parse(await runPython(sim.url)) as Record<string, unknown>;
+  const seen = JSON.parse(await run(sim.url)) as Record<string, unknown>;
   expect(seen.bad_login).toEqual(['SESSION_AUTHENTICATION_FAILED', 'root', 'Authentication failure']);
   expect(seen.session_prefix).toBe('OpaqueRef');
   expect(seen.sr_names).toEqual(['ISO library', 'Local storage']);

@@ -13,6 +13,7 @@ import { ApiFailure } from '../api-error.js';
 import type { Ref, SimDb } from '../db.js';
 import { NULL_REF, type AnyRecord, type ClassName, type RecordOf } from '../schema.js';
 import { newRef } from '../uuid.js';
+import { updateAllowedOperations } from '../vm-power.js';
 import type { ExportHeader, ExportObject } from './ova-document.js';
 import { rpcToRecord, RecordFormatError } from './record-rpc.js';
 
@@ -516,6 +517,8 @@ export function importObjects(db: SimDb, cfg: ImportConfig, header: ExportHeader
     for (const vm of [...state.createdVms].reverse()) {
       if (result.includes(vm) || !db.exists('VM', vm)) continue;
       if (!cfg.dryRun) db.mapRemove('VM', vm, 'current_operations', cfg.task);
+      // import.ml complete_import: the lock goes and allowed_operations are recomputed.
+      if (!cfg.dryRun) updateAllowedOperations(db, vm);
       if (db.getField('VM', vm, 'is_a_snapshot')) continue;
       result.push(vm);
     }
