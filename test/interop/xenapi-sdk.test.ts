@@ -1,5 +1,6 @@
 /**
- * Interoperability: the official XenAPI Python SDK (PyPI `XenAPI`, installed by .ci/run into
+ * Interoperability: the official XenAPI Python SDK (PyPI `XenAPI`, or where the index is out
+ * of reach the same module as Debian's python3-os-xenapi carries it; .ci/run puts it in
  * .cache/pypi) drives VM power operations against a fresh simulator: login, records,
  * lifecycle calls, Async calls with task polling, and errors as the SDK's Failure.details
  * holds them. Without the SDK on the machine (no package index) the script runs the same
