@@ -30,7 +30,7 @@ async function restore(s: DemoSim, xml: string | Buffer, params: Record<string, 
   const task = await newTask(s, 'restore');
   const res = await httpRequest('PUT', `${s.sim.url}/pool/xmldbdump?${query(s, task, params)}`, { body: Buffer.from(xml), headers });
   await taskDone(s, task);
-  return { status: res.status, headers: res.headers, task: await taskRecord(s, task) };
+  return { status: res.status, headers: res.headers, aborted: res.aborted, task: await taskRecord(s, task) };
 }
 
 function vmLabels(s: DemoSim): string[] {
@@ -49,6 +49,8 @@ describe('checks before restoring', () => {
     const r = await restore(a, xml, { dry_run: 'true' });
     expect(r.status).toBe(200);
     expect(r.headers.connection).toBe('close');
+    // The failure is the task's: the 200 response still ends normally.
+    expect(r.aborted).toBe(false);
     expect(r.task.status).toBe('failure');
     expect(r.task.error_info).toEqual(['RESTORE_INCOMPATIBLE_VERSION']);
   });

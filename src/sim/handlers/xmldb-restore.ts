@@ -24,7 +24,7 @@
  * simulator swaps the tables in place instead and keeps sessions, tasks and messages (see
  * docs/SIMULATOR.md).
  */
-import { ApiFailure } from '../api-error.js';
+import { ApiFailure, errorDescription } from '../api-error.js';
 import type { Ref, SimDb } from '../db.js';
 import type { HandlerContext, SimRoute } from '../http-route.js';
 import { CLASS_NAMES, fieldOfColumn, fieldSpec, NULL_REF, type AnyRecord, type ClassName, type ScalarType } from '../schema.js';
@@ -362,18 +362,26 @@ async function handleRestore(ctx: HandlerContext): Promise<void> {
     return;
   }
   writeHead(ctx, { status: 200, reason: 'OK', headers: [['connection', 'close'], ['cache-control', 'no-cache, no-store']] });
-  if (length > MAX_DUMP_BYTES) throw unreadable(`database dump of ${length} bytes is larger than the simulator accepts`);
-  const xml = (await readBody(ctx, length)).toString('utf8');
+  // The head goes out before the body is read, as XAPI's handler writes it first.
+  ctx.res.flushHeaders();
+  try {
+    if (length > MAX_DUMP_BYTES) throw unreadable(`database dump of ${length} bytes is larger than the simulator accepts`);
+    const xml = (await readBody(ctx, length)).toString('utf8');
+    const dryRun = ctx.query.get('dry_run') === 'true';
+    const dump = parseDump(xml);
+    const want = dbSchemaVersion(ctx.profile);
+    if (dump.schemaMajor !== want.major || dump.schemaMinor !== want.minor) throw new ApiFailure('RESTORE_INCOMPATIBLE_VERSION', []);
+    const staged = stage(dump);
+    prepare(ctx.db, staged);
+    if (!dryRun) replaceTables(ctx.db, staged);
+    ctx.task.succeed();
+  } catch (e) {
+    // The failure is the task's; the connection still closes normally after the 200.
+    const [code = 'INTERNAL_ERROR', ...params] = errorDescription(e);
+    ctx.task.fail(code, params);
+  }
+  // XAPI closes the connection once the handler is done, not when the body is in.
   await endResponse(ctx);
-  const dryRun = ctx.query.get('dry_run') === 'true';
-
-  const dump = parseDump(xml);
-  const want = dbSchemaVersion(ctx.profile);
-  if (dump.schemaMajor !== want.major || dump.schemaMinor !== want.minor) throw new ApiFailure('RESTORE_INCOMPATIBLE_VERSION', []);
-  const staged = stage(dump);
-  prepare(ctx.db, staged);
-  if (!dryRun) replaceTables(ctx.db, staged);
-  ctx.task.succeed();
 }
 
 export const xmlDbRestoreRoute: SimRoute = {
