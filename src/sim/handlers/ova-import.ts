@@ -2,8 +2,8 @@
  * The metadata import algorithm (xen-api ocaml/xapi/import.ml), applied to the simulator's
  * database:
  * objects are handled class by class in XAPI's order (host, SR, VDI, VM_guest_metrics,
- * VM_metrics, VM, network, VBD, VIF), each with a precheck that decides what to do and a step that does
- * it — or, in a dry run, only records what would be used. Every object created registers
+ * VM_metrics, VM, network, VBD, VIF), each with a precheck that decides what to do and a
+ * step that does it — or, in a dry run, only records what would be used. Every object created registers
  * its removal; on an error (without `force`) they are removed again, newest first.
  *
  * Objects of classes the simulator does not model (VGPU, PVS, VTPM, …) are ignored.
