@@ -103,7 +103,7 @@ describe('GET /export_metadata', () => {
     for (const o of objects) expect(o.id).toMatch(/^Ref:\d+$/);
     expect(new Set(objects.map((o) => o.id)).size).toBe(objects.length);
     // XAPI's class order.
-    const order = ['host', 'VM', 'VM_guest_metrics', 'VBD', 'VIF', 'network', 'VDI', 'SR'];
+    const order = ['host', 'VM', 'VM_metrics', 'VM_guest_metrics', 'VBD', 'VIF', 'network', 'VDI', 'SR'];
     const classes = objects.map((o) => o.cls);
     expect([...classes].sort((a, b) => order.indexOf(a) - order.indexOf(b))).toEqual(classes);
 
@@ -116,10 +116,16 @@ describe('GET /export_metadata', () => {
     // ints are bare on the wire: they parse back as strings
     expect(snap.memory_static_max).toBe(String(vmRec.memory_static_max));
     expect(snap.other_config).toEqual(expect.objectContaining({ mac_seed: vmRec.other_config.mac_seed }));
-    expect(snap.metrics).toBe('OpaqueRef:NULL');
     expect(snap.current_operations).toEqual({});
 
     const byId = new Map(objects.map((o) => [o.id, o]));
+    // xs8 (xapi 25.27) exports the VM's metrics (XAPI does since v24.40.0).
+    const metrics = byId.get(snap.metrics as string);
+    expect(metrics?.cls).toBe('VM_metrics');
+    const dbMetrics = s.sim.db.get('VM_metrics', vmRec.metrics);
+    expect(metrics?.snapshot.uuid).toBe(dbMetrics.uuid);
+    expect(metrics?.snapshot.current_domain_type).toBe(dbMetrics.current_domain_type);
+    expect(metrics?.snapshot.VCPUs_number).toBe(String(dbMetrics.VCPUs_number));
     const vbds = (snap.VBDs as string[]).map((id) => byId.get(id));
     expect(vbds.length).toBe(vmRec.VBDs.length);
     for (const vbd of vbds) {

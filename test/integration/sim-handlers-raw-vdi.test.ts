@@ -1,6 +1,7 @@
 /**
  * GET /export_raw_vdi and PUT /import_raw_vdi against a running simulator: exact byte
- * counts, exactly the written ranges changing (plain and the 12-byte frame protocol), the
+ * counts, a VHD export read back by a reader written from the specification, exactly the
+ * written ranges changing (plain and the 12-byte frame protocol), the
  * image file staying sparse and at virtual_size, and the refusals XAPI makes.
  */
 import { randomBytes } from 'node:crypto';
@@ -54,6 +55,60 @@ function frame(offset: number, data: Buffer): Buffer {
   return Buffer.concat([h, data]);
 }
 
+/** VHD checksum: one's complement of the byte sum, the checksum field read as zero. */
+function vhdChecksum(b: Buffer, at: number): number {
+  let sum = 0;
+  for (let i = 0; i < b.length; i++) if (i < at || i >= at + 4) sum += b[i]!;
+  return ~sum >>> 0;
+}
+
+/**
+ * A reader written from Microsoft's VHD specification (not from the simulator's writer):
+ * checks both footers, the dynamic header and the BAT, and returns the disk's content.
+ */
+function readVhd(file: Buffer): { size: number; blockSize: number; bat: number[]; content: Buffer } {
+  const foot = file.subarray(file.length - 512);
+  expect(file.subarray(0, 512).equals(foot)).toBe(true);
+  expect(foot.toString('latin1', 0, 8)).toBe('conectix');
+  expect(foot.readUInt32BE(12)).toBe(0x00010000);
+  expect(foot.readUInt32BE(60)).toBe(3);
+  expect(foot.readUInt32BE(64)).toBe(vhdChecksum(foot, 64));
+  const size = Number(foot.readBigUInt64BE(48));
+  expect(Number(foot.readBigUInt64BE(40))).toBe(size);
+  // Geometry covers no more than the disk (the specification's CHS algorithm).
+  const chs = foot.readUInt16BE(56) * foot.readUInt8(58) * foot.readUInt8(59) * 512;
+  expect(chs).toBeGreaterThan(0);
+  expect(chs).toBeLessThanOrEqual(size);
+  const hdrAt = Number(foot.readBigUInt64BE(16));
+  const hdr = file.subarray(hdrAt, hdrAt + 1024);
+  expect(hdr.toString('latin1', 0, 8)).toBe('cxsparse');
+  expect(hdr.readBigUInt64BE(8)).toBe(0xffffffffffffffffn);
+  expect(hdr.readUInt32BE(36)).toBe(vhdChecksum(hdr, 36));
+  const tableAt = Number(hdr.readBigUInt64BE(16));
+  const entries = hdr.readUInt32BE(28);
+  const blockSize = hdr.readUInt32BE(32);
+  expect(entries).toBe(Math.ceil(size / blockSize));
+  const bitmapBytes = Math.ceil(blockSize / 512 / 8 / 512) * 512;
+  const bat: number[] = [];
+  const content = Buffer.alloc(size);
+  for (let i = 0; i < entries; i++) {
+    const sector = file.readUInt32BE(tableAt + i * 4);
+    bat.push(sector);
+    if (sector === 0xffffffff) continue;
+    const at = sector * 512;
+    expect(at + bitmapBytes + blockSize).toBeLessThanOrEqual(file.length - 512);
+    const bitmap = file.subarray(at, at + bitmapBytes);
+    const data = file.subarray(at + bitmapBytes, at + bitmapBytes + blockSize);
+    for (let sec = 0; sec < blockSize / 512; sec++) {
+      const off = i * blockSize + sec * 512;
+      if (off >= size) break;
+      // A sector whose bitmap bit is clear reads as zeros.
+      if (((bitmap[sec >> 3]! >> (7 - (sec & 7))) & 1) === 1) data.copy(content, off, sec * 512, Math.min(sec * 512 + 512, sec * 512 + size - off));
+    }
+  }
+  return { size, blockSize, bat, content };
+}
+
 describe('GET /export_raw_vdi', () => {
   test('streams exactly virtual_size bytes of the image, no Content-Length, ends by closing', async () => {
     const size = 3 * MiB + 5;
@@ -89,10 +144,35 @@ describe('GET /export_raw_vdi', () => {
     expect((await taskRecord(s, t1)).error_info).toEqual(['UUID_INVALID', 'VDI', '12345678-1234-4234-8234-123456789abc']);
     const vdi = await newVdi(MiB);
     const t2 = await newTask(s, 'x');
-    const vhd = await httpRequest('GET', `${s.sim.url}/export_raw_vdi?${query(s, t2, { vdi: vdi.uuid, format: 'vhd' })}`);
-    expect(vhd.status).toBe(404);
-    expect(vhd.httpVersion).toBe('1.0');
-    expect((await taskRecord(s, t2)).error_info).toEqual(['INTERNAL_ERROR', 'Unknown format vhd']);
+    const vmdk = await httpRequest('GET', `${s.sim.url}/export_raw_vdi?${query(s, t2, { vdi: vdi.uuid, format: 'vmdk' })}`);
+    expect(vmdk.status).toBe(404);
+    expect(vmdk.httpVersion).toBe('1.0');
+    expect((await taskRecord(s, t2)).error_info).toEqual(['INTERNAL_ERROR', 'Unknown format vmdk']);
+  });
+
+  test('format=vhd: a dynamic VHD (checked against the specification) holding the same content, only non-zero blocks allocated', async () => {
+    const size = 5 * MiB + 3 * 512;
+    const vdi = await newVdi(size, 'vhd test');
+    const first = randomBytes(1000);
+    const last = randomBytes(700);
+    await writeAt(vdi.path, 10, first);
+    await writeAt(vdi.path, size - 700, last);
+    const task = await newTask(s, 'export vhd');
+    const res = await httpRequest('GET', `${s.sim.url}/export_raw_vdi?${query(s, task, { vdi: vdi.uuid, format: 'vhd' })}`);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('application/vhd');
+    expect(res.headers['content-disposition']).toBe(`attachment; filename="${vdi.uuid}.vhd"`);
+    expect((await taskRecord(s, task)).status).toBe('success');
+
+    const vhd = readVhd(res.body);
+    expect(vhd.blockSize).toBe(2 * MiB);
+    expect(vhd.size).toBe(size);
+    // Block 0 and block 2 hold data, block 1 is all zeros and stays unallocated.
+    expect(vhd.bat).toEqual([expect.any(Number), 0xffffffff, expect.any(Number)]);
+    const raw = Buffer.alloc(size);
+    raw.set(first, 10);
+    raw.set(last, size - 700);
+    expect(vhd.content.equals(raw)).toBe(true);
   });
 
   test('a disk plugged read-write into a running VM: VDI_IN_USE', async () => {

@@ -3,13 +3,14 @@
  * ocaml/xapi/export.ml):
  *  1. walk from each VM to the objects it needs (VIFs + networks, non-empty VBDs + VDIs +
  *     their SRs, snapshots and the snapshot parent when snapshot metadata is wanted, the
- *     suspend VDI, guest metrics, the hosts named by resident_on / affinity), giving each an
- *     id "Ref:<n>" from a counter global to the process;
- *  2. write the selected objects class by class (host, VM, VM_guest_metrics, VBD, VIF,
- *     network, VDI, SR), each in database order, as full API records in which a reference
- *     to an exported object becomes its id, any other reference OpaqueRef:NULL, reference
- *     lists keep only exported members, and the fields XAPI blanks are blanked.
- * VM_metrics are not exported (XAPI sets VM.metrics to null and writes no VM_metrics).
+ *     suspend VDI, the VM metrics (xapi ≥ 24.40) and guest metrics, the hosts named by
+ *     resident_on / affinity), giving each an id "Ref:<n>" from a counter global to the
+ *     process;
+ *  2. write the selected objects class by class (host, VM, VM_metrics, VM_guest_metrics,
+ *     VBD, VIF, network, VDI, SR), each in database order, as full API records in which a
+ *     reference to an exported object becomes its id, any other reference OpaqueRef:NULL,
+ *     reference lists keep only exported members, and the fields XAPI blanks are blanked.
+ * Before xapi 24.40.0 VM_metrics are not exported (VM.metrics is written as null).
  */
 import { serializeValue, structOf, type XmlRpcStruct, type XmlRpcValue } from '../codec.js';
 import type { Ref, SimDb } from '../db.js';
@@ -48,8 +49,17 @@ export function exportVersion(profile: SimProfile): XmlRpcStruct {
   ]);
 }
 
+/**
+ * Whether this profile's XAPI exports VM_metrics: since v24.40.0 (xen-api commit "Add
+ * VM_metrics to metadata export", ocaml/xapi/export.ml), so live imports keep
+ * current_domain_type.
+ */
+export function exportsVmMetrics(profile: SimProfile): boolean {
+  return profile.xapiMajor > 24 || (profile.xapiMajor === 24 && profile.xapiMinor >= 40);
+}
+
 /** Order in which XAPI writes the classes. */
-const CLASS_ORDER: readonly ClassName[] = ['host', 'VM', 'VM_guest_metrics', 'VBD', 'VIF', 'network', 'VDI', 'SR'];
+const CLASS_ORDER: readonly ClassName[] = ['host', 'VM', 'VM_metrics', 'VM_guest_metrics', 'VBD', 'VIF', 'network', 'VDI', 'SR'];
 
 class ExportTable {
   private readonly ids = new Map<Ref, string>();
@@ -92,7 +102,11 @@ class ExportTable {
   }
 }
 
-function collect(db: SimDb, table: ExportTable, vm: Ref, includeSnapshots: boolean, opts: OvaExportOptions): void {
+interface Walk extends OvaExportOptions {
+  withVmMetrics: boolean;
+}
+
+function collect(db: SimDb, table: ExportTable, vm: Ref, includeSnapshots: boolean, opts: Walk): void {
   if (table.has(vm) || !db.exists('VM', vm)) return;
   table.add(vm);
   const rec = db.get('VM', vm);
@@ -122,6 +136,7 @@ function collect(db: SimDb, table: ExportTable, vm: Ref, includeSnapshots: boole
   if (includeSnapshots) for (const snap of rec.snapshots) collect(db, table, snap, false, opts);
   // Metadata export always preserves the power state, so a suspended VM brings its image.
   if (rec.power_state === 'Suspended') addVdi(rec.suspend_VDI);
+  if (opts.withVmMetrics) table.add(rec.metrics);
   table.add(rec.guest_metrics);
   table.add(rec.resident_on);
   table.add(rec.affinity);
@@ -147,7 +162,7 @@ function rewriteRefs(cls: ClassName, rec: AnyRecord, table: ExportTable): void {
 }
 
 /** Class-specific blanking (XAPI's make_host / make_vm / make_vbd / …). */
-function blank(cls: ClassName, rec: AnyRecord, opts: OvaExportOptions): void {
+function blank(cls: ClassName, rec: AnyRecord, opts: Walk): void {
   switch (cls) {
     case 'host':
       Object.assign(rec, {
@@ -161,8 +176,9 @@ function blank(cls: ClassName, rec: AnyRecord, opts: OvaExportOptions): void {
     case 'VM':
       Object.assign(rec, {
         current_operations: {}, allowed_operations: [], crash_dumps: [], consoles: [], blobs: {},
-        metrics: NULL_REF, protection_policy: NULL_REF,
+        protection_policy: NULL_REF,
       });
+      if (!opts.withVmMetrics) rec.metrics = NULL_REF;
       if (!opts.withSnapshotMetadata) {
         Object.assign(rec, {
           is_a_snapshot: false, snapshot_of: NULL_REF, snapshots: [], snapshot_time: EPOCH,
@@ -191,13 +207,14 @@ function blank(cls: ClassName, rec: AnyRecord, opts: OvaExportOptions): void {
 /** The ova.xml document (one line, no XML declaration) for the given VMs. */
 export function buildOvaXml(db: SimDb, vms: readonly Ref[], profile: SimProfile, opts: OvaExportOptions): string {
   const table = new ExportTable(db);
-  for (const vm of vms) collect(db, table, vm, opts.withSnapshotMetadata, opts);
+  const walk: Walk = { ...opts, withVmMetrics: exportsVmMetrics(profile) };
+  for (const vm of vms) collect(db, table, vm, opts.withSnapshotMetadata, walk);
   const objects: XmlRpcValue[] = [];
   for (const cls of CLASS_ORDER) {
     for (const ref of table.refsOf(cls)) {
       const rec = db.get(cls, ref) as AnyRecord;
       rewriteRefs(cls, rec, table);
-      blank(cls, rec, opts);
+      blank(cls, rec, walk);
       objects.push(structOf([
         ['class', cls],
         ['id', table.lookup(ref)],

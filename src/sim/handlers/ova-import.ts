@@ -1,12 +1,16 @@
 /**
  * The metadata import algorithm (xen-api ocaml/xapi/import.ml), applied to the simulator's
  * database:
- * objects are handled class by class in XAPI's order (host, SR, VDI, VM_guest_metrics, VM,
- * network, VBD, VIF), each with a precheck that decides what to do and a step that does
- * it — or, in a dry run, only records what would be used. Every object created registers
+ * objects are handled class by class in XAPI's order (host, SR, VDI, VM_guest_metrics,
+ * VM_metrics, VM, network, VBD, VIF), each with a precheck that decides what to do and a
+ * step that does it — or, in a dry run, only records what would be used. Every object created registers
  * its removal; on an error (without `force`) they are removed again, newest first.
  *
  * Objects of classes the simulator does not model (VGPU, PVS, VTPM, …) are ignored.
+ *
+ * A field the file lacks gets its default; only fields the datamodel gives no default are
+ * required (xen-api's generated rpc readers: e.g. VDI.location and VM/network name_label
+ * default to "", while uuid, VDI.SR, VBD.VM… have none and fail with IMPORT_ERROR).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { ApiFailure } from '../api-error.js';
@@ -48,6 +52,8 @@ interface State {
   vdiIndex?: { bySrLocation: Map<string, Ref>; byScsi: Map<string, Ref> };
   /** Exported guest metrics by id, created with their VM. */
   guestMetrics: Map<string, RecordOf<'VM_guest_metrics'>>;
+  /** Exported VM metrics by id, created with their VM. */
+  vmMetrics: Map<string, RecordOf<'VM_metrics'>>;
   /** Undo actions, newest last. */
   cleanup: Array<() => void>;
   objects: ExportObject[];
@@ -135,7 +141,7 @@ function vdiIndex(db: SimDb, state: State): NonNullable<State['vdiIndex']> {
 }
 
 function handleVdi(db: SimDb, cfg: ImportConfig, state: State, o: ExportObject): void {
-  const rec = record('VDI', o, ['uuid', 'SR', 'location']);
+  const rec = record('VDI', o, ['uuid', 'SR']);
   const originalSr = record('SR', findInExport(state, rec.SR));
   if (originalSr.content_type === 'iso') {
     // Best effort: the same location in any ISO SR that is not a udev (DVD drive) SR.
@@ -192,6 +198,15 @@ function createGuestMetrics(db: SimDb, state: State, id: string): Ref {
   if (rec === undefined) return NULL_REF;
   const { uuid: _uuid, ...fields } = rec;
   return createTracked(db, state, 'VM_guest_metrics', fields);
+}
+
+/**
+ * Exported VM metrics (xapi ≥ 24.40): a VM that names them gets a copy with a fresh uuid
+ * instead of the blank one it would be created with (xen-api import.ml, Metrics and VM
+ * handlers). Like guest metrics, read here and created only with an imported VM.
+ */
+function handleVmMetrics(_db: SimDb, _cfg: ImportConfig, state: State, o: ExportObject): void {
+  state.vmMetrics.set(o.id, record('VM_metrics', o, []));
 }
 
 function isDefaultTemplateRecord(vm: RecordOf<'VM'>): boolean {
@@ -252,7 +267,9 @@ function importVm(db: SimDb, cfg: ImportConfig, state: State, o: ExportObject, r
     throw new ApiFailure('IMPORT_ERROR', [`Failed to find VM's suspend_VDI: ${rec.suspend_VDI}`]);
   }
   const suspendSrKnown = db.exists('SR', rec.suspend_SR);
-  const metrics = createTracked(db, state, 'VM_metrics', { current_domain_type: rec.domain_type });
+  const exportedMetrics = state.vmMetrics.get(rec.metrics);
+  const { uuid: _uuid, ...metricsFields } = exportedMetrics ?? { uuid: '', current_domain_type: rec.domain_type };
+  const metrics = createTracked(db, state, 'VM_metrics', metricsFields);
   Object.assign(fields, {
     ...(cfg.restore && { uuid: rec.uuid }),
     other_config: otherConfig,
@@ -284,7 +301,7 @@ function importVm(db: SimDb, cfg: ImportConfig, state: State, o: ExportObject, r
 }
 
 function handleVm(db: SimDb, cfg: ImportConfig, state: State, o: ExportObject): void {
-  const rec = record('VM', o, ['uuid', 'name_label']);
+  const rec = record('VM', o, ['uuid']);
   const action = precheckVm(db, cfg, rec);
   switch (action.kind) {
     case 'skip':
@@ -308,7 +325,7 @@ function handleVm(db: SimDb, cfg: ImportConfig, state: State, o: ExportObject): 
 }
 
 function handleNetwork(db: SimDb, cfg: ImportConfig, state: State, o: ExportObject): void {
-  const rec = record('network', o, ['uuid', 'name_label']);
+  const rec = record('network', o, ['uuid']);
   const found =
     db.findRef('network', (n) => n.name_label === rec.name_label) ??
     db.findRef('network', (n) => n.bridge === rec.bridge);
@@ -438,6 +455,7 @@ const HANDLERS: ReadonlyArray<[string, (db: SimDb, cfg: ImportConfig, state: Sta
   ['SR', (db, _c, s, o) => handleSr(db, s, o)],
   ['VDI', handleVdi],
   ['VM_guest_metrics', handleGuestMetrics],
+  ['VM_metrics', handleVmMetrics],
   ['VM', handleVm],
   ['network', handleNetwork],
   ['VBD', handleVbd],
@@ -504,6 +522,7 @@ export function importObjects(db: SimDb, cfg: ImportConfig, header: ExportHeader
     table: new Map(),
     createdVms: [],
     guestMetrics: new Map(),
+    vmMetrics: new Map(),
     cleanup: [],
     objects: header.objects,
     byId: new Map(header.objects.map((o) => [o.id, o])),

@@ -8,7 +8,7 @@ import type { Ref, SimDb } from '../db.js';
 import type { HandlerContext } from '../http-route.js';
 import { endResponse, writeHead } from './http-reply.js';
 
-/** Formats XAPI knows; the simulator implements raw only. */
+/** Formats XAPI knows; the simulator implements raw, and vhd for exports. */
 export const KNOWN_FORMATS = ['raw', 'vhd', 'tar', 'qcow2'] as const;
 
 export function param(ctx: HandlerContext, key: string): string | undefined {
@@ -24,12 +24,12 @@ export function vdiOfRequest(ctx: HandlerContext): Ref | undefined {
 }
 
 /**
- * The requested format, lower-cased. Anything but raw is refused the way XAPI refuses an
- * unknown one (the simulator does not produce VHD, tar or qcow2 streams).
+ * The requested format, lower-cased. One the handler does not implement is refused the way
+ * XAPI refuses an unknown one (the simulator produces no tar or qcow2 streams).
  */
-export function formatOfRequest(ctx: HandlerContext): { ok: true } | { ok: false; format: string } {
+export function formatOfRequest(ctx: HandlerContext, implemented: readonly string[] = ['raw']): { ok: true; format: string } | { ok: false; format: string } {
   const f = (param(ctx, 'format') ?? 'raw').toLowerCase();
-  return f === 'raw' ? { ok: true } : { ok: false, format: f };
+  return implemented.includes(f) ? { ok: true, format: f } : { ok: false, format: f };
 }
 
 /** VDI_IN_USE when another VBD has the VDI plugged read-write. */

@@ -24,13 +24,22 @@ export function protectSpaces(s: string): string {
 }
 
 /** Classes that live in XAPI's database (messages are kept elsewhere). */
-const DB_CLASSES: readonly ClassName[] = [...CLASS_NAMES].filter((c) => c !== 'message').sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+export const DB_CLASSES: readonly ClassName[] = [...CLASS_NAMES].filter((c) => c !== 'message').sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 /** XAPI writes these tables without rows (not persistent). */
-const NOT_PERSISTED: ReadonlySet<ClassName> = new Set(['session', 'task']);
+export const NOT_PERSISTED: ReadonlySet<ClassName> = new Set(['session', 'task']);
+
+/**
+ * The database schema version a profile's XAPI writes and accepts back (major 5 as XAPI's;
+ * the minor is the simulator's own number per profile, not the real release's).
+ */
+export function dbSchemaVersion(profile: SimProfile): { major: number; minor: number } {
+  return { major: 5, minor: profile.apiMajor * 100 + profile.apiMinor };
+}
 
 function manifest(db: SimDb, profile: SimProfile): string {
   const pair = (k: string, v: string) => `<pair key="${k}" value="${v}"/>`;
-  return `<manifest>${pair('schema_major_vsn', '5')}${pair('schema_minor_vsn', String(profile.apiMajor * 100 + profile.apiMinor))}${pair('generation_count', String(db.generation))}</manifest>`;
+  const v = dbSchemaVersion(profile);
+  return `<manifest>${pair('schema_major_vsn', String(v.major))}${pair('schema_minor_vsn', String(v.minor))}${pair('generation_count', String(db.generation))}</manifest>`;
 }
 
 /** Rows per piece sent: the simulator keeps answering other requests during a big dump. */
