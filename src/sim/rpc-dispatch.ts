@@ -112,6 +112,11 @@ export class MethodRegistry {
     this.defs.set(def.name, def);
   }
 
+  /** Drops a method (a class that lacks what the generic per-class methods give every class). */
+  remove(name: string): void {
+    this.defs.delete(name);
+  }
+
   get(name: string): MethodDef | undefined {
     return this.defs.get(name);
   }

@@ -17,6 +17,8 @@ import { errorDescription } from './api-error.js';
 import { registerEventMethods, EventLog } from './api/event.js';
 import { registerGenericMethods } from './api/generic.js';
 import { registerHostTimeMethods } from './api/host-time.js';
+import { registerMessagePoolHostMethods } from './api/message-pool-host.js';
+import { registerNetworkVifMethods } from './api/network-vif.js';
 import { registerSessionMethods } from './api/session.js';
 import { registerStorageMethods } from './api/storage.js';
 import { registerSystemMethods } from './api/system.js';
@@ -312,6 +314,8 @@ class Simulator {
     registerEventMethods(this.registry, this.ctx.profile, this.events);
     registerSystemMethods(this.registry);
     registerHostTimeMethods(this.registry, this.ctx.profile);
+    registerNetworkVifMethods(this.registry, this.ctx.profile);
+    registerMessagePoolHostMethods(this.registry, this.ctx.profile);
     this.dispatcher = new RpcDispatcher(this.ctx, this.registry);
     for (const r of this.opts.routes ?? []) this.routes.push(r);
 

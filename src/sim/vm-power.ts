@@ -12,6 +12,7 @@ import type { Ref, SimDb } from './db.js';
 import type { SimProfile } from './profiles.js';
 import { NULL_REF, VM_OPERATIONS, type RecordOf } from './schema.js';
 import { nowStamp } from './tasks.js';
+import { updateVifsOfVm } from './vif-ops.js';
 
 export type VmOperation = (typeof VM_OPERATIONS)[number];
 type PowerState = RecordOf<'VM'>['power_state'];
@@ -314,6 +315,9 @@ export async function withVmOperation<T>(db: SimDb, ref: Ref, op: VmOperation, o
     if (db.exists('VM', ref)) {
       db.mapRemove('VM', ref, 'current_operations', opRef);
       updateAllowedOperations(db, ref);
+      // Whether a VIF can be plugged follows the VM's power state (message_forwarding.ml
+      // update_vif_operations after each power operation).
+      updateVifsOfVm(db, ref);
     }
   }
 }
@@ -367,7 +371,7 @@ function requiredSrs(db: SimDb, vm: RecordOf<'VM'>): Ref[] {
 }
 
 /** xapi_network_attach_helpers.ml: a network with PIFs must have one on the host; one without is pinned by running VMs. */
-function networkAvailable(db: SimDb, net: Ref, host: Ref): boolean {
+export function networkAvailable(db: SimDb, net: Ref, host: Ref): boolean {
   const rec = db.tryGet('network', net);
   if (!rec) return false;
   if (rec.PIFs.length > 0) return rec.PIFs.some((p) => db.tryGet('PIF', p)?.host === host);
@@ -542,6 +546,21 @@ export function domainGone(sim: SimContext, ref: Ref, state: 'Halted' | 'Suspend
   const gm = vm.guest_metrics;
   if (db.exists('VM_guest_metrics', gm)) db.set('VM_guest_metrics', gm, 'live', false);
   if (db.exists('host', vm.resident_on)) refreshHostMemoryFree(db, vm.resident_on);
+}
+
+/**
+ * A reboot as xenopsd does it: the domain is destroyed and built again on the same host,
+ * so it gets a new domid and start time and comes back Running (a paused VM too); memory
+ * stays reserved throughout, as the settings cannot change across a reboot.
+ */
+export function restartDomain(sim: SimContext, ref: Ref): void {
+  const db = sim.db;
+  const vm = db.get('VM', ref);
+  db.update('VM', ref, { power_state: 'Running', domid: nextDomid(db, vm.resident_on) });
+  const metrics = ensureMetrics(db, ref);
+  const now = nowStamp();
+  db.update('VM_metrics', metrics, { start_time: now, last_updated: now });
+  reportGuestAgent(db, ref);
 }
 
 export function setPaused(sim: SimContext, ref: Ref, paused: boolean): void {

@@ -12,8 +12,9 @@ import type { SimProfile } from '../profiles.js';
 import type { Ref } from '../db.js';
 import type { CallContext, MethodRegistry } from '../rpc-dispatch.js';
 import { NULL_REF, VM_OPERATIONS } from '../schema.js';
-import { nowStamp } from '../tasks.js';
+import { createMessage } from '../messages.js';
 import { newRef } from '../uuid.js';
+import { withVifsOfVmMarked } from '../vif-ops.js';
 import {
   apiAtLeast,
   assertCanBootHere,
@@ -22,6 +23,7 @@ import {
   buildDomain,
   chooseHost,
   domainGone,
+  restartDomain,
   setPaused,
   updateAllowedOperations,
   withVmOperation,
@@ -55,7 +57,7 @@ function vmMessage(sim: SimContext, vm: Ref, name: string, what: string, host?: 
   if (!db.exists('VM', vm)) return;
   const rec = db.get('VM', vm);
   const on = host !== undefined && db.exists('host', host) ? ` on host: ${db.getField('host', host, 'name_label')} (uuid: ${db.getField('host', host, 'uuid')})` : '';
-  db.create('message', { name, priority: 5, cls: 'VM', obj_uuid: rec.uuid, timestamp: nowStamp(), body: `VM '${rec.name_label}' (uuid: ${rec.uuid}) ${what}${on}` });
+  createMessage(sim, { name, priority: 5, cls: 'VM', obj_uuid: rec.uuid, body: `VM '${rec.name_label}' (uuid: ${rec.uuid}) ${what}${on}` });
 }
 
 /** Starts (or resumes) a VM on `host`, or on a host chosen as XAPI chooses one. */
@@ -108,6 +110,21 @@ export async function shutDown(call: CallContext, vm: Ref, op: 'clean_shutdown' 
     await delay(db.getField('VM', vm, 'shutdown_delay'), call.signal);
   });
   vmMessage(sim, vm, 'VM_SHUTDOWN', op === 'hard_shutdown' ? 'shutdown forcibly' : 'shutdown');
+}
+
+/**
+ * VM.clean_reboot / VM.hard_reboot (message_forwarding.ml, xapi_vm.ml, xapi_xenops.ml
+ * `reboot`): checked and marked like any VM operation (clean_reboot from Running only,
+ * needing the guest's co-operation; hard_reboot from Running or Paused), the VM's VIFs
+ * marked `attach` while the domain is rebuilt on the same host (no memory check: the
+ * settings cannot change across a reboot), then VM_REBOOTED.
+ */
+async function reboot(call: CallContext, vm: Ref, op: 'clean_reboot' | 'hard_reboot'): Promise<void> {
+  const { sim } = call;
+  const db = sim.db;
+  const key = opKey(call);
+  await withVmOperation(db, vm, op, key, () => withVifsOfVmMarked(db, vm, 'attach', key, async () => restartDomain(sim, vm)));
+  vmMessage(sim, vm, 'VM_REBOOTED', op === 'clean_reboot' ? 'rebooted cleanly' : 'rebooted forcibly');
 }
 
 /** Where a suspend image goes: VM.suspend_SR, else the pool's, else the host's (xapi_xenops.ml). */
@@ -187,6 +204,17 @@ export function registerVmLifecycleMethods(reg: MethodRegistry, profile: SimProf
       async: true,
       impl: async (call, a) => {
         await shutDown(call, theVm(call.sim, a.vm as string), op);
+        return done();
+      },
+    });
+  }
+  for (const op of ['clean_reboot', 'hard_reboot'] as const) {
+    reg.add({
+      name: `VM.${op}`,
+      params: [vmParam],
+      async: true,
+      impl: async (call, a) => {
+        await reboot(call, theVm(call.sim, a.vm as string), op);
         return done();
       },
     });
