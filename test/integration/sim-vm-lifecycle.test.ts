@@ -261,6 +261,54 @@ describe('VM_appliance', () => {
   });
 });
 
+describe('reboots', () => {
+  test('clean_reboot and hard_reboot rebuild the domain on the same host: new domid, Running, VM_REBOOTED', async () => {
+    const vm = makeVm('rebooter');
+    await rpc(sim.url, 'VM.start', s, vm, false, false);
+    const before = await rec(vm);
+    expect(before.allowed_operations as string[]).toEqual(expect.arrayContaining(['clean_reboot', 'hard_reboot']));
+    expect(await rpc(sim.url, 'VM.clean_reboot', s, vm)).toBe('');
+    const after = await rec(vm);
+    expect(after.power_state).toBe('Running');
+    expect(after.resident_on).toBe(host);
+    expect(Number(after.domid)).toBeGreaterThan(Number(before.domid));
+    expect(after.current_operations).toEqual({});
+    const uuid = after.uuid as string;
+    const bodies = () => sim.db.where('message', (x) => x.obj_uuid === uuid && x.name === 'VM_REBOOTED').map((x) => [x.rec.priority, x.rec.body]);
+    expect(bodies()).toEqual([[5, `VM 'rebooter' (uuid: ${uuid}) rebooted cleanly`]]);
+
+    // A paused VM can only be rebooted hard, and comes back running.
+    await rpc(sim.url, 'VM.pause', s, vm);
+    expect(await rpcFail(sim.url, 'VM.clean_reboot', s, vm)).toEqual(['VM_BAD_POWER_STATE', vm, 'running', 'paused']);
+    const task = (await rpc(sim.url, 'Async.VM.hard_reboot', s, vm)) as string;
+    expect((await finished(task)).status).toBe('success');
+    const hard = await rec(vm);
+    expect(hard.power_state).toBe('Running');
+    expect(Number(hard.domid)).toBeGreaterThan(Number(after.domid));
+    expect(bodies().map(([, b]) => b)).toEqual([`VM 'rebooter' (uuid: ${uuid}) rebooted cleanly`, `VM 'rebooter' (uuid: ${uuid}) rebooted forcibly`]);
+
+    await rpc(sim.url, 'VM.hard_shutdown', s, vm);
+    expect(await rpcFail(sim.url, 'VM.clean_reboot', s, vm)).toEqual(['VM_BAD_POWER_STATE', vm, 'running', 'halted']);
+    expect(await rpcFail(sim.url, 'VM.hard_reboot', s, vm)).toEqual(['VM_BAD_POWER_STATE', vm, 'paused, running', 'halted']);
+  });
+
+  test('a reboot marks every VIF; one busy with another operation makes it fail and leaves the VM as it was', async () => {
+    const vm = makeVm('busy-vif');
+    await rpc(sim.url, 'VM.start', s, vm, false, false);
+    const domid = (await rec(vm)).domid;
+    const vif = sim.db.getField('VM', vm, 'VIFs')[0] as string;
+    sim.db.mapAdd('VIF', vif, 'current_operations', 'OpaqueRef:11111111-1111-4111-8111-111111111111', 'unplug');
+    expect(await rpcFail(sim.url, 'VM.hard_reboot', s, vm)).toEqual(['OPERATION_NOT_ALLOWED', 'Failed to lock all VIFs']);
+    const r = await rec(vm);
+    expect([r.power_state, r.domid, r.current_operations]).toEqual(['Running', domid, {}]);
+    sim.db.mapRemove('VIF', vif, 'current_operations', 'OpaqueRef:11111111-1111-4111-8111-111111111111');
+    await rpc(sim.url, 'VM.hard_reboot', s, vm);
+    expect(await rpc(sim.url, 'VIF.get_current_operations', s, vif)).toEqual({});
+    expect(await rpc(sim.url, 'VIF.get_currently_attached', s, vif)).toBe(true);
+    await rpc(sim.url, 'VM.hard_shutdown', s, vm);
+  });
+});
+
 describe('by API version', () => {
   test('xs41 (API 1.2): power operations, but no vApps, sequencing setters or VM.shutdown', async () => {
     const old = await startTempSim({ profile: 'xs41' });
@@ -268,6 +316,9 @@ describe('by API version', () => {
       const session = (await rpc(old.sim.url, 'session.login_with_password', 'root', 'demo', '1.2')) as string;
       const vm = old.sim.db.create('VM', { name_label: 'old', power_state: 'Halted', memory_static_max: GiB, memory_dynamic_max: GiB, memory_dynamic_min: GiB, memory_static_min: GiB });
       await rpc(old.sim.url, 'VM.start', session, vm, false, false);
+      expect(old.sim.db.get('VM', vm).power_state).toBe('Running');
+      // Reboots are in every release (rio).
+      await rpc(old.sim.url, 'VM.clean_reboot', session, vm);
       expect(old.sim.db.get('VM', vm).power_state).toBe('Running');
       expect(await rpcFail(old.sim.url, 'VM.shutdown', session, vm)).toEqual(['MESSAGE_METHOD_UNKNOWN', 'VM.shutdown']);
       expect(await rpcFail(old.sim.url, 'VM.set_order', session, vm, 1)).toEqual(['MESSAGE_METHOD_UNKNOWN', 'VM.set_order']);
