@@ -67,6 +67,8 @@ describe('message', () => {
       expect(Object.keys((await rpc(sim.url, 'message.get', s, 'VM', vmUuid, stamp)) as XmlRpcStruct)).toEqual([]);
       expect(Object.keys((await rpc(sim.url, 'message.get', s, 'VM', vmUuid, shift(stamp, -1))) as XmlRpcStruct)).toEqual(expect.arrayContaining([b, a]));
       expect(await rpcFail(sim.url, 'message.get', s, 'VM', 'no-such-uuid', stamp)).toEqual(['UUID_INVALID']);
+      const where = (await rpc(sim.url, 'message.get_all_records_where', s, 'field "name" = "FIRST" or field "name" = "SECOND"')) as XmlRpcStruct;
+      expect(Object.keys(where)).toEqual([b, a]);
     } finally {
       sim.clock.set({ offsetMs: 0 });
     }

@@ -22,6 +22,7 @@ import type { SimProfile } from '../profiles.js';
 import type { MethodRegistry } from '../rpc-dispatch.js';
 import { fieldNames, type AnyRecord } from '../schema.js';
 import { apiAtLeast } from '../vm-power.js';
+import { evalWhere, parseWhere } from '../where-expr.js';
 
 const CLASSES: readonly MessageClass[] = ['VM', 'Host', 'SR', 'Pool', 'VMPP', 'VMSS', 'PVS_proxy', 'VDI', 'Certificate'];
 
@@ -172,6 +173,14 @@ export function registerMessagePoolHostMethods(reg: MethodRegistry, profile: Sim
       name: 'message.get_all_records',
       params: [],
       impl: ({ sim }) => recordMap(profile, messagesNewestFirst(sim.db, () => true)),
+    });
+    reg.add({
+      name: 'message.get_all_records_where',
+      params: [{ name: 'expr', type: 'string' }],
+      impl: ({ sim }, a) => {
+        const expr = parseWhere(a.expr as string);
+        return recordMap(profile, messagesNewestFirst(sim.db, (_ref, rec) => evalWhere('message', expr, rec as AnyRecord)));
+      },
     });
     reg.add({
       name: 'message.get_record',
