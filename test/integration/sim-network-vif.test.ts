@@ -5,11 +5,11 @@
  * VIF.move (halted and live), network.create's bridge names and defaults, network.destroy's
  * refusals, the events each change makes, and what older profiles lack.
  */
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { XmlRpcStruct } from '../../src/sim/codec.js';
 import type { SimHandle } from '../../src/sim/server.js';
 import { finishedTask, login, rpc, rpcFail, startTempSim, type Arg } from './sim-helpers.js';
+import { expectedMac } from './xapi-mac.js';
 
 const GiB = 1024 ** 3;
 let sim: SimHandle;
@@ -18,16 +18,6 @@ let s: string;
 let host: string;
 let net: string;
 let pif: string;
-
-/** XAPI's derivation, written out from its description: MD5 chained 2·device+1 times. */
-function expectedMac(seed: string, device: number): string {
-  let d = Buffer.from(seed);
-  for (let n = 0; n < 2 * device + 1; n++) d = createHash('md5').update(d).digest();
-  const e = createHash('md5').update(d).digest();
-  const b = [d[0]!, d[1]!, d[2]!, d[3]!, e[1]!, e[2]!];
-  b[0] = (b[0]! | 2) & 0xfe;
-  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
-}
 
 function haltedVm(name: string, otherConfig: Record<string, string> = {}): string {
   const metrics = sim.db.create('VM_metrics', {});
