@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { XmlRpcStruct } from '../../src/sim/codec.js';
 import { transferRoutes } from '../../src/sim/handlers/index.js';
 import type { SimHandle } from '../../src/sim/server.js';
-import { finishedTask, login, rawRequest, rpc, rpcFail, startTempSim } from './sim-helpers.js';
+import { finishedTask, login, rpc, rpcFail, startTempSim } from './sim-helpers.js';
+import { pattern, vdiBytes } from './sim-vdi-bytes.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -34,24 +35,8 @@ async function newVdi(srRef: string, size: number, label: string): Promise<strin
   })) as string;
 }
 
-const uuidOf = (vdi: string): string => sim.db.getField('VDI', vdi, 'uuid');
 
-async function put(vdi: string, data: Buffer): Promise<void> {
-  const res = await rawRequest(sim.url, { method: 'PUT', path: `/import_raw_vdi?session_id=${s}&vdi=${uuidOf(vdi)}`, body: data });
-  expect(res.status).toBe(200);
-}
-
-async function content(vdi: string): Promise<Buffer> {
-  const res = await rawRequest(sim.url, { method: 'GET', path: `/export_raw_vdi?session_id=${s}&vdi=${uuidOf(vdi)}` });
-  expect(res.status).toBe(200);
-  return res.body;
-}
-
-function pattern(size: number, seed: number): Buffer {
-  const b = Buffer.alloc(size);
-  for (let i = 0; i < size; i += 512) b.writeUInt32LE((i * 2654435761 + seed) >>> 0, i);
-  return b;
-}
+const { put, content } = vdiBytes(() => sim, () => s);
 
 /** A halted VM with two disks on `srRef` (the second 1 MiB), an empty CD drive and one VIF. */
 async function makeVm(name: string, srRef = sr): Promise<{ vm: string; disk: string; data: string }> {
