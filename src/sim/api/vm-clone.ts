@@ -92,12 +92,11 @@ function copyVmRecord(db: SimDb, vm: Ref, op: DiskOp, newName: string, opKey: Re
   delete otherConfig.xensource_internal;
   if (all.is_a_template && otherConfig.base_template_name === undefined) otherConfig.base_template_name = all.name_label;
 
-  let metrics = NULL_REF;
+  // Copies of the source's metrics (fresh ones when it has none) and guest metrics (xapi_vm_helpers.ml).
   const m = db.tryGet('VM_metrics', all.metrics);
-  metrics = db.create('VM_metrics', m ? { ...m, uuid: undefined } : {});
-  let guestMetrics = NULL_REF;
+  const metrics = db.create('VM_metrics', m ? { ...m, uuid: undefined } : {});
   const gm = db.tryGet('VM_guest_metrics', all.guest_metrics);
-  if (gm) guestMetrics = db.create('VM_guest_metrics', { ...gm, uuid: undefined });
+  const guestMetrics = gm ? db.create('VM_guest_metrics', { ...gm, uuid: undefined }) : NULL_REF;
 
   const ref = db.create('VM', {
     power_state: 'Halted',
