@@ -177,7 +177,7 @@ export async function snapshotOrCloneVdi(sim: SimContext, vdi: Ref, op: 'snapsho
     try {
       const to = vdiFilePath(db, sim.stateDir, ref);
       await mkdir(dirname(to), { recursive: true });
-      // A reflink where the file system has them, else a copy (sparse files stay sparse on Linux).
+      // A reflink where the file system has them, else a plain copy of the file.
       await copyFile(vdiFilePath(db, sim.stateDir, vdi), to, fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE);
       await refreshUtilisation(db, sim.stateDir, ref);
     } catch (err) {
