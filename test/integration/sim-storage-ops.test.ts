@@ -245,7 +245,9 @@ describe('SR.create and SR.probe', () => {
     expect(evs.filter((e) => e.operation === 'add').map((e) => [e.class, e.ref])).toEqual(expect.arrayContaining([['sr', sr], ['pbd', pbds[0]]]));
   });
 
-  test('shared: a PBD on every host, the master\'s first', async () => {
+  test('shared: a PBD on every host, the master\'s first; a one-host pool is no refusal', async () => {
+    const alone = (await rpc(sim.url, 'SR.create', s, host, { location: join(scratch, 'alone-sr') }, '0', 'alone', '', 'file', '', true)) as string;
+    expect(sim.db.getField('SR', alone, 'PBDs').map((p) => sim.db.getField('PBD', p, 'host'))).toEqual([host]);
     const second = sim.db.create('host', { name_label: 'second' });
     try {
       const sr = (await rpc(sim.url, 'SR.create', s, second, { location: join(scratch, 'shared-sr') }, '0', 'shared files', '', 'file', '', true)) as string;
