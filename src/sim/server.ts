@@ -24,7 +24,9 @@ import { registerStorageMethods } from './api/storage.js';
 import { registerSystemMethods } from './api/system.js';
 import { registerTaskMethods } from './api/task.js';
 import { registerVbdVmMethods } from './api/vbd-vm.js';
+import { registerVdiSrOpsMethods } from './api/vdi-sr-ops.js';
 import { registerVmApplianceMethods } from './api/vm-appliance.js';
+import { registerVmCloneMethods } from './api/vm-clone.js';
 import { registerVmLifecycleMethods } from './api/vm-lifecycle.js';
 import { SimAuth, ROOT_USER } from './auth.js';
 import { bootstrap, type BootstrapResult } from './bootstrap.js';
@@ -311,6 +313,8 @@ class Simulator {
     registerVbdVmMethods(this.registry);
     registerVmLifecycleMethods(this.registry, this.ctx.profile);
     registerVmApplianceMethods(this.registry, this.ctx.profile);
+    registerVmCloneMethods(this.registry, this.ctx.profile);
+    registerVdiSrOpsMethods(this.registry, this.ctx.profile);
     registerEventMethods(this.registry, this.ctx.profile, this.events);
     registerSystemMethods(this.registry);
     registerHostTimeMethods(this.registry, this.ctx.profile);

@@ -1,7 +1,8 @@
 /**
  * Where VDI contents live: an SR is a folder, a VDI is a sparse file `<folder>/<location>.img`.
  * The folder is the SR's PBD `device_config["path"]` when set (so two simulated pools can
- * share one SR folder, the DR story), else `<stateDir>/srs/<sr-uuid>/`.
+ * share one SR folder, the DR story), `device_config["location"]` for a "file" SR, else
+ * `<stateDir>/srs/<sr-uuid>/`.
  * Locations come from untrusted input (imports, foreign SR folders): only plain file-name
  * characters are accepted, never a path.
  */
@@ -22,7 +23,9 @@ export function isSafeLocation(location: string): boolean {
 export function srContentDir(db: SimDb, stateDir: string, sr: Ref): string {
   const rec = db.get('SR', sr);
   for (const pbd of rec.PBDs) {
-    const path = db.tryGet('PBD', pbd)?.device_config.path;
+    const config = db.tryGet('PBD', pbd)?.device_config;
+    // A "file" SR (SM's FileSR) keeps its disks in device_config:location itself.
+    const path = config?.path ?? (rec.type === 'file' ? config?.location : undefined);
     if (path) return path;
   }
   return join(stateDir, 'srs', rec.uuid);
