@@ -3,7 +3,7 @@
  * a library because XAPI's deterministic backup-VDI uuid (xen-api ocaml/xapi/xapi_vdi.ml,
  * create) must be reproduced bit for bit and checked against known vectors.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -44,4 +44,14 @@ export function uuidV5(namespace: string, name: string): string {
 /** The uuid XAPI gives a new `Pool Metadata Backup` VDI of type user on the SR `srUuid`. */
 export function backupVdiUuid(srUuid: string): string {
   return uuidV5(BACKUP_VDI_NAMESPACE, srUuid);
+}
+
+/**
+ * A fresh VM generation id: two random non-negative int64s joined by ':'; an empty id stays
+ * empty (xen-api ocaml/xapi/xapi_vm_helpers.ml fresh_genid).
+ */
+export function freshGenerationId(current: string): string {
+  if (current === '') return '';
+  const half = (): string => (randomBytes(8).readBigUInt64BE() & 0x7fffffffffffffffn).toString();
+  return `${half()}:${half()}`;
 }

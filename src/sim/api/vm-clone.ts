@@ -9,7 +9,7 @@
  * be snapshotted, not cloned or copied). Each disk is snapshotted, cloned or copied through
  * the VDI operations of vdi-sr-ops.ts; a failure destroys the disks made so far.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { ApiFailure } from '../api-error.js';
 import type { XmlRpcValue } from '../codec.js';
 import type { SimContext } from '../context.js';
@@ -19,7 +19,8 @@ import { structToFields } from '../record-wire.js';
 import type { CallContext, MethodRegistry, ParamSpec } from '../rpc-dispatch.js';
 import { NULL_REF, SCHEMA, columnName, fieldNames, type FieldSpec, type RecordOf } from '../schema.js';
 import { nowStamp } from '../tasks.js';
-import { newRef } from '../uuid.js';
+import { freshGenerationId, newRef } from '../uuid.js';
+import { macFromSeed } from '../vif-ops.js';
 import { apiAtLeast, domainGone, updateAllowedOperations, withVmOperation } from '../vm-power.js';
 import { destroyVdi } from './storage.js';
 import { copyVdi, snapshotOrCloneVdi } from './vdi-sr-ops.js';
@@ -28,28 +29,6 @@ type DiskOp = 'clone' | 'copy' | 'snapshot';
 
 // ---------------------------------------------------------------------------------------
 // Helpers
-
-/**
- * The MAC XAPI gives device `device` of a VM with this mac_seed (xapi_vif_helpers.ml
- * gen_mac): MD5 applied 2·device + 1 times to the seed, then once more; bytes 0-3 of the
- * first digest and 1-2 of the second, locally administered and unicast.
- */
-export function macFromSeed(seed: string, device: number): string {
-  const md5 = (b: Buffer): Buffer => createHash('md5').update(b).digest();
-  let h: Buffer = Buffer.from(seed, 'utf8');
-  for (let i = 0; i < device * 2 + 1; i++) h = md5(h);
-  const h2 = md5(h);
-  const bytes = [h[0] ?? 0, h[1] ?? 0, h[2] ?? 0, h[3] ?? 0, h2[1] ?? 0, h2[2] ?? 0];
-  bytes[0] = ((bytes[0] ?? 0) | 0x2) & ~0x1;
-  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
-}
-
-/** xapi_vm_helpers.ml fresh_genid: an empty generation id stays empty. */
-function freshGenid(current: string): string {
-  if (current === '') return '';
-  const n = (): string => (BigInt(Math.floor(Math.random() * 2 ** 31)) * BigInt(2 ** 32) + BigInt(Math.floor(Math.random() * 2 ** 32))).toString();
-  return `${n()}:${n()}`;
-}
 
 /** SExpr string quoting (xen-api ocaml/libs/sexpr/sExpr.ml): backslash and quote escaped. */
 function sq(s: string): string {
@@ -151,7 +130,7 @@ function copyVmRecord(db: SimDb, vm: Ref, op: DiskOp, newName: string, opKey: Re
     ha_always_run: false,
     tags: all.tags,
     bios_strings: all.bios_strings,
-    generation_id: freshGenid(all.generation_id),
+    generation_id: freshGenerationId(all.generation_id),
     hardware_platform_version: all.hardware_platform_version,
     has_vendor_device: all.has_vendor_device,
     reference_label: all.reference_label,

@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { ApiFailure } from '../api-error.js';
 import type { Ref, SimDb } from '../db.js';
 import { NULL_REF, type AnyRecord, type ClassName, type RecordOf } from '../schema.js';
-import { newRef } from '../uuid.js';
+import { freshGenerationId, newRef } from '../uuid.js';
 import { macFromSeed, validVifDevice } from '../vif-ops.js';
 import { updateAllowedOperations } from '../vm-power.js';
 import type { ExportHeader, ExportObject } from './ova-document.js';
@@ -84,13 +84,6 @@ function createTracked<C extends ClassName>(db: SimDb, state: State, cls: C, fie
     if (db.exists(cls, ref)) db.destroy(cls, ref);
   });
   return ref;
-}
-
-/** A fresh generation id for an imported VM ("" stays "", as XAPI's fresh_genid). */
-function freshGenId(current: string): string {
-  if (current === '') return '';
-  const n = () => String(Math.floor(Math.random() * 2 ** 31));
-  return `${n()}:${n()}`;
 }
 
 /** XAPI's notion of "will have a device model": an HVM guest. */
@@ -267,7 +260,7 @@ function importVm(db: SimDb, cfg: ImportConfig, state: State, o: ExportObject, r
   Object.assign(fields, {
     ...(cfg.restore && { uuid: rec.uuid }),
     other_config: otherConfig,
-    generation_id: rec.is_a_template ? rec.generation_id : freshGenId(rec.generation_id),
+    generation_id: rec.is_a_template ? rec.generation_id : freshGenerationId(rec.generation_id),
     protection_policy: NULL_REF,
     appliance: NULL_REF,
     version: cfg.restore ? rec.version + 1 : 0,
