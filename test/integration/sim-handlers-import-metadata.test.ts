@@ -351,7 +351,7 @@ describe('PUT /import_metadata: flags and matching', () => {
     expect(a.sim.db.count('VM')).toBe(before + 1);
   });
 
-  test('restore with a mac_seed another VM uses: DUPLICATE_VM [that VM uuid]', async () => {
+  test('restore with a mac_seed another VM uses: DUPLICATE_MAC_SEED [seed] on xapi ≥ 21.4', async () => {
     const vm = pickVm('Halted');
     const src = a.sim.db.get('VM', vm);
     const archive = await exportVm(a, vm);
@@ -360,8 +360,24 @@ describe('PUT /import_metadata: flags and matching', () => {
     });
     const before = counts(a);
     const out = await importMeta(a, clash, { restore: 'true' });
-    expect(out.task.error_info).toEqual(['DUPLICATE_VM', src.uuid]);
+    expect(out.task.error_info).toEqual(['DUPLICATE_MAC_SEED', src.other_config.mac_seed]);
     expect(counts(a)).toEqual(before);
+  });
+
+  test('… and DUPLICATE_VM [that VM uuid] on the 1.249 line (ch82), as before xapi 21.4', async () => {
+    const old = await startDemoSim({ vms: 4, seed: 5, profile: 'ch82' });
+    try {
+      const db = old.sim.db;
+      const vm = old.demo.vms.find((v) => db.get('VM', v).power_state === 'Halted' && db.get('VM', v).other_config.mac_seed !== undefined)!;
+      const src = db.get('VM', vm);
+      const clash = await editOva(await exportVm(old, vm), (doc) => {
+        for (const v of snapshotsOf(doc, 'VM')) v.uuid = '99999999-8888-4777-8666-555555555556';
+      });
+      const out = await importMeta(old, clash, { restore: 'true' });
+      expect(out.task.error_info).toEqual(['DUPLICATE_VM', src.uuid]);
+    } finally {
+      await old.close();
+    }
   });
 });
 

@@ -45,7 +45,7 @@ async function handleImportMetadata(ctx: HandlerContext): Promise<void> {
     const xml = await readOvaXml(ctx.body);
     const header = parseOvaXml(xml);
     assertCompatible(ctx.profile, header);
-    if (cfg.restore) assertCanRestoreBackup(ctx.db, header);
+    if (cfg.restore) assertCanRestoreBackup(ctx.db, header, ctx.profile);
     if (ctx.task.signal.aborted) throw new ApiFailure('TASK_CANCELLED', [ctx.task.ref]);
     const vms = importObjects(ctx.db, cfg, header);
     ctx.task.succeed(vms);

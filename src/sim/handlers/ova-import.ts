@@ -19,6 +19,7 @@ import { NULL_REF, type AnyRecord, type ClassName, type RecordOf } from '../sche
 import { freshGenerationId, newRef } from '../uuid.js';
 import { macFromSeed, validVifDevice } from '../vif-ops.js';
 import { updateAllowedOperations } from '../vm-power.js';
+import type { SimProfile } from '../profiles.js';
 import type { ExportHeader, ExportObject } from './ova-document.js';
 import { rpcToRecord, RecordFormatError } from './record-rpc.js';
 
@@ -462,11 +463,14 @@ function asApiFailure(e: unknown): ApiFailure {
 }
 
 /**
- * DUPLICATE_VM [existing vm uuid] when, for a full restore, a VM in the pool already uses
- * the mac_seed of an imported VM and is not "the same VM" (same uuid, or snapshot ↔ VM of
- * the same lineage). Runs before anything is created, dry run included.
+ * Refuses a full restore when a VM in the pool already uses the mac_seed of an imported VM
+ * and is not "the same VM" (same uuid, or snapshot ↔ VM of the same lineage). Runs before
+ * anything is created, dry run included. The error is DUPLICATE_MAC_SEED [seed] from xapi
+ * 21.4.0 on (xen-api commit 9eeeda4 "report duplicate mac seeds on import as such"),
+ * DUPLICATE_VM [existing vm uuid] before.
  */
-export function assertCanRestoreBackup(db: SimDb, header: ExportHeader): void {
+export function assertCanRestoreBackup(db: SimDb, header: ExportHeader, profile: Pick<SimProfile, 'xapiMajor' | 'xapiMinor'>): void {
+  const namesSeed = profile.xapiMajor > 21 || (profile.xapiMajor === 21 && profile.xapiMinor >= 4);
   const exported = header.objects.filter((o) => o.cls === 'VM');
   const exportedVms = new Map<string, RecordOf<'VM'>>();
   for (const o of exported) {
@@ -497,7 +501,7 @@ export function assertCanRestoreBackup(db: SimDb, header: ExportHeader): void {
       const a = lineage(vm, true);
       const b = lineage(existing, false);
       const compatible = !vm.is_a_snapshot && !existing.is_a_snapshot ? vm.uuid === existing.uuid : a !== undefined && a === b;
-      if (!compatible) throw new ApiFailure('DUPLICATE_VM', [existing.uuid]);
+      if (!compatible) throw namesSeed ? new ApiFailure('DUPLICATE_MAC_SEED', [seed]) : new ApiFailure('DUPLICATE_VM', [existing.uuid]);
     }
   }
 }
