@@ -43,6 +43,14 @@ export const CLASS_NAMES = [
 
 export type ClassName = (typeof CLASS_NAMES)[number];
 
+/** Classes that came after 'rio' (the datamodel's class lifecycle): served from that release on. */
+const CLASS_SINCE: Readonly<Partial<Record<ClassName, Release>>> = { VM_appliance: 'boston', message: 'orlando' };
+
+/** The release a class came in. */
+export function classSince(cls: ClassName): Release {
+  return CLASS_SINCE[cls] ?? 'rio';
+}
+
 export const NULL_REF = 'OpaqueRef:NULL';
 export const EPOCH = '19700101T00:00:00Z';
 

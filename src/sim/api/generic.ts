@@ -12,16 +12,21 @@ import type { SimProfile } from '../profiles.js';
 import { fieldToValue, recordToValue, valueToField } from '../record-wire.js';
 import { inRelease } from '../releases.js';
 import type { MethodRegistry } from '../rpc-dispatch.js';
-import { CLASS_NAMES, SCHEMA, fieldNames, fieldSpec, isRelationSet, type AnyRecord, type ClassName, type FieldSpec } from '../schema.js';
+import { CLASS_NAMES, SCHEMA, classSince, fieldNames, fieldSpec, isRelationSet, type AnyRecord, type ClassName, type FieldSpec } from '../schema.js';
 import { evalWhere, parseWhere } from '../where-expr.js';
 
 /** Classes without list/iterate methods in the public API. */
 const NO_LISTING: readonly ClassName[] = ['session'];
 
+/** False for a class the profile's release does not have yet (no methods at all). */
+export function classVisible(profile: SimProfile, cls: ClassName): boolean {
+  return inRelease(classSince(cls), profile.release);
+}
+
 /** False for fields the profile's release does not have (or the class does not have at all). */
 export function fieldVisible(profile: SimProfile, cls: ClassName, field: string): boolean {
   const spec = fieldSpec(cls, field);
-  return spec !== undefined && inRelease(spec.since, profile.release);
+  return spec !== undefined && classVisible(profile, cls) && inRelease(spec.since, profile.release);
 }
 
 const visibleCache = new Map<string, readonly string[]>();
@@ -53,6 +58,7 @@ function allRecordsStruct(db: SimDb, profile: SimProfile, cls: ClassName, pred?:
 
 export function registerGenericMethods(reg: MethodRegistry, profile: SimProfile): void {
   for (const cls of CLASS_NAMES) {
+    if (!classVisible(profile, cls)) continue;
     const self = { name: 'self', type: 'ref' as const };
     if (!NO_LISTING.includes(cls)) {
       reg.add({ name: `${cls}.get_all`, params: [], impl: ({ sim }) => sim.db.refs(cls) });
