@@ -83,7 +83,7 @@ export const UNMODELLED_CLASSES = [
   'user', 'subject', 'secret', 'blob', 'DR_task', 'VMPP', 'VMSS', 'VBD_metrics', 'VIF_metrics',
   'PIF_metrics', 'Bond', 'VLAN', 'tunnel', 'network_sriov', 'PCI', 'PGPU', 'PUSB', 'VGPU', 'VUSB',
   'VTPM', 'console', 'crashdump', 'host_crashdump', 'host_patch', 'host_cpu', 'pool_update',
-  'Feature', 'Certificate', 'Repository',
+  'Feature', 'Certificate', 'Repository', 'VM_group',
 ] as const;
 
 export type RefClass = ClassName | (typeof UNMODELLED_CLASSES)[number];
@@ -326,6 +326,11 @@ const pool = {
   coordinator_bias: bool({ rw: true, def: true, since: '22.37.0' }),
   local_auth_max_threads: int({ def: 8, since: '23.27.0' }),
   ext_auth_max_threads: int({ def: 1, since: '23.27.0' }),
+  // Fields after the datamodel file (24.10.0) are dated by ocaml/idl/datamodel_lifecycle.ml
+  // and typed as ocaml/idl/datamodel_*.ml declare them.
+  ext_auth_cache_enabled: bool({ def: true, since: '24.31.0' }),
+  ext_auth_cache_size: int({ def: 50, since: '24.31.0' }),
+  ext_auth_cache_expiry: int({ def: 300, since: '24.31.0' }),
   telemetry_uuid: ref('secret', { since: '23.9.0' }),
   telemetry_frequency: enm(TELEMETRY_FREQUENCIES, { def: 'weekly', since: '23.9.0' }),
   telemetry_next_collection: date({ since: '23.9.0' }),
@@ -333,6 +338,9 @@ const pool = {
   update_sync_frequency: enm(UPDATE_SYNC_FREQUENCIES, { def: 'weekly', since: '23.18.0' }),
   update_sync_day: int({ since: '23.18.0' }),
   update_sync_enabled: bool({ since: '23.18.0' }),
+  recommendations: smap({ since: '24.19.1' }),
+  license_server: smap({ rw: true, since: '25.6.0' }),
+  ha_reboot_vm_on_internal_shutdown: bool({ rw: true, def: true, since: '25.16.0' }),
 };
 
 const host = {
@@ -406,6 +414,12 @@ const host = {
   pending_guidances_recommended: enums(UPDATE_GUIDANCES, { since: '24.10.0' }),
   pending_guidances_full: enums(UPDATE_GUIDANCES, { since: '24.10.0' }),
   last_update_hash: str({ since: '24.10.0' }),
+  // After the datamodel file: datamodel_lifecycle.ml, defaults from ocaml/xapi-consts/constants.ml.
+  ssh_enabled: bool({ def: true, since: '25.21.0' }),
+  ssh_enabled_timeout: int({ since: '25.21.0' }),
+  ssh_expiry: date({ since: '25.21.0' }),
+  console_idle_timeout: int({ since: '25.21.0' }),
+  ssh_auto_mode: bool({ since: '25.27.0' }),
 };
 
 const host_metrics = {
@@ -605,6 +619,8 @@ const VM = {
   pending_guidances: enums(UPDATE_GUIDANCES, { since: '1.303.0' }),
   pending_guidances_recommended: enums(UPDATE_GUIDANCES, { since: '24.10.0' }),
   pending_guidances_full: enums(UPDATE_GUIDANCES, { since: '24.10.0' }),
+  // After the datamodel file (datamodel_lifecycle.ml); VM groups are not modelled.
+  groups: refs('VM_group', { since: '24.19.1' }),
 };
 
 const VM_metrics = {
@@ -629,7 +645,7 @@ const VM_metrics = {
 const VM_guest_metrics = {
   uuid: str(),
   os_version: smap(),
-  // after the datamodel file: ocaml/idl/datamodel_lifecycle.ml dates it 24.28.0
+  // After the datamodel file: ocaml/idl/datamodel_lifecycle.ml dates it 24.28.0.
   netbios_name: smap({ since: '24.28.0' }),
   PV_drivers_version: smap(),
   PV_drivers_up_to_date: bool(),
@@ -643,6 +659,7 @@ const VM_guest_metrics = {
   can_use_hotplug_vbd: enm(TRISTATE, { def: 'unspecified', since: 'dundee' }),
   can_use_hotplug_vif: enm(TRISTATE, { def: 'unspecified', since: 'dundee' }),
   PV_drivers_detected: bool({ since: 'dundee' }),
+  services: smap({ since: '25.15.0' }),
 };
 
 /** VM_appliance (vApp, API 1.9; xen-api ocaml/idl/datamodel.ml). */
