@@ -353,3 +353,30 @@ describe.each(PROFILES)('profile %s', (name) => {
     });
   }
 });
+
+describe('a map of sets (VM_metrics.VCPUs_flags) in the database', () => {
+  let s: DemoSim;
+  beforeAll(async () => {
+    s = await startDemoSim({ vms: 1, seed: 9 });
+  }, 60_000);
+  afterAll(async () => s?.close());
+
+  test('its column text (get_all_records_where) nests the set as XAPI stores it, and a database dump restores it', async () => {
+    const ref = s.sim.db.refs('VM_metrics')[0]!;
+    s.sim.db.update('VM_metrics', ref, { VCPUs_flags: { '0': ['online', "it's"], '1': [] } });
+    // The set is a string inside the map's S-expression: quotes and backslashes escaped.
+    const expr = String.raw`field "VCPUs__flags" = "(('0' '(\'online\' \'it\\\'s\')') ('1' '()'))"`;
+    const hit = (await s.call('VM_metrics.get_all_records_where', expr)) as XmlRpcStruct;
+    expect(Object.keys(hit)).toEqual([ref]);
+
+    const task = await newTask(s, 'dump');
+    const res = await httpRequest('GET', `${s.sim.url}/pool/xmldbdump?${query(s, task)}`);
+    expect(res.status).toBe(200);
+    s.sim.db.update('VM_metrics', ref, { VCPUs_flags: {} });
+    const put = await newTask(s, 'restore');
+    expect((await httpRequest('PUT', `${s.sim.url}/pool/xmldbdump?${query(s, put)}`, { body: res.body })).status).toBe(200);
+    await taskDone(s, put);
+    expect(s.sim.db.get('task', put).status).toBe('success');
+    expect((await s.call('VM_metrics.get_record', ref) as XmlRpcStruct).VCPUs_flags).toEqual({ '0': ['online', "it's"], '1': [] });
+  });
+});
