@@ -123,7 +123,11 @@ export function checkFieldValue(spec: FieldSpec, v: unknown, field: string): unk
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
       checkScalar(t.key.kind === 'enum' ? t.key : { kind: 'string' }, k, field);
-      out[k] = checkScalar(t.value, x, field);
+      const value = t.value;
+      if (value.kind === 'set') {
+        if (!Array.isArray(x)) failType(field);
+        out[k] = x.map((e) => checkScalar(value.of, e, field));
+      } else out[k] = checkScalar(value, x, field);
     }
     return out;
   }

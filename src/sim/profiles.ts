@@ -5,6 +5,7 @@
  * behaviour differences the console must cope with (releases: xen-api
  * ocaml/idl/datamodel_types.ml).
  */
+import type { Release } from './releases.js';
 
 export type SimProfileName = 'xs8' | 'ch82' | 'xs71' | 'xs41';
 
@@ -38,6 +39,11 @@ export interface SimProfile {
   readonly loginMaxParams: 2 | 3 | 4;
   /** host.control_domain exists (API ≥ 2.6, XenServer 7.1). */
   readonly hasHostControlDomain: boolean;
+  /**
+   * The datamodel release the profile is (releases.ts): it decides which fields records
+   * carry (a field is served from the release it came in).
+   */
+  readonly release: Release;
 }
 
 export const SIM_PROFILES: Readonly<Record<SimProfileName, SimProfile>> = {
@@ -57,6 +63,8 @@ export const SIM_PROFILES: Readonly<Record<SimProfileName, SimProfile>> = {
     deterministicBackupVdiUuid: true,
     loginMaxParams: 4,
     hasHostControlDomain: true,
+    // Every release in the datamodel file; what came after 24.10.0 is not in it.
+    release: '25.27.0',
   },
   ch82: {
     name: 'ch82',
@@ -74,6 +82,10 @@ export const SIM_PROFILES: Readonly<Record<SimProfileName, SimProfile>> = {
     deterministicBackupVdiUuid: true,
     loginMaxParams: 4,
     hasHostControlDomain: true,
+    // stockholm_psr ("8.2 Hotfix 2", still API 2.15) is in: its datamodel commit
+    // (87b8c545bd, "rel_next -> rel_stockholm_psr") first ships in tag v1.249.4, and CU1 is
+    // a later 1.249.x that rolls up the hotfixes. 1.250.0 on is the next line.
+    release: 'stockholm_psr',
   },
   xs71: {
     name: 'xs71',
@@ -91,6 +103,7 @@ export const SIM_PROFILES: Readonly<Record<SimProfileName, SimProfile>> = {
     deterministicBackupVdiUuid: false,
     loginMaxParams: 4,
     hasHostControlDomain: true,
+    release: 'ely',
   },
   xs41: {
     name: 'xs41',
@@ -108,6 +121,7 @@ export const SIM_PROFILES: Readonly<Record<SimProfileName, SimProfile>> = {
     deterministicBackupVdiUuid: false,
     loginMaxParams: 3,
     hasHostControlDomain: false,
+    release: 'miami',
   },
 };
 

@@ -2,7 +2,7 @@
  * Crossing between database values (schema.ts) and XML-RPC values (codec.ts), driven by
  * the schema so ints go out bare, floats as <double>, datetimes as <dateTime.iso8601>.
  *
- * Outgoing: {@link recordToValue} (get_record, ova.xml snapshots), {@link fieldToValue}.
+ * Outgoing: {@link recordToValue} (get_record, event and ova.xml snapshots), {@link fieldToValue}.
  * Incoming: {@link valueToField} coerces what XAPI accepts (ints as strings or <int>,
  * floats as <double>/ints/numeric strings, enums in any case, datetimes with or without
  * dashes); {@link structToFields} reads a record parameter (VDI.create, VBD.create, …).
@@ -35,16 +35,22 @@ export function fieldToValue(t: FieldType, v: unknown): XmlRpcValue {
   if (t.kind === 'set') return (Array.isArray(v) ? v : []).map((e) => scalarToValue(t.of, e));
   if (t.kind === 'map') {
     const s = newStruct();
-    for (const [k, x] of Object.entries((v ?? {}) as Record<string, unknown>)) s[k] = scalarToValue(t.value, x);
+    const value = t.value;
+    for (const [k, x] of Object.entries((v ?? {}) as Record<string, unknown>)) {
+      s[k] = value.kind === 'set' ? fieldToValue(value, x) : scalarToValue(value, x);
+    }
     return s;
   }
   return scalarToValue(t, v);
 }
 
-/** A database record → struct with every schema field, in schema order. */
-export function recordToValue(cls: ClassName, rec: AnyRecord): XmlRpcStruct {
+/**
+ * A database record → struct with the given fields (default: every schema field), in
+ * schema order. What a profile serves is chosen by `publicRecord` (api/generic.ts).
+ */
+export function recordToValue(cls: ClassName, rec: AnyRecord, fields: readonly string[] = fieldNames(cls)): XmlRpcStruct {
   const s = newStruct();
-  for (const name of fieldNames(cls)) {
+  for (const name of fields) {
     const spec = fieldSpec(cls, name);
     if (spec) s[name] = fieldToValue(spec.type, rec[name]);
   }
@@ -110,7 +116,8 @@ export function valueToField(t: FieldType, v: XmlRpcValue, field: string): unkno
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(v)) {
       if (t.key.kind === 'enum') valueToScalar(t.key, k, field);
-      out[k] = valueToScalar(t.value, v[k] as XmlRpcValue, field);
+      const value = t.value;
+      out[k] = value.kind === 'set' ? valueToField(value, v[k] as XmlRpcValue, field) : valueToScalar(value, v[k] as XmlRpcValue, field);
     }
     return out;
   }

@@ -12,11 +12,13 @@
  *    null ref {@link NULL_REF}; datetimes in XAPI's wire form "20240716T10:11:12Z");
  *  - int (XenAPI int is always 64-bit) and float are JS numbers; ints must be safe integers
  *    (|n| < 2^53, enough for any disk or memory size);
- *  - bool is a JS boolean; sets are string arrays; maps are plain objects whose values are
- *    strings or numbers (keys always strings, as on the wire).
+ *  - bool is a JS boolean; sets are arrays (of numbers for an int set, else of strings); maps
+ *    are plain objects whose values are strings, numbers or such arrays (keys always
+ *    strings, as on the wire).
  * The schema, not the JS type, says whether a number is an int or a float: use
  * {@link fieldType} or the codec helpers `recordToValue` / `valueToRecord` to cross the wire.
  */
+import type { Release } from './releases.js';
 
 /** The classes the simulator models, spelled as in the datamodel (case matters on the wire). */
 export const CLASS_NAMES = [
@@ -41,6 +43,14 @@ export const CLASS_NAMES = [
 
 export type ClassName = (typeof CLASS_NAMES)[number];
 
+/** Classes that came after 'rio' (the datamodel's class lifecycle): served from that release on. */
+const CLASS_SINCE: Readonly<Partial<Record<ClassName, Release>>> = { VM_appliance: 'boston', message: 'orlando' };
+
+/** The release a class came in. */
+export function classSince(cls: ClassName): Release {
+  return CLASS_SINCE[cls] ?? 'rio';
+}
+
 export const NULL_REF = 'OpaqueRef:NULL';
 export const EPOCH = '19700101T00:00:00Z';
 
@@ -55,12 +65,28 @@ export type ScalarType =
   | { readonly kind: 'bool' }
   | { readonly kind: 'datetime' }
   | { readonly kind: 'enum'; readonly values: readonly string[] }
-  | { readonly kind: 'ref'; readonly cls: ClassName };
+  | { readonly kind: 'ref'; readonly cls: RefClass };
+
+/** A set of scalars (also the value type of a map such as VM_metrics.VCPUs_flags). */
+export type SetType = { readonly kind: 'set'; readonly of: ScalarType };
 
 export type FieldType =
   | ScalarType
-  | { readonly kind: 'set'; readonly of: ScalarType }
-  | { readonly kind: 'map'; readonly key: ScalarType; readonly value: ScalarType };
+  | SetType
+  | { readonly kind: 'map'; readonly key: ScalarType; readonly value: ScalarType | SetType };
+
+/**
+ * Classes a field may refer to without the simulator modelling them: their refs are
+ * always OpaqueRef:NULL and their sets empty, as on a host that has no such objects.
+ */
+export const UNMODELLED_CLASSES = [
+  'user', 'subject', 'secret', 'blob', 'DR_task', 'VMPP', 'VMSS', 'VBD_metrics', 'VIF_metrics',
+  'PIF_metrics', 'Bond', 'VLAN', 'tunnel', 'network_sriov', 'PCI', 'PGPU', 'PUSB', 'VGPU', 'VUSB',
+  'VTPM', 'console', 'crashdump', 'host_crashdump', 'host_patch', 'host_cpu', 'pool_update',
+  'Feature', 'Certificate', 'Repository', 'VM_group',
+] as const;
+
+export type RefClass = ClassName | (typeof UNMODELLED_CLASSES)[number];
 
 /** One field of a class. */
 export interface FieldSpec {
@@ -71,6 +97,11 @@ export interface FieldSpec {
   readonly rw: boolean;
   /** Column name in the database and in `get_all_records_where` (namespaced fields use `__`). */
   readonly column?: string;
+  /**
+   * The release the field came in: the first release of its lifecycle in the datamodel
+   * (releases.ts orders them). A profile serves the field from that release on.
+   */
+  readonly since: Release;
 }
 
 interface Opts<D> {
@@ -78,6 +109,8 @@ interface Opts<D> {
   def?: D;
   /** Database column name when it differs from the field name (XAPI namespaces). */
   col?: string;
+  /** Release the field came in when later than 'rio' (the datamodel's field lifecycle). */
+  since?: Release;
 }
 
 // Builders keep the literal kind in the type so records can be typed from the schema.
@@ -89,9 +122,10 @@ interface DateF extends FieldSpec { readonly type: { kind: 'datetime' } }
 interface EnumF<V extends readonly string[]> extends FieldSpec {
   readonly type: { kind: 'enum'; values: V };
 }
-interface RefF<C extends ClassName> extends FieldSpec { readonly type: { kind: 'ref'; cls: C } }
+interface RefF<C extends RefClass> extends FieldSpec { readonly type: { kind: 'ref'; cls: C } }
 interface SetF extends FieldSpec { readonly type: { kind: 'set'; of: ScalarType } }
-interface MapF<V extends ScalarType> extends FieldSpec {
+interface IntSetF extends FieldSpec { readonly type: { kind: 'set'; of: { kind: 'int' } } }
+interface MapF<V extends ScalarType | SetType> extends FieldSpec {
   readonly type: { kind: 'map'; key: ScalarType; value: V };
 }
 
@@ -100,10 +134,11 @@ const I: { kind: 'int' } = { kind: 'int' };
 const F: { kind: 'float' } = { kind: 'float' };
 
 function mk<T extends FieldType>(type: T, def: unknown, o: Opts<unknown> | undefined) {
-  const spec: { type: T; default: unknown; rw: boolean; column?: string } = {
+  const spec: { type: T; default: unknown; rw: boolean; column?: string; since: Release } = {
     type,
     default: o?.def !== undefined ? o.def : def,
     rw: o?.rw ?? false,
+    since: o?.since ?? 'rio',
   };
   if (o?.col !== undefined) spec.column = o.col;
   return spec;
@@ -116,22 +151,27 @@ const date = (o?: Opts<string>): DateF => mk({ kind: 'datetime' as const }, EPOC
 function enm<const V extends readonly string[]>(values: V, o?: Opts<V[number]>): EnumF<V> {
   return mk({ kind: 'enum' as const, values }, values[0], o);
 }
-function ref<C extends ClassName>(cls: C, o?: Opts<string>): RefF<C> {
+function ref<C extends RefClass>(cls: C, o?: Opts<string>): RefF<C> {
   return mk({ kind: 'ref' as const, cls }, NULL_REF, o);
 }
 /** set(ref cls) */
-const refs = (cls: ClassName, o?: Opts<string[]>): SetF => mk({ kind: 'set' as const, of: { kind: 'ref', cls } }, [], o);
+const refs = (cls: RefClass, o?: Opts<string[]>): SetF => mk({ kind: 'set' as const, of: { kind: 'ref', cls } }, [], o);
 /** set(string) */
 const strs = (o?: Opts<string[]>): SetF => mk({ kind: 'set' as const, of: S }, [], o);
+/** set(int) */
+const ints = (o?: Opts<number[]>): IntSetF => mk({ kind: 'set' as const, of: I }, [], o);
 /** set(enum) */
 const enums = (values: readonly string[], o?: Opts<string[]>): SetF =>
   mk({ kind: 'set' as const, of: { kind: 'enum', values } }, [], o);
 /** map(string → string) */
 const smap = (o?: Opts<Record<string, string>>): MapF<{ kind: 'string' }> => mk({ kind: 'map' as const, key: S, value: S }, {}, o);
-/** map(key → value) of other scalar types */
-function xmap<V extends ScalarType>(key: ScalarType, value: V, o?: Opts<Record<string, unknown>>): MapF<V> {
+/** map(key → value) of other types */
+function xmap<V extends ScalarType | SetType>(key: ScalarType, value: V, o?: Opts<Record<string, unknown>>): MapF<V> {
   return mk({ kind: 'map' as const, key, value }, {}, o);
 }
+/** map(string → blob ref): the blobs field of several classes (no blob is ever made here). */
+const blobs = (o?: Opts<Record<string, string>>): MapF<{ kind: 'ref'; cls: 'blob' }> =>
+  mk({ kind: 'map' as const, key: S, value: { kind: 'ref' as const, cls: 'blob' as const } }, {}, o);
 
 // ---------------------------------------------------------------------------------------
 // Enumerations (datamodel spelling; XAPI matches input case-insensitively)
@@ -158,6 +198,17 @@ export const NETWORK_DEFAULT_LOCKING = ['unlocked', 'disabled'] as const;
 export const ON_BOOT = ['reset', 'persist'] as const;
 export const HOST_DISPLAY = ['enabled', 'disable_on_reboot', 'disabled', 'enable_on_reboot'] as const;
 export const SESSION_ORIGIN = ['user'] as const;
+export const UPDATE_GUIDANCES = [
+  'reboot_host', 'reboot_host_on_livepatch_failure', 'reboot_host_on_kernel_livepatch_failure',
+  'reboot_host_on_xen_livepatch_failure', 'restart_toolstack', 'restart_device_model', 'restart_vm',
+] as const;
+export const HOST_NUMA_AFFINITY_POLICIES = ['any', 'best_effort', 'default_policy'] as const;
+export const LATEST_SYNCED_UPDATES_APPLIED = ['yes', 'no', 'unknown'] as const;
+export const TELEMETRY_FREQUENCIES = ['daily', 'weekly', 'monthly'] as const;
+export const UPDATE_SYNC_FREQUENCIES = ['daily', 'weekly'] as const;
+export const TRISTATE = ['yes', 'no', 'unspecified'] as const;
+export const PIF_IGMP_STATUSES = ['enabled', 'disabled', 'unknown'] as const;
+export const NETWORK_PURPOSES = ['nbd', 'insecure_nbd'] as const;
 
 export const VM_OPERATIONS = [
   'snapshot', 'clone', 'copy', 'create_template', 'revert', 'checkpoint', 'snapshot_with_quiesce',
@@ -208,20 +259,20 @@ const nameDescription = () => str({ rw: true, col: 'name__description' });
 const session = {
   uuid: str(),
   this_host: ref('host'),
-  this_user: str(),
+  this_user: ref('user'),
   last_active: date(),
   pool: bool(),
-  other_config: smap({ rw: true }),
-  is_local_superuser: bool(),
-  subject: str({ def: NULL_REF }),
-  validation_time: date(),
-  auth_user_sid: str(),
-  auth_user_name: str(),
-  rbac_permissions: strs(),
-  tasks: refs('task'),
-  parent: ref('session'),
-  originator: str(),
-  client_certificate: bool(),
+  other_config: smap({ rw: true, since: 'miami' }),
+  is_local_superuser: bool({ since: 'george' }),
+  subject: ref('subject', { since: 'george' }),
+  validation_time: date({ since: 'george' }),
+  auth_user_sid: str({ since: 'george' }),
+  auth_user_name: str({ since: 'midnight-ride' }),
+  rbac_permissions: strs({ since: 'midnight-ride' }),
+  tasks: refs('task', { since: 'midnight-ride' }),
+  parent: ref('session', { since: 'midnight-ride' }),
+  originator: str({ since: 'clearwater' }),
+  client_certificate: bool({ since: '21.2.0' }),
 };
 
 const pool = {
@@ -233,44 +284,63 @@ const pool = {
   suspend_image_SR: ref('SR', { rw: true }),
   crash_dump_SR: ref('SR', { rw: true }),
   other_config: smap({ rw: true }),
-  ha_enabled: bool(),
-  ha_configuration: smap(),
-  ha_statefiles: strs(),
-  ha_host_failures_to_tolerate: int(),
-  ha_plan_exists_for: int(),
-  ha_allow_overcommit: bool({ rw: true }),
-  ha_overcommitted: bool(),
-  blobs: smap(),
-  tags: strs({ rw: true }),
-  gui_config: smap({ rw: true }),
-  health_check_config: smap({ rw: true }),
-  wlb_url: str(),
-  wlb_username: str(),
-  wlb_enabled: bool({ rw: true }),
-  wlb_verify_cert: bool({ rw: true }),
-  redo_log_enabled: bool(),
-  redo_log_vdi: ref('VDI'),
-  vswitch_controller: str(),
-  restrictions: smap(),
-  metadata_VDIs: refs('VDI'),
-  ha_cluster_stack: str({ def: 'xhad' }),
+  ha_enabled: bool({ since: 'orlando' }),
+  ha_configuration: smap({ since: 'orlando' }),
+  ha_statefiles: strs({ since: 'orlando' }),
+  ha_host_failures_to_tolerate: int({ since: 'orlando' }),
+  ha_plan_exists_for: int({ since: 'orlando' }),
+  ha_allow_overcommit: bool({ rw: true, since: 'orlando' }),
+  ha_overcommitted: bool({ since: 'orlando' }),
+  blobs: blobs({ since: 'orlando' }),
+  tags: strs({ rw: true, since: 'orlando' }),
+  gui_config: smap({ rw: true, since: 'orlando' }),
+  health_check_config: smap({ rw: true, since: 'dundee' }),
+  wlb_url: str({ since: 'george' }),
+  wlb_username: str({ since: 'george' }),
+  wlb_enabled: bool({ rw: true, since: 'george' }),
+  wlb_verify_cert: bool({ rw: true, since: 'george' }),
+  redo_log_enabled: bool({ since: 'midnight-ride' }),
+  redo_log_vdi: ref('VDI', { since: 'midnight-ride' }),
+  vswitch_controller: str({ since: 'midnight-ride' }),
+  restrictions: smap({ since: 'midnight-ride' }),
+  metadata_VDIs: refs('VDI', { since: 'boston' }),
+  ha_cluster_stack: str({ def: 'xhad', since: 'dundee' }),
   allowed_operations: enums(POOL_OPERATIONS),
   current_operations: xmap(S, { kind: 'enum', values: POOL_OPERATIONS }),
-  guest_agent_config: smap(),
-  cpu_info: smap(),
-  policy_no_vendor_device: bool({ rw: true }),
-  live_patching_disabled: bool({ rw: true }),
-  igmp_snooping_enabled: bool(),
-  uefi_certificates: str(),
-  is_psr_pending: bool(),
-  tls_verification_enabled: bool(),
-  repositories: strs(),
-  client_certificate_auth_enabled: bool(),
-  client_certificate_auth_name: str(),
-  repository_proxy_url: str(),
-  repository_proxy_username: str(),
-  migration_compression: bool({ rw: true }),
-  coordinator_bias: bool({ rw: true, def: true }),
+  guest_agent_config: smap({ since: 'dundee' }),
+  cpu_info: smap({ since: 'dundee' }),
+  policy_no_vendor_device: bool({ rw: true, since: 'dundee' }),
+  live_patching_disabled: bool({ rw: true, since: 'ely' }),
+  igmp_snooping_enabled: bool({ since: 'inverness' }),
+  uefi_certificates: str({ since: 'quebec' }),
+  custom_uefi_certificates: str({ since: '24.0.0' }),
+  is_psr_pending: bool({ since: 'stockholm_psr' }),
+  tls_verification_enabled: bool({ since: '1.290.0' }),
+  repositories: refs('Repository', { since: '1.301.0' }),
+  client_certificate_auth_enabled: bool({ since: '1.318.0' }),
+  client_certificate_auth_name: str({ since: '1.318.0' }),
+  repository_proxy_url: str({ since: '21.3.0' }),
+  repository_proxy_username: str({ since: '21.3.0' }),
+  repository_proxy_password: ref('secret', { since: '21.3.0' }),
+  migration_compression: bool({ rw: true, since: '22.33.0' }),
+  coordinator_bias: bool({ rw: true, def: true, since: '22.37.0' }),
+  local_auth_max_threads: int({ def: 8, since: '23.27.0' }),
+  ext_auth_max_threads: int({ def: 1, since: '23.27.0' }),
+  // Fields after the datamodel file (24.10.0) are dated by ocaml/idl/datamodel_lifecycle.ml
+  // and typed as ocaml/idl/datamodel_*.ml declare them.
+  ext_auth_cache_enabled: bool({ def: true, since: '24.31.0' }),
+  ext_auth_cache_size: int({ def: 50, since: '24.31.0' }),
+  ext_auth_cache_expiry: int({ def: 300, since: '24.31.0' }),
+  telemetry_uuid: ref('secret', { since: '23.9.0' }),
+  telemetry_frequency: enm(TELEMETRY_FREQUENCIES, { def: 'weekly', since: '23.9.0' }),
+  telemetry_next_collection: date({ since: '23.9.0' }),
+  last_update_sync: date({ since: '23.18.0' }),
+  update_sync_frequency: enm(UPDATE_SYNC_FREQUENCIES, { def: 'weekly', since: '23.18.0' }),
+  update_sync_day: int({ since: '23.18.0' }),
+  update_sync_enabled: bool({ since: '23.18.0' }),
+  recommendations: smap({ since: '24.19.1' }),
+  license_server: smap({ rw: true, since: '25.6.0' }),
+  ha_reboot_vm_on_internal_shutdown: bool({ rw: true, def: true, since: '25.16.0' }),
 };
 
 const host = {
@@ -296,47 +366,60 @@ const host = {
   PIFs: refs('PIF'),
   suspend_image_sr: ref('SR', { rw: true }),
   crash_dump_sr: ref('SR', { rw: true }),
-  crashdumps: strs(),
-  patches: strs(),
-  updates: strs(),
+  crashdumps: refs('host_crashdump'),
+  patches: refs('host_patch'),
+  updates: refs('pool_update', { since: 'ely' }),
   PBDs: refs('PBD'),
-  host_CPUs: strs(),
-  cpu_info: smap(),
+  host_CPUs: refs('host_cpu'),
+  cpu_info: smap({ since: 'midnight-ride' }),
   hostname: str(),
   address: str(),
   metrics: ref('host_metrics'),
   license_params: smap(),
-  ha_statefiles: strs(),
-  ha_network_peers: strs(),
-  blobs: smap(),
-  tags: strs({ rw: true }),
-  external_auth_type: str(),
-  external_auth_service_name: str(),
-  external_auth_configuration: smap(),
-  edition: str(),
-  license_server: smap({ rw: true }),
-  bios_strings: smap(),
-  power_on_mode: str(),
-  power_on_config: smap(),
-  local_cache_sr: ref('SR'),
-  chipset_info: smap(),
-  PCIs: strs(),
-  PGPUs: strs(),
-  PUSBs: strs(),
-  ssl_legacy: bool(),
-  guest_VCPUs_params: smap({ rw: true }),
-  display: enm(HOST_DISPLAY),
-  virtual_hardware_platform_versions: strs(),
-  control_domain: ref('VM'),
-  updates_requiring_reboot: strs(),
-  features: strs(),
-  iscsi_iqn: str(),
-  multipathing: bool(),
-  uefi_certificates: str(),
-  certificates: strs(),
-  editions: strs(),
-  https_only: bool(),
-  numa_affinity_policy: str({ def: 'default_policy' }),
+  ha_statefiles: strs({ since: 'orlando' }),
+  ha_network_peers: strs({ since: 'orlando' }),
+  blobs: blobs({ since: 'orlando' }),
+  tags: strs({ rw: true, since: 'orlando' }),
+  external_auth_type: str({ since: 'george' }),
+  external_auth_service_name: str({ since: 'george' }),
+  external_auth_configuration: smap({ since: 'george' }),
+  edition: str({ since: 'midnight-ride' }),
+  license_server: smap({ rw: true, def: { address: 'localhost', port: '27000' }, since: 'midnight-ride' }),
+  bios_strings: smap({ since: 'midnight-ride' }),
+  power_on_mode: str({ since: 'midnight-ride' }),
+  power_on_config: smap({ since: 'midnight-ride' }),
+  local_cache_sr: ref('SR', { since: 'cowley' }),
+  chipset_info: smap({ since: 'boston' }),
+  PCIs: refs('PCI', { since: 'boston' }),
+  PGPUs: refs('PGPU', { since: 'boston' }),
+  PUSBs: refs('PUSB', { since: 'inverness' }),
+  ssl_legacy: bool({ since: 'dundee' }),
+  guest_VCPUs_params: smap({ rw: true, since: 'tampa' }),
+  display: enm(HOST_DISPLAY, { since: 'cream' }),
+  virtual_hardware_platform_versions: ints({ def: [0], since: 'cream' }),
+  control_domain: ref('VM', { since: 'ely' }),
+  updates_requiring_reboot: refs('pool_update', { since: 'ely' }),
+  features: refs('Feature', { since: 'falcon' }),
+  iscsi_iqn: str({ since: 'kolkata' }),
+  multipathing: bool({ since: 'kolkata' }),
+  uefi_certificates: str({ since: 'quebec' }),
+  certificates: refs('Certificate', { since: 'stockholm' }),
+  editions: strs({ since: 'stockholm' }),
+  pending_guidances: enums(UPDATE_GUIDANCES, { since: '1.303.0' }),
+  tls_verification_enabled: bool({ since: '1.313.0' }),
+  last_software_update: date({ since: '22.20.0' }),
+  https_only: bool({ since: '22.27.0' }),
+  latest_synced_updates_applied: enm(LATEST_SYNCED_UPDATES_APPLIED, { def: 'unknown', since: '23.18.0' }),
+  numa_affinity_policy: enm(HOST_NUMA_AFFINITY_POLICIES, { def: 'default_policy', since: '24.0.0' }),
+  pending_guidances_recommended: enums(UPDATE_GUIDANCES, { since: '24.10.0' }),
+  pending_guidances_full: enums(UPDATE_GUIDANCES, { since: '24.10.0' }),
+  last_update_hash: str({ since: '24.10.0' }),
+  // After the datamodel file: datamodel_lifecycle.ml, defaults from ocaml/xapi-consts/constants.ml.
+  ssh_enabled: bool({ def: true, since: '25.21.0' }),
+  ssh_enabled_timeout: int({ since: '25.21.0' }),
+  ssh_expiry: date({ since: '25.21.0' }),
+  console_idle_timeout: int({ since: '25.21.0' }),
+  ssh_auto_mode: bool({ since: '25.27.0' }),
 };
 
 const host_metrics = {
@@ -345,7 +428,7 @@ const host_metrics = {
   memory_free: int({ col: 'memory__free' }),
   live: bool({ def: true }),
   last_updated: date(),
-  other_config: smap({ rw: true }),
+  other_config: smap({ rw: true, since: 'orlando' }),
 };
 
 const SR = {
@@ -363,13 +446,13 @@ const SR = {
   content_type: str(),
   shared: bool({ rw: true }),
   other_config: smap({ rw: true }),
-  tags: strs({ rw: true }),
-  sm_config: smap({ rw: true }),
-  blobs: smap(),
-  local_cache_enabled: bool(),
-  introduced_by: str({ def: NULL_REF }),
-  clustered: bool(),
-  is_tools_sr: bool(),
+  tags: strs({ rw: true, since: 'orlando' }),
+  sm_config: smap({ rw: true, since: 'miami' }),
+  blobs: blobs({ since: 'orlando' }),
+  local_cache_enabled: bool({ since: 'cowley' }),
+  introduced_by: ref('DR_task', { since: 'boston' }),
+  clustered: bool({ since: 'dundee' }),
+  is_tools_sr: bool({ since: 'dundee' }),
 };
 
 const PBD = {
@@ -378,7 +461,7 @@ const PBD = {
   SR: ref('SR'),
   device_config: smap({ rw: true }),
   currently_attached: bool(),
-  other_config: smap({ rw: true }),
+  other_config: smap({ rw: true, since: 'miami' }),
 };
 
 const VDI = {
@@ -389,7 +472,7 @@ const VDI = {
   current_operations: xmap(S, { kind: 'enum', values: VDI_OPERATIONS }),
   SR: ref('SR'),
   VBDs: refs('VBD'),
-  crash_dumps: strs(),
+  crash_dumps: refs('crashdump'),
   virtual_size: int(),
   physical_utilisation: int(),
   type: enm(VDI_TYPES, { def: 'user' }),
@@ -397,23 +480,23 @@ const VDI = {
   read_only: bool(),
   other_config: smap({ rw: true }),
   storage_lock: bool(),
-  location: str(),
+  location: str({ since: 'miami' }),
   managed: bool({ def: true }),
   missing: bool(),
   parent: ref('VDI'),
-  xenstore_data: smap({ rw: true }),
-  sm_config: smap({ rw: true }),
-  is_a_snapshot: bool(),
-  snapshot_of: ref('VDI'),
-  snapshots: refs('VDI'),
-  snapshot_time: date(),
-  tags: strs({ rw: true }),
-  allow_caching: bool({ rw: true }),
-  on_boot: enm(ON_BOOT, { def: 'persist', rw: true }),
-  metadata_of_pool: ref('pool'),
-  metadata_latest: bool(),
-  is_tools_iso: bool(),
-  cbt_enabled: bool(),
+  xenstore_data: smap({ rw: true, since: 'miami' }),
+  sm_config: smap({ rw: true, since: 'miami' }),
+  is_a_snapshot: bool({ since: 'orlando' }),
+  snapshot_of: ref('VDI', { since: 'orlando' }),
+  snapshots: refs('VDI', { since: 'orlando' }),
+  snapshot_time: date({ since: 'orlando' }),
+  tags: strs({ rw: true, since: 'orlando' }),
+  allow_caching: bool({ rw: true, since: 'cowley' }),
+  on_boot: enm(ON_BOOT, { def: 'persist', rw: true, since: 'cowley' }),
+  metadata_of_pool: ref('pool', { since: 'boston' }),
+  metadata_latest: bool({ since: 'boston' }),
+  is_tools_iso: bool({ since: 'dundee' }),
+  cbt_enabled: bool({ since: 'inverness' }),
 };
 
 const qosAlgorithmType = () => str({ rw: true, col: 'qos__algorithm_type' });
@@ -431,7 +514,7 @@ const VBD = {
   bootable: bool({ rw: true }),
   mode: enm(VBD_MODES, { def: 'RW', rw: true }),
   type: enm(VBD_TYPES, { def: 'Disk', rw: true }),
-  unpluggable: bool({ rw: true, def: true }),
+  unpluggable: bool({ rw: true, def: true, since: 'miami' }),
   storage_lock: bool(),
   empty: bool(),
   other_config: smap({ rw: true }),
@@ -442,7 +525,7 @@ const VBD = {
   qos_algorithm_type: qosAlgorithmType(),
   qos_algorithm_params: qosAlgorithmParams(),
   qos_supported_algorithms: qosSupported(),
-  metrics: str({ def: NULL_REF }),
+  metrics: ref('VBD_metrics'),
 };
 
 const VM = {
@@ -454,7 +537,7 @@ const VM = {
   power_state: enm(VM_POWER_STATES),
   user_version: int({ rw: true, def: 1 }),
   is_a_template: bool({ rw: true }),
-  is_default_template: bool(),
+  is_default_template: bool({ since: 'falcon' }),
   suspend_VDI: ref('VDI'),
   resident_on: ref('host'),
   scheduled_to_be_resident_on: ref('host'),
@@ -468,16 +551,16 @@ const VM = {
   VCPUs_params: smap({ rw: true, col: 'VCPUs__params' }),
   VCPUs_max: int({ col: 'VCPUs__max', def: 1 }),
   VCPUs_at_startup: int({ col: 'VCPUs__at_startup', def: 1 }),
-  actions_after_softreboot: enm(ON_SOFTREBOOT, { rw: true, col: 'actions__after_softreboot' }),
+  actions_after_softreboot: enm(ON_SOFTREBOOT, { rw: true, col: 'actions__after_softreboot', since: '23.1.0' }),
   actions_after_shutdown: enm(ON_NORMAL_EXIT, { rw: true, col: 'actions__after_shutdown' }),
   actions_after_reboot: enm(ON_NORMAL_EXIT, { rw: true, col: 'actions__after_reboot', def: 'restart' }),
   actions_after_crash: enm(ON_CRASH, { rw: true, col: 'actions__after_crash', def: 'restart' }),
-  consoles: strs(),
+  consoles: refs('console'),
   VIFs: refs('VIF'),
   VBDs: refs('VBD'),
-  VUSBs: strs(),
-  crash_dumps: strs(),
-  VTPMs: strs(),
+  VUSBs: refs('VUSB'),
+  crash_dumps: refs('crashdump'),
+  VTPMs: refs('VTPM'),
   PV_bootloader: str({ rw: true, col: 'PV__bootloader' }),
   PV_kernel: str({ rw: true, col: 'PV__kernel' }),
   PV_ramdisk: str({ rw: true, col: 'PV__ramdisk' }),
@@ -486,7 +569,7 @@ const VM = {
   PV_legacy_args: str({ rw: true, col: 'PV__legacy_args' }),
   HVM_boot_policy: str({ rw: true, col: 'HVM__boot_policy' }),
   HVM_boot_params: smap({ rw: true, col: 'HVM__boot_params' }),
-  HVM_shadow_multiplier: float({ col: 'HVM__shadow_multiplier', def: 1 }),
+  HVM_shadow_multiplier: float({ col: 'HVM__shadow_multiplier', def: 1, since: 'miami' }),
   platform: smap({ rw: true }),
   PCI_bus: str(),
   other_config: smap({ rw: true }),
@@ -496,44 +579,48 @@ const VM = {
   is_control_domain: bool(),
   metrics: ref('VM_metrics'),
   guest_metrics: ref('VM_guest_metrics'),
-  last_booted_record: str(),
+  last_booted_record: str({ since: 'miami' }),
   recommendations: str({ rw: true }),
-  xenstore_data: smap({ rw: true }),
-  ha_always_run: bool(),
-  ha_restart_priority: str(),
-  is_a_snapshot: bool(),
-  snapshot_of: ref('VM'),
-  snapshots: refs('VM'),
-  snapshot_time: date(),
-  transportable_snapshot_id: str(),
-  blobs: smap(),
-  tags: strs({ rw: true }),
-  blocked_operations: xmap({ kind: 'enum', values: VM_OPERATIONS }, S, { rw: true }),
-  snapshot_info: smap(),
-  snapshot_metadata: str(),
-  parent: ref('VM'),
-  children: refs('VM'),
-  bios_strings: smap(),
-  protection_policy: str({ def: NULL_REF }),
-  is_snapshot_from_vmpp: bool(),
-  snapshot_schedule: str({ def: NULL_REF }),
-  is_vmss_snapshot: bool(),
+  xenstore_data: smap({ rw: true, since: 'miami' }),
+  ha_always_run: bool({ since: 'orlando' }),
+  ha_restart_priority: str({ since: 'orlando' }),
+  is_a_snapshot: bool({ since: 'orlando' }),
+  snapshot_of: ref('VM', { since: 'orlando' }),
+  snapshots: refs('VM', { since: 'orlando' }),
+  snapshot_time: date({ since: 'orlando' }),
+  transportable_snapshot_id: str({ since: 'orlando' }),
+  blobs: blobs({ since: 'orlando' }),
+  tags: strs({ rw: true, since: 'orlando' }),
+  blocked_operations: xmap({ kind: 'enum', values: VM_OPERATIONS }, S, { rw: true, since: 'orlando' }),
+  snapshot_info: smap({ since: 'midnight-ride' }),
+  snapshot_metadata: str({ since: 'midnight-ride' }),
+  parent: ref('VM', { since: 'midnight-ride' }),
+  children: refs('VM', { since: 'midnight-ride' }),
+  bios_strings: smap({ since: 'midnight-ride' }),
+  protection_policy: ref('VMPP', { since: 'cowley' }),
+  is_snapshot_from_vmpp: bool({ since: 'cowley' }),
+  snapshot_schedule: ref('VMSS', { since: 'falcon' }),
+  is_vmss_snapshot: bool({ since: 'falcon' }),
   appliance: ref('VM_appliance', { rw: true }),
-  start_delay: int(),
-  shutdown_delay: int(),
-  order: int(),
-  VGPUs: strs(),
-  attached_PCIs: strs(),
-  suspend_SR: ref('SR', { rw: true }),
-  version: int(),
-  generation_id: str({ def: '0:0' }),
-  hardware_platform_version: int(),
-  has_vendor_device: bool(),
-  requires_reboot: bool(),
-  reference_label: str(),
-  domain_type: enm(DOMAIN_TYPES, { def: 'unspecified' }),
-  NVRAM: smap(),
-  pending_guidances: strs(),
+  start_delay: int({ since: 'boston' }),
+  shutdown_delay: int({ since: 'boston' }),
+  order: int({ since: 'boston' }),
+  VGPUs: refs('VGPU', { since: 'boston' }),
+  attached_PCIs: refs('PCI', { since: 'boston' }),
+  suspend_SR: ref('SR', { rw: true, since: 'boston' }),
+  version: int({ since: 'boston' }),
+  generation_id: str({ def: '0:0', since: 'clearwater' }),
+  hardware_platform_version: int({ since: 'cream' }),
+  has_vendor_device: bool({ since: 'dundee' }),
+  requires_reboot: bool({ since: 'ely' }),
+  reference_label: str({ since: 'ely' }),
+  domain_type: enm(DOMAIN_TYPES, { def: 'unspecified', since: 'jura' }),
+  NVRAM: smap({ since: 'naples' }),
+  pending_guidances: enums(UPDATE_GUIDANCES, { since: '1.303.0' }),
+  pending_guidances_recommended: enums(UPDATE_GUIDANCES, { since: '24.10.0' }),
+  pending_guidances_full: enums(UPDATE_GUIDANCES, { since: '24.10.0' }),
+  // After the datamodel file (datamodel_lifecycle.ml); VM groups are not modelled.
+  groups: refs('VM_group', { since: '24.19.1' }),
 };
 
 const VM_metrics = {
@@ -543,21 +630,23 @@ const VM_metrics = {
   VCPUs_utilisation: xmap(I, F, { col: 'VCPUs__utilisation' }),
   VCPUs_CPU: xmap(I, I, { col: 'VCPUs__CPU' }),
   VCPUs_params: smap({ col: 'VCPUs__params' }),
+  VCPUs_flags: xmap(I, { kind: 'set', of: S }, { col: 'VCPUs__flags' }),
   state: strs(),
   start_time: date(),
   install_time: date(),
   last_updated: date(),
-  other_config: smap({ rw: true }),
-  hvm: bool(),
-  nested_virt: bool(),
-  nomigrate: bool(),
-  current_domain_type: enm(DOMAIN_TYPES, { def: 'unspecified' }),
+  other_config: smap({ rw: true, since: 'orlando' }),
+  hvm: bool({ since: 'ely' }),
+  nested_virt: bool({ since: 'ely' }),
+  nomigrate: bool({ since: 'ely' }),
+  current_domain_type: enm(DOMAIN_TYPES, { def: 'unspecified', since: 'jura' }),
 };
 
 const VM_guest_metrics = {
   uuid: str(),
   os_version: smap(),
-  netbios_name: smap(),
+  // After the datamodel file: ocaml/idl/datamodel_lifecycle.ml dates it 24.28.0.
+  netbios_name: smap({ since: '24.28.0' }),
   PV_drivers_version: smap(),
   PV_drivers_up_to_date: bool(),
   memory: smap(),
@@ -565,11 +654,12 @@ const VM_guest_metrics = {
   networks: smap(),
   other: smap(),
   last_updated: date(),
-  other_config: smap({ rw: true }),
-  live: bool(),
-  can_use_hotplug_vbd: str({ def: 'unspecified' }),
-  can_use_hotplug_vif: str({ def: 'unspecified' }),
-  PV_drivers_detected: bool(),
+  other_config: smap({ rw: true, since: 'orlando' }),
+  live: bool({ since: 'orlando' }),
+  can_use_hotplug_vbd: enm(TRISTATE, { def: 'unspecified', since: 'dundee' }),
+  can_use_hotplug_vif: enm(TRISTATE, { def: 'unspecified', since: 'dundee' }),
+  PV_drivers_detected: bool({ since: 'dundee' }),
+  services: smap({ since: '25.15.0' }),
 };
 
 /** VM_appliance (vApp, API 1.9; xen-api ocaml/idl/datamodel.ml). */
@@ -600,18 +690,17 @@ const VIF = {
   qos_algorithm_type: qosAlgorithmType(),
   qos_algorithm_params: qosAlgorithmParams(),
   qos_supported_algorithms: qosSupported(),
-  metrics: str({ def: NULL_REF }),
-  MAC_autogenerated: bool(),
-  locking_mode: enm(VIF_LOCKING_MODES, { rw: true }),
-  ipv4_allowed: strs({ rw: true }),
-  ipv6_allowed: strs({ rw: true }),
-  ipv4_configuration_mode: enm(IPV4_CONF_MODES),
-  ipv4_addresses: strs(),
-  ipv4_gateway: str(),
-  ipv6_configuration_mode: enm(IPV6_CONF_MODES),
-  ipv6_addresses: strs(),
-  ipv6_gateway: str(),
-  reserved_pci: str({ def: NULL_REF }),
+  metrics: ref('VIF_metrics'),
+  MAC_autogenerated: bool({ since: 'george' }),
+  locking_mode: enm(VIF_LOCKING_MODES, { rw: true, since: 'tampa' }),
+  ipv4_allowed: strs({ rw: true, since: 'tampa' }),
+  ipv6_allowed: strs({ rw: true, since: 'tampa' }),
+  ipv4_configuration_mode: enm(IPV4_CONF_MODES, { since: 'dundee' }),
+  ipv4_addresses: strs({ since: 'dundee' }),
+  ipv4_gateway: str({ since: 'dundee' }),
+  ipv6_configuration_mode: enm(IPV6_CONF_MODES, { since: 'dundee' }),
+  ipv6_addresses: strs({ since: 'dundee' }),
+  ipv6_gateway: str({ since: 'dundee' }),
 };
 
 const network = {
@@ -622,15 +711,15 @@ const network = {
   current_operations: xmap(S, { kind: 'enum', values: NETWORK_OPERATIONS }),
   VIFs: refs('VIF'),
   PIFs: refs('PIF'),
-  MTU: int({ rw: true, def: 1500 }),
+  MTU: int({ rw: true, def: 1500, since: 'midnight-ride' }),
   other_config: smap({ rw: true }),
   bridge: str(),
-  managed: bool({ def: true }),
-  blobs: smap(),
-  tags: strs({ rw: true }),
-  default_locking_mode: enm(NETWORK_DEFAULT_LOCKING),
-  assigned_ips: smap(),
-  purpose: strs(),
+  managed: bool({ def: true, since: 'falcon' }),
+  blobs: blobs({ since: 'orlando' }),
+  tags: strs({ rw: true, since: 'orlando' }),
+  default_locking_mode: enm(NETWORK_DEFAULT_LOCKING, { since: 'tampa' }),
+  assigned_ips: xmap({ kind: 'ref', cls: 'VIF' }, S, { since: 'creedence' }),
+  purpose: enums(NETWORK_PURPOSES, { since: 'inverness' }),
 };
 
 const PIF = {
@@ -641,34 +730,34 @@ const PIF = {
   MAC: str(),
   MTU: int({ def: 1500 }),
   VLAN: int({ def: -1 }),
-  metrics: str({ def: NULL_REF }),
-  physical: bool(),
-  currently_attached: bool(),
-  ip_configuration_mode: enm(PIF_IP_MODES),
-  IP: str(),
-  netmask: str(),
-  gateway: str(),
-  DNS: str(),
-  bond_slave_of: str({ def: NULL_REF }),
-  bond_master_of: strs(),
-  VLAN_master_of: str({ def: NULL_REF }),
-  VLAN_slave_of: strs(),
-  management: bool(),
-  other_config: smap({ rw: true }),
-  disallow_unplug: bool({ rw: true }),
-  tunnel_access_PIF_of: strs(),
-  tunnel_transport_PIF_of: strs(),
-  ipv6_configuration_mode: enm(PIF_IPV6_MODES),
-  IPv6: strs(),
-  ipv6_gateway: str(),
-  primary_address_type: enm(PRIMARY_ADDRESS_TYPES),
-  managed: bool({ def: true }),
-  properties: smap(),
-  capabilities: strs(),
-  igmp_snooping_status: str({ def: 'unknown' }),
-  sriov_physical_PIF_of: strs(),
-  sriov_logical_PIF_of: strs(),
-  PCI: str({ def: NULL_REF }),
+  metrics: ref('PIF_metrics'),
+  physical: bool({ since: 'miami' }),
+  currently_attached: bool({ since: 'miami' }),
+  ip_configuration_mode: enm(PIF_IP_MODES, { since: 'miami' }),
+  IP: str({ since: 'miami' }),
+  netmask: str({ since: 'miami' }),
+  gateway: str({ since: 'miami' }),
+  DNS: str({ since: 'miami' }),
+  bond_slave_of: ref('Bond', { since: 'miami' }),
+  bond_master_of: refs('Bond', { since: 'miami' }),
+  VLAN_master_of: ref('VLAN', { since: 'miami' }),
+  VLAN_slave_of: refs('VLAN', { since: 'miami' }),
+  management: bool({ since: 'miami' }),
+  other_config: smap({ rw: true, since: 'miami' }),
+  disallow_unplug: bool({ rw: true, since: 'orlando' }),
+  tunnel_access_PIF_of: refs('tunnel', { since: 'cowley' }),
+  tunnel_transport_PIF_of: refs('tunnel', { since: 'cowley' }),
+  ipv6_configuration_mode: enm(PIF_IPV6_MODES, { since: 'tampa' }),
+  IPv6: strs({ since: 'tampa' }),
+  ipv6_gateway: str({ since: 'tampa' }),
+  primary_address_type: enm(PRIMARY_ADDRESS_TYPES, { since: 'tampa' }),
+  managed: bool({ def: true, since: 'vgpu-productisation' }),
+  properties: smap({ since: 'creedence' }),
+  capabilities: strs({ since: 'dundee' }),
+  igmp_snooping_status: enm(PIF_IGMP_STATUSES, { def: 'unknown', since: 'inverness' }),
+  sriov_physical_PIF_of: refs('network_sriov', { since: 'kolkata' }),
+  sriov_logical_PIF_of: refs('network_sriov', { since: 'kolkata' }),
+  PCI: ref('PCI', { since: 'kolkata' }),
 };
 
 const task = {
@@ -685,17 +774,17 @@ const task = {
   type: str(),
   result: str(),
   error_info: strs(),
-  other_config: smap({ rw: true }),
-  subtask_of: ref('task'),
-  subtasks: refs('task'),
-  backtrace: str({ def: '()' }),
+  other_config: smap({ rw: true, since: 'miami' }),
+  subtask_of: ref('task', { since: 'orlando' }),
+  subtasks: refs('task', { since: 'orlando' }),
+  backtrace: str({ def: '()', since: 'dundee' }),
 };
 
 const message = {
   uuid: str(),
   name: str(),
   priority: int(),
-  cls: enm(['VM', 'Host', 'SR', 'Pool', 'VMPP', 'VMSS', 'PVS_proxy', 'VDI', 'Certificate'] as const),
+  cls: enm(['VM', 'Host', 'SR', 'Pool', 'VMPP', 'VMSS', 'PVS_proxy', 'VDI', 'Certificate'] as const, { since: 'orlando' }),
   obj_uuid: str(),
   timestamp: date(),
   body: str(),
@@ -736,11 +825,13 @@ type ScalarValue<T> = T extends { kind: 'int' | 'float' }
       : string;
 
 /** JS type of a field's value in the database. */
+type SetValue<T> = T extends { kind: 'set'; of: { kind: 'int' } } ? number[] : string[];
+
 export type ValueOf<F> = F extends { type: infer T }
   ? T extends { kind: 'set' }
-    ? string[]
+    ? SetValue<T>
     : T extends { kind: 'map'; value: infer V }
-      ? Record<string, ScalarValue<V>>
+      ? Record<string, V extends { kind: 'set' } ? SetValue<V> : ScalarValue<V>>
       : ScalarValue<T>
   : never;
 

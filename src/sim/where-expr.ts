@@ -163,10 +163,13 @@ export function columnText(cls: ClassName, field: string, v: unknown): string {
     if (kind === 'float') return formatDouble(Number(x));
     return String(x);
   };
-  if (t.kind === 'set') return `(${(v as unknown[]).map((x) => sexprString(scalar(x, t.of.kind))).join(' ')})`;
+  const set = (xs: unknown, kind: string): string => `(${(xs as unknown[]).map((x) => sexprString(scalar(x, kind))).join(' ')})`;
+  if (t.kind === 'set') return set(v, t.of.kind);
   if (t.kind === 'map') {
+    const value = t.value;
+    // A set inside a map (VM_metrics.VCPUs_flags) is stored as its own S-expression text.
     return `(${Object.entries(v as Record<string, unknown>)
-      .map(([k, x]) => `(${sexprString(k)} ${sexprString(scalar(x, t.value.kind))})`)
+      .map(([k, x]) => `(${sexprString(k)} ${sexprString(value.kind === 'set' ? set(x, value.of.kind) : scalar(x, value.kind))})`)
       .join(' ')})`;
   }
   return scalar(v, t.kind);

@@ -71,7 +71,7 @@ describe('VM_metrics in exports', () => {
     const m = objs.find((o) => o.id === vmObj.snapshot.metrics)!;
     expect(m.cls).toBe('VM_metrics');
     expect(Object.keys(m.snapshot).sort()).toEqual(
-      ['uuid', 'memory_actual', 'VCPUs_number', 'VCPUs_utilisation', 'VCPUs_CPU', 'VCPUs_params', 'state', 'start_time', 'install_time', 'last_updated', 'other_config', 'hvm', 'nested_virt', 'nomigrate', 'current_domain_type'].sort(),
+      ['uuid', 'memory_actual', 'VCPUs_number', 'VCPUs_utilisation', 'VCPUs_CPU', 'VCPUs_params', 'VCPUs_flags', 'state', 'start_time', 'install_time', 'last_updated', 'other_config', 'hvm', 'nested_virt', 'nomigrate', 'current_domain_type'].sort(),
     );
     expect(m.snapshot.uuid).toBe(db.get('VM_metrics', metricsRef).uuid);
     expect(m.snapshot.VCPUs_number).toBe('7');

@@ -2,31 +2,49 @@
  * Methods every class has, generated from the schema: get_all, get_all_records,
  * get_all_records_where, get_record, get_by_uuid, get_by_name_label, get_<field> for every
  * field, set_<field> for writable ones, add_to_/remove_from_<map>, add_/remove_<set>.
- * Profile-dependent fields (host.control_domain before API 2.6) are hidden entirely.
+ * A field the profile's release does not have yet (schema `since`, releases.ts) is hidden
+ * entirely: not in records, no getter or setter.
  */
 import { ApiFailure } from '../api-error.js';
 import { newStruct, type XmlRpcValue } from '../codec.js';
 import type { SimDb } from '../db.js';
 import type { SimProfile } from '../profiles.js';
 import { fieldToValue, recordToValue, valueToField } from '../record-wire.js';
+import { inRelease } from '../releases.js';
 import type { MethodRegistry } from '../rpc-dispatch.js';
-import { CLASS_NAMES, SCHEMA, fieldSpec, isRelationSet, type AnyRecord, type ClassName, type FieldSpec } from '../schema.js';
+import { CLASS_NAMES, SCHEMA, classSince, fieldNames, fieldSpec, isRelationSet, type AnyRecord, type ClassName, type FieldSpec } from '../schema.js';
 import { evalWhere, parseWhere } from '../where-expr.js';
 
 /** Classes without list/iterate methods in the public API. */
 const NO_LISTING: readonly ClassName[] = ['session'];
 
-/** False for fields the profile's API version does not have. */
-export function fieldVisible(profile: SimProfile, cls: ClassName, field: string): boolean {
-  if (cls === 'host' && field === 'control_domain') return profile.hasHostControlDomain;
-  return true;
+/** False for a class the profile's release does not have yet (no methods at all). */
+export function classVisible(profile: SimProfile, cls: ClassName): boolean {
+  return inRelease(classSince(cls), profile.release);
 }
 
-/** A record as the API returns it for this profile. */
+/** False for fields the profile's release does not have (or the class does not have at all). */
+export function fieldVisible(profile: SimProfile, cls: ClassName, field: string): boolean {
+  const spec = fieldSpec(cls, field);
+  return spec !== undefined && classVisible(profile, cls) && inRelease(spec.since, profile.release);
+}
+
+const visibleCache = new Map<string, readonly string[]>();
+
+/** The fields of cls the profile serves, in schema order. */
+export function visibleFields(profile: SimProfile, cls: ClassName): readonly string[] {
+  const key = `${profile.release}/${cls}`;
+  let fields = visibleCache.get(key);
+  if (!fields) {
+    fields = fieldNames(cls).filter((f) => fieldVisible(profile, cls, f));
+    visibleCache.set(key, fields);
+  }
+  return fields;
+}
+
+/** A record as the profile serves it: get_record, get_all_records, events, ova.xml. */
 export function publicRecord(profile: SimProfile, cls: ClassName, rec: AnyRecord): XmlRpcValue {
-  const s = recordToValue(cls, rec);
-  if (cls === 'host' && !profile.hasHostControlDomain) delete s.control_domain;
-  return s;
+  return recordToValue(cls, rec, visibleFields(profile, cls));
 }
 
 function allRecordsStruct(db: SimDb, profile: SimProfile, cls: ClassName, pred?: (rec: AnyRecord) => boolean): XmlRpcValue {
@@ -40,6 +58,7 @@ function allRecordsStruct(db: SimDb, profile: SimProfile, cls: ClassName, pred?:
 
 export function registerGenericMethods(reg: MethodRegistry, profile: SimProfile): void {
   for (const cls of CLASS_NAMES) {
+    if (!classVisible(profile, cls)) continue;
     const self = { name: 'self', type: 'ref' as const };
     if (!NO_LISTING.includes(cls)) {
       reg.add({ name: `${cls}.get_all`, params: [], impl: ({ sim }) => sim.db.refs(cls) });

@@ -15,7 +15,7 @@
 import { serializeValue, structOf, type XmlRpcStruct, type XmlRpcValue } from '../codec.js';
 import type { Ref, SimDb } from '../db.js';
 import type { SimProfile } from '../profiles.js';
-import { recordToValue } from '../record-wire.js';
+import { publicRecord } from '../api/generic.js';
 import { NULL_REF, EPOCH, SCHEMA, type AnyRecord, type ClassName, type FieldSpec } from '../schema.js';
 
 /** Device classes `excluded_device_types` may name (case-insensitive on the wire). */
@@ -218,7 +218,8 @@ export function buildOvaXml(db: SimDb, vms: readonly Ref[], profile: SimProfile,
       objects.push(structOf([
         ['class', cls],
         ['id', table.lookup(ref)],
-        ['snapshot', recordToValue(cls, rec)],
+        // XAPI writes each object as its API record: the fields of its own release.
+        ['snapshot', publicRecord(profile, cls, rec)],
       ]));
     }
   }

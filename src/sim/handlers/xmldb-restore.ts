@@ -230,7 +230,12 @@ function valueOf(cls: ClassName, field: string, text: string): unknown {
     const out: Record<string, unknown> = {};
     for (const pair of s) {
       if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') throw new Error(`not a map: ${text}`);
-      out[pair[0]] = scalarOf(t.value, pair[1]);
+      const value = t.value;
+      if (value.kind === 'set') {
+        const members = parseSexpr(pair[1]);
+        if (!Array.isArray(members)) throw new Error(`not a set: ${pair[1]}`);
+        out[pair[0]] = members.map((e) => scalarOf(value.of, String(e)));
+      } else out[pair[0]] = scalarOf(value, pair[1]);
     }
     return out;
   }
