@@ -25,7 +25,7 @@ import type { DbChange, SimDb } from '../db.js';
 import type { SimProfile } from '../profiles.js';
 import { DropConnection, type MethodRegistry } from '../rpc-dispatch.js';
 import { CLASS_NAMES, type AnyRecord, type ClassName } from '../schema.js';
-import { publicRecord } from './generic.js';
+import { classVisible, publicRecord } from './generic.js';
 
 const KEEP = 20_000;
 /** Longest event.from wait honoured (the xe CLI uses 30 s, Xen Orchestra 60.1 s). */
@@ -35,12 +35,14 @@ const NEXT_QUEUE_MAX = 10_000;
 
 interface Filter {
   all: boolean;
+  /** Classes the profile's release has: "*" means those only. */
+  visible: (cls: ClassName) => boolean;
   classes: Set<string>;
   objects: Set<string>;
 }
 
-function parseClasses(classes: readonly string[]): Filter {
-  const f: Filter = { all: false, classes: new Set(), objects: new Set() };
+function parseClasses(classes: readonly string[], profile: SimProfile): Filter {
+  const f: Filter = { all: false, visible: (cls) => classVisible(profile, cls), classes: new Set(), objects: new Set() };
   for (const c of classes) {
     if (c === '*') {
       f.all = true;
@@ -55,7 +57,7 @@ function parseClasses(classes: readonly string[]): Filter {
 
 function matches(f: Filter, cls: ClassName, ref: string): boolean {
   const lc = cls.toLowerCase();
-  return (f.all && cls !== 'session') || f.classes.has(lc) || f.objects.has(`${lc}/${ref}`);
+  return (f.all && cls !== 'session' && f.visible(cls)) || f.classes.has(lc) || f.objects.has(`${lc}/${ref}`);
 }
 
 /** XAPI's token form (Token.to_string in xapi_event.ml). */
@@ -162,7 +164,7 @@ export class EventLog {
   private enqueue(c: DbChange): void {
     if (this.registrations.size === 0) return;
     let wanted = false;
-    for (const r of this.registrations.values()) if (matches(parseClasses(r.subs), c.cls, c.ref)) wanted = true;
+    for (const r of this.registrations.values()) if (matches(parseClasses(r.subs, this.profile), c.cls, c.ref)) wanted = true;
     if (!wanted) return;
     const rec = c.operation === 'del' ? c.before : (this.db.tryGet(c.cls, c.ref) as AnyRecord | undefined);
     this.queue.push({
@@ -220,7 +222,7 @@ export class EventLog {
       const to = this.nextId;
       r.lastId = to;
       if (this.highestForgotten >= from) throw new ApiFailure('EVENTS_LOST', []);
-      const f = parseClasses(r.subs);
+      const f = parseClasses(r.subs, this.profile);
       const relevant = this.queue.filter((e) => e.id >= from && e.id < to && matches(f, e.cls, e.ref));
       if (relevant.length > 0) return relevant;
     }
@@ -308,7 +310,7 @@ async function eventFrom(
   timeoutSeconds: number,
   signal: AbortSignal,
 ): Promise<XmlRpcStruct> {
-  const f = parseClasses(classes);
+  const f = parseClasses(classes, profile);
   const [gen] = parseToken(token);
   const events: XmlRpcValue[] = [];
   if (gen === 0) {
@@ -350,7 +352,7 @@ async function eventFrom(
     }
   }
   const counts = newStruct();
-  for (const cls of CLASS_NAMES) counts[cls.toLowerCase()] = new XmlRpcInt32(db.count(cls));
+  for (const cls of CLASS_NAMES) if (classVisible(profile, cls)) counts[cls.toLowerCase()] = new XmlRpcInt32(db.count(cls));
   const out = newStruct();
   out.events = events;
   out.valid_ref_counts = counts;
