@@ -1,0 +1,270 @@
+/**
+ * The simulator's local UNIX socket (a host's /var/lib/xcp/xapi): the same HTTP surface as
+ * its TCP port, with XAPI's local-socket trust (xen-api ocaml/xapi/context.ml preauth,
+ * xapi_session.ml, xapi_http.ml), session.slave_local_login_with_password and
+ * session.local_logout, and the socket file's life: made under the state folder, owner only,
+ * removed on stop, a stale one from a killed simulator taken over, a live one refused.
+ */
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import { existsSync } from 'node:fs';
+import { lstat, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { isStruct, parseMethodResponse, type XmlRpcValue } from '../../src/sim/codec.js';
+import { startDemoSimulator, type SimHandle } from '../../src/sim/index.js';
+import { startSimulator } from '../../src/sim/server.js';
+import { encodeCall, rawRequest, rpc, rpcFail, RpcFailure, tempDir, type Arg } from './sim-helpers.js';
+
+const PASSWORD = 'socket-test-pw';
+
+interface Answer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+}
+
+/** One HTTP request over a UNIX socket, with Node's own client (no product code). */
+function overSocket(socketPath: string, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { socketPath, method, path, agent: false, headers: { ...(body !== undefined && { 'content-length': String(Buffer.byteLength(body)) }), ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+async function socketRpc(socketPath: string, method: string, ...args: Arg[]): Promise<XmlRpcValue> {
+  const res = await overSocket(socketPath, 'POST', '/', encodeCall(method, args), { 'content-type': 'text/xml' });
+  expect(res.status).toBe(200);
+  const env = parseMethodResponse(res.text).value;
+  if (!isStruct(env)) throw new Error(`not a Status envelope: ${res.text}`);
+  if (env.Status === 'Success') return env.Value ?? null;
+  throw new RpcFailure((env.ErrorDescription as string[]) ?? []);
+}
+
+async function socketRpcFail(socketPath: string, method: string, ...args: Arg[]): Promise<string[]> {
+  try {
+    await socketRpc(socketPath, method, ...args);
+  } catch (e) {
+    if (e instanceof RpcFailure) return e.description;
+    throw e;
+  }
+  throw new Error(`expected ${method} to fail`);
+}
+
+const sessionCount = (sim: SimHandle) => sim.db.refs('session').length;
+
+describe('a simulator with its local socket', () => {
+  let dir: string;
+  let sim: SimHandle;
+  let socket: string;
+  let vm: string;
+
+  beforeAll(async () => {
+    dir = await tempDir('sim-socket-');
+    // A long password wait would show up as a timeout wherever a login waits for it.
+    sim = await startDemoSimulator({ stateDir: join(dir, 'state'), vms: 2, seed: 3, rootPassword: PASSWORD, authDelayMs: 60_000 });
+    socket = sim.socketPath!;
+    vm = sim.db.findRef('VM', (r) => !r.is_a_template && !r.is_control_domain)!;
+  });
+  afterAll(async () => {
+    await sim?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('the socket is <state>/xapi, a socket only its owner may use', async () => {
+    expect(socket).toBe(join(dir, 'state', 'xapi'));
+    const st = await lstat(socket);
+    expect(st.isSocket()).toBe(true);
+    expect(st.mode & 0o777).toBe(0o600);
+  });
+
+  test('login_with_password over the socket: no password check, any user name, a local superuser session', async () => {
+    const ref = (await socketRpc(socket, 'session.login_with_password', 'backup-tool', 'not the password', '1.0', 'dom0-script')) as string;
+    const rec = (await rpc(sim.url, 'session.get_record', ref, ref)) as Record<string, XmlRpcValue>;
+    expect(rec).toMatchObject({ auth_user_name: 'backup-tool', is_local_superuser: true, originator: 'dom0-script' });
+    // A login over the socket is a session like any other: good over TCP too.
+    expect(await rpc(sim.url, 'pool.get_all', ref)).toHaveLength(1);
+    await socketRpc(socket, 'session.logout', ref);
+    expect(await rpcFail(sim.url, 'session.get_record', ref, ref)).toEqual(['SESSION_INVALID', ref]);
+  });
+
+  test('JSON-RPC over the socket logs in without a password too', async () => {
+    const res = await overSocket(
+      socket,
+      'POST',
+      '/jsonrpc',
+      JSON.stringify({ jsonrpc: '2.0', method: 'session.login_with_password', params: ['root', '', '2.0', 'json'], id: 7 }),
+      { 'content-type': 'application/json' },
+    );
+    const answer = JSON.parse(res.text) as { result: string; id: number };
+    expect(answer.id).toBe(7);
+    expect(answer.result).toMatch(/^OpaqueRef:/);
+    await socketRpc(socket, 'session.logout', answer.result);
+  });
+
+  test('HTTP handlers over the socket need no credentials and ignore a bad session_id; over TCP they answer 401', async () => {
+    const before = sessionCount(sim);
+    const noCreds = await overSocket(socket, 'GET', `/export_metadata?ref=${vm}`);
+    expect(noCreds.status).toBe(200);
+    expect(noCreds.text).toContain('ova.xml');
+    const badSession = await overSocket(socket, 'GET', `/export_metadata?ref=${vm}&session_id=OpaqueRef:not-a-session`);
+    expect(badSession.status).toBe(200);
+    // The handler's own session is gone once it has answered.
+    expect(sessionCount(sim)).toBe(before);
+    const tcp = await rawRequest(sim.url, { method: 'GET', path: `/export_metadata?ref=${vm}` });
+    expect(tcp.status).toBe(401);
+  });
+
+  test('an unknown path over the socket is answered as over TCP', async () => {
+    expect((await overSocket(socket, 'GET', '/no-such-handler')).status).toBe(404);
+    expect((await overSocket(socket, 'PUT', '/no-such-handler', '')).status).toBe(403);
+  });
+
+  describe('session.slave_local_login_with_password and session.local_logout', () => {
+    test('over TCP: the root password is checked, a wrong one fails at once (no login wait)', async () => {
+      expect(await rpcFail(sim.url, 'session.slave_local_login_with_password', 'root', 'wrong')).toEqual(['SESSION_AUTHENTICATION_FAILED', 'root', 'Authentication failure']);
+      // Only the local superuser: another name with root's password is refused.
+      expect(await rpcFail(sim.url, 'session.slave_local_login_with_password', 'admin', PASSWORD)).toEqual(['SESSION_AUTHENTICATION_FAILED', 'admin', 'Authentication failure']);
+      expect(await rpcFail(sim.url, 'session.slave_local_login_with_password', 'root')).toEqual(['MESSAGE_PARAMETER_COUNT_MISMATCH', 'session.slave_local_login_with_password', '2', '1']);
+    });
+
+    test('a local session works for calls but has no record, and only local_logout ends it', async () => {
+      const local = (await rpc(sim.url, 'session.slave_local_login_with_password', 'root', PASSWORD)) as string;
+      expect(local).toMatch(/^OpaqueRef:[0-9a-f-]{36}$/);
+      expect(await rpc(sim.url, 'pool.get_all', local)).toHaveLength(1);
+      // Kept in memory, not in the database (xapi_local_session.ml).
+      expect(sim.db.exists('session', local)).toBe(false);
+      expect(await rpcFail(sim.url, 'session.get_record', local, local)).toEqual(['HANDLE_INVALID', 'session', local]);
+      // An HTTP handler takes it as session_id.
+      const task = (await rpc(sim.url, 'task.create', local, 'export', '')) as string;
+      const res = await rawRequest(sim.url, { method: 'GET', path: `/export_metadata?ref=${vm}&session_id=${local}&task_id=${task}` });
+      expect(res.status).toBe(200);
+      // session.logout leaves a local session alone (XAPI ignores the missing row).
+      expect(await rpc(sim.url, 'session.logout', local)).toBe('');
+      expect(await rpc(sim.url, 'pool.get_all', local)).toHaveLength(1);
+      expect(await rpc(sim.url, 'session.local_logout', local)).toBe('');
+      expect(await rpcFail(sim.url, 'pool.get_all', local)).toEqual(['SESSION_INVALID', local]);
+    });
+
+    test('local_logout of a database session leaves it valid', async () => {
+      const ref = (await rpc(sim.url, 'session.login_with_password', 'root', PASSWORD, '1.0', 't')) as string;
+      expect(await rpc(sim.url, 'session.local_logout', ref)).toBe('');
+      expect(await rpc(sim.url, 'pool.get_all', ref)).toHaveLength(1);
+      await rpc(sim.url, 'session.logout', ref);
+    });
+
+    test('over the socket: any password', async () => {
+      const local = (await socketRpc(socket, 'session.slave_local_login_with_password', 'root', '')) as string;
+      expect(await socketRpc(socket, 'pool.get_all', local)).toHaveLength(1);
+      await socketRpc(socket, 'session.local_logout', local);
+      expect(await socketRpcFail(socket, 'pool.get_all', local)).toEqual(['SESSION_INVALID', local]);
+    });
+  });
+});
+
+describe('a supporter (--supporter-of) with its local socket', () => {
+  test('TCP logins answer HOST_IS_SLAVE; the socket logs in; the emergency login works over TCP', async () => {
+    const dir = await tempDir('sim-socket-sup-');
+    const sim = await startSimulator({ stateDir: dir, rootPassword: PASSWORD, supporterOf: '192.0.2.10' });
+    try {
+      expect(await rpcFail(sim.url, 'session.login_with_password', 'root', PASSWORD, '1.0', 't')).toEqual(['HOST_IS_SLAVE', '192.0.2.10']);
+      const ref = (await socketRpc(sim.socketPath!, 'session.login_with_password', 'root', '', '1.0', 't')) as string;
+      expect(await socketRpc(sim.socketPath!, 'pool.get_all', ref)).toHaveLength(1);
+      // Meant for a supporter whose master is away: no pool-role check.
+      const local = (await rpc(sim.url, 'session.slave_local_login_with_password', 'root', PASSWORD)) as string;
+      expect(await rpc(sim.url, 'host.get_all', local)).toHaveLength(1);
+    } finally {
+      await sim.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the socket file', () => {
+  test('removed on stop; a local session does not outlive a restart', async () => {
+    const dir = await tempDir('sim-socket-life-');
+    try {
+      const a = await startSimulator({ stateDir: dir, rootPassword: PASSWORD });
+      const local = (await rpc(a.url, 'session.slave_local_login_with_password', 'root', PASSWORD)) as string;
+      await a.stop();
+      expect(existsSync(join(dir, 'xapi'))).toBe(false);
+      const b = await startSimulator({ stateDir: dir });
+      try {
+        expect(await rpcFail(b.url, 'pool.get_all', local)).toEqual(['SESSION_INVALID', local]);
+      } finally {
+        await b.stop();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a stale socket left by a killed simulator does not stop a restart', async () => {
+    const dir = await tempDir('sim-socket-stale-');
+    const path = join(dir, 'xapi');
+    try {
+      // A process that listens on the path and is killed leaves the file behind.
+      const child = spawn(process.execPath, ['-e', "require('node:net').createServer().listen(process.argv[1], () => console.log('up'))", path], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((ok) => child.stdout!.once('data', () => ok()));
+      await new Promise<void>((ok) => {
+        child.once('exit', () => ok());
+        child.kill('SIGKILL');
+      });
+      expect((await lstat(path)).isSocket()).toBe(true);
+      const sim = await startSimulator({ stateDir: dir, rootPassword: PASSWORD });
+      try {
+        expect(await socketRpc(path, 'session.login_with_password', 'root', '', '1.0', 't')).toMatch(/^OpaqueRef:/);
+      } finally {
+        await sim.stop();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a socket someone serves, a file that is not a socket and a path too long for a socket are refused', async () => {
+    const dir = await tempDir('sim-socket-refuse-');
+    try {
+      const a = await startSimulator({ stateDir: join(dir, 'a'), rootPassword: PASSWORD });
+      try {
+        await expect(startSimulator({ stateDir: join(dir, 'b'), socketPath: a.socketPath! })).rejects.toThrow(/another process is serving/);
+        // The refusal left the first one's socket in place and serving.
+        expect(await socketRpc(a.socketPath!, 'session.login_with_password', 'root', '', '1.0', 't')).toMatch(/^OpaqueRef:/);
+      } finally {
+        await a.stop();
+      }
+      await mkdir(join(dir, 'c'));
+      await writeFile(join(dir, 'c', 'xapi'), 'not a socket');
+      await expect(startSimulator({ stateDir: join(dir, 'c') })).rejects.toThrow(/is not a socket/);
+      await expect(startSimulator({ stateDir: join(dir, 'd'), socketPath: join(dir, 'x'.repeat(120)) })).rejects.toThrow(/longer than 107 bytes/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('socketPath: false serves no socket; another path is honoured', async () => {
+    const dir = await tempDir('sim-socket-opt-');
+    try {
+      const a = await startSimulator({ stateDir: join(dir, 'a'), socketPath: false });
+      expect(a.socketPath).toBeUndefined();
+      expect(existsSync(join(dir, 'a', 'xapi'))).toBe(false);
+      await a.stop();
+      const b = await startSimulator({ stateDir: join(dir, 'b'), socketPath: join(dir, 'elsewhere.sock') });
+      expect(b.socketPath).toBe(join(dir, 'elsewhere.sock'));
+      expect((await lstat(b.socketPath!)).isSocket()).toBe(true);
+      await b.stop();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
