@@ -172,6 +172,21 @@ describe('a simulator with its local socket', () => {
   });
 });
 
+test('every profile has the emergency login and local_logout (published in miami, XenServer 4.1)', async () => {
+  for (const profile of ['xs41', 'xs71', 'ch82', 'xs8'] as const) {
+    const dir = await tempDir('sim-socket-prof-');
+    const sim = await startSimulator({ stateDir: dir, profile, socketPath: false });
+    try {
+      const listed = (await rawRequest(sim.url, { body: encodeCall('system.listMethods', []), headers: { 'content-type': 'text/xml' } })).text;
+      expect(listed, profile).toContain('<value>session.slave_local_login_with_password</value>');
+      expect(listed, profile).toContain('<value>session.local_logout</value>');
+    } finally {
+      await sim.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+});
+
 describe('a supporter (--supporter-of) with its local socket', () => {
   test('TCP logins answer HOST_IS_SLAVE; the socket logs in; the emergency login works over TCP', async () => {
     const dir = await tempDir('sim-socket-sup-');
