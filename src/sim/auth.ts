@@ -114,11 +114,6 @@ export class SimAuth {
     return ref;
   }
 
-  /** True for a local session (not in the database). */
-  isLocal(ref: Ref): boolean {
-    return this.local.has(ref);
-  }
-
   /**
    * session.local_logout: forgets a local session; for a database session it does nothing and
    * the session stays valid (xapi_local_session.ml removes from its own table only).

@@ -354,7 +354,10 @@ class Simulator {
       });
       this.localServer = local;
       // Root without a password for whoever can connect: owner only.
-      await chmod(socketPath, 0o600);
+      await chmod(socketPath, 0o600).catch(async (err: unknown) => {
+        await this.closeLocal();
+        throw err;
+      });
     }
     // TLS sockets are tracked through their underlying TCP connection above.
     try {
