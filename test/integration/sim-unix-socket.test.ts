@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { isStruct, parseMethodResponse, type XmlRpcValue } from '../../src/sim/codec.js';
 import { startDemoSimulator, type SimHandle } from '../../src/sim/index.js';
-import { startSimulator } from '../../src/sim/server.js';
+import { startSimulator, type SimulatorOptions } from '../../src/sim/server.js';
 import { encodeCall, rawRequest, rpc, rpcFail, RpcFailure, tempDir, type Arg } from './sim-helpers.js';
 
 const PASSWORD = 'socket-test-pw';
@@ -62,6 +62,26 @@ async function socketRpcFail(socketPath: string, method: string, ...args: Arg[])
 }
 
 const sessionCount = (sim: SimHandle) => sim.db.refs('session').length;
+
+/** Runs `fn` on a fresh folder, removed afterwards. */
+async function inTempDir(prefix: string, fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await tempDir(prefix);
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs `fn` on a simulator started with `opts`, stopped afterwards. */
+async function withSim(opts: SimulatorOptions, fn: (sim: SimHandle) => Promise<void>): Promise<void> {
+  const sim = await startSimulator(opts);
+  try {
+    await fn(sim);
+  } finally {
+    await sim.stop();
+  }
+}
 
 describe('a simulator with its local socket', () => {
   let dir: string;
@@ -174,60 +194,48 @@ describe('a simulator with its local socket', () => {
 
 test('every profile has the emergency login and local_logout (published in miami, XenServer 4.1)', async () => {
   for (const profile of ['xs41', 'xs71', 'ch82', 'xs8'] as const) {
-    const dir = await tempDir('sim-socket-prof-');
-    const sim = await startSimulator({ stateDir: dir, profile, socketPath: false });
-    try {
-      const listed = (await rawRequest(sim.url, { body: encodeCall('system.listMethods', []), headers: { 'content-type': 'text/xml' } })).text;
-      expect(listed, profile).toContain('<value>session.slave_local_login_with_password</value>');
-      expect(listed, profile).toContain('<value>session.local_logout</value>');
-    } finally {
-      await sim.stop();
-      await rm(dir, { recursive: true, force: true });
-    }
+    await inTempDir('sim-socket-prof-', (dir) =>
+      withSim({ stateDir: dir, profile, socketPath: false }, async (sim) => {
+        const listed = (await rawRequest(sim.url, { body: encodeCall('system.listMethods', []), headers: { 'content-type': 'text/xml' } })).text;
+        expect(listed, profile).toContain('<value>session.slave_local_login_with_password</value>');
+        expect(listed, profile).toContain('<value>session.local_logout</value>');
+      }),
+    );
   }
 });
 
 describe('a supporter (--supporter-of) with its local socket', () => {
   test('TCP logins answer HOST_IS_SLAVE; the socket logs in; the emergency login works over TCP', async () => {
-    const dir = await tempDir('sim-socket-sup-');
-    const sim = await startSimulator({ stateDir: dir, rootPassword: PASSWORD, supporterOf: '192.0.2.10' });
-    try {
-      expect(await rpcFail(sim.url, 'session.login_with_password', 'root', PASSWORD, '1.0', 't')).toEqual(['HOST_IS_SLAVE', '192.0.2.10']);
-      const ref = (await socketRpc(sim.socketPath!, 'session.login_with_password', 'root', '', '1.0', 't')) as string;
-      expect(await socketRpc(sim.socketPath!, 'pool.get_all', ref)).toHaveLength(1);
-      // Meant for a supporter whose master is away: no pool-role check.
-      const local = (await rpc(sim.url, 'session.slave_local_login_with_password', 'root', PASSWORD)) as string;
-      expect(await rpc(sim.url, 'host.get_all', local)).toHaveLength(1);
-    } finally {
-      await sim.stop();
-      await rm(dir, { recursive: true, force: true });
-    }
+    await inTempDir('sim-socket-sup-', (dir) =>
+      withSim({ stateDir: dir, rootPassword: PASSWORD, supporterOf: '192.0.2.10' }, async (sim) => {
+        expect(await rpcFail(sim.url, 'session.login_with_password', 'root', PASSWORD, '1.0', 't')).toEqual(['HOST_IS_SLAVE', '192.0.2.10']);
+        const ref = (await socketRpc(sim.socketPath!, 'session.login_with_password', 'root', '', '1.0', 't')) as string;
+        expect(await socketRpc(sim.socketPath!, 'pool.get_all', ref)).toHaveLength(1);
+        // Meant for a supporter whose master is away: no pool-role check.
+        const local = (await rpc(sim.url, 'session.slave_local_login_with_password', 'root', PASSWORD)) as string;
+        expect(await rpc(sim.url, 'host.get_all', local)).toHaveLength(1);
+      }),
+    );
   });
 });
 
 describe('the socket file', () => {
   test('removed on stop; a local session does not outlive a restart', async () => {
-    const dir = await tempDir('sim-socket-life-');
-    try {
-      const a = await startSimulator({ stateDir: dir, rootPassword: PASSWORD });
-      const local = (await rpc(a.url, 'session.slave_local_login_with_password', 'root', PASSWORD)) as string;
-      await a.stop();
+    await inTempDir('sim-socket-life-', async (dir) => {
+      let local = '';
+      await withSim({ stateDir: dir, rootPassword: PASSWORD }, async (a) => {
+        local = (await rpc(a.url, 'session.slave_local_login_with_password', 'root', PASSWORD)) as string;
+      });
       expect(existsSync(join(dir, 'xapi'))).toBe(false);
-      const b = await startSimulator({ stateDir: dir });
-      try {
+      await withSim({ stateDir: dir }, async (b) => {
         expect(await rpcFail(b.url, 'pool.get_all', local)).toEqual(['SESSION_INVALID', local]);
-      } finally {
-        await b.stop();
-      }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+      });
+    });
   });
 
   test('a stale socket left by a killed simulator does not stop a restart', async () => {
-    const dir = await tempDir('sim-socket-stale-');
-    const path = join(dir, 'xapi');
-    try {
+    await inTempDir('sim-socket-stale-', async (dir) => {
+      const path = join(dir, 'xapi');
       // A process that listens on the path and is killed leaves the file behind.
       const child = spawn(process.execPath, ['-e', "require('node:net').createServer().listen(process.argv[1], () => console.log('up'))", path], { stdio: ['ignore', 'pipe', 'inherit'] });
       await new Promise<void>((ok) => child.stdout!.once('data', () => ok()));
@@ -236,50 +244,36 @@ describe('the socket file', () => {
         child.kill('SIGKILL');
       });
       expect((await lstat(path)).isSocket()).toBe(true);
-      const sim = await startSimulator({ stateDir: dir, rootPassword: PASSWORD });
-      try {
+      await withSim({ stateDir: dir, rootPassword: PASSWORD }, async () => {
         expect(await socketRpc(path, 'session.login_with_password', 'root', '', '1.0', 't')).toMatch(/^OpaqueRef:/);
-      } finally {
-        await sim.stop();
-      }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+      });
+    });
   });
 
   test('a socket someone serves, a file that is not a socket and a path too long for a socket are refused', async () => {
-    const dir = await tempDir('sim-socket-refuse-');
-    try {
-      const a = await startSimulator({ stateDir: join(dir, 'a'), rootPassword: PASSWORD });
-      try {
+    await inTempDir('sim-socket-refuse-', async (dir) => {
+      await withSim({ stateDir: join(dir, 'a'), rootPassword: PASSWORD }, async (a) => {
         await expect(startSimulator({ stateDir: join(dir, 'b'), socketPath: a.socketPath! })).rejects.toThrow(/another process is serving/);
         // The refusal left the first one's socket in place and serving.
         expect(await socketRpc(a.socketPath!, 'session.login_with_password', 'root', '', '1.0', 't')).toMatch(/^OpaqueRef:/);
-      } finally {
-        await a.stop();
-      }
+      });
       await mkdir(join(dir, 'c'));
       await writeFile(join(dir, 'c', 'xapi'), 'not a socket');
       await expect(startSimulator({ stateDir: join(dir, 'c') })).rejects.toThrow(/is not a socket/);
       await expect(startSimulator({ stateDir: join(dir, 'd'), socketPath: join(dir, 'x'.repeat(120)) })).rejects.toThrow(/longer than 107 bytes/);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test('socketPath: false serves no socket; another path is honoured', async () => {
-    const dir = await tempDir('sim-socket-opt-');
-    try {
-      const a = await startSimulator({ stateDir: join(dir, 'a'), socketPath: false });
-      expect(a.socketPath).toBeUndefined();
-      expect(existsSync(join(dir, 'a', 'xapi'))).toBe(false);
-      await a.stop();
-      const b = await startSimulator({ stateDir: join(dir, 'b'), socketPath: join(dir, 'elsewhere.sock') });
-      expect(b.socketPath).toBe(join(dir, 'elsewhere.sock'));
-      expect((await lstat(b.socketPath!)).isSocket()).toBe(true);
-      await b.stop();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    await inTempDir('sim-socket-opt-', async (dir) => {
+      await withSim({ stateDir: join(dir, 'a'), socketPath: false }, async (a) => {
+        expect(a.socketPath).toBeUndefined();
+        expect(existsSync(join(dir, 'a', 'xapi'))).toBe(false);
+      });
+      await withSim({ stateDir: join(dir, 'b'), socketPath: join(dir, 'elsewhere.sock') }, async (b) => {
+        expect(b.socketPath).toBe(join(dir, 'elsewhere.sock'));
+        expect((await lstat(b.socketPath!)).isSocket()).toBe(true);
+      });
+    });
   });
 });
