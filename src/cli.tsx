@@ -30,7 +30,7 @@ export function buildProgram(): Command {
     .option('--insecure', 'accept any TLS certificate (a warning is shown)')
     .option('--fingerprint <sha256>', "accept the host's self-signed certificate only if its SHA-256 fingerprint is this")
     .option('--sim-state <dir>', 'run the embedded simulator on this persistent state folder')
-    .option('--sim-dom0 <dir>', "with --host: this machine plays the control domain of the simulated pool whose state folder is DIR (tests, demos)")
+    .option('--sim-dom0 <dir>', 'this machine plays the control domain of the simulated pool whose state folder is DIR (tests, demos); without --host the pool is reached over DIR/xapi, its local socket, as on a host')
     .option('--cron-root <dir>', 'folder holding cron.daily, cron.weekly and cron.monthly, for schedules (default /etc)')
     .addOption(new Option('--password <pw>').hideHelp().argParser(() => {
       throw new CommanderError(2, 'xsconsole-dr.password', 'Passwords are not taken on the command line (other users can read it): use --password-file FILE or XSDR_PASSWORD.');

@@ -2,6 +2,8 @@
  * Which pool the program talks to:
  *  - `--host URL`            a remote pool (master or any member; HOST_IS_SLAVE is followed);
  *  - on a XenServer host     the local XAPI over its Unix socket (trusted as root);
+ *  - `--sim-dom0 DIR` alone    the same, as the control domain of the simulated pool whose
+ *                              state folder is DIR (its inventory and its socket DIR/xapi);
  *  - otherwise               the embedded simulated pool, started in this process.
  */
 import { access, mkdtemp, rm } from 'node:fs/promises';
@@ -40,7 +42,8 @@ export interface TargetOptions {
   simState?: string;
   /**
    * State folder of a simulated pool started separately (`sim --state DIR`) that this process
-   * plays the control domain of: its dev/ and xensource-inventory are read from there.
+   * plays the control domain of: its dev/ and xensource-inventory are read from there, and
+   * without `host` the pool is reached over its local socket DIR/xapi, as on a host.
    */
   simDom0?: string;
   /** Test seam: where to look for the XenServer inventory and socket. */
@@ -81,15 +84,29 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-export async function isXenServerHost(opts: Pick<TargetOptions, 'inventoryPath' | 'socketPath'> = {}): Promise<boolean> {
-  return (
-    (await exists(opts.inventoryPath ?? XAPI_INVENTORY)) &&
-    (await exists(opts.socketPath ?? XAPI_LOCAL_SOCKET))
-  );
+/**
+ * Where this machine's XAPI inventory and socket are: a host's own, or those of the simulated
+ * pool `--sim-dom0` names (paths the operator gave, never ones a pool sent).
+ */
+function onHostPaths(opts: Pick<TargetOptions, 'inventoryPath' | 'socketPath' | 'simDom0'>): { inventoryPath: string; socketPath: string } {
+  const base = opts.simDom0;
+  return {
+    inventoryPath: opts.inventoryPath ?? (base !== undefined ? join(base, SIM_INVENTORY_FILE) : XAPI_INVENTORY),
+    socketPath: opts.socketPath ?? (base !== undefined ? join(base, SIM_SOCKET_FILE) : XAPI_LOCAL_SOCKET),
+  };
 }
 
+export async function isXenServerHost(opts: Pick<TargetOptions, 'inventoryPath' | 'socketPath' | 'simDom0'> = {}): Promise<boolean> {
+  const paths = onHostPaths(opts);
+  return (await exists(paths.inventoryPath)) && (await exists(paths.socketPath));
+}
+
+/** A simulated pool's state folder keeps these as a host's dom0 does (src/sim/inventory.ts, local-socket.ts). */
+const SIM_INVENTORY_FILE = 'xensource-inventory';
+const SIM_SOCKET_FILE = 'xapi';
+
 function simDom0(stateDir: string): LocalControlDomain {
-  return simulatedControlDomain({ deviceDir: join(stateDir, 'dev'), inventoryPath: join(stateDir, 'xensource-inventory') });
+  return simulatedControlDomain({ deviceDir: join(stateDir, 'dev'), inventoryPath: join(stateDir, SIM_INVENTORY_FILE) });
 }
 
 export async function resolveTarget(opts: TargetOptions): Promise<Target> {
@@ -98,14 +115,23 @@ export async function resolveTarget(opts: TargetOptions): Promise<Target> {
     const url = normalizeHostUrl(opts.host);
     return { kind: 'remote', url, tls, describe: `pool at ${url}`, ...(opts.simDom0 && { controlDomain: simDom0(opts.simDom0) }) };
   }
+  if (opts.simDom0 && !opts.simState && !(await isXenServerHost(opts))) {
+    // Falling back to a throwaway embedded pool would back up the wrong pool.
+    const { socketPath, inventoryPath } = onHostPaths(opts);
+    throw usageError(
+      `--sim-dom0 without --host: no simulated host at ${opts.simDom0} (${inventoryPath} and the socket ${socketPath} are needed).`,
+      `Start it with "xsconsole-dr sim --state ${opts.simDom0}", or give the pool with --host.`,
+    );
+  }
   if (!opts.simState && (await isXenServerHost(opts))) {
-    const socketPath = opts.socketPath ?? XAPI_LOCAL_SOCKET;
+    const { socketPath } = onHostPaths(opts);
     return {
       kind: 'local',
       url: 'http://localhost',
       socketPath,
       tls,
-      describe: 'this host (local XAPI socket)',
+      describe: opts.simDom0 ? `the simulated host of ${opts.simDom0} (its local XAPI socket)` : 'this host (local XAPI socket)',
+      ...(opts.simDom0 && { controlDomain: simDom0(opts.simDom0) }),
     };
   }
   const temporary = !opts.simState;

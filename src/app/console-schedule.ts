@@ -66,7 +66,8 @@ export function scheduleRunnerFor(t: ScheduleTargetInfo): Pick<ConsoleScheduleOp
   const base = { node: t.node, cli: t.cli };
   switch (t.kind) {
     case 'local':
-      return { runner: { ...base, ...(t.user && t.user !== 'root' && { user: t.user }) } };
+      // A simulated host (--sim-dom0 without --host) is reached the same way by the runner.
+      return { runner: { ...base, ...(t.user && t.user !== 'root' && { user: t.user }), ...(t.simDom0 && { simDom0: resolve(t.simDom0) }) } };
     case 'embedded':
       return t.simState
         ? { runner: { ...base, simState: resolve(t.simState) } }

@@ -26,6 +26,7 @@ interface SimCommandOptions {
   attachSr?: string[];
   supporterOf?: string;
   authDelay?: number;
+  socket?: string;
 }
 
 /** XAPI sleeps about 5 s before answering a bad password (xen-api ocaml/xapi/xapi_session.ml). */
@@ -48,6 +49,7 @@ export function registerSimCommand(program: Command): void {
     .option('--root-password-file <file>', 'root password for a new state (default: the demo password, see README)')
     .option('--attach-sr <dir...>', 'attach an SR folder written by another simulated pool (DR site)')
     .option('--supporter-of <address>', 'play a pool supporter: logins answer HOST_IS_SLAVE <address>')
+    .option('--socket <path>', "the local UNIX socket, where callers are trusted as root as on a host's /var/lib/xcp/xapi (default: STATE/xapi)")
     .option('--auth-delay <ms>', 'delay before answering a bad password (default 5000, as XAPI)', parseIntOption('--auth-delay', 0, 60000))
     .action(async (opts: SimCommandOptions) => {
       if (opts.profile !== undefined && !(opts.profile in SIM_PROFILES)) {
@@ -72,11 +74,13 @@ export function registerSimCommand(program: Command): void {
         ...(opts.supporterOf && { supporterOf: opts.supporterOf }),
         authDelayMs: opts.authDelay ?? XAPI_AUTH_DELAY_MS,
         ...(opts.attachSr && { attachSrDirs: opts.attachSr.map((d) => resolve(d)) }),
+        ...(opts.socket && { socketPath: resolve(opts.socket) }),
       });
       if (opts.faults) sim.faults.load(JSON.parse(await readFile(opts.faults, 'utf8')));
       // First line is the URL (scripts and tests read it).
       process.stdout.write(`${sim.url}\n`);
       process.stdout.write(`state: ${sim.stateDir}\ndevices: ${sim.deviceDir}\n`);
+      if (sim.socketPath) process.stdout.write(`local socket (root, no password): ${sim.socketPath}\n`);
       if (sim.fingerprint) process.stdout.write(`certificate SHA-256: ${sim.fingerprint}\n`);
       process.stdout.write('Press Ctrl-C to stop.\n');
       await new Promise<void>((done) => {

@@ -4,8 +4,14 @@
  * never logged, kept, or put into an error. Login order as XAPI: a supporter answers
  * HOST_IS_SLAVE before looking at the password; a bad password is answered
  * SESSION_AUTHENTICATION_FAILED [uname, msg] after `authDelayMs` (XAPI waits about 5 s).
+ *
+ * The local UNIX socket (xen-api ocaml/xapi/context.ml `preauth`): a call that came in over it
+ * is trusted as root, so its logins check neither the password nor the pool role. Local
+ * sessions (slave_local_login_with_password; xen-api ocaml/xapi/xapi_local_session.ml) live in
+ * memory, not in the database: they pass the session check but no record names them, and a
+ * restart forgets them.
  */
-import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { ApiFailure } from './api-error.js';
 import type { Ref, SimDb } from './db.js';
@@ -43,6 +49,9 @@ export interface AuthOptions {
 }
 
 export class SimAuth {
+  /** Local sessions (ref → user name), outside the database as XAPI keeps them. */
+  private readonly local = new Map<Ref, string>();
+
   constructor(
     private readonly db: SimDb,
     private readonly opts: AuthOptions = {},
@@ -61,8 +70,13 @@ export class SimAuth {
     return ok && uname === ROOT_USER;
   }
 
-  /** session.login_with_password semantics; returns the new session ref. */
-  async login(uname: string, password: string, originator: string, thisHost: Ref): Promise<Ref> {
+  /**
+   * session.login_with_password semantics; returns the new session ref. `localRoot`: the call
+   * came over the local UNIX socket, where XAPI logs in any user name without a password or a
+   * HOST_IS_SLAVE (xapi_session.ml, the `root` preauth case comes first).
+   */
+  async login(uname: string, password: string, originator: string, thisHost: Ref, localRoot = false): Promise<Ref> {
+    if (localRoot) return this.createSession(uname, originator, thisHost);
     if (this.opts.supporterOf !== undefined) throw new ApiFailure('HOST_IS_SLAVE', [this.opts.supporterOf]);
     if (!(await this.checkPassword(uname, password))) {
       const delay = this.opts.authDelayMs ?? 0;
@@ -85,9 +99,37 @@ export class SimAuth {
     });
   }
 
-  /** SESSION_INVALID [ref] unless ref is a live session. */
+  /**
+   * session.slave_local_login_with_password (xapi_session.ml): over the socket no check, else
+   * the local superuser's password (PAM there; only root here), failing
+   * SESSION_AUTHENTICATION_FAILED [uname, msg] at once (no 5 s wait: that sleep is
+   * login_with_password's). No pool-role check: it is meant for a supporter whose master is away.
+   */
+  async localLogin(uname: string, password: string, localRoot: boolean): Promise<Ref> {
+    if (!localRoot && !(await this.checkPassword(uname, password))) {
+      throw new ApiFailure('SESSION_AUTHENTICATION_FAILED', [uname, 'Authentication failure']);
+    }
+    const ref = `OpaqueRef:${randomUUID()}`;
+    this.local.set(ref, uname);
+    return ref;
+  }
+
+  /**
+   * session.local_logout: forgets a local session; for a database session it does nothing and
+   * the session stays valid (xapi_local_session.ml removes from its own table only).
+   */
+  localLogout(ref: Ref): void {
+    this.local.delete(ref);
+  }
+
+  /** True when ref is a live session, in the database or local. */
+  isValid(ref: string): boolean {
+    return this.local.has(ref) || this.db.exists('session', ref);
+  }
+
+  /** SESSION_INVALID [ref] unless ref is a live session (XAPI's session check lets local ones by first). */
   validate(ref: unknown): Ref {
-    if (typeof ref !== 'string' || !this.db.exists('session', ref)) {
+    if (typeof ref !== 'string' || !this.isValid(ref)) {
       throw new ApiFailure('SESSION_INVALID', [typeof ref === 'string' ? ref : '']);
     }
     return ref;
@@ -95,11 +137,15 @@ export class SimAuth {
 
   /** User name of a live session. */
   userOf(ref: Ref): string {
-    return this.db.get('session', ref).auth_user_name;
+    return this.local.get(ref) ?? this.db.get('session', ref).auth_user_name;
   }
 
+  /**
+   * session.logout: destroys the database session. A local session is left as it is: XAPI's
+   * destroy_db_session ignores the missing row (xapi_session.ml), so the call succeeds.
+   */
   logout(ref: Ref): void {
     this.validate(ref);
-    this.db.destroy('session', ref);
+    if (this.db.exists('session', ref)) this.db.destroy('session', ref);
   }
 }

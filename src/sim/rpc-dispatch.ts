@@ -33,6 +33,11 @@ export interface CallContext {
   readonly task: Ref | undefined;
   /** Aborted when the Async task is cancelled. */
   readonly signal: AbortSignal;
+  /**
+   * Came in over the local UNIX socket: trusted as root (xen-api ocaml/xapi/context.ml
+   * `preauth`). Absent on calls the simulator makes itself (as XAPI's Internal origin).
+   */
+  readonly localRoot?: boolean;
 }
 
 /** Decoded arguments (after the session), by parameter name. */
@@ -150,7 +155,8 @@ export class RpcDispatcher {
    * Runs one call. Resolves with the outcome; rejects only with DropConnection (the
    * server must then close the socket without answering).
    */
-  async call(methodName: string, params: XmlRpcValue[]): Promise<CallOutcome> {
+  async call(methodName: string, params: XmlRpcValue[], origin: { localRoot?: boolean } = {}): Promise<CallOutcome> {
+    const localRoot = origin.localRoot ?? false;
     this.sim.stats.recordCall(methodName);
     const fault = this.sim.faults.forCall(methodName);
     await sleep(fault.latencyMs);
@@ -158,11 +164,11 @@ export class RpcDispatcher {
     if (fault.error) return { ok: false, description: fault.error };
     if (fault.dropAnswer) {
       // The call takes effect; only its answer is lost (a connection cut after XAPI's commit).
-      await this.run(methodName, params).catch(() => undefined);
+      await this.run(methodName, params, localRoot).catch(() => undefined);
       throw new DropConnection();
     }
     try {
-      return { ok: true, value: await this.run(methodName, params) };
+      return { ok: true, value: await this.run(methodName, params, localRoot) };
     } catch (err) {
       if (err instanceof DropConnection) throw err;
       if (!(err instanceof ApiFailure) && process.env.XSCONSOLE_DR_SIM_DEBUG) {
@@ -172,7 +178,7 @@ export class RpcDispatcher {
     }
   }
 
-  private async run(methodName: string, params: XmlRpcValue[]): Promise<XmlRpcValue> {
+  private async run(methodName: string, params: XmlRpcValue[], localRoot: boolean): Promise<XmlRpcValue> {
     const isAsync = methodName.startsWith('Async.');
     const name = isAsync ? methodName.slice('Async.'.length) : methodName;
     const def = this.registry.get(name);
@@ -202,7 +208,7 @@ export class RpcDispatcher {
     });
 
     if (!isAsync) {
-      return def.impl({ sim: this.sim, method: name, session, task: undefined, signal: new AbortController().signal }, decoded);
+      return def.impl({ sim: this.sim, method: name, session, task: undefined, signal: new AbortController().signal, localRoot }, decoded);
     }
 
     const task = this.sim.tasks.create(methodName, { residentOn: masterHost(this.sim.db) });
@@ -211,7 +217,7 @@ export class RpcDispatcher {
     setImmediate(() => {
       void (async () => {
         try {
-          const value = await def.impl({ sim: this.sim, method: name, session, task, signal }, decoded);
+          const value = await def.impl({ sim: this.sim, method: name, session, task, signal, localRoot }, decoded);
           const type = typeof value === 'string' ? (this.sim.db.classOf(value) ?? '') : '';
           this.sim.tasks.succeed(task, value, type);
         } catch (err) {

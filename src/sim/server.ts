@@ -1,13 +1,14 @@
 /**
  * The simulator's HTTP(S) server: JSON-RPC on POST /jsonrpc (API 2.6 on), XML-RPC on POST to
  * any other path (XAPI routes by longest path prefix), HTTP handler routes (http-route.ts) on GET/PUT, state in a folder that survives
- * restarts.
+ * restarts. The same surface is served in plain HTTP on a local UNIX socket (`<state>/xapi`, as
+ * a host's /var/lib/xcp/xapi), where XAPI trusts the caller as root (local-socket.ts).
  *
  *   const sim = await startSimulator({ stateDir, routes, populate });
  *   // sim.url = "http://127.0.0.1:<port>" (no trailing slash); XML-RPC: POST sim.url + "/"
  *   await sim.stop();
  */
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -53,6 +54,7 @@ import { SimStats } from './stats.js';
 import { srContentDir, vdiFilePath } from './storage.js';
 import { TaskManager } from './tasks.js';
 import { loadOrCreateCertificate } from './tls.js';
+import { claimSocketPath, LOCAL_SOCKET_FILE } from './local-socket.js';
 
 /** What `populate` gets besides the database: the objects bootstrap made, and the rest. */
 export interface PopulateContext extends BootstrapResult {
@@ -94,6 +96,11 @@ export interface SimulatorOptions {
   hostname?: string;
   /** The master's clock: an offset from this machine's and a time zone (default: same time, UTC). */
   clock?: SimClockOptions;
+  /**
+   * The local UNIX socket (XAPI's /var/lib/xcp/xapi): default `<stateDir>/xapi`; another path;
+   * or false for none.
+   */
+  socketPath?: string | false;
 }
 
 export interface SimHandle {
@@ -105,6 +112,8 @@ export interface SimHandle {
   readonly deviceDir: string;
   /** The master's xensource-inventory (host and control-domain uuids). */
   readonly inventoryPath: string;
+  /** The local UNIX socket (plain HTTP, callers trusted as root); undefined when off. */
+  readonly socketPath: string | undefined;
   /** SHA-256 certificate fingerprint when tls is on. */
   readonly fingerprint?: string;
   readonly profile: SimProfile;
@@ -294,6 +303,8 @@ class Simulator {
   readonly registry = new MethodRegistry();
   readonly routes: SimRoute[] = [];
   private server!: Server;
+  /** The local UNIX socket's server, when there is one. */
+  private localServer: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private dispatcher!: RpcDispatcher;
   private events!: EventLog;
@@ -304,7 +315,7 @@ class Simulator {
     private readonly opts: SimulatorOptions,
   ) {}
 
-  async listen(tlsCert?: { cert: string; key: string }): Promise<number> {
+  async listen(tlsCert?: { cert: string; key: string }, socketPath?: string): Promise<number> {
     this.events = new EventLog(this.ctx.db, this.ctx.profile);
     registerGenericMethods(this.registry, this.ctx.profile);
     registerSessionMethods(this.registry, this.ctx.profile);
@@ -323,48 +334,86 @@ class Simulator {
     this.dispatcher = new RpcDispatcher(this.ctx, this.registry);
     for (const r of this.opts.routes ?? []) this.routes.push(r);
 
-    const handler = (req: IncomingMessage, res: ServerResponse) => {
-      void this.handle(req, res).catch((err: unknown) => {
+    const handlerFor = (localRoot: boolean) => (req: IncomingMessage, res: ServerResponse) => {
+      void this.handle(req, res, localRoot).catch((err: unknown) => {
         if (process.env.XSCONSOLE_DR_SIM_DEBUG) process.stderr.write(`simulator: ${(err as Error).stack ?? String(err)}\n`);
         sendHttpError(res, 500, (err as Error).message);
       });
     };
-    this.server = tlsCert ? createHttpsServer({ cert: tlsCert.cert, key: tlsCert.key }, handler) : createHttpServer(handler);
-    this.server.on('connection', (s: Socket) => {
+    const handler = handlerFor(false);
+    const track = (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
-    });
-    // TLS sockets are tracked through their underlying TCP connection above.
-    await new Promise<void>((ok, fail) => {
-      this.server.once('error', fail);
-      this.server.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', () => {
-        this.server.off('error', fail);
-        ok();
+    };
+    this.server = tlsCert ? createHttpsServer({ cert: tlsCert.cert, key: tlsCert.key }, handler) : createHttpServer(handler);
+    this.server.on('connection', track);
+    // XAPI listens on its UNIX socket first, after removing a stale one (xen-api
+    // ocaml/xapi/xapi.ml listen_unix_socket); plain HTTP, no TLS there.
+    if (socketPath !== undefined) {
+      await claimSocketPath(socketPath);
+      const local = createHttpServer(handlerFor(true));
+      local.on('connection', track);
+      await new Promise<void>((ok, fail) => {
+        local.once('error', fail);
+        local.listen(socketPath, () => {
+          local.off('error', fail);
+          ok();
+        });
       });
-    });
+      this.localServer = local;
+      // Root without a password for whoever can connect: owner only.
+      await chmod(socketPath, 0o600).catch(async (err: unknown) => {
+        await this.closeLocal();
+        throw err;
+      });
+    }
+    // TLS sockets are tracked through their underlying TCP connection above.
+    try {
+      await new Promise<void>((ok, fail) => {
+        this.server.once('error', fail);
+        this.server.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', () => {
+          this.server.off('error', fail);
+          ok();
+        });
+      });
+    } catch (err) {
+      await this.closeLocal();
+      throw err;
+    }
     return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Closes the UNIX socket's server, which removes the socket file. */
+  private closeLocal(): Promise<void> {
+    const local = this.localServer;
+    if (!local) return Promise.resolve();
+    return new Promise<void>((r) => local.close(() => r()));
   }
 
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.events.close();
       const closed = new Promise<void>((r) => this.server.close(() => r()));
+      const localClosed = this.closeLocal();
       for (const s of this.sockets) s.destroy();
       this.server.closeAllConnections?.();
+      this.localServer?.closeAllConnections();
       await closed;
+      await localClosed;
       await this.ctx.db.close();
     })();
     return this.stopped;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** `localRoot`: the request came over the local UNIX socket. */
+  private async handle(req: IncomingMessage, res: ServerResponse, localRoot: boolean): Promise<void> {
     const method = req.method ?? '';
     if (method === 'POST') {
       // xen-api ocaml/xapi/xapi.ml: post_jsonrpc is /jsonrpc; every other path, whatever the
       // content-type, reaches the XML-RPC callback (post_root, post_RPC2, post_json).
       const path = new URL(req.url ?? '/', 'http://simulator').pathname;
-      if (path === '/jsonrpc' && hasJsonRpc(this.ctx.profile)) await this.serveRpc(req, res, JSON_RPC);
-      else await this.serveRpc(req, res, XML_RPC);
+      if (path === '/jsonrpc' && hasJsonRpc(this.ctx.profile)) await this.serveRpc(req, res, JSON_RPC, localRoot);
+      else await this.serveRpc(req, res, XML_RPC, localRoot);
       return;
     }
     if (method !== 'GET' && method !== 'PUT') {
@@ -377,11 +426,11 @@ class Simulator {
       sendHttpError(res, method === 'PUT' ? 403 : 404, '');
       return;
     }
-    await this.handleRoute(route, req, res, url);
+    await this.handleRoute(route, req, res, url, localRoot);
   }
 
   /** One RPC over either protocol: read, parse (HTTP 500 when malformed), dispatch, answer. */
-  private async serveRpc<C>(req: IncomingMessage, res: ServerResponse, protocol: RpcProtocol<C>): Promise<void> {
+  private async serveRpc<C>(req: IncomingMessage, res: ServerResponse, protocol: RpcProtocol<C>, localRoot: boolean): Promise<void> {
     const body = await readBody(req, MAX_RPC_BODY);
     if (!body) {
       sendHttpError(res, 413, 'request too large');
@@ -396,7 +445,7 @@ class Simulator {
     }
     let text: string;
     try {
-      const outcome = await this.dispatcher.call(protocol.method(call), protocol.params(call));
+      const outcome = await this.dispatcher.call(protocol.method(call), protocol.params(call), { localRoot });
       text = outcome.ok ? protocol.success(call, outcome.value) : protocol.failure(call, outcome.description);
     } catch (err) {
       if (err instanceof DropConnection) {
@@ -409,7 +458,7 @@ class Simulator {
   }
 
 
-  private async handleRoute(route: SimRoute, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  private async handleRoute(route: SimRoute, req: IncomingMessage, res: ServerResponse, url: URL, localRoot: boolean): Promise<void> {
     const { db, tasks, auth, stats, faults } = this.ctx;
     const path = normalisePath(route.path);
     stats.recordRequest(path);
@@ -419,18 +468,26 @@ class Simulator {
     for (const [k, v] of queryPairs) if (!query.has(k)) query.set(k, v);
     const param = (k: string) => cookies.get(k) ?? query.get(k);
 
-    // Authentication (as in xen-api ocaml/xapi/xapi_http.ml): session_id (cookie, then
-    // query), else Basic, else 401.
+    // Authentication (as in xen-api ocaml/xapi/xapi_http.ml): over the UNIX socket none, and
+    // the handler runs in a session of its own whatever session_id says (with_context logs
+    // in as the host and out afterwards); else session_id (cookie, then query; a local
+    // session passes too), else Basic, else 401.
     const taskId = param('task_id');
     let sessionRef: Ref | undefined;
     let viaBasic = false;
+    let ownSession = false;
     const sid = param('session_id');
-    if (sid !== undefined && db.exists('session', sid)) sessionRef = sid;
+    if (localRoot) {
+      const host = masterHost(db);
+      sessionRef = auth.createSession(host, 'UNIX socket', host);
+      ownSession = true;
+    } else if (sid !== undefined && auth.isValid(sid)) sessionRef = sid;
     if (sessionRef === undefined && sid === undefined) {
       const creds = basicCredentials(req.headers.authorization);
       if (creds && (await auth.checkPassword(creds.user, creds.password))) {
         sessionRef = auth.createSession(creds.user, 'HTTP Basic', masterHost(db));
         viaBasic = true;
+        ownSession = true;
       }
     }
     if (sessionRef === undefined) {
@@ -439,7 +496,7 @@ class Simulator {
       return;
     }
     const session = sessionRef;
-    if (viaBasic) res.on('close', () => db.exists('session', session) && db.destroy('session', session));
+    if (ownSession) res.on('close', () => db.exists('session', session) && db.destroy('session', session));
 
     // The task: the caller's, or one of our own.
     let taskRef: Ref;
@@ -598,9 +655,10 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimHandle>
 
   const cert = opts.tls ? await loadOrCreateCertificate(stateDir, hostname) : undefined;
   const sim = new Simulator(ctx, opts);
+  const socketPath = opts.socketPath === false ? undefined : resolve(opts.socketPath ?? join(stateDir, LOCAL_SOCKET_FILE));
   let port: number;
   try {
-    port = await sim.listen(cert);
+    port = await sim.listen(cert, socketPath);
   } catch (err) {
     await db.close();
     throw err;
@@ -613,6 +671,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimHandle>
     stateDir,
     deviceDir,
     inventoryPath,
+    socketPath,
     ...(cert && { fingerprint: cert.fingerprint }),
     profile,
     db,

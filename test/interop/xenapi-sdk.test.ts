@@ -5,8 +5,10 @@
  * lifecycle calls, Async calls with task polling, and errors as the SDK's Failure.details
  * holds them. Without the SDK on the machine (no package index) the script runs the same
  * calls through the stdlib and says so; when the SDK is there it must be the one used.
+ * Its local mode (xapi_local: XML-RPC over the host's UNIX socket) is driven against the
+ * simulator's socket (xenapi_sdk_local.py says how the module's transport is pointed there).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { SimHandle } from '../../src/sim/server.js';
@@ -73,4 +75,33 @@ test('XenAPI SDK: login, records, VM.start/pause/unpause, Async.VM.clean_shutdow
   expect(seen.template_start).toEqual(['VM_IS_TEMPLATE', template, 'start']);
   expect(seen.handle_invalid).toEqual(['HANDLE_INVALID', 'VM', 'OpaqueRef:nonexistent']);
   expect(seen.can_boot_here).toBeNull();
+});
+
+const LOCAL_SCRIPT = fileURLToPath(new URL('./xenapi_sdk_local.py', import.meta.url));
+const SDK_PRESENT = existsSync(`${SDK_DIR}/XenAPI.py`) || existsSync(`${SDK_DIR}/XenAPI`);
+
+// Local mode needs the SDK itself: without it there is no module transport to drive.
+test.skipIf(!SDK_PRESENT)('XenAPI SDK local mode (xapi_local over the UNIX socket): login without a password, the emergency login and local_logout', async () => {
+  const socket = sim.socketPath!;
+  // The module turns the URL's host into the socket path by writing "_" as "/".
+  expect(socket, 'the socket path must have no "_" for the SDK to name it').not.toContain('_');
+  const seen = JSON.parse(await runPython(LOCAL_SCRIPT, [socket, sim.url, SDK_DIR], PASSWORD)) as Record<string, any>;
+  // Debian's copy overrides send_request with Python 2's three parameters; PyPI's does not.
+  const module = [`${SDK_DIR}/XenAPI.py`, `${SDK_DIR}/XenAPI/XenAPI.py`].find((f) => existsSync(f))!;
+  const python2Only = /def send_request\(self, connection, handler, request_body\):/.test(readFileSync(module, 'utf8'));
+  expect(seen.transport).toBe(python2Only ? 'XenAPI.UDSHTTPConnection with the stdlib Transport' : 'XenAPI.UDSTransport');
+  const host = sim.db.get('host', sim.db.refs('host')[0]!);
+  expect(seen.login).toEqual({
+    auth_user_name: 'root',
+    is_local_superuser: true,
+    originator: 'sdk-local',
+    pools: 1,
+    api_version: `${host.API_version_major}.${host.API_version_minor}`,
+  });
+  expect(seen.local.pools).toBe(1);
+  expect(seen.local.handle_form).toBe(true);
+  expect(seen.local.record?.[0]).toBe('HANDLE_INVALID');
+  expect(seen.local.after_logout?.[0]).toBe('SESSION_INVALID');
+  expect(seen.tcp_wrong).toEqual(['SESSION_AUTHENTICATION_FAILED', 'root', 'Authentication failure']);
+  expect(seen.tcp_pools).toBe(1);
 });

@@ -154,6 +154,8 @@ describe('saving a report and the console schedule (files only)', () => {
   it('tells the runner how to reach the console\'s pool, or why it cannot (never a password)', () => {
     const exe = { node: '/usr/bin/node', cli: '/opt/x/cli.js' };
     expect(scheduleRunnerFor({ kind: 'local', ...exe, user: 'root' })).toEqual({ runner: exe });
+    // The simulated host of --sim-dom0 (no --host): the runner must reach it, not this machine's XAPI.
+    expect(scheduleRunnerFor({ kind: 'local', ...exe, user: 'root', simDom0: '/srv/sim' })).toEqual({ runner: { ...exe, simDom0: '/srv/sim' } });
     expect(scheduleRunnerFor({ kind: 'embedded', ...exe, simState: '/srv/state' })).toEqual({ runner: { ...exe, simState: '/srv/state' } });
     expect(scheduleRunnerFor({ kind: 'embedded', ...exe })).toMatchObject({ runner: null, unavailable: expect.stringContaining('--sim-state') });
     expect(scheduleRunnerFor({ kind: 'remote', ...exe, host: 'https://pool', user: 'root' })).toMatchObject({ runner: null, unavailable: expect.stringContaining('--password-file') });
