@@ -126,7 +126,12 @@ export type VappsFileRead = { ok: true; vapps: VappEntry[]; warnings: string[] }
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const own = (o: Record<string, unknown>, k: string): unknown => (Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined);
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-const isName = (v: unknown): v is string => typeof v === 'string' && v.length <= VAPP_NAME_MAX;
+/**
+ * XML 1.0 has no form for C0 controls but tab, LF and CR (nor U+FFFE, U+FFFF, lone
+ * surrogates): XAPI never hands out such a name, and none can be sent back to it over XML-RPC.
+ */
+const XML_FORBIDDEN = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
+const isName = (v: unknown): v is string => typeof v === 'string' && v.length <= VAPP_NAME_MAX && !XML_FORBIDDEN.test(v) && v.isWellFormed();
 
 /**
  * Reads the file as untrusted input. A file that is not ours, too large, not JSON or of
@@ -159,7 +164,7 @@ export function parseVappsFile(bytes: Buffer): VappsFileRead {
     const nameDescription = own(raw, 'name_description');
     const vms = own(raw, 'vms');
     if (typeof uuid !== 'string' || !isUuid(uuid)) return skip('its uuid is not a uuid');
-    if (!isName(nameLabel) || !isName(nameDescription)) return skip(`its names are not strings of at most ${VAPP_NAME_MAX} characters`);
+    if (!isName(nameLabel) || !isName(nameDescription)) return skip(`its names are not strings of at most ${VAPP_NAME_MAX} characters that XenAPI can carry`);
     if (!Array.isArray(vms)) return skip('it has no list of VMs');
     if (seenApps.has(uuid)) return skip(`vApp ${uuid} is listed twice`);
     seenApps.add(uuid);
