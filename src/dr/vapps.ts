@@ -130,8 +130,8 @@ const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isS
  * XML 1.0 has no form for C0 controls but tab, LF and CR (nor U+FFFE, U+FFFF, lone
  * surrogates): XAPI never hands out such a name, and none can be sent back to it over XML-RPC.
  */
-const XML_FORBIDDEN = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
-const isName = (v: unknown): v is string => typeof v === 'string' && v.length <= VAPP_NAME_MAX && !XML_FORBIDDEN.test(v) && v.isWellFormed();
+const XML_FORBIDDEN = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const isName = (v: unknown): v is string => typeof v === 'string' && v.length <= VAPP_NAME_MAX && !XML_FORBIDDEN.test(v);
 
 /**
  * Reads the file as untrusted input. A file that is not ours, too large, not JSON or of
