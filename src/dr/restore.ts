@@ -691,7 +691,9 @@ async function restoreVapps(
     file = await src.readVapps(date);
   } catch (err) {
     if (opts.signal?.aborted) throw err;
-    return { state: 'ignored', warnings: [`The backup's vApp file was ignored: ${explainError(err).meaning}; vApps are not recreated.`], vapps: [] };
+    // Too large, or not a regular file (a link is never followed): said as the reader found it.
+    const why = err instanceof Error ? err.message : String(err);
+    return { state: 'ignored', warnings: [`The backup's vApp file was ignored: ${why}; vApps are not recreated.`], vapps: [] };
   }
   // A forced import that skipped a running VM of that uuid still succeeds: that VM is here.
   const restored = new Set(results.filter((r) => r.ok).flatMap((r) => [r.vmUuid, ...r.created.map((c) => c.uuid).filter((u) => u)]));

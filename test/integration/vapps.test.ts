@@ -235,6 +235,20 @@ describe('a hostile vApp file', () => {
     }
   });
 
+  it('a link in its place: never followed, ignored with a warning, and every VM is restored', async () => {
+    const dr = await drPool();
+    try {
+      await plantVappsFile(null);
+      const r = await runRestore(dr.session, { srUuid, dryRun: true });
+      expect(oursRestored(r)).toBe(true);
+      expect(r.vapps.state).toBe('ignored');
+      expect(r.vapps.warnings.join('\n')).toMatch(/not a regular file/);
+    } finally {
+      await restoreVappsFile();
+      await dr.close();
+    }
+  });
+
   it('wrong types and control characters: bad entries skipped, names kept exact (shown neutralised)', async () => {
     const dr = await drPool();
     try {
@@ -271,14 +285,15 @@ describe('a hostile vApp file', () => {
 
 let savedFile: string | null = null;
 
-/** Replaces the backup's vApp file (kept to be put back). */
-async function plantVappsFile(content: Buffer | string): Promise<void> {
+/** Replaces the backup's vApp file (kept to be put back); null: a link to SRMETA.xml in its place. */
+async function plantVappsFile(content: Buffer | string | null): Promise<void> {
   const image = vdiImagePath(prod.sim, backupVdiUuid(srUuid));
   const path = `${backupDir(backup.date)}/${VAPPS_FILE}`;
   savedFile ??= debugfs(image, `cat ${path}`);
   const vol = await openImageForWrite(image);
   await vol.fs.unlink(path);
-  await writeFileBytes(vol.fs, path, content);
+  if (content === null) await vol.fs.symlink('SRMETA.xml', path);
+  else await writeFileBytes(vol.fs, path, content);
   await vol.close();
 }
 
