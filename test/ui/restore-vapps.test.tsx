@@ -9,7 +9,7 @@ import { runBackup } from '../../src/dr/backup.js';
 import { attachSrFolder, DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';
 import { simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
 import { createConsoleServices, type LiveConsoleServices } from '../../src/app/index.js';
-import { startTestPool, type TestPool } from '../helpers/pool.js';
+import { startTestPool, vmsOnlyOnSr, type TestPool } from '../helpers/pool.js';
 import { KEYS, paneTitle, press, renderConsole, waitForFrame, type Rendered } from './helpers.js';
 import { atBurMenu, chooseSrAndListBackups, highlightRow, openRestorePicker, readAllPages } from './restore-helpers.js';
 import type { Ref } from '../../src/xenapi/index.js';
@@ -25,17 +25,11 @@ const VAPP = 'Web tier';
 beforeAll(async () => {
   prod = await startTestPool({ vms: 8, seed: 21 });
   const s = prod.session;
-  const db = prod.sim.db;
   const poolRef = (await s.call<Ref[]>('pool.get_all'))[0]!;
   const srRef = await s.call<Ref>('pool.get_default_SR', poolRef);
   sr = { uuid: await s.call<string>('SR.get_uuid', srRef), name: await s.call<string>('SR.get_name_label', srRef) };
   // Two VMs whose disks are all on the replicated SR: both come back at the DR site.
-  const members = [...db.allRecords('VM').entries()]
-    .filter(([, v]) => {
-      const srs = v.VBDs.map((b) => db.get('VBD', b).VDI).filter((d) => db.exists('VDI', d)).map((d) => db.get('VDI', d).SR);
-      return !v.is_a_template && !v.is_control_domain && !v.is_a_snapshot && srs.length > 0 && srs.every((x) => x === srRef);
-    })
-    .slice(0, 2);
+  const members = vmsOnlyOnSr(prod.sim, srRef).slice(0, 2);
   expect(members).toHaveLength(2);
   const app = await s.call<Ref>('VM_appliance.create', { name_label: VAPP, name_description: '' });
   for (const [ref] of members) await s.call('VM.set_appliance', ref, app);
