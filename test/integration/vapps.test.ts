@@ -194,6 +194,25 @@ describe('a name already taken at the DR site', () => {
   });
 });
 
+describe('a vApp XAPI refuses to make', () => {
+  it('is reported with its code and what to do; the other vApps and every VM are restored', async () => {
+    const dr = await drPool();
+    try {
+      dr.sim.faults.add({ method: 'VM_appliance.create', error: ['LICENCE_RESTRICTION', 'VM_appliance'], times: 1 });
+      const r = await runRestore(dr.session, { srUuid });
+      expect(oursRestored(r)).toBe(true);
+      const failed = r.vapps.vapps.filter((a) => a.action === 'failed');
+      expect(failed).toHaveLength(1);
+      expect(failed[0]!.error).toMatchObject({ code: 'LICENCE_RESTRICTION' });
+      expect(failed[0]!.error!.nextStep).not.toBe('');
+      expect(r.vapps.vapps.filter((a) => a.action === 'created')).toHaveLength(1);
+      expect(dr.sim.db.allRecords('VM_appliance').size).toBe(1);
+    } finally {
+      await dr.close();
+    }
+  });
+});
+
 describe('only the VMs on this SR', () => {
   it('recreates only vApps with restored members: not the one whose VM is on another SR', async () => {
     const dr = await drPool();
