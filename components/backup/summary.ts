@@ -6,6 +6,7 @@ import { SPACE_GUARD_PERCENT } from '../../src/dr/layout.js';
 import { formatBytes } from '../../src/dr/overview.js';
 import { cleanedText } from '../../src/dr/leftovers.js';
 import { describeDuration } from '../../src/dr/master-clock.js';
+import { vappsRecordedText } from '../../src/dr/vapps.js';
 import type { FailureText } from '../services.js';
 import { neutralise, oneLine } from '../../src/safe-text.js';
 import { errorText } from '../../src/text-sinks.js';
@@ -36,6 +37,7 @@ export function backupSummaryText(r: BackupReport): string {
   if (r.waited) lines.push(`Waited ${describeDuration(r.waited.ms)} for ${oneLine(r.waited.for)}.`);
   for (const c of r.cleaned) lines.push(cleanedText(c));
   lines.push(`VMs exported: ${r.vmsExported}, templates: ${r.templatesExported}`);
+  lines.push(vappsRecordedText(r.vapps));
   if (r.failures.length === 0) {
     lines.push('Failures: none');
   } else {

@@ -8,7 +8,7 @@ import type { BackupSummary, RestoreScope } from '../../src/dr/backup-source.js'
 import { formatBackupDate } from '../../src/dr/layout.js';
 import { formatBytes } from '../../src/dr/overview.js';
 import { nameOutcome, restoreOutcomeTitle, type PreflightReport, type RestoreReport } from '../../src/dr/restore.js';
-import { backupCountsText, plural, preflightGroupLines, restoreCountsText } from '../../src/dr/restore-text.js';
+import { backupCountsText, plural, preflightGroupLines, restoreCountsText, vappsCountText, vappsLines } from '../../src/dr/restore-text.js';
 import type { BackupVdiChoice, FailureText } from '../services.js';
 import { cell, rcell } from '../text.js';
 import type { TextLine } from '../dialogues/TextDialogue.js';
@@ -200,6 +200,7 @@ export function summaryLines(r: RestoreReport, p: PreflightReport | null, finish
     const row = `  ${n.kind.padEnd(3)} ${neutralise(n.uuid)}  "${neutralise(n.nameLabel)}"`;
     lines.push(outcome === 'failed' ? { text: `${row}: not set, ${errorText(n.error!)}`, alert: true } : row);
   }
+  lines.push('', { text: vappsCountText(r.vapps), bold: true, alert: r.vapps.vapps.some((a) => a.action === 'failed') || r.vapps.warnings.length > 0 }, ...vappsLines(r.vapps));
   const warnings = summaryWarnings(r, p);
   lines.push('', { text: `Warnings (${warnings.length}):`, bold: true, alert: warnings.length > 0 });
   if (!warnings.length) lines.push('  none');

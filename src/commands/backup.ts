@@ -12,6 +12,7 @@ import { NoBackupVdiError } from '../dr/backup-vdi.js';
 import { formatBytes } from '../dr/overview.js';
 import { cleanedText } from '../dr/leftovers.js';
 import { describeDuration } from '../dr/master-clock.js';
+import { vappsRecordedText } from '../dr/vapps.js';
 import { parseIntOption } from './options.js';
 import { ExitCode, printJson, stdio, type Io } from './output.js';
 import { scheduledBackupAction } from './schedule.js';
@@ -54,6 +55,7 @@ export function backupText(r: BackupReport): string {
   lines.push(
     `Backup VDI space usage: ${r.spaceBefore.usedPercent}% before, ${r.spaceAfter.usedPercent}% after`,
     `Backup ${neutralise(r.date)}: ${r.vmsExported} VM(s) and ${r.templatesExported} template(s) exported, ${formatBytes(r.bytesWritten)} written`,
+    vappsRecordedText(r.vapps),
   );
   for (const f of r.failures) {
     lines.push(`  FAILED ${f.template ? 'template' : 'VM'} "${neutralise(f.name)}" (${neutralise(f.uuid)}): ${errorText(f.code)} ${errorText(f.message)}`);

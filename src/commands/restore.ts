@@ -12,7 +12,7 @@ import type { GlobalOptions } from '../connect.js';
 import { runWithConnection } from './connection.js';
 import { BackupSource, BackupSourceError, legacyScanFoundNone, probeBackupVdis, type RestoreScope } from '../dr/backup-source.js';
 import { nameOutcome, preflightRestore, restoreOutcomeTitle, runRestore, type PreflightReport, type RestoreReport } from '../dr/restore.js';
-import { backupCountsText, preflightGroupLines, preflightGroups, restoreCountsText } from '../dr/restore-text.js';
+import { backupCountsText, preflightGroupLines, preflightGroups, restoreCountsText, vappsCountText, vappsLines } from '../dr/restore-text.js';
 import type { AccessMode } from '../dr/volume/workspace.js';
 import { ExitCode, printJson, stdio, type Io } from './output.js';
 import { parseIntOption } from './options.js';
@@ -115,8 +115,10 @@ export function restoreText(r: RestoreReport): string {
     lines.push(`${r.dryRun ? 'Would set' : 'Setting'} ${what}:`, `  Name: ${neutralise(n.nameLabel)}`, `  Description: ${neutralise(n.nameDescription)}`);
     if (n.error) lines.push(`  Error setting ${n.kind} data for: ${neutralise(n.uuid)}: ${errorText(n.error)}`);
   }
+  for (const l of vappsLines(r.vapps)) lines.push(typeof l === 'string' ? l : l.text);
   const c = r.counts;
   lines.push(
+    vappsCountText(r.vapps),
     `SR/VDI names: ${c.namesSet} ${r.dryRun ? 'would be set' : 'set'}, ${c.namesUnchanged} already so, ${c.namesFailed} not set.`,
     oneLine(restoreCountsText(r)),
     oneLine(restoreOutcomeTitle(r)),

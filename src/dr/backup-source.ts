@@ -20,6 +20,7 @@ import { readFileBytes, pathExists } from './volume/files.js';
 import { LayoutError, SeenInodes, isRealFile, listRealDirectory, lstatOrNull, namesOrNone } from './backup-tree.js';
 import { VMMETA_MAX_BYTES } from './vmmeta.js';
 import { SRMETA_MAX_BYTES } from './srmeta.js';
+import { VAPPS_FILE, VAPPS_MAX_BYTES } from './vapps.js';
 import { readMasterClock } from './master-clock.js';
 import { claimBackupVdi, type ClaimWait, type VdiClaim } from './vdi-claim.js';
 import type { LockIdentity, LockOp } from './vdi-lock.js';
@@ -514,6 +515,17 @@ export class BackupSource {
     if (!(await pathExists(this.vol.fs, path))) return null;
     // readFileBytes takes regular files only: a link or folder there is refused, not followed.
     return readFileBytes(this.vol.fs, path, SRMETA_MAX_BYTES);
+  }
+
+  /**
+   * The backup's vApp file (vapps.ts), null when it has none. Bounded like SRMETA.xml: a
+   * file over the limit is refused before it is read (FileTooLargeError), a link or folder
+   * in its place is refused, not followed.
+   */
+  async readVapps(date: string): Promise<Buffer | null> {
+    const path = `${backupDir(await this.resolveDate(date))}/${VAPPS_FILE}`;
+    if (!(await pathExists(this.vol.fs, path))) return null;
+    return this.vol.exclusive(() => readFileBytes(this.vol.fs, path, VAPPS_MAX_BYTES));
   }
 }
 

@@ -23,6 +23,7 @@ import { VDI, isAbortError, type Session } from '../xenapi/index.js';
 import { DEFAULT_HISTORY } from './layout.js';
 import { INITIALISING_KEY } from './backup-vdi.js';
 import { readPoolRecords } from './pool-records.js';
+import { readPoolVapps } from './vapps.js';
 import { childAbort } from './work-pool.js';
 import { spaceForecast, type LastBackupRecord } from './backup-record.js';
 import type { CleanedItem } from './leftovers.js';
@@ -95,13 +96,16 @@ async function backupSteps(session: Session, options: BackupOptions, history: nu
   // The pool's records (tens of MB on a big pool) are read while the VDI is attached.
   const recordsRead = readPoolRecords(session, { ref: pool.ref, uuid: pool.uuid, name: pool.name });
   recordsRead.catch(() => undefined); // awaited below, or not at all when the run ends early
+  const vappsRead = readPoolVapps(session, pool.master, signal);
+  vappsRead.catch(() => undefined);
   try {
     const f = await openBackupFilesystem(session, pool, target, options, history, signal, state.held, phase, emit);
     cleaned.push(...f.removed);
     const spaceBefore = await guardSpace(f, options, history, emit);
     const folder = await makeDatedFolder(f, clock, options);
     const records = await step('vms', () => recordsRead);
-    const contents = await writeBackupContents(session, f, folder, records, options, signal, {
+    const poolVapps = await step('vms', () => vappsRead);
+    const contents = await writeBackupContents(session, f, folder, records, poolVapps, options, signal, {
       phase,
       emit,
       count: (c) => (state.exports = c),
@@ -146,6 +150,7 @@ async function backupSteps(session: Session, options: BackupOptions, history: nu
       backupsKept: retention.keep,
       backupsRemoved: retention.remove,
       databaseHistory: contents.databaseHistory,
+      vapps: contents.vapps,
       repaired: state.held.preparation?.repaired ?? false,
       commit,
       transfer: { ...f.ws.transfer },
@@ -166,6 +171,7 @@ async function backupSteps(session: Session, options: BackupOptions, history: nu
   } finally {
     // No call of this run is still under way when it ends.
     await recordsRead.catch(() => undefined);
+    await vappsRead.catch(() => undefined);
     claim.lock.lostSignal.removeEventListener('abort', lost);
     run.dispose();
     if (state.committed) await release(session, state);

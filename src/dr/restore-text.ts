@@ -11,6 +11,7 @@ import { neutralise, oneLine } from '../safe-text.js';
 import { errorText } from '../text-sinks.js';
 import type { BackupSummary } from './backup-source.js';
 import type { PreflightReport, PreflightVm, RestoreReport } from './restore.js';
+import type { VappAction, VappsRestoreReport } from './vapps.js';
 
 export type PreflightGroupKind = 'unreadable' | 'missing-disks' | 'clash-running' | 'clash-halted' | 'new-network' | 'skipped';
 
@@ -220,5 +221,58 @@ export function preflightGroupLines(p: PreflightReport, opts: GroupLinesOptions)
     }
     if (g.items.length > shown.length) lines.push(`  ... and ${(g.items.length - shown.length).toLocaleString('en-US')} more (${opts.moreHint})`);
   }
+  return lines;
+}
+
+const VAPP_ACTION_TEXT: Record<VappAction, string> = {
+  created: 'recreated',
+  reused: 'reused',
+  'would-create': 'would be recreated',
+  'would-reuse': 'would be reused',
+  failed: 'failed',
+};
+
+/** "vApps: 2 recreated (5 VMs), 1 reused (2 VMs)": the summary's one line about vApps. */
+export function vappsCountText(v: VappsRestoreReport): string {
+  switch (v.state) {
+    case 'absent':
+      return 'vApps: none in this backup (it records none: made by the stock scripts or an older version).';
+    case 'ignored':
+      return "vApps: not recreated (the backup's vApp file was ignored).";
+    case 'unsupported':
+      return 'vApps: cannot be recreated on this pool (it has no vApps: XenAPI before 1.9).';
+    case 'read':
+      break;
+  }
+  if (!v.vapps.length) return 'vApps: none with restored VMs.';
+  const parts: string[] = [];
+  for (const action of Object.keys(VAPP_ACTION_TEXT) as VappAction[]) {
+    const these = v.vapps.filter((a) => a.action === action);
+    if (!these.length) continue;
+    const vms = these.reduce((n, a) => n + a.members, 0);
+    parts.push(`${these.length} ${VAPP_ACTION_TEXT[action]}${action === 'failed' ? '' : ` (${plural(vms, 'VM')})`}`);
+  }
+  return `vApps: ${parts.join(', ')}.`;
+}
+
+/** Each vApp's outcome (names neutralised, errors one line per part), then the warnings. */
+export function vappsLines(v: VappsRestoreReport): ReportLine[] {
+  const lines: ReportLine[] = [];
+  for (const a of v.vapps) {
+    const who = `"${neutralise(a.name)}" (${neutralise(a.uuid)})`;
+    const here = a.hereUuid && a.hereUuid !== a.uuid ? ` as ${neutralise(a.hereUuid)}` : '';
+    const members = `${a.members} of ${plural(a.restoredMembers, 'restored VM')}`;
+    if (a.action === 'failed') {
+      lines.push({ text: `  ${who}: failed${a.hereUuid ? `${here}, ${members} placed` : ''}`, alert: true });
+      if (a.error) {
+        lines.push({ text: `    ${errorText(a.error.code)}: ${errorText(a.error.meaning)}${a.error.vm ? ` (VM ${neutralise(a.error.vm)})` : ''}`, alert: true });
+        lines.push(`    ${errorText(a.error.nextStep)}`);
+      }
+    } else {
+      lines.push(`  ${who}: ${VAPP_ACTION_TEXT[a.action]}${here}, ${members} with their order and delays`);
+    }
+    if (a.note) lines.push(`    ${oneLine(a.note)}`);
+  }
+  for (const w of v.warnings) lines.push({ text: `  ${errorText(w)}`, alert: true });
   return lines;
 }

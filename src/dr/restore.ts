@@ -20,6 +20,7 @@ import type { AccessMode } from './volume/workspace.js';
 import { NetworkClaims, type NetworkRef } from './network-claims.js';
 import { childAbort, clampConcurrency, forEachConcurrently } from './work-pool.js';
 import { neutralise } from '../safe-text.js';
+import { recreateVapps, type VappsRestoreReport } from './vapps.js';
 
 export interface RestoreOptions extends LockWaitOptions {
   srUuid?: string;
@@ -137,6 +138,8 @@ export interface RestoreReport {
   cleaned: CleanedVbd[];
   /** Time spent waiting for a run holding the backup VDI (null: none). */
   waited: { ms: number; for: string } | null;
+  /** The backup's vApps recreated (or reused) here for the restored VMs (vapps.ts). */
+  vapps: VappsRestoreReport;
 }
 
 export interface MissingDisk {
@@ -636,6 +639,7 @@ export async function runRestore(session: Session, opts: RestoreOptions = {}): P
       emit({ kind: 'phase', message: 'Restoring SR and VDI names...' });
       names = await applyNames(session, namesInScope(parseSrMeta(srmeta).srs, scope, src.sr.uuid), opts.dryRun ?? false, concurrency, opts.signal);
     }
+    const vapps = await restoreVapps(session, src, date, results, opts, concurrency, emit);
     const restored = results.filter((r) => r.ok).length;
     const errors = results.length - restored;
     const outcomes = names.map(nameOutcome);
@@ -664,7 +668,36 @@ export async function runRestore(session: Session, opts: RestoreOptions = {}): P
       durationMs: Date.now() - started,
       cleaned: src.cleaned,
       waited: src.waited,
+      vapps,
     };
   });
+}
+
+/**
+ * The backup's vApps for the VMs this restore restored: never fails the restore (an
+ * unreadable file is a warning, a failed vApp is reported as such).
+ */
+async function restoreVapps(
+  session: Session,
+  src: BackupSource,
+  date: string,
+  results: VmRestoreResult[],
+  opts: RestoreOptions,
+  concurrency: number,
+  emit: (e: RestoreProgress) => void,
+): Promise<VappsRestoreReport> {
+  let file: Buffer | null;
+  try {
+    file = await src.readVapps(date);
+  } catch (err) {
+    if (opts.signal?.aborted) throw err;
+    // Too large, or not a regular file (a link is never followed): said as the reader found it.
+    const why = err instanceof Error ? err.message : String(err);
+    return { state: 'ignored', warnings: [`The backup's vApp file was ignored: ${why}; vApps are not recreated.`], vapps: [] };
+  }
+  // A forced import that skipped a running VM of that uuid still succeeds: that VM is here.
+  const restored = new Set(results.filter((r) => r.ok).flatMap((r) => [r.vmUuid, ...r.created.map((c) => c.uuid).filter((u) => u)]));
+  if (file) emit({ kind: 'phase', message: opts.dryRun ? 'Checking the backup\'s vApps...' : 'Recreating vApps...' });
+  return recreateVapps(session, file, restored, { dryRun: opts.dryRun ?? false, concurrency, ...(opts.signal && { signal: opts.signal }) });
 }
 

@@ -101,3 +101,17 @@ export async function controlDomainAttachments(sim: SimHandle): Promise<{ vbds: 
   const devices = await readdir(sim.deviceDir).catch(() => [] as string[]);
   return { vbds, devices };
 }
+
+/** The SRs holding a VM's disks (and CDs), one entry per VBD with a VDI. */
+export function srsOfVmDisks(sim: SimHandle, vbds: readonly string[]): string[] {
+  const db = sim.db;
+  return vbds.map((b) => db.get('VBD', b).VDI).filter((d) => db.exists('VDI', d)).map((d) => db.get('VDI', d).SR);
+}
+
+/** Ordinary VMs (ref, record) whose every disk is on `srRef`: a DR site attaching that SR alone restores them. */
+export function vmsOnlyOnSr(sim: SimHandle, srRef: string) {
+  return [...sim.db.allRecords('VM').entries()].filter(([, v]) => {
+    const srs = srsOfVmDisks(sim, v.VBDs);
+    return !v.is_a_template && !v.is_control_domain && !v.is_a_snapshot && srs.length > 0 && srs.every((sr) => sr === srRef);
+  });
+}

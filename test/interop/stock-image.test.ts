@@ -167,6 +167,9 @@ describe('a stock-written backup VDI', () => {
       expect(r.restored).toBeGreaterThan(0);
       for (const res of r.results.filter((x) => x.ok)) expect(dr.sim.db.findRefByUuid('VM', res.vmUuid)).toBeDefined();
       expect(r.names.some((n) => n.kind === 'SR' && n.applied)).toBe(true);
+      // A stock backup records no vApps: the restore says so and makes none.
+      expect(r.vapps).toEqual({ state: 'absent', warnings: [], vapps: [] });
+      expect(dr.sim.db.allRecords('VM_appliance').size).toBe(0);
     } finally {
       await dr.close();
     }

@@ -237,6 +237,7 @@ function report(srUuid: string, srName: string, vms: number, failed: string[]): 
     backupsKept: ['2025-06-02-08-30-00'],
     backupsRemoved: [],
     databaseHistory: 0,
+    vapps: { supported: true, vapps: 0, vms: 0 },
     repaired: false,
     commit: { inPlace: 12, journaled: 30, journalBlocks: 32, kind: 'journaled' },
     transfer: { downloadedBytes: 0, uploadedBytes: 0 },

@@ -43,6 +43,7 @@ function report(over: Partial<RestoreReport> = {}): RestoreReport {
     durationMs: 1234,
     cleaned: [],
     waited: null,
+    vapps: { state: 'absent', warnings: [], vapps: [] },
     ...over,
   };
 }

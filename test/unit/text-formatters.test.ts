@@ -33,7 +33,7 @@ const V = '\u001b[2J\r\nBackup Successful\u009b31m\u202e\u2028Backup Successful'
 /** How V is shown once neutralised. */
 const V_SHOWN = '\\u001b[2J\\u000d\\u000aBackup Successful\\u009b31m\\u202e\\u2028Backup Successful';
 /** Fields the formatters only compare, never print, or that the program itself sets. */
-const ENUMS = new Set(['kind', 'status', 'scope', 'access', 'setting', 'previous', 'frequency', 'phase', 'source']);
+const ENUMS = new Set(['kind', 'status', 'scope', 'access', 'setting', 'previous', 'frequency', 'phase', 'source', 'state', 'action']);
 
 /** A deep copy with every string replaced by V (enum fields kept). */
 function poison<T>(value: T, key = ''): T {
@@ -65,6 +65,7 @@ const backup: BackupReport = poison({
   templatesExported: 0,
   failures: [{ uuid, name: 'vm', template: false, code: 'X', message: 'failed' }],
   bytesWritten: 1,
+  vapps: { supported: true, vapps: 2, vms: 3 },
   spaceBefore: { usedPercent: 1, usedBytes: 1, availableBytes: 1 },
   spaceAfter: { usedPercent: 1, usedBytes: 1, availableBytes: 1 },
   backupsKept: ['2025-01-02-03-04-05'],
@@ -135,6 +136,14 @@ const restore: RestoreReport = poison({
   durationMs: 1,
   cleaned: [{ kind: 'vbd', uuid, vm: 'vm', ours: false, unplugged: false }],
   waited: { ms: 1000, for: 'holder' },
+  vapps: {
+    state: 'read',
+    warnings: ['warning'],
+    vapps: [
+      { uuid, name: 'vapp', action: 'created', hereUuid: uuid, members: 1, restoredMembers: 1, note: 'note' },
+      { uuid, name: 'vapp', action: 'failed', hereUuid: uuid, members: 0, restoredMembers: 1, error: { code: 'X', meaning: 'm', nextStep: 'n', vm: uuid } },
+    ],
+  },
 });
 
 const classicExport: ClassicExportReport = poison({

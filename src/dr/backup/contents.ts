@@ -19,6 +19,7 @@ import {
   vmmetaName,
 } from '../layout.js';
 import { buildSrMeta, type SrNames } from '../srmeta.js';
+import { VAPPS_FILE, buildVappsFile, vappsOfBackup, type PoolVapps, type VappsRecorded } from '../vapps.js';
 import { DIR_MODE, SECRET_FILE_MODE, pathExists, writeStreamToFile } from '../volume/files.js';
 import { listRealDirectory } from '../backup-tree.js';
 import { selectBackupSet, srsOfVm, type PoolRecords, type VmInfo } from '../pool-records.js';
@@ -50,7 +51,9 @@ export interface BackupContents {
   exported: Set<Ref>;
   failures: BackupFailure[];
   databaseHistory: number;
+  vapps: VappsRecorded;
 }
+
 
 /** Makes the dated folder under its incomplete name; `partial` learns it at once (for cleaning). */
 export async function makeDatedFolder(f: BackupFilesystem, clock: MasterClock, options: BackupOptions): Promise<{ date: string; dir: string }> {
@@ -72,6 +75,7 @@ export async function writeBackupContents(
   f: BackupFilesystem,
   folder: { date: string; dir: string },
   records: PoolRecords,
+  poolVapps: PoolVapps,
   options: BackupOptions,
   signal: AbortSignal,
   progress: { phase: (p: BackupPhase) => void; emit: (e: BackupProgress) => void; count: (c: ExportCount) => void },
@@ -80,8 +84,12 @@ export async function writeBackupContents(
   const { dir } = folder;
   const poolUuid = records.pool.uuid;
 
+  const set = selectBackupSet(records);
   progress.phase('srmeta');
   await step('srmeta', () => writer.write(`${dir}/${SRMETA_FILE}`, buildSrMeta(srNamesOf(records))));
+  // vApps are in no export: their own file beside SRMETA.xml, which stock tools never read (vapps.ts).
+  const vapps = vappsOfBackup(poolVapps.vapps, new Set(set.vms.map((v) => v.uuid)));
+  if (poolVapps.supported) await step('srmeta', () => writer.write(`${dir}/${VAPPS_FILE}`, buildVappsFile(vapps)));
 
   // The database dump and the VM exports run side by side; a failure of either stops both.
   // Database: dumped under a temporary name, rotated in once complete (below).
@@ -103,7 +111,6 @@ export async function writeBackupContents(
   };
   dumping.catch(stopOnFailure);
 
-  const set = selectBackupSet(records);
   const all = [...set.vms.map((r) => ({ ...r, template: false })), ...set.templates.map((r) => ({ ...r, template: true }))];
   progress.phase('vms');
   const failures: BackupFailure[] = [];
@@ -168,7 +175,8 @@ export async function writeBackupContents(
       }
     }),
   );
-  return { ...folder, vms: set.vms, templates: set.templates, exported, failures, databaseHistory };
+  const recorded = { supported: poolVapps.supported, vapps: vapps.length, vms: vapps.reduce((n, a) => n + a.vms.length, 0) };
+  return { ...folder, vms: set.vms, templates: set.templates, exported, failures, databaseHistory, vapps: recorded };
 }
 
 /** The new dump becomes <pool>.db, the older ones move up (.db.1 …) within the rotate count. Returns how many older are kept. */

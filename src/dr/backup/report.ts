@@ -4,6 +4,7 @@ import type { ClockFacts } from '../master-clock.js';
 import type { CommitPlan } from '../volume/commit-plan.js';
 import type { AccessMode } from '../volume/workspace.js';
 import type { SpaceForecast } from '../backup-record.js';
+import type { VappsRecorded } from '../vapps.js';
 
 export interface BackupFailure {
   uuid: string;
@@ -37,6 +38,8 @@ export interface BackupReport {
   backupsRemoved: string[];
   /** Older database dumps kept (.db.1 …). */
   databaseHistory: number;
+  /** vApps recorded beside the stock files (vapps.ts); none where the pool has no vApps. */
+  vapps: VappsRecorded;
   /** The filesystem needed (and got) an e2fsck repair, or a cut commit completed, before use. */
   repaired: boolean;
   /** How the backup reached the VDI: blocks written in place, blocks through the journal. */
