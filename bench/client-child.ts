@@ -13,9 +13,9 @@
  *                  (per SR and VDI: get_by_uuid, set_name_label, set_name_description);
  *                  --limit N measures the rename loop on its first N objects
  *   records        the product's own client reading every VM record --repeat N times over
- *                  --transport xml-rpc|json-rpc: raw (every field decoded) and typed (the
- *                  fields the backup reads, as VM.getAllRecords asks for them); per read the
- *                  wall time and this process's CPU time
+ *                  --transport xml-rpc|json-rpc, --read raw (every field decoded) or typed
+ *                  (the fields the backup reads, as VM.getAllRecords asks for them); per read
+ *                  the wall time and this process's CPU time
  *
  * The password comes from XSDR_PASSWORD (never argv).
  */
@@ -35,6 +35,7 @@ const { values } = parseArgs({
     /** records: the wire protocol, and how many reads of each kind. */
     transport: { type: 'string', default: 'xml-rpc' },
     repeat: { type: 'string', default: '5' },
+    read: { type: 'string', default: 'raw' },
   },
 });
 
@@ -176,22 +177,13 @@ async function records(): Promise<Record<string, unknown>> {
   const repeat = Number(values.repeat);
   const s = await Session.login({ url, user: 'root', password, originator: 'xsconsole-dr-bench', transport });
   try {
-    const raw: Array<{ wallMs: number; cpuMs: number }> = [];
-    const typed: Array<{ wallMs: number; cpuMs: number }> = [];
+    const reads: Array<{ wallMs: number; cpuMs: number }> = [];
     let count = 0;
-    // Alternated, so that a slow moment of the machine falls on both kinds alike.
     for (let i = 0; i < repeat; i++) {
-      raw.push(await timed(async () => (count = Object.keys(await s.call<Records>('VM.get_all_records')).length)));
-      typed.push(await timed(() => VM.getAllRecords(s)));
+      if (values.read === 'typed') reads.push(await timed(async () => (count = (await VM.getAllRecords(s)).size)));
+      else reads.push(await timed(async () => (count = Object.keys(await s.call<Records>('VM.get_all_records')).length)));
     }
-    return {
-      transport: s.transport,
-      records: count,
-      rawWallMs: median(raw.map((x) => x.wallMs)),
-      rawCpuMs: median(raw.map((x) => x.cpuMs)),
-      typedWallMs: median(typed.map((x) => x.wallMs)),
-      typedCpuMs: median(typed.map((x) => x.cpuMs)),
-    };
+    return { transport: s.transport, records: count, readWallMs: median(reads.map((x) => x.wallMs)), readCpuMs: median(reads.map((x) => x.cpuMs)) };
   } finally {
     await s.logout().catch(() => undefined);
   }

@@ -2,7 +2,7 @@
  * npm run bench [-- --quick] [--sizes 10,100,1000,5000] [--latency MS] [--transfer-latency MS]
  *               [--concurrency C] [--stock-sample K] [--console | --no-console] [--out FILE]
  *               [--transports | --no-transports] [--transport-vms N] [--transport-rounds R]
- *               [--only-transports]
+ *               [--only-transports] [--no-transport-backup]
  *
  * For each pool size: a simulated pool (its own process, with per-call and per-transfer
  * latency) is backed up by our backup (attach, then remote) and by the stock call pattern;
@@ -39,6 +39,7 @@ const { values } = parseArgs({
     'transport-vms': { type: 'string', default: '1000' },
     'transport-rounds': { type: 'string', default: '3' },
     'only-transports': { type: 'boolean', default: false },
+    'transport-backup': { type: 'boolean', default: true },
   },
   allowNegative: true,
 });
@@ -330,7 +331,7 @@ async function main(): Promise<void> {
   if (withTransports) {
     const tmp = await mkdtemp(join(tmpdir(), 'xsdr-bench-transports-'));
     try {
-      transports = await measureTransports({ cli, vms: transportVms, latencyMs, transferLatencyMs, concurrency, rounds: transportRounds, stateDir: join(tmp, 'pool'), log });
+      transports = await measureTransports({ cli, vms: transportVms, latencyMs, transferLatencyMs, concurrency, rounds: transportRounds, backup: values['transport-backup'] ?? true, stateDir: join(tmp, 'pool'), log });
     } catch (err) {
       log(`transports: FAILED: ${err instanceof Error ? err.message : String(err)}`);
     } finally {

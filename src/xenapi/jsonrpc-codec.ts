@@ -23,9 +23,14 @@ import { MAX_VALUE_DEPTH } from './xmlrpc-decoder.js';
 import { XenDouble } from './values.js';
 import { formatXenDate } from './xmlrpc-codec.js';
 
-/** A JSON-RPC answer that is not one (malformed, bounds exceeded): a protocol error upstream. */
+/** A JSON-RPC answer that is not one (malformed, nested too deep): a protocol error upstream. */
 export class JsonRpcAnswerError extends Error {
   override name = 'JsonRpcAnswerError';
+}
+
+/** An answer that would take more memory parsed than its limit allows: too large upstream. */
+export class JsonAnswerTooLarge extends JsonRpcAnswerError {
+  override name = 'JsonAnswerTooLarge';
 }
 
 // ---- requests ------------------------------------------------------------------------
@@ -232,7 +237,7 @@ export class JsonAnswerReader {
     }
     this.#cost = cost;
     if (cost > this.#maxCost) {
-      throw new JsonRpcAnswerError(`the answer would take more than ${this.#maxCost} bytes of memory once parsed (about ${cost} by ${this.#length + n} characters)`);
+      throw new JsonAnswerTooLarge(`the answer would take more than ${this.#maxCost} bytes of memory once parsed (about ${cost} by ${this.#length + n} characters)`);
     }
   }
 

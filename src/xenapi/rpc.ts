@@ -13,7 +13,7 @@ import { redactSecrets } from '../redact.js';
 import { statusDetail } from './error-body.js';
 import { serializeMethodCall } from './xmlrpc-codec.js';
 import { MethodResponseDecoder, XmlRpcFault } from './xmlrpc-decoder.js';
-import { JsonAnswerReader, JsonRpcAnswerError, keepRecordFields, serializeJsonRpcCall, unwrapJsonRpc } from './jsonrpc-codec.js';
+import { JsonAnswerReader, JsonAnswerTooLarge, JsonRpcAnswerError, keepRecordFields, serializeJsonRpcCall, unwrapJsonRpc } from './jsonrpc-codec.js';
 
 /** The wire protocol of an RpcClient. */
 export type RpcProtocol = 'xml-rpc' | 'json-rpc';
@@ -170,6 +170,9 @@ export class RpcClient {
 /** A decoding failure as a protocol error; transport failures (abort, reset, size) as they are. */
 function notAnAnswer(err: unknown, target: string, protocol: RpcProtocol): unknown {
   if (err instanceof AbortError || err instanceof TransportError) return err;
+  if (err instanceof JsonAnswerTooLarge) {
+    return new TransportError(`answer from ${target} is too large to decode`, { kind: 'too-large', target, detail: err.message });
+  }
   const name = NAMES[protocol];
   // Scrubbed before it is cut: a cut password would no longer be recognised.
   const detail = redactSecrets(
