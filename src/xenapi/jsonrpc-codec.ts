@@ -94,9 +94,9 @@ export function serializeJsonRpcCall(method: string, params: readonly unknown[],
  * each string DECODED_STRING_BYTES plus its length. V8 is near these figures (an empty
  * object 56 bytes, a slot 8, a string header 16-24) and the estimate never falls below them,
  * so the densest text (`[{},{},…]`: 3 bytes for a 64-byte object) is refused long before it
- * is parsed. XenAPI records estimate at 2–3 × their JSON text (measured in
- * test/unit/jsonrpc-codec.test.ts), so with the cost capped at the answer's size limit a JSON
- * answer holds as large a pool as an XML-RPC one (whose text is 2.5 × longer) within the same
+ * is parsed. XenAPI records estimate at 2–3 × their JSON text (checked on the simulator's
+ * records in test/integration/client-jsonrpc.test.ts), so with the cost capped at the answer's size limit a JSON
+ * answer holds as large a pool as an XML-RPC one (whose text is 2.8 × longer) within the same
  * limit.
  */
 export const DECODED_CONTAINER_BYTES = 64;

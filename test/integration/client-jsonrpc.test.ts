@@ -16,6 +16,7 @@ import {
   AnswerBudget,
   Connector,
   Host,
+  JsonAnswerReader,
   RpcClient,
   Session,
   TransportError,
@@ -254,6 +255,19 @@ describe('bounds and hostile answers', () => {
       expect(await small.call<Ref[]>('pool.get_all')).toHaveLength(1);
     } finally {
       await small.logout();
+    }
+  });
+
+  it("estimates XenAPI records' parsed cost at 2–3 × their JSON text", async () => {
+    const post = async (body: unknown) => (await fetch(`${sim.url}/jsonrpc`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).text();
+    for (const cls of ['VM', 'VDI', 'VBD', 'SR']) {
+      const text = await post({ jsonrpc: '2.0', method: `${cls}.get_all_records`, params: [json.ref], id: 1 });
+      const reader = new JsonAnswerReader({ maxDecodedBytes: 64 * 1024 * 1024 });
+      reader.write(Buffer.from(text));
+      expect(Object.keys((reader.end() as { result: object }).result).length).toBeGreaterThan(0);
+      const ratio = reader.decodedCost / Buffer.byteLength(text);
+      expect(ratio, cls).toBeGreaterThan(1.5);
+      expect(ratio, cls).toBeLessThan(3.5);
     }
   });
 
