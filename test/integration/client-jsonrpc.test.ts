@@ -9,9 +9,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type http from 'node:http';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   AnswerBudget,
   Connector,
@@ -243,6 +244,30 @@ describe("the protocol 'auto' chooses", () => {
       front.rpc.delete('host.get_API_version_minor');
     }
   });
+});
+
+describe('the command line', () => {
+  /** `xsconsole-dr --host <front> [args] probe` from the sources; the paths of its calls. */
+  const probe = (args: string[]) =>
+    new Promise<{ code: number; paths: string[] }>((done) => {
+      const from = front.paths.length;
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', join('src', 'cli.tsx'), '--host', front.url, ...args, 'probe'],
+        { cwd: resolve(__dirname, '../..'), env: { ...process.env, XSDR_PASSWORD: DEMO_ROOT_PASSWORD }, timeout: 90_000 },
+        (err) => done({ code: err ? 1 : 0, paths: front.paths.slice(from) }),
+      );
+    });
+
+  it('--transport json-rpc sends every call to /jsonrpc; by default every call is XML-RPC', async () => {
+    const viaJson = await probe(['--transport', 'json-rpc']);
+    expect(viaJson.code).toBe(0);
+    expect(viaJson.paths.length).toBeGreaterThan(2);
+    expect(new Set(viaJson.paths)).toEqual(new Set(['/jsonrpc']));
+    const byDefault = await probe([]);
+    expect(byDefault.code).toBe(0);
+    expect(new Set(byDefault.paths)).toEqual(new Set(['/']));
+  }, 180_000);
 });
 
 describe('bounds and hostile answers', () => {
