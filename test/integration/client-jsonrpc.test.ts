@@ -47,12 +47,19 @@ let xml: Session;
 const login = (url: string, extra: Partial<Parameters<typeof Session.login>[0]> = {}) =>
   Session.login({ url, user: 'root', password: DEMO_ROOT_PASSWORD, ...extra });
 
+/** A whole 200 answer of this content-type. */
+function send(res: http.ServerResponse, type: string, text: string): void {
+  res.writeHead(200, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Answers a call with `text` of this content-type, whatever was asked. */
+const replyWith = (type: string, text: string) => (res: http.ServerResponse) => send(res, type, text);
+
 /** A JSON-RPC 2.0 answer to the request in `body`, sent as XAPI sends it. */
 function answerJson(res: http.ServerResponse, body: string, member: string): void {
   const id = (JSON.parse(body) as { id: unknown }).id;
-  const text = `{"jsonrpc":"2.0",${member},"id":${JSON.stringify(id)}}`;
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+  send(res, 'application/json', `{"jsonrpc":"2.0",${member},"id":${JSON.stringify(id)}}`);
 }
 
 const vdiRecord = (sr: Ref, virtualSize: number) => ({
@@ -218,9 +225,7 @@ describe("the protocol 'auto' chooses", () => {
     // login that follows is forwarded to the pool.
     front.rpc.set('session.login_with_password', (res) => {
       front.rpc.delete('session.login_with_password');
-      const text = '<?xml version="1.0"?><methodResponse><fault/></methodResponse>';
-      res.writeHead(200, { 'content-type': 'text/xml', 'content-length': text.length });
-      res.end(text);
+      send(res, 'text/xml', '<?xml version="1.0"?><methodResponse><fault/></methodResponse>');
     });
     const from = front.paths.length;
     const s = await login(front.url, { transport: 'auto' }).finally(() => front.rpc.delete('session.login_with_password'));
@@ -356,15 +361,7 @@ describe('bounds and hostile answers', () => {
   });
 
   const hostile: Array<[string, (res: http.ServerResponse, body: string) => void, Record<string, unknown>]> = [
-    [
-      'a truncated answer',
-      (res) => {
-        const text = '{"jsonrpc":"2.0","result":["OpaqueRef:a","Opaque';
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': text.length });
-        res.end(text);
-      },
-      { kind: 'protocol', detail: expect.stringContaining('ends before it is complete') },
-    ],
+    ['a truncated answer', replyWith('application/json', '{"jsonrpc":"2.0","result":["OpaqueRef:a","Opaque'), { kind: 'protocol', detail: expect.stringContaining('ends before it is complete') }],
     [
       'a connection cut in the middle of the answer',
       (res) => {
@@ -374,36 +371,12 @@ describe('bounds and hostile answers', () => {
       },
       { kind: 'connection-reset' },
     ],
-    [
-      'a 200 answer in HTML under the JSON content-type',
-      (res) => {
-        const text = '<html><body>Proxy says hello</body></html>';
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': text.length });
-        res.end(text);
-      },
-      { kind: 'protocol', detail: expect.stringContaining('not JSON') },
-    ],
-    [
-      'a 200 answer that is not JSON at all',
-      (res) => {
-        const text = '<?xml version="1.0"?><methodResponse/>';
-        res.writeHead(200, { 'content-type': 'text/xml', 'content-length': text.length });
-        res.end(text);
-      },
-      { kind: 'protocol', detail: 'content-type "text/xml"' },
-    ],
+    ['a 200 answer in HTML under the JSON content-type', replyWith('application/json', '<html><body>Proxy says hello</body></html>'), { kind: 'protocol', detail: expect.stringContaining('not JSON') }],
+    ['a 200 answer that is not JSON at all', replyWith('text/xml', '<?xml version="1.0"?><methodResponse/>'), { kind: 'protocol', detail: 'content-type "text/xml"' }],
     ['an answer that never ends', (res) => endlessJson(res, '{"jsonrpc":"2.0","result":"', () => 'A'.repeat(64 * 1024)), { kind: 'too-large', detail: 'more than 2097152 bytes' }],
     ['values nested a million deep', (res) => endlessJson(res, '{"jsonrpc":"2.0","result":', () => '['.repeat(64 * 1024)), { kind: 'protocol', detail: expect.stringContaining('nested more than 64 deep') }],
     ['an endless run of empty objects', (res) => endlessJson(res, '{"jsonrpc":"2.0","result":[', () => '{},'.repeat(20_000)), { kind: 'too-large', detail: expect.stringContaining('bytes of memory once parsed') }],
-    [
-      'an answer to another request',
-      (res) => {
-        const text = '{"jsonrpc":"2.0","result":[],"id":"someone else"}';
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': text.length });
-        res.end(text);
-      },
-      { kind: 'protocol', detail: expect.stringContaining('is for request "someone else"') },
-    ],
+    ['an answer to another request', replyWith('application/json', '{"jsonrpc":"2.0","result":[],"id":"someone else"}'), { kind: 'protocol', detail: expect.stringContaining('is for request "someone else"') }],
   ];
 
   it.each(hostile)('ends %s with a clear TransportError', async (_name, answer, expected) => {
