@@ -8,7 +8,7 @@
  * (see session.ts, which chooses the protocol).
  */
 import { AbortError, TransportError, XenApiError, throwIfAborted } from './errors.js';
-import { consumeBody, type Connector, type OpenRequest } from './connector.js';
+import { consumeBody, type Connector } from './connector.js';
 import { redactSecrets } from '../redact.js';
 import { statusDetail } from './error-body.js';
 import { serializeMethodCall } from './xmlrpc-codec.js';

@@ -114,14 +114,14 @@ export class Session {
   static async login(opts: LoginOptions): Promise<Session> {
     const url = opts.url ?? (opts.socketPath ? 'http://localhost/' : undefined);
     if (!url) throw new TypeError('Session.login needs a url or a socketPath');
+    const choice = opts.transport ?? DEFAULT_TRANSPORT;
+    if (!TRANSPORT_CHOICES.includes(choice)) throw new TypeError(`unknown transport ${JSON.stringify(choice)}`);
     // Before the first byte is sent: an answer to this very call may echo it (see redact.ts).
     registerSecret(opts.password);
     const connector = new Connector({
       ...(opts.tls ? { tls: opts.tls } : {}),
       ...(opts.socketPath ? { socketPath: opts.socketPath } : {}),
     });
-    const choice = opts.transport ?? DEFAULT_TRANSPORT;
-    if (!TRANSPORT_CHOICES.includes(choice)) throw new TypeError(`unknown transport ${JSON.stringify(choice)}`);
     const rpc = new RpcClient(url, {
       connector,
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
@@ -135,8 +135,9 @@ export class Session {
       try {
         done = await loginFollowingRedirects(rpc, opts, originator, maxRedirects, opts.signal);
       } catch (err) {
-        // A host without /jsonrpc (XenServer before 7.0 answers HTTP 500 there, or XML) is
-        // asked again over XML-RPC; an answer it gave (a bad password) is final.
+        // A host without /jsonrpc (an error status there, as the xs41 profile's HTTP 500, or
+        // an answer that is not JSON) is asked again over XML-RPC; an answer it gave in JSON
+        // (a bad password) is final.
         if (choice !== 'auto' || !noJsonRpc(err)) throw err;
         done = await loginFollowingRedirects(rpc.withProtocol('xml-rpc'), opts, originator, maxRedirects, opts.signal);
       }
