@@ -12,6 +12,10 @@
  *   stock-restore  per file vm-import --metadata --preserve --force; restore-sr-metadata.py
  *                  (per SR and VDI: get_by_uuid, set_name_label, set_name_description);
  *                  --limit N measures the rename loop on its first N objects
+ *   records        the product's own client reading every VM record --repeat N times over
+ *                  --transport xml-rpc|json-rpc, --read raw (every field decoded) or typed
+ *                  (the fields the backup reads, as VM.getAllRecords asks for them); per read
+ *                  the wall time and this process's CPU time
  *
  * The password comes from XSDR_PASSWORD (never argv).
  */
@@ -19,7 +23,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildSrMeta, parseSrMeta, type SrNames } from '../src/dr/srmeta.js';
-import { Session, dumpPoolDatabase, exportMetadata, importMetadata, toStr, type Ref } from '../src/xenapi/index.js';
+import { Session, VM, dumpPoolDatabase, exportMetadata, importMetadata, toStr, type Ref, type TransportChoice } from '../src/xenapi/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +32,10 @@ const { values } = parseArgs({
     dir: { type: 'string' },
     /** stock-backup: only the first N VMs of the set (the caller extrapolates the rest). */
     limit: { type: 'string' },
+    /** records: the wire protocol, and how many reads of each kind. */
+    transport: { type: 'string', default: 'xml-rpc' },
+    repeat: { type: 'string', default: '5' },
+    read: { type: 'string', default: 'raw' },
   },
 });
 
@@ -150,11 +158,47 @@ async function stockRestore(dir: string): Promise<Record<string, unknown>> {
   return { restored, errors, names, loopMs, loopItems: files.length, namesMs, namesItems: Math.min(objects, nameLimit), namesTotal: objects + unsampled };
 }
 
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/** One read, timed: wall and this process's CPU (user + system), in ms. */
+async function timed(work: () => Promise<unknown>): Promise<{ wallMs: number; cpuMs: number }> {
+  const cpu = process.cpuUsage();
+  const t = performance.now();
+  await work();
+  const used = process.cpuUsage(cpu);
+  return { wallMs: performance.now() - t, cpuMs: (used.user + used.system) / 1000 };
+}
+
+async function records(): Promise<Record<string, unknown>> {
+  const transport = values.transport as TransportChoice;
+  const repeat = Number(values.repeat);
+  const s = await Session.login({ url, user: 'root', password, originator: 'xsconsole-dr-bench', transport });
+  try {
+    const reads: Array<{ wallMs: number; cpuMs: number }> = [];
+    let count = 0;
+    for (let i = 0; i < repeat; i++) {
+      if (values.read === 'typed') reads.push(await timed(async () => (count = (await VM.getAllRecords(s)).size)));
+      else reads.push(await timed(async () => (count = Object.keys(await s.call<Records>('VM.get_all_records')).length)));
+    }
+    return { transport: s.transport, records: count, readWallMs: median(reads.map((x) => x.wallMs)), readCpuMs: median(reads.map((x) => x.cpuMs)) };
+  } finally {
+    await s.logout().catch(() => undefined);
+  }
+}
+
 async function main(): Promise<void> {
-  const dir = values.dir;
-  if (!dir) throw new Error('client-child: --dir is required');
   const started = performance.now();
   let figures: Record<string, unknown>;
+  if (values.scenario === 'records') {
+    figures = await records();
+    process.stdout.write(`${JSON.stringify({ scenario: values.scenario, wallMs: performance.now() - started, maxRssKb: process.resourceUsage().maxRSS, ...figures })}\n`);
+    return;
+  }
+  const dir = values.dir;
+  if (!dir) throw new Error('client-child: --dir is required');
   if (values.scenario === 'stock-backup') figures = await stockBackup(dir);
   else if (values.scenario === 'stock-restore') figures = await stockRestore(dir);
   else throw new Error(`client-child: unknown --scenario ${JSON.stringify(values.scenario)}`);

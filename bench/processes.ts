@@ -162,6 +162,8 @@ export function runClient(args: string[], password: string): Promise<ClientResul
 export interface CliResult {
   wallMs: number;
   maxRssKb: number;
+  /** The process's CPU time (user + system), from bench/report-rss.mjs. */
+  cpuMs: number;
   exitCode: number;
   json: Record<string, unknown>;
 }
@@ -186,6 +188,7 @@ export function runCli(cli: string, args: string[], password: string): Promise<C
     child.on('exit', (code) => {
       const wallMs = performance.now() - started;
       const rss = /XSDR_BENCH_MAXRSS_KB (\d+)/.exec(err);
+      const cpu = /XSDR_BENCH_CPU_US (\d+)/.exec(err);
       let json: Record<string, unknown>;
       try {
         json = JSON.parse(out) as Record<string, unknown>;
@@ -197,7 +200,7 @@ export function runCli(cli: string, args: string[], password: string): Promise<C
         reject(new Error(`xsconsole-dr ${args.join(' ')}: ${JSON.stringify(json['error'])}`));
         return;
       }
-      resolve({ wallMs, maxRssKb: rss ? Number(rss[1]) : NaN, exitCode: code ?? -1, json });
+      resolve({ wallMs, maxRssKb: rss ? Number(rss[1]) : NaN, cpuMs: cpu ? Number(cpu[1]) / 1000 : NaN, exitCode: code ?? -1, json });
     });
   });
 }

@@ -1,6 +1,8 @@
 /**
  * npm run bench [-- --quick] [--sizes 10,100,1000,5000] [--latency MS] [--transfer-latency MS]
  *               [--concurrency C] [--stock-sample K] [--console | --no-console] [--out FILE]
+ *               [--transports | --no-transports] [--transport-vms N] [--transport-rounds R]
+ *               [--only-transports] [--no-transport-backup]
  *
  * For each pool size: a simulated pool (its own process, with per-call and per-transfer
  * latency) is backed up by our backup (attach, then remote) and by the stock call pattern;
@@ -8,6 +10,10 @@
  * and by the stock pattern. Every scenario runs in a client process of its own (peak RSS);
  * calls, transfers and bytes are counted by the simulator. Ratios come from the same run.
  * A full run writes bench/results.md (between its markers); --quick only prints.
+ *
+ * --transports (on in a full run): the product's client over XML-RPC and over JSON-RPC on
+ * the same --transport-vms pool (default 1000), see bench/transports.ts. --only-transports
+ * measures just that and only prints (unless --out).
  */
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, release, tmpdir, totalmem } from 'node:os';
@@ -17,6 +23,7 @@ import { DEMO_ROOT_PASSWORD } from '../src/sim/index.js';
 import { EXPORT_PATTERN, IMPORT_PATTERN, atLeast, atMost, httpBytes, lowerBound, patternGroup, totalTransfers, type ParallelGroup, type ServerCounts } from './model.js';
 import { PROJECT_ROOT, SimProcess, buildCli, runCli, runClient, type CliResult, type ClientResult, type SimStatsReply } from './processes.js';
 import { measureConsole, type ConsoleFigures } from './console-frame.js';
+import { measureTransports, type TransportFigures } from './transports.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +35,11 @@ const { values } = parseArgs({
     'stock-sample': { type: 'string' },
     console: { type: 'boolean' },
     out: { type: 'string' },
+    transports: { type: 'boolean' },
+    'transport-vms': { type: 'string', default: '1000' },
+    'transport-rounds': { type: 'string', default: '3' },
+    'only-transports': { type: 'boolean', default: false },
+    'transport-backup': { type: 'boolean', default: true },
   },
   allowNegative: true,
 });
@@ -37,9 +49,13 @@ const transferLatencyMs = Number(values['transfer-latency'] ?? values.latency);
 const concurrency = Number(values.concurrency);
 // --quick: 100 VMs, the stock pattern's per-VM loops measured on 20 VMs, no console figures.
 const stockSample = Number(values['stock-sample'] ?? (values.quick ? 20 : 1000));
-const withConsole = values.console ?? !values.quick;
-const sizes = values.quick ? [100] : (values.sizes ?? '10,100,1000,5000').split(',').map(Number);
-for (const n of [latencyMs, transferLatencyMs, concurrency, stockSample, ...sizes]) {
+const onlyTransports = values['only-transports'];
+const withConsole = !onlyTransports && (values.console ?? !values.quick);
+const withTransports = onlyTransports || (values.transports ?? !values.quick);
+const transportVms = Number(values['transport-vms']);
+const transportRounds = Number(values['transport-rounds']);
+const sizes = onlyTransports ? [] : values.quick ? [100] : (values.sizes ?? '10,100,1000,5000').split(',').map(Number);
+for (const n of [latencyMs, transferLatencyMs, concurrency, stockSample, transportVms, transportRounds, ...sizes]) {
   if (!Number.isInteger(n) || n < 0) throw new Error(`bench: expected whole numbers, got ${n}`);
 }
 
@@ -311,26 +327,34 @@ async function main(): Promise<void> {
       rows.push({ vms: n, run: 'FAILED', wallMs: NaN, calls: NaN, transfers: NaN, toPool: NaN, fromPool: NaN, vdi: '', clientRssKb: NaN, simRssKb: NaN, leftovers: '', note: message });
     }
   }
+  let transports: TransportFigures | undefined;
+  if (withTransports) {
+    const tmp = await mkdtemp(join(tmpdir(), 'xsdr-bench-transports-'));
+    try {
+      transports = await measureTransports({ cli, vms: transportVms, latencyMs, transferLatencyMs, concurrency, rounds: transportRounds, backup: values['transport-backup'] ?? true, stateDir: join(tmp, 'pool'), log });
+    } catch (err) {
+      log(`transports: FAILED: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
   let ui: ConsoleFigures | undefined;
   if (withConsole) {
     log('console: first frame and key presses in a pseudo-terminal');
     ui = await measureConsole({ cli, vms: Math.max(...sizes), log });
   }
-  const params = `latency ${latencyMs} ms per XML-RPC call and ${transferLatencyMs} ms per HTTP transfer; backup and restore concurrency ${concurrency}; the stock pattern's per-VM loop measured on ${stockSample} VMs above that size and scaled${values.quick ? '; --quick: the two DR-site restores ran side by side' : ''}`;
+  const params = `latency ${latencyMs} ms per XenAPI call and ${transferLatencyMs} ms per HTTP transfer; backup and restore concurrency ${concurrency}; the stock pattern's per-VM loop measured on ${stockSample} VMs above that size and scaled${values.quick ? '; --quick: the two DR-site restores ran side by side' : ''}`;
   const report = [
     `Run ${started.toISOString()} on ${machine()}.`,
     `Parameters: ${params}.`,
     '',
-    table(rows),
-    '',
+    ...(sizes.length > 0 ? [table(rows), ''] : []),
+    ...(transports ? [`XenAPI transports, the product's client (${transportVms}-VM pool):`, '', transports.table, ''] : []),
     ui ? `Console (${ui.vms}-VM pool, 80×24 pseudo-terminal):\n\n${ui.table}\n` : 'Console: not measured (--quick or --no-console; --console to force).\n',
-    'Targets:',
-    '',
-    targets(rows, ui),
-    '',
+    ...(sizes.length > 0 ? ['Targets:', '', targets(rows, ui), ''] : []),
   ].join('\n');
   process.stdout.write(`\n${report}\n`);
-  const out = values.out ?? (values.quick ? undefined : join(PROJECT_ROOT, 'bench', 'results.md'));
+  const out = values.out ?? (values.quick || onlyTransports ? undefined : join(PROJECT_ROOT, 'bench', 'results.md'));
   if (out) await writeSection(out, report);
 }
 

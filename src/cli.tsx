@@ -16,6 +16,7 @@ import { ExitCode, printFailure, stdio } from './commands/output.js';
 import { commandText } from './text-sinks.js';
 import { PRODUCT_NAME, PRODUCT_VERSION } from './version.js';
 import { loadWithoutCiDetection } from './interactive-load.js';
+import { DEFAULT_TRANSPORT, TRANSPORT_CHOICES } from './xenapi/session.js';
 
 export function buildProgram(): Command {
   const program = new Command(PRODUCT_NAME)
@@ -31,6 +32,11 @@ export function buildProgram(): Command {
     .option('--fingerprint <sha256>', "accept the host's self-signed certificate only if its SHA-256 fingerprint is this")
     .option('--sim-state <dir>', 'run the embedded simulator on this persistent state folder')
     .option('--sim-dom0 <dir>', 'this machine plays the control domain of the simulated pool whose state folder is DIR (tests, demos); without --host the pool is reached over DIR/xapi, its local socket, as on a host')
+    .addOption(
+      new Option('--transport <protocol>', "XenAPI wire protocol: auto (JSON-RPC where the host has it, else XML-RPC), xml-rpc or json-rpc")
+        .choices(TRANSPORT_CHOICES)
+        .default(DEFAULT_TRANSPORT),
+    )
     .option('--cron-root <dir>', 'folder holding cron.daily, cron.weekly and cron.monthly, for schedules (default /etc)')
     .addOption(new Option('--password <pw>').hideHelp().argParser(() => {
       throw new CommanderError(2, 'xsconsole-dr.password', 'Passwords are not taken on the command line (other users can read it): use --password-file FILE or XSDR_PASSWORD.');

@@ -5,7 +5,7 @@
 import { resolveTarget, type Target, type TargetOptions } from './target.js';
 import { obtainPassword } from './credentials.js';
 import { declarePublic } from './redact.js';
-import { Session, tlsWarning } from './xenapi/index.js';
+import { Session, tlsWarning, type TransportChoice } from './xenapi/index.js';
 import { declareLocalControlDomain } from './dr/volume/control-domain.js';
 
 export interface GlobalOptions extends TargetOptions {
@@ -13,6 +13,8 @@ export interface GlobalOptions extends TargetOptions {
   passwordFile?: string;
   /** Folder holding cron.daily/weekly/monthly (the console's and the schedule commands'). */
   cronRoot?: string;
+  /** XenAPI wire protocol (--transport). */
+  transport?: TransportChoice;
 }
 
 export interface Connection {
@@ -57,6 +59,7 @@ export async function connect(
       originator: ORIGINATOR,
       tls: target.tls,
       ...(target.kind === 'local' && { socketPath: target.socketPath }),
+      ...(opts.transport && { transport: opts.transport }),
     });
     if (target.controlDomain) declareLocalControlDomain(session, target.controlDomain);
     let closed = false;

@@ -50,6 +50,7 @@ export async function runConsole(opts: GlobalOptions): Promise<void> {
     user: opts.user,
     hostLabel: hostLabelOf(target),
     originator: ORIGINATOR,
+    ...(opts.transport && { transport: opts.transport }),
     // The demo pool's password is public: shown where it is asked for.
     ...(target.kind === 'embedded' && { loginHint: `Demo pool: log in as root with the password "${target.password}".` }),
     ...(warning !== undefined && { securityWarning: warning }),

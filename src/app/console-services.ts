@@ -3,7 +3,7 @@
  * the schedule), and the live implementation bound to a real or simulated pool.
  */
 import { resolve } from 'node:path';
-import { Session, type TlsOptions } from '../xenapi/index.js';
+import { Session, type TlsOptions, type TransportChoice } from '../xenapi/index.js';
 import { describeFailure } from '../failure/index.js';
 import { declareLocalControlDomain, type LocalControlDomain } from '../dr/volume/control-domain.js';
 import { LiveSession, coordinatorHostname, poolName, type ConsoleSession } from './console-session.js';
@@ -61,8 +61,10 @@ export interface ConsoleServiceOptions {
   loginHint?: string;
   securityWarning?: string;
   originator?: string;
-  /** Per-call deadline (ms) for the sessions' XML-RPC calls. */
+  /** Per-call deadline (ms) for the sessions' XenAPI calls. */
   timeoutMs?: number;
+  /** XenAPI wire protocol of the sessions (default: the client's, see xenapi/session.ts). */
+  transport?: TransportChoice;
   /** Where saved reports go by default (default: the working directory). */
   saveDir?: string;
   /** The scheduled backup (absent: the console does not offer the Schedule item). */
@@ -95,6 +97,7 @@ export function createConsoleServices(opts: ConsoleServiceOptions): LiveConsoleS
         ...(opts.originator !== undefined && { originator: opts.originator }),
         ...(opts.target.socketPath !== undefined && { socketPath: opts.target.socketPath }),
         ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }),
+        ...(opts.transport && { transport: opts.transport }),
         ...(signal && { signal }),
       });
       if (opts.target.controlDomain) declareLocalControlDomain(session, opts.target.controlDomain);

@@ -270,6 +270,11 @@ export function consumeBody(
   open: OpenRequest,
   limit: number,
   onChunk: (chunk: Buffer, received: number) => void,
+  /**
+   * Runs once the whole body has been delivered, while its bytes still count against the
+   * budget (a JSON answer is parsed here: its text is held until then). A throw fails the body.
+   */
+  onEnd?: () => void,
 ): Promise<number> {
   return new Promise((resolve, reject) => {
     let size = 0;
@@ -300,6 +305,16 @@ export function consumeBody(
       }
     };
     let ended = false;
+    const finish = () => {
+      if (settled) return;
+      try {
+        onEnd?.();
+      } catch (err) {
+        settle(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+      settle(null);
+    };
     const drainWaiting = () => {
       if (settled) return;
       if (open.error) {
@@ -315,7 +330,7 @@ export function consumeBody(
         waiting.shift();
         if (!deliver(c)) return;
       }
-      if (ended) settle(null);
+      if (ended) finish();
       else res.resume();
     };
     res.on('data', (c: Buffer) => {
@@ -339,7 +354,7 @@ export function consumeBody(
     });
     res.once('end', () => {
       ended = true;
-      if (waiting.length === 0) settle(null);
+      if (waiting.length === 0) finish();
     });
     res.on('error', (e) => settle(toTransportError(e, open.target)));
     res.once('close', () => {

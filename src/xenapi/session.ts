@@ -6,7 +6,7 @@
  */
 import { Connector } from './connector.js';
 import { TransportError, XenApiError } from './errors.js';
-import { RpcClient, type CallOptions } from './rpc.js';
+import { RpcClient, type CallOptions, type RpcProtocol } from './rpc.js';
 import type { TlsOptions } from './tls.js';
 import { registerSecret } from '../redact.js';
 import { toInt, toStrArray, toStrMap, type Ref, type XenRecord } from './values.js';
@@ -27,6 +27,29 @@ export interface LoginOptions {
   maxRedirects?: number;
   maxResponseBytes?: number;
   signal?: AbortSignal;
+  /** The wire protocol (default DEFAULT_TRANSPORT); see TransportChoice. */
+  transport?: TransportChoice;
+}
+
+/**
+ * 'auto': log in over JSON-RPC and keep it where the host has it dependably, else XML-RPC
+ * (see Session.login); 'xml-rpc' / 'json-rpc': that protocol only.
+ */
+export type TransportChoice = 'auto' | RpcProtocol;
+export const TRANSPORT_CHOICES: readonly TransportChoice[] = ['auto', 'xml-rpc', 'json-rpc'];
+export const DEFAULT_TRANSPORT: TransportChoice = 'xml-rpc';
+
+/**
+ * API versions whose JSON-RPC is dependable: XenCenter switches to it for API 2.6 (XenServer
+ * 7.1) and from 2.8 (7.3) only (xenapi-facts §8.4); older hosts keep XML-RPC.
+ */
+export function jsonRpcDependable(v: ApiVersion): boolean {
+  return v.major > 2 || (v.major === 2 && (v.minor === 6 || v.minor >= 8));
+}
+
+/** A JSON-RPC login that says the host has no JSON-RPC here (an error status, or not JSON). */
+function noJsonRpc(err: unknown): boolean {
+  return TransportError.is(err, 'http-status', 'protocol');
 }
 
 export const DEFAULT_ORIGINATOR = 'xsconsole-dr';
@@ -91,6 +114,8 @@ export class Session {
   static async login(opts: LoginOptions): Promise<Session> {
     const url = opts.url ?? (opts.socketPath ? 'http://localhost/' : undefined);
     if (!url) throw new TypeError('Session.login needs a url or a socketPath');
+    const choice = opts.transport ?? DEFAULT_TRANSPORT;
+    if (!TRANSPORT_CHOICES.includes(choice)) throw new TypeError(`unknown transport ${JSON.stringify(choice)}`);
     // Before the first byte is sent: an answer to this very call may echo it (see redact.ts).
     registerSecret(opts.password);
     const connector = new Connector({
@@ -101,14 +126,51 @@ export class Session {
       connector,
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
       ...(opts.maxResponseBytes !== undefined ? { maxResponseBytes: opts.maxResponseBytes } : {}),
+      protocol: choice === 'auto' ? 'json-rpc' : choice,
     });
+    const originator = opts.originator ?? DEFAULT_ORIGINATOR;
+    const maxRedirects = opts.maxRedirects ?? 3;
     try {
-      const { rpc: masterRpc, ref } = await loginFollowingRedirects(rpc, opts, opts.originator ?? DEFAULT_ORIGINATOR, opts.maxRedirects ?? 3, opts.signal);
-      return new Session(masterRpc, ref, opts);
+      let done: { rpc: RpcClient; ref: Ref };
+      try {
+        done = await loginFollowingRedirects(rpc, opts, originator, maxRedirects, opts.signal);
+      } catch (err) {
+        // A host without /jsonrpc (an error status there, as the xs41 profile's HTTP 500, or
+        // an answer that is not JSON) is asked again over XML-RPC; an answer it gave in JSON
+        // (a bad password) is final.
+        if (choice !== 'auto' || !noJsonRpc(err)) throw err;
+        done = await loginFollowingRedirects(rpc.withProtocol('xml-rpc'), opts, originator, maxRedirects, opts.signal);
+      }
+      const session = new Session(done.rpc, done.ref, opts);
+      if (choice === 'auto' && done.rpc.protocol === 'json-rpc') {
+        try {
+          await session.#keepJsonRpcIfDependable(opts.signal);
+        } catch (err) {
+          await session.logout().catch(() => undefined);
+          throw err;
+        }
+      }
+      return session;
     } catch (err) {
       connector.close();
       throw err;
     }
+  }
+
+  /**
+   * After an 'auto' login over JSON-RPC: the host's API version decides (a session is valid
+   * over both protocols, so switching needs no new login). Two round trips, once per login.
+   */
+  async #keepJsonRpcIfDependable(signal: AbortSignal | undefined): Promise<void> {
+    const opts = signal ? { signal } : {};
+    const host = await this.invoke('session.get_this_host', [this.#ref], opts);
+    const [major, minor] = await Promise.all([this.invoke('host.get_API_version_major', [host], opts), this.invoke('host.get_API_version_minor', [host], opts)]);
+    if (!jsonRpcDependable({ major: toInt(major), minor: toInt(minor) })) this.#rpc = this.#rpc.withProtocol('xml-rpc');
+  }
+
+  /** The wire protocol in use. */
+  get transport(): RpcProtocol {
+    return this.#rpc.protocol;
   }
 
   /** The coordinator URL actually in use (after any HOST_IS_SLAVE redirect). */
@@ -321,11 +383,7 @@ async function loginFollowingRedirects(
       }
       const canFollow = XenApiError.is(err, 'HOST_IS_SLAVE') && err.params[0] && !creds.socketPath && hop < maxRedirects;
       if (!canFollow) throw err;
-      rpc = new RpcClient(masterUrl(rpc.url, (err as XenApiError).params[0]!), {
-        connector: rpc.connector,
-        timeoutMs: rpc.timeoutMs,
-        maxResponseBytes: rpc.maxResponseBytes,
-      });
+      rpc = rpc.withUrl(masterUrl(rpc.url, (err as XenApiError).params[0]!));
     }
   }
 }

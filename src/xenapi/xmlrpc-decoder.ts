@@ -103,8 +103,16 @@ const XAPI_DATETIME = /^(\d{4})-?(\d{2})-?(\d{2})T(\d{2}):?(\d{2}):?(\d{2})(?:\.
  * applied (xmlrpc's parser read "+02:00" as milliseconds). Other shapes go to xmlrpc's parser.
  */
 function decodeDateTime(text: string): Date {
+  return decodeXenDateTime(text) ?? dates.decodeIso8601(text);
+}
+
+/**
+ * A date-time in one of XAPI's forms (see decodeDateTime), or undefined when the text has
+ * another shape. JSON-RPC answers carry date-times as such strings.
+ */
+export function decodeXenDateTime(text: string): Date | undefined {
   const m = XAPI_DATETIME.exec(text.trim());
-  if (!m) return dates.decodeIso8601(text);
+  if (!m) return undefined;
   const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
   // An impossible time is an Invalid Date, as xmlrpc's parser gives (never a shifted one).
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return new Date(NaN);

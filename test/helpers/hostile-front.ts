@@ -15,12 +15,14 @@ export type HandlerTakeover = (req: http.IncomingMessage, res: http.ServerRespon
 export interface HostileFront {
   url: string;
   port: number;
-  /** XML-RPC method name → the hostile answer (others are forwarded). */
+  /** XML-RPC or JSON-RPC (POST /jsonrpc) method name → the hostile answer (others are forwarded). */
   rpc: Map<string, RpcTakeover>;
   /** HTTP handler path → the hostile answer (others are forwarded). */
   handlers: Map<string, HandlerTakeover>;
-  /** Methods of the XML-RPC calls seen, in order. */
+  /** Methods of the XML-RPC and JSON-RPC calls seen, in order. */
   methods: string[];
+  /** The path each of those calls was posted to (`/jsonrpc` for JSON-RPC). */
+  paths: string[];
   connections: number;
   close(): Promise<void>;
 }
@@ -75,10 +77,20 @@ export function endless(res: http.ServerResponse, head: string, piece: () => str
   pump();
 }
 
+/** The method of a JSON-RPC request ('' when the body is not one). */
+function jsonMethod(body: Buffer): string {
+  try {
+    const m = (JSON.parse(body.toString('utf8')) as { method?: unknown }).method;
+    return typeof m === 'string' ? m : '';
+  } catch {
+    return '';
+  }
+}
+
 export async function startHostileFront(upstream: string, opts: { tls?: { key: string; cert: string } } = {}): Promise<HostileFront> {
   const up = new URL(upstream);
   const agent = new http.Agent({ keepAlive: true });
-  const front: Omit<HostileFront, 'url' | 'port' | 'close'> = { rpc: new Map(), handlers: new Map(), methods: [], connections: 0 };
+  const front: Omit<HostileFront, 'url' | 'port' | 'close'> = { rpc: new Map(), handlers: new Map(), methods: [], paths: [], connections: 0 };
 
   const forward = (req: http.IncomingMessage, res: http.ServerResponse, body?: Buffer) => {
     const out = http.request(
@@ -101,8 +113,9 @@ export async function startHostileFront(upstream: string, opts: { tls?: { key: s
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const body = Buffer.concat(chunks);
-        const method = /<methodName>([^<]*)<\/methodName>/.exec(body.toString('utf8'))?.[1] ?? '';
+        const method = /<methodName>([^<]*)<\/methodName>/.exec(body.toString('utf8'))?.[1] ?? (url.pathname === '/jsonrpc' ? jsonMethod(body) : '');
         front.methods.push(method);
+        front.paths.push(url.pathname);
         const takeover = front.rpc.get(method);
         if (takeover) takeover(res, { method, body: body.toString('utf8') });
         else forward(req, res, body);

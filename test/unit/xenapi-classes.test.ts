@@ -210,14 +210,17 @@ describe('calls', () => {
       'VBD.get_device': ['xvdb'],
       'pool.get_all': 'OpaqueRef:pool',
       'VM.get_by_uuid': { ref: 'x' },
-      'host.get_servertime': '20240101T00:00:00Z',
+      'host.get_servertime': 'yesterday',
+      // JSON-RPC has no date type: XAPI's date-time text is what it sends.
+      'host.get_server_localtime': '20240101T10:11:12',
     };
     const { session } = fakeSession((m) => answers[m]);
     expect((await failureOf(VDI.getOtherConfig(session, 'OpaqueRef:vdi'))).detail).toBe('VDI.get_other_config: key "k": expected a string, got number 5');
     expect((await failureOf(VBD.getDevice(session, 'OpaqueRef:vbd'))).detail).toBe('VBD.get_device: expected a string, got a set');
     expect((await failureOf(Pool.getAll(session))).detail).toBe('pool.get_all: expected a set of strings, got "OpaqueRef:pool"');
     expect((await failureOf(VM.getByUuid(session, 'u'))).detail).toBe('VM.get_by_uuid: expected a reference, got a map');
-    expect((await failureOf(Host.getServertime(session, 'OpaqueRef:host'))).detail).toBe('host.get_servertime: expected a dateTime, got "20240101T00:00:00Z"');
+    expect((await failureOf(Host.getServertime(session, 'OpaqueRef:host'))).detail).toBe('host.get_servertime: expected a dateTime, got "yesterday"');
+    expect((await Host.getServerLocaltime(session, 'OpaqueRef:host')).toISOString()).toBe('2024-01-01T10:11:12.000Z');
     // A getter's answer is never absent.
     const { session: empty } = fakeSession(() => undefined);
     expect((await failureOf(VBD.getDevice(empty, 'OpaqueRef:vbd'))).detail).toBe('VBD.get_device: expected a string, got nothing');

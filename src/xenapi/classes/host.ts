@@ -2,6 +2,7 @@
 import type { CallOptions } from '../rpc.js';
 import type { Session } from '../session.js';
 import type { Ref } from '../values.js';
+import { decodeXenDateTime } from '../xmlrpc-decoder.js';
 import { answerError, classReader, int, mismatch, readValue, ref, string, stringMap, type RecordOf } from './fields.js';
 
 const FIELDS = {
@@ -40,8 +41,11 @@ export async function ofSession(session: Session, opts?: CallOptions): Promise<R
 async function date(session: Session, method: string, host: Ref, opts?: CallOptions): Promise<Date> {
   const v = await session.invoke(method, [host], opts);
   // An out-of-range reading decodes to an invalid Date: that is the caller's to judge.
-  if (!(v instanceof Date)) throw answerError(session, method, mismatch('a dateTime', v).message);
-  return v;
+  if (v instanceof Date) return v;
+  // JSON-RPC has no date type: XAPI sends its date-time text, read as the XML-RPC decoder reads it.
+  const d = typeof v === 'string' ? decodeXenDateTime(v) : undefined;
+  if (!d) throw answerError(session, method, mismatch('a dateTime', v).message);
+  return d;
 }
 
 /** The host's clock in UTC (API 1.3 on). */
