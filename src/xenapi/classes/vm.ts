@@ -1,5 +1,8 @@
 /** VMs, templates, snapshots and control domains. */
-import { bool, classReader, enumeration, int, ref, string, stringMap, stringSet, type RecordOf } from './fields.js';
+import type { CallOptions } from '../rpc.js';
+import type { Session } from '../session.js';
+import type { Ref } from '../values.js';
+import { bool, classReader, enumeration, int, ref, string, stringMap, stringSet, type FieldType, type RecordOf } from './fields.js';
 
 const FIELDS = {
   uuid: string,
@@ -21,3 +24,34 @@ export type VmRecord = RecordOf<typeof FIELDS>;
 const reader = classReader('VM', FIELDS);
 export const { getRecord, getAllRecords, getAllRecordsWhere, getByUuid } = reader;
 
+
+// ---- Starting VMs after a restore (src/dr/start-vms.ts) ---------------------------------
+// One block, so the readers of other slices merge beside it.
+
+/**
+ * order and start_delay came with API 1.9 (XenServer 6.0): an older host sends neither, and
+ * its VMs have no start sequencing, which is what 0 means.
+ */
+const sequencing: FieldType<number> = { name: 'an int', read: (v) => (v === undefined ? 0 : int.read(v)) };
+
+const START_FIELDS = { ...FIELDS, appliance: ref, order: sequencing, start_delay: sequencing };
+export type VmStartRecord = RecordOf<typeof START_FIELDS>;
+
+/** VM.get_all_records with what a start plan needs: power state, vApp, order, start_delay. */
+export const getAllStartRecords = classReader('VM', START_FIELDS).getAllRecords;
+
+/** vApps (VM_appliance, API 1.9), named for the operator. */
+export const getAllApplianceRecords = classReader('VM_appliance', { uuid: string, name_label: string }).getAllRecords;
+
+/**
+ * VM.start(vm, start_paused, force=false). XAPI returns only after the VM's start_delay
+ * (xen-api ocaml/xapi/xapi_vm.ml `start`), so the call's deadline allows for it.
+ */
+export async function start(session: Session, vm: Ref, paused: boolean, opts?: CallOptions): Promise<void> {
+  await session.invoke('VM.start', [vm, paused, false], opts);
+}
+
+/** VM.assert_can_boot_here(vm, host): resolves when the host could start the VM, else its reason. */
+export async function assertCanBootHere(session: Session, vm: Ref, host: Ref, opts?: CallOptions): Promise<void> {
+  await session.invoke('VM.assert_can_boot_here', [vm, host], opts);
+}
