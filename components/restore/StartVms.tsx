@@ -140,10 +140,10 @@ function Choose({ state }: { state: Extract<StartState, { step: 'choose' }> }) {
         })}
         <Line> </Line>
         <Line wrap="truncate">
-          {state.chosen.size} of {rows.length} chosen{rows.length > LIST_ROWS ? ` (${top + 1}-${Math.min(rows.length, top + LIST_ROWS)} shown)` : ''}.
-          {skipped.length ? ` ${skipped.length} not to start: ${[...new Set(skipped.map((s) => s.reason))].join('; ')}.` : ''}
+          {state.chosen.size} of {rows.length} chosen{rows.length > LIST_ROWS ? ` (${top + 1}-${Math.min(rows.length, top + LIST_ROWS)} shown)` : ''}. Press {'<F8>'} to start them.
         </Line>
-        <Line wrap="truncate">Press {'<F8>'} to start the chosen VMs.</Line>
+        {/* Why the others are not listed; the result names each one. */}
+        {skipped.length > 0 && <Line wrap="truncate">{`${skipped.length} not to start: ${[...new Set(skipped.map((s) => s.reason))].join('; ')}.`}</Line>}
       </Box>
     </DialogueBox>
   );

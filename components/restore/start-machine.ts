@@ -123,7 +123,7 @@ export const START_PROGRESS = {
   },
 };
 
-/** The uuids a restore created (the VMs it can start), from its per-export results. */
-export function restoredVmUuids(results: ReadonlyArray<{ ok: boolean; created: ReadonlyArray<{ uuid: string }> }>): string[] {
-  return results.filter((r) => r.ok).flatMap((r) => r.created.map((c) => c.uuid));
+/** The VMs a restore created (not its templates: nothing to start), from its per-export results. */
+export function restoredVmUuids(results: ReadonlyArray<{ ok: boolean; kind: string; created: ReadonlyArray<{ uuid: string }> }>): string[] {
+  return results.filter((r) => r.ok && r.kind === 'vm').flatMap((r) => r.created.map((c) => c.uuid));
 }

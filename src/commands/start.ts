@@ -45,8 +45,9 @@ export async function restoredUuids(path: string): Promise<string[]> {
   const results = (report as { results?: unknown })?.results;
   if (!Array.isArray(results)) throw usageError(`${neutralise(path)} is not a restore report (no "results" list).`, 'Give the file written by `restore --json`.');
   const uuids: string[] = [];
-  for (const r of results as Array<{ ok?: unknown; created?: unknown }>) {
-    if (r?.ok !== true || !Array.isArray(r.created)) continue;
+  for (const r of results as Array<{ ok?: unknown; kind?: unknown; created?: unknown }>) {
+    // Templates are not started (a report without kinds lists VMs only).
+    if (r?.ok !== true || r.kind === 'template' || !Array.isArray(r.created)) continue;
     for (const c of r.created as Array<{ uuid?: unknown }>) if (typeof c?.uuid === 'string' && UUID.test(c.uuid)) uuids.push(c.uuid.toLowerCase());
   }
   if ((report as { dryRun?: unknown }).dryRun === true) throw usageError(`${neutralise(path)} is the report of a dry run: it created no VMs.`, 'Give the report of a real restore.');
