@@ -45,13 +45,18 @@ afterAll(async () => {
 });
 
 describe('start', () => {
-  it('--from-restore and --vm, --json: the VMs start in order, one refused is reported with its code; exit 4', async () => {
+  it('--from-restore (templates left out) and --vm, --json: a result per VM with its place in the order, one refused reported with its code; exit 4', async () => {
     const [a, b, c] = vms as [(typeof vms)[0], (typeof vms)[0], (typeof vms)[0]];
     await rpc(sim.url, 'VM.set_order', s, a.ref, 1);
     await rpc(sim.url, 'VM.add_to_blocked_operations', s, c.ref, 'start', 'kept down for the drill');
     const report = join(dir, 'restored.json');
     // What `restore --json` writes, the parts start reads.
-    await writeFile(report, JSON.stringify({ dryRun: false, results: [{ ok: true, created: [{ uuid: a.uuid, name: a.name }] }, { ok: true, created: [{ uuid: b.uuid, name: b.name }] }, { ok: false, created: [] }] }));
+    await writeFile(report, JSON.stringify({ dryRun: false, results: [
+      { ok: true, kind: 'vm', created: [{ uuid: a.uuid, name: a.name }] },
+      { ok: true, kind: 'vm', created: [{ uuid: b.uuid, name: b.name }] },
+      { ok: true, kind: 'template', created: [{ uuid: '4b1d7e36-0000-4000-8000-000000000001', name: 'a template' }] },
+      { ok: false, kind: 'vm', created: [] },
+    ] }));
     const r = await cli('start', '--from-restore', report, '--vm', c.uuid, '--yes', '--json');
     expect(r.code).toBe(4);
     const j = JSON.parse(r.stdout);
