@@ -211,8 +211,8 @@ async function benchSize(cli: string, vms: number, log: (s: string) => void, row
     // latency, not CPU) to stay under a minute, a full run one after the other.
     const oursRestore = async (): Promise<Row[]> => {
       log(`${vms} VMs: restore at a DR site`);
-      // Hosts sized to start every restored VM (the demo's VMs take 2 or 4 GiB).
-      const dr = await SimProcess.start({ state: join(tmp, 'dr'), vms: 0, attach: srDirs, hostMemoryGiB: 4 * vms + 16, ...sim });
+      // Hosts sized to start every restored VM (the demo's VMs take up to 32 GiB each).
+      const dr = await SimProcess.start({ state: join(tmp, 'dr'), vms: 0, attach: srDirs, hostMemoryGiB: 64 * vms + 64, ...sim });
       try {
         const [r, rj, rs] = await ours(cli, dr, ['restore', '--sr', srUuid, '--mode', 'all', '--force', '--yes', '--concurrency', String(concurrency)]);
         const imported = rs.stats.routes['/import_metadata']?.bytesIn ?? 0;
