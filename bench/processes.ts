@@ -10,7 +10,8 @@ import type { ServerCounts } from './model.js';
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const TSX = ['--import', 'tsx'];
 /** tsc output of the project, inside node_modules so that its imports resolve. */
-const BUILD_DIR = join(PROJECT_ROOT, 'node_modules', '.cache', 'xsdr-bench', 'dist');
+// node_modules may be shared by several checkouts (worktrees): each can name its own build folder.
+const BUILD_DIR = process.env['XSDR_BENCH_BUILD_DIR'] ?? join(PROJECT_ROOT, 'node_modules', '.cache', 'xsdr-bench', 'dist');
 
 /** Compiles the project (as `npm run build` does, into a cache folder); returns the CLI's path. */
 export async function buildCli(log: (s: string) => void): Promise<string> {
@@ -79,7 +80,7 @@ export class SimProcess {
     return this.where.stateDir;
   }
 
-  static async start(opts: { state: string; vms: number; latencyMs: number; transferLatencyMs: number; attach?: string[] }): Promise<SimProcess> {
+  static async start(opts: { state: string; vms: number; latencyMs: number; transferLatencyMs: number; attach?: string[]; hostMemoryGiB?: number }): Promise<SimProcess> {
     const args = [
       ...TSX,
       join(PROJECT_ROOT, 'bench', 'sim-child.ts'),
@@ -88,6 +89,7 @@ export class SimProcess {
       '--latency', String(opts.latencyMs),
       '--transfer-latency', String(opts.transferLatencyMs),
       ...(opts.attach ?? []).flatMap((d) => ['--attach', d]),
+      ...(opts.hostMemoryGiB !== undefined ? ['--host-memory-gib', String(opts.hostMemoryGiB)] : []),
     ];
     const sim = new SimProcess(spawn(process.execPath, args, { cwd: PROJECT_ROOT, stdio: 'pipe' }));
     const ready = await sim.next();

@@ -19,6 +19,8 @@ const { values } = parseArgs({
     latency: { type: 'string', default: '0' },
     'transfer-latency': { type: 'string', default: '0' },
     attach: { type: 'string', multiple: true, default: [] },
+    /** Memory of each host (GiB): a DR site sized to start every restored VM. */
+    'host-memory-gib': { type: 'string' },
   },
 });
 
@@ -45,6 +47,13 @@ async function main(): Promise<void> {
     transferLatencyMs: Number(values['transfer-latency']),
     attachSrDirs: values.attach ?? [],
   });
+  if (values['host-memory-gib'] !== undefined) {
+    const bytes = Number(values['host-memory-gib']) * 1024 ** 3;
+    for (const host of sim.db.refs('host')) {
+      const m = sim.db.getField('host', host, 'metrics');
+      if (sim.db.exists('host_metrics', m)) sim.db.update('host_metrics', m, { memory_total: bytes, memory_free: bytes });
+    }
+  }
   send({ event: 'ready', url: sim.url, stateDir: sim.stateDir, deviceDir: sim.deviceDir, pool: poolFacts(sim) });
   const lines = createInterface({ input: process.stdin });
   for await (const line of lines) {

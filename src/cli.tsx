@@ -12,6 +12,7 @@ import { registerRestoreCommands } from './commands/restore.js';
 import { registerScheduleCommands } from './commands/schedule.js';
 import { registerClassicCommands } from './commands/classic.js';
 import { registerInspectCommand } from './commands/inspect.js';
+import { registerStartCommand } from './commands/start.js';
 import { ExitCode, printFailure, stdio } from './commands/output.js';
 import { commandText } from './text-sinks.js';
 import { PRODUCT_NAME, PRODUCT_VERSION } from './version.js';
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
   registerScheduleCommands(program);
   registerClassicCommands(program);
   registerInspectCommand(program);
+  registerStartCommand(program);
   return program;
 }
 

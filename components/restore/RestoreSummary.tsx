@@ -1,6 +1,7 @@
 /**
  * The result of a restore or dry run, scrollable: restored VMs, errors with their codes,
- * SR/VDI names, warnings. <S> saves it to a file; <Enter> or <Esc> ends the restore;
+ * SR/VDI names, warnings. <T> starts the VMs it created (StartVms.tsx); <S> saves it to a
+ * file; <Enter> or <Esc> ends the restore;
  * <Left> goes back to the choice of VMs (e.g. from a dry run to the real restore).
  */
 import React from 'react';
@@ -9,6 +10,11 @@ import { TextDialogue, plainText } from '../dialogues/TextDialogue.js';
 import { useNavigator } from '../navigation.js';
 import type { PreflightReport, RestoreReport } from '../../src/dr/restore.js';
 import { SUMMARY_KEYS, summaryFileName, summaryLines, summaryTitle } from './texts.js';
+import { StartVms } from './StartVms.js';
+import { restoredVmUuids } from './start-machine.js';
+
+/** The summary of a real restore that created VMs offers to start them. */
+export const SUMMARY_START_KEYS = '<Enter> OK  <T> Start VMs  <S> Save  <Left> Back';
 
 export const SAVE_SUMMARY_TITLE = 'Save Restore Summary';
 
@@ -28,12 +34,13 @@ export const FORCED_SUMMARY_LINE = "Restored with force: XAPI skipped missing di
 export function RestoreSummary({ report, preflight, finishedAt, onDone, onBack }: RestoreSummaryProps) {
   const nav = useNavigator();
   const title = summaryTitle(report);
+  const startable = report.dryRun ? [] : restoredVmUuids(report.results);
   const lines = [...(report.force ? [{ text: FORCED_SUMMARY_LINE, alert: true }] : []), ...summaryLines(report, preflight, finishedAt)];
   return (
     <TextDialogue
       title={title}
       lines={lines}
-      keys={SUMMARY_KEYS}
+      keys={startable.length ? SUMMARY_START_KEYS : SUMMARY_KEYS}
       onKey={(key) => {
         if (key.name === 'enter' || key.name === 'escape') {
           onDone();
@@ -48,6 +55,10 @@ export function RestoreSummary({ report, preflight, finishedAt, onDone, onBack }
               defaultPath={summaryFileName(report, finishedAt)}
             />,
           );
+          return true;
+        }
+        if (key.name === 'text' && (key.text === 't' || key.text === 'T') && startable.length) {
+          nav.push(<StartVms uuids={startable} />);
           return true;
         }
         if (key.name === 'left') {

@@ -10,6 +10,7 @@ import { attachedVms, probeBackupVdis, type AttachedVm } from '../dr/backup-sour
 import { SR_SUMMARY_FIELDS, readBackupOverview, readPoolOverview, readSrBackups, type PoolOverview, type SrBackupEntry } from '../dr/overview.js';
 import { HeldRestoreSession, consoleSourceOpener, type BackupVdiRef, type RestoreSession } from './restore-session.js';
 import { selectSrChoices, type SrChoice, type SrFilter } from '../dr/sr-choice.js';
+import { planStart, startVms, type StartOptions, type StartPlan, type StartReport } from '../dr/start-vms.js';
 
 export interface BackupRunOptions {
   srUuid: string;
@@ -69,6 +70,10 @@ export interface ConsoleSession {
   openRestore(source: BackupVdiRef): RestoreSession;
   /** An SR by uuid, or the pool's default SR for null; null when there is none. */
   srLabel(srUuid: string | null): Promise<SrLabel | null>;
+  /** What starting these VMs would do: the order groups, and the VMs that would be skipped. */
+  planStart(uuids: readonly string[], signal?: AbortSignal): Promise<StartPlan>;
+  /** Starts them in that order (src/dr/start-vms.ts); the signal stops launching more. */
+  startVms(uuids: readonly string[], options: StartOptions): Promise<StartReport>;
   /** Ends the session; idempotent. */
   logout(): Promise<void>;
 }
@@ -130,6 +135,14 @@ export class LiveSession implements ConsoleSession {
       ),
       examined: r.examined,
     };
+  }
+
+  planStart(uuids: readonly string[], signal?: AbortSignal): Promise<StartPlan> {
+    return planStart(this.session, uuids, signal);
+  }
+
+  startVms(uuids: readonly string[], options: StartOptions): Promise<StartReport> {
+    return startVms(this.session, uuids, options);
   }
 
   openRestore(source: BackupVdiRef): RestoreSession {

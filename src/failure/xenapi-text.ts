@@ -156,6 +156,36 @@ const XENAPI_TEXT: Record<string, Explainer> = {
     meaning: `The call ${p(0)} was sent with ${p(2)} parameters, XAPI expects ${p(1)}.`,
     nextStep: 'The pool version differs from what this console expects; please report it.',
   }),
+  // Placement (xen-api ocaml/xapi/xapi_vm_helpers.ml): NO_HOSTS_AVAILABLE loses the reason,
+  // which each host's VM.assert_can_boot_here gives back (shown beside it where known).
+  NO_HOSTS_AVAILABLE: () => ({
+    meaning: 'No host of the pool can start this VM now (XAPI does not say why; each host\'s own reason is listed where it was asked).',
+    nextStep: 'Remove the reason a host gives (free memory, plug the SR, connect the network, enable the host), then start the VM again.',
+  }),
+  HOST_NOT_ENOUGH_FREE_MEMORY: (p) => ({
+    meaning: `The host has not enough free memory for this VM${p(0) && p(1) ? ` (needed ${p(0)}, free ${p(1)}, as XAPI counts them)` : ''}.`,
+    nextStep: 'Shut down or move other VMs, or lower this VM\'s memory, then start it again.',
+  }),
+  VM_REQUIRES_SR: (p) => ({
+    meaning: `VM ${p(0)} needs storage repository ${p(1)}, which this host cannot see (not plugged here).`,
+    nextStep: 'Plug the SR on the host (repair it), or move the VM\'s disks, then start the VM again.',
+  }),
+  VM_REQUIRES_NETWORK: (p) => ({
+    meaning: `VM ${p(0)} needs network ${p(1)}, which this host has no interface on.`,
+    nextStep: 'Connect the network on the host, or move the VM\'s interface to another network, then start it again.',
+  }),
+  HOST_DISABLED: (p) => ({
+    meaning: `Host ${p(0)} is disabled (maintenance mode) and starts no VMs.`,
+    nextStep: 'Enable the host (xe host-enable), or start the VM elsewhere.',
+  }),
+  HOST_NOT_LIVE: (p) => ({
+    meaning: `Host ${p(0)} is not live (down or unreachable).`,
+    nextStep: 'Bring the host back, or start the VM on another host.',
+  }),
+  HOST_NOT_ENOUGH_PCPUS: (p) => ({
+    meaning: `The VM has ${p(0)} vCPUs, more than the host's ${p(1)} physical CPUs.`,
+    nextStep: 'Lower the VM\'s vCPUs (VCPUs_max), or start it on a larger host.',
+  }),
   INTERNAL_ERROR: (p) => ({
     meaning: `XAPI hit an internal error${p(0) ? `: ${p(0)}` : ''}.`,
     nextStep: 'Retry; if it repeats, look at /var/log/xensource.log on the pool coordinator.',

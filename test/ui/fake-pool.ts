@@ -24,6 +24,7 @@ import {
   type SrFilter,
 } from '../../src/app/index.js';
 import type { PoolOverview, SrBackup, SrBackupEntry, SrSummaryRecord } from '../../src/dr/overview.js';
+import type { StartPlan, StartReport } from '../../src/dr/start-vms.js';
 
 const GiB = 1024 ** 3;
 
@@ -207,6 +208,12 @@ class FakeSession implements ConsoleSession {
   }
   openRestore(): RestoreSession {
     throw new Error('restore is not staged by the hand-made pool');
+  }
+  planStart(): Promise<StartPlan> {
+    throw new Error('starting VMs is not staged by the hand-made pool');
+  }
+  startVms(): Promise<StartReport> {
+    throw new Error('starting VMs is not staged by the hand-made pool');
   }
   async srLabel(srUuid: string | null): Promise<SrLabel | null> {
     const entry = Object.entries(this.pool.srs).find(([ref, sr]) => (srUuid === null ? ref === this.pool.defaultSr : sr['uuid'] === srUuid));

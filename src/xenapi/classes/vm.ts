@@ -2,7 +2,7 @@
 import type { CallOptions } from '../rpc.js';
 import type { Session } from '../session.js';
 import type { Ref } from '../values.js';
-import { bool, classReader, enumeration, int, ref, string, stringMap, stringSet, type RecordOf } from './fields.js';
+import { bool, classReader, enumeration, int, ref, string, stringMap, stringSet, type FieldType, type RecordOf } from './fields.js';
 
 const FIELDS = {
   uuid: string,
@@ -41,4 +41,32 @@ export async function setStartDelay(session: Session, vm: Ref, value: number, op
 
 export async function setShutdownDelay(session: Session, vm: Ref, value: number, opts?: CallOptions): Promise<void> {
   await session.invoke('VM.set_shutdown_delay', [vm, String(value)], opts);
+}
+
+// ---- Starting VMs after a restore (src/dr/start-vms.ts) ---------------------------------
+// One block, so the readers of other slices merge beside it.
+
+/**
+ * order and start_delay came with API 1.9 (XenServer 6.0): an older host sends neither, and
+ * its VMs have no start sequencing, which is what 0 means.
+ */
+const sequencing: FieldType<number> = { name: 'an int', read: (v) => (v === undefined ? 0 : int.read(v)) };
+
+const START_FIELDS = { ...FIELDS, appliance: ref, order: sequencing, start_delay: sequencing };
+export type VmStartRecord = RecordOf<typeof START_FIELDS>;
+
+/** VM.get_all_records with what a start plan needs: power state, vApp, order, start_delay. */
+export const getAllStartRecords = classReader('VM', START_FIELDS).getAllRecords;
+
+/**
+ * VM.start(vm, start_paused, force=false). XAPI returns only after the VM's start_delay
+ * (xen-api ocaml/xapi/xapi_vm.ml `start`), so the call's deadline allows for it.
+ */
+export async function start(session: Session, vm: Ref, paused: boolean, opts?: CallOptions): Promise<void> {
+  await session.invoke('VM.start', [vm, paused, false], opts);
+}
+
+/** VM.assert_can_boot_here(vm, host): resolves when the host could start the VM, else its reason. */
+export async function assertCanBootHere(session: Session, vm: Ref, host: Ref, opts?: CallOptions): Promise<void> {
+  await session.invoke('VM.assert_can_boot_here', [vm, host], opts);
 }
