@@ -56,5 +56,5 @@ export type { ExportMetadataTarget, ImportMetadataOptions, ImportRawVdiOptions, 
 export { serializeMethodCall, parseMethodResponse, decodeValueXml, formatXenDate } from './xmlrpc-codec.js';
 export { decodeValueDocument, MethodResponseDecoder, MAX_VALUE_DEPTH } from './xmlrpc-decoder.js';
 export type { DecodeOptions, ValueDocument } from './xmlrpc-decoder.js';
-export { Pool, Host, SR, PBD, VDI, VBD, VM, Network } from './classes/index.js';
-export type { PoolRecord, HostRecord, SrRecord, PbdRecord, VdiRecord, VdiCreate, VbdRecord, VbdCreate, VmRecord, NetworkRecord, FieldType, RecordOf } from './classes/index.js';
+export { Pool, Host, SR, PBD, VDI, VBD, VM, Network, VIF } from './classes/index.js';
+export type { PoolRecord, HostRecord, SrRecord, PbdRecord, VdiRecord, VdiCreate, VbdRecord, VbdCreate, VmRecord, NetworkRecord, VifRecord, VifCreate, FieldType, RecordOf } from './classes/index.js';

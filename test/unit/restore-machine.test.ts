@@ -25,7 +25,7 @@ function vm(over: Partial<PreflightVm> = {}): PreflightVm {
 
 function preflight(vms: PreflightVm[]): PreflightReport {
   const zero = { exports: 0, vms: 0, templates: 0, unreadable: 0, skipped: 0, clashes: 0, missingDisks: 0, newNetworks: 0, expectedErrors: 0, namesToSet: 0 };
-  return { sr: { uuid: 's', name: 'S' }, vdi: { uuid: 'v', trusted: true }, date: backup.date, scope: 'sr', force: false, vms, skipped: [], names: [], cleaned: [], counts: zero };
+  return { sr: { uuid: 's', name: 'S' }, vdi: { uuid: 'v', trusted: true }, date: backup.date, scope: 'sr', force: false, vms, skipped: [], names: [], cleaned: [], counts: zero, networks: [], poolNetworks: [], macClashes: [], macPolicy: '' };
 }
 
 const report = { dryRun: false, restored: 1, errors: 0 } as RestoreReport;
