@@ -274,7 +274,7 @@ describe('restore at the DR site', () => {
     let text = flat(f);
     expect(text).toContain(`Restore only the VMs on this SR from backup ${NEWER}`);
     expect(text).toMatch(/\d+ VMs? and \d+ templates? to import \(halted, keeping their uuids\)/);
-    expect(f).toContain('<F8> Restore  <F> Force  <S> Save  <Esc> Cancel');
+    expect(f).toContain('<F8> Restore  <F> Force  <N> Networks  <S> Save  <Esc> Cancel');
     press(r, KEYS.left);
     await waitForFrame(r, (fr) => paneTitle(fr) === `Restore Backup from ${NEWER}`);
     await highlightRow(r, 'Only VMs on This SR  ');
