@@ -22,8 +22,10 @@ import type { PoolNetwork, PreflightNetwork } from '../../src/dr/network-map.js'
 import { NetworkPicker } from './NetworkPicker.js';
 
 export const SAVE_PREFLIGHT_TITLE = 'Save Restore Preflight';
-export const PREFLIGHT_SAVE_KEYS = '<F8> Restore  <N> Networks  <S> Save  <Esc> Cancel  <Left> Back';
-export const PREFLIGHT_FORCE_KEYS = '<F8> Restore  <F> Force  <N> Networks  <S> Save  <Esc> Cancel';
+// <N> (the network map) is offered in the preflight's network section: with it the key help
+// would no longer leave room for the page position at 80 columns.
+export const PREFLIGHT_SAVE_KEYS = '<F8> Restore  <S> Save  <Esc> Cancel  <Left> Back';
+export const PREFLIGHT_FORCE_KEYS = '<F8> Restore  <F> Force  <S> Save  <Esc> Cancel';
 export const FORCE_CONFIRM_KEYS = '<F8> Restore with force  <Esc> Back';
 
 export function confirmTitle(date: string): string {

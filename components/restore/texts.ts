@@ -124,10 +124,14 @@ export function preflightLines(p: PreflightReport, vdi: { uuid: string; trusted:
     '',
   ];
   lines.push(...preflightGroupLines(p, { namesPerGroup: opts.full ? Infinity : PREFLIGHT_NAMES_SHOWN, moreHint: 'all in the saved preflight' }));
-  lines.push('', ...networkTableLines(p.networks), ...macClashLines(p.macClashes, p.macPolicy, opts.full ? Infinity : PREFLIGHT_NAMES_SHOWN));
+  lines.push('', ...networkTableLines(p.networks));
+  if (!opts.full && p.networks.length > 0) lines.push(NETWORK_MAP_OFFER);
+  lines.push(...macClashLines(p.macClashes, p.macPolicy, opts.full ? Infinity : PREFLIGHT_NAMES_SHOWN));
   if (!opts.full) lines.push('', { text: 'Press <F8> to restore now, or <Esc> to cancel.', bold: true });
   return lines;
 }
+
+export const NETWORK_MAP_OFFER = 'Press <N> to move the VIFs of a source network to a network of this pool after the restore.';
 
 /** Default file name for a saved preflight (`preflightLines(p, vdi, { full: true })`): the time it ran. */
 export function preflightFileName(at: Date): string {

@@ -11,6 +11,7 @@ import { attachSrFolder, DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';
 import { simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
 import { createConsoleServices, type LiveConsoleServices } from '../../src/app/index.js';
 import { NETWORK_MAP_TITLE } from '../../components/restore/NetworkPicker.js';
+import { NETWORK_MAP_OFFER } from '../../components/restore/texts.js';
 import { startTestPool, type TestPool } from '../helpers/pool.js';
 import { KEYS, flat, paneTitle, press, renderConsole, waitForFrame, type Rendered } from './helpers.js';
 import { chooseSrAndListBackups, highlightRow, openRestorePicker } from './restore-helpers.js';
@@ -62,12 +63,13 @@ it('the preflight lists the networks; <N> maps one to a network of this pool, an
   await waitForFrame(r, (f) => (paneTitle(f) ?? '').startsWith('Restore Backup from'));
   await highlightRow(r, 'All VM Metadata  ', 'All VM Metadata ');
   press(r, KEYS.enter);
-  let f = await waitForFrame(r, (fr) => (paneTitle(fr) ?? '').startsWith('Confirm Restore from') && fr.includes('<N> Networks'), 15_000);
+  let f = await waitForFrame(r, (fr) => (paneTitle(fr) ?? '').startsWith('Confirm Restore from') && fr.includes('<F8> Restore'), 15_000);
   let text = await pageTo(r, /MAC clashes/);
   expect(text).toMatch(/Networks \(3 in the backup\):/);
   expect(text).toMatch(/"Storage VLAN 100" \(bridge xapi1, MTU 1500, \d+ VIFs?\) -> a new internal network \(no uplink\)/);
   expect(text).toContain('-> same name: "Pool-wide network associated with eth0"');
   expect(text).toContain('MAC clashes: none.');
+  expect(text).toContain(NETWORK_MAP_OFFER);
 
   press(r, 'n');
   f = await waitForFrame(r, (fr) => paneTitle(fr) === NETWORK_MAP_TITLE && fr.includes('Source networks'));
