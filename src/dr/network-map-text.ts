@@ -3,6 +3,7 @@
  * CLI and the console (which bounds the rows it shows). Names pass through neutralise().
  */
 import { neutralise } from '../safe-text.js';
+import { errorText } from '../text-sinks.js';
 import type { MacClash, NetworkMapReport, PreflightNetwork } from './network-map.js';
 
 const q = (s: string) => `"${neutralise(s)}"`;
@@ -34,16 +35,17 @@ export function networkMapLines(r: NetworkMapReport): string[] {
   const would = r.dryRun;
   const lines = [`Network map (${r.map.length} source network${r.map.length === 1 ? '' : 's'}):`];
   for (const m of r.map) lines.push(`  ${q(m.source.name)} (bridge ${neutralise(m.source.bridge) || 'none'}) -> ${q(m.target.name)} ${neutralise(m.target.uuid)}`);
+  if (r.error) return [...lines, `The map was not applied, ${errorText(r.error.code)}: ${errorText(r.error.meaning)} ${errorText(r.error.nextStep)}`];
   const ok = r.vifs.filter((v) => v.ok).length;
   lines.push(`VIFs ${would ? 'that would be moved' : 'moved'}: ${ok} of ${r.vifs.length}${r.vifs[0] ? ` (${r.vifs[0].method === 'move' ? 'VIF.move' : 'destroyed and created again, keeping MAC and device: this pool has no VIF.move'})` : ''}`);
   for (const v of r.vifs) {
     const head = `  ${q(v.vm.name)} VIF ${neutralise(v.device)} (${neutralise(v.mac)}) -> ${q(v.to.name)}`;
-    lines.push(v.error ? `${head}: failed, ${neutralise(v.error.code)}: ${neutralise(v.error.meaning)} ${neutralise(v.error.nextStep)}` : head);
+    lines.push(v.error ? `${head}: failed, ${errorText(v.error.code)}: ${errorText(v.error.meaning)} ${errorText(v.error.nextStep)}` : head);
   }
   if (would) {
     for (const n of r.wouldNotCreate) lines.push(`Would remove the internal network the import makes for ${q(n.name)}: nothing would use it.`);
   } else {
-    for (const n of r.removed) lines.push(n.error ? `Could not remove unused network ${q(n.name)} ${neutralise(n.uuid)}: ${neutralise(n.error.code)}: ${neutralise(n.error.meaning)}` : `Removed unused network ${q(n.name)} ${neutralise(n.uuid)} that the import had made.`);
+    for (const n of r.removed) lines.push(n.error ? `Could not remove unused network ${q(n.name)} ${neutralise(n.uuid)}: ${errorText(n.error.code)}: ${errorText(n.error.meaning)}` : `Removed unused network ${q(n.name)} ${neutralise(n.uuid)} that the import had made.`);
     if (r.removed.length === 0) lines.push('No unused network left by the import.');
   }
   return lines;

@@ -258,6 +258,8 @@ export interface NetworkMapReport {
   removed: RemovedNetwork[];
   /** A dry run: source networks whose new internal network the import would not leave behind. */
   wouldNotCreate: Array<{ name: string; bridge: string }>;
+  /** The map could not be applied at all (the pool's VIFs or networks could not be read). */
+  error?: { code: string; meaning: string; nextStep: string };
 }
 
 export interface ApplyMapInput {
@@ -346,9 +348,19 @@ export async function applyNetworkMap(session: Session, input: ApplyMapInput): P
       run: async () => {
         if (canMove) {
           await VIF.move(session, vif.ref, to.ref);
-        } else {
-          await VIF.destroy(session, vif.ref);
+          return;
+        }
+        await VIF.destroy(session, vif.ref);
+        try {
           await VIF.create(session, recreateArgs(vif.rec, vm, to.ref, withLocking));
+        } catch (err) {
+          // The old VIF is gone: the operator must know exactly what to create.
+          throw new ExpectedFailure(
+            'VIF_NOT_RECREATED',
+            `the VIF was removed from its network but could not be created on ${neutralise(to.name)}: ${explainError(err).meaning}`,
+            `Create it by hand: xe vif-create vm-uuid=${neutralise(e.vmUuid)} network-uuid=${neutralise(to.uuid)} device=${neutralise(n.device)} mac=${neutralise(vif.rec.MAC)}.`,
+            { cause: err },
+          );
         }
       },
     });
@@ -363,7 +375,9 @@ export async function applyNetworkMap(session: Session, input: ApplyMapInput): P
       } catch (err) {
         if (isAbortError(err)) throw err;
         move.error = failed(err);
-        move.error.nextStep = `${move.error.nextStep} The VIF stays on its network; move it to ${neutralise(move.to.name)} by hand (xe vif-move, or vif-destroy and vif-create before XenServer 7.1).`.trim();
+        if (!(err instanceof ExpectedFailure)) {
+          move.error.nextStep = `${move.error.nextStep} The VIF stays on its network; move it to ${neutralise(move.to.name)} by hand (xe vif-move, or vif-destroy and vif-create before XenServer 7.1).`.trim();
+        }
       }
     },
     input.signal,

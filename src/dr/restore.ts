@@ -682,7 +682,14 @@ export async function runRestore(session: Session, opts: RestoreOptions = {}): P
     if (mapping) {
       emit({ kind: 'phase', message: opts.dryRun ? 'Planning the network map...' : 'Moving VIFs to the mapped networks...' });
       const restoredExports = results.filter((r) => r.ok).flatMap((r) => exported.get(r.file) ?? []);
-      networkMap = await restoreStep('networks', () => applyNetworkMap(session, { ...mapping, restored: restoredExports, dryRun: opts.dryRun ?? false, concurrency, ...(opts.signal && { signal: opts.signal }) }));
+      try {
+        networkMap = await applyNetworkMap(session, { ...mapping, restored: restoredExports, dryRun: opts.dryRun ?? false, concurrency, ...(opts.signal && { signal: opts.signal }) });
+      } catch (err) {
+        // The imports are done: the report says the map was not applied rather than being lost.
+        if (isAbortError(err)) throw err;
+        const { code, meaning, nextStep } = explainError(err);
+        networkMap = { dryRun: opts.dryRun ?? false, map: mapping.resolved.entries, vifs: [], removed: [], wouldNotCreate: [], error: { code, meaning, nextStep } };
+      }
     }
     const srmeta = await restoreStep('list', () => src.readSrMeta(date));
     let names: NameChange[] = [];

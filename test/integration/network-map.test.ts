@@ -139,6 +139,23 @@ describe('network map', () => {
     expect(r.networkMap!.removed.map((n) => n.name)).toEqual([VLAN]);
   });
 
+  it('before API 2.6, a VIF removed but not created again says exactly what to create; a VIF read refused leaves the map unapplied, said', async () => {
+    const d = await drill('xs8');
+    reportApi(d, 5);
+    d.dr.sim.faults.add({ method: 'VIF.create', error: ['MAC_INVALID', 'zz'], times: 1 });
+    const r = await runRestore(d.dr.session, { srUuid: d.srUuid, force: true, concurrency: 1, networkMap: parseNetworkMap(`${VLAN} = DR storage\n`) });
+    const bad = r.networkMap!.vifs.filter((v) => !v.ok);
+    expect(bad).toHaveLength(1);
+    expect(bad[0]!.error).toMatchObject({ code: 'VIF_NOT_RECREATED', nextStep: `Create it by hand: xe vif-create vm-uuid=${bad[0]!.vm.uuid} network-uuid=${d.dr.sim.db.get('network', d.storage).uuid} device=${bad[0]!.device} mac=${bad[0]!.mac}.` });
+
+    const again = await drill('xs8');
+    again.dr.sim.faults.add({ method: 'VIF.get_all_records', error: ['INTERNAL_ERROR', 'db'], times: 1 });
+    const r2 = await runRestore(again.dr.session, { srUuid: again.srUuid, force: true, networkMap: parseNetworkMap(`${VLAN} = DR storage\n`) });
+    expect(r2.restored).toBeGreaterThan(0);
+    expect(r2.networkMap).toMatchObject({ vifs: [], removed: [], error: { code: 'INTERNAL_ERROR' } });
+    expect(networkMapLines(r2.networkMap!).join('\n')).toContain('The map was not applied, INTERNAL_ERROR');
+  });
+
   it('API 2.6 (XenServer 7.1) moves with VIF.move, keeping the VIF itself', async () => {
     const d = await drill('xs8');
     reportApi(d, 6);
