@@ -19,6 +19,7 @@ import { Network, VIF, VM, isAbortError, type Ref, type Session, type VifRecord 
 import { ExpectedFailure, explainError } from '../failure/index.js';
 import type { VmmetaNetwork } from './vmmeta.js';
 import { forEachConcurrently } from './work-pool.js';
+import { withNamedRefs } from './error-names.js';
 import { neutralise } from '../safe-text.js';
 
 /** How the import will find a source network here. */
@@ -374,7 +375,8 @@ export async function applyNetworkMap(session: Session, input: ApplyMapInput): P
         move.ok = true;
       } catch (err) {
         if (isAbortError(err)) throw err;
-        move.error = failed(err);
+        // XAPI names objects by reference: said as names, never as an OpaqueRef.
+        move.error = failed(await withNamedRefs(session, err, input.signal));
         if (!(err instanceof ExpectedFailure)) {
           move.error.nextStep = `${move.error.nextStep} The VIF stays on its network; move it to ${neutralise(move.to.name)} by hand (xe vif-move, or vif-destroy and vif-create before XenServer 7.1).`.trim();
         }
@@ -396,7 +398,7 @@ export async function applyNetworkMap(session: Session, input: ApplyMapInput): P
         gone.ok = true;
       } catch (err) {
         if (isAbortError(err)) throw err;
-        const { code, meaning, nextStep } = failed(err);
+        const { code, meaning, nextStep } = failed(await withNamedRefs(session, err, input.signal));
         gone.error = { code, meaning, nextStep };
       }
     },

@@ -108,14 +108,17 @@ describe('network map', () => {
 
   it('a refused VIF.move is reported with its code and next step; the rest are moved', async () => {
     const d = await drill('xs8');
-    d.dr.sim.faults.add({ method: 'VIF.move', error: ['VIF_IN_USE', 'x'], times: 1 });
+    // XAPI's refusals name objects by reference (HOST_CANNOT_ATTACH_NETWORK [host, network]).
+    const host = d.dr.sim.db.findRef('host', () => true)!;
+    d.dr.sim.faults.add({ method: 'VIF.move', error: ['HOST_CANNOT_ATTACH_NETWORK', host, d.storage], times: 1 });
     const r = await runRestore(d.dr.session, { srUuid: d.srUuid, force: true, networkMap: parseNetworkMap(`${VLAN} = DR storage\n${ETH1} = DR uplink\n`), concurrency: 1 });
     const nm = r.networkMap!;
     const bad = nm.vifs.filter((v) => !v.ok);
     expect(bad).toHaveLength(1);
-    expect(bad[0]!.error).toMatchObject({ code: 'VIF_IN_USE', nextStep: expect.stringContaining('move it to') });
+    expect(bad[0]!.error).toMatchObject({ code: 'HOST_CANNOT_ATTACH_NETWORK', nextStep: expect.stringContaining('move it to') });
+    expect(JSON.stringify(nm)).not.toContain('OpaqueRef');
     expect(nm.vifs.filter((v) => v.ok)).toHaveLength(restoredOnly([...d.vlanVifs, ...d.eth1Vifs], r).length - 1);
-    expect(networkMapLines(nm).join('\n')).toContain('failed, VIF_IN_USE');
+    expect(networkMapLines(nm).join('\n')).toContain('failed, HOST_CANNOT_ATTACH_NETWORK');
     // The one left behind keeps its network, so the internal network it uses is not removed.
     expect(bad[0]!.from.name).toBe(VLAN);
     expect(nm.removed).toEqual([]);
