@@ -175,7 +175,8 @@ export function workOf(state: RestoreState): 'list' | 'check' | 'run' | null {
 
 /** A preflight left open at an idle logout: the state to come back to after the next login. */
 export function resumable(state: RestoreState): RestoreState | null {
-  if (state.step === 'preflight' || state.step === 'confirmForce') return { ...chosen(state), step: 'preflight', report: state.report, kept: true };
+  // The map goes with the report, whose network table shows it.
+  if (state.step === 'preflight' || state.step === 'confirmForce') return { ...chosen(state), step: 'preflight', report: state.report, kept: true, ...mapOf(state) };
   return null;
 }
 

@@ -155,6 +155,9 @@ describe('network map in the preflight', () => {
       { source: 'n-vlan', target: 'p-st', line: 0 },
       { source: 'eth0', target: 'p-st', line: 0 },
     ]);
+    // Kept over an idle logout with its table: what is shown is what the run applies.
+    const kept = resumable(s)!;
+    expect(kept.step === 'preflight' && kept.networkMap?.length).toBe(2);
   });
 
   it('no mapping takes one back; the map survives the force confirmation', () => {
