@@ -36,9 +36,11 @@ export function networkMapLines(r: NetworkMapReport): string[] {
   const lines = [`Network map (${r.map.length} source network${r.map.length === 1 ? '' : 's'}):`];
   for (const m of r.map) lines.push(`  ${q(m.source.name)} (bridge ${neutralise(m.source.bridge) || 'none'}) -> ${q(m.target.name)} ${neutralise(m.target.uuid)}`);
   if (r.error) return [...lines, `The map was not applied, ${errorText(r.error.code)}: ${errorText(r.error.meaning)} ${errorText(r.error.nextStep)}`];
-  const ok = r.vifs.filter((v) => v.ok).length;
-  lines.push(`VIFs ${would ? 'that would be moved' : 'moved'}: ${ok} of ${r.vifs.length}${r.vifs[0] ? ` (${r.vifs[0].method === 'move' ? 'VIF.move' : 'destroyed and created again, keeping MAC and device: this pool has no VIF.move'})` : ''}`);
-  for (const v of r.vifs) {
+  const toMove = r.vifs.filter((v) => !v.already);
+  const ok = toMove.filter((v) => v.ok).length;
+  const already = r.vifs.length - toMove.length;
+  lines.push(`VIFs ${would ? 'that would be moved' : 'moved'}: ${ok} of ${toMove.length}${toMove[0] ? ` (${toMove[0].method === 'move' ? 'VIF.move' : 'destroyed and created again, keeping MAC and device: this pool has no VIF.move'})` : ''}${already ? `; ${already} on the mapped network already` : ''}`);
+  for (const v of toMove) {
     const head = `  ${q(v.vm.name)} VIF ${neutralise(v.device)} (${neutralise(v.mac)}) -> ${q(v.to.name)}`;
     lines.push(v.error ? `${head}: failed, ${errorText(v.error.code)}: ${errorText(v.error.meaning)} ${errorText(v.error.nextStep)}` : head);
   }

@@ -240,6 +240,8 @@ export interface VifMove {
   method: 'move' | 'recreate';
   /** Done (a dry run: would be done); an error says why not. */
   ok: boolean;
+  /** The import puts (or put) it on the mapped network already: nothing to do. */
+  already?: true;
   error?: { code: string; params: string[]; meaning: string; nextStep: string };
 }
 
@@ -319,7 +321,17 @@ export async function applyNetworkMap(session: Session, input: ApplyMapInput): P
   const report: NetworkMapReport = { dryRun, map: resolved.entries, vifs: [], removed: [], wouldNotCreate: [] };
   const target = (to: PoolNetwork & { ref: Ref }): PoolNetwork => ({ uuid: to.uuid, name: to.name, bridge: to.bridge });
   if (dryRun) {
-    report.vifs = wanted.map(({ e, n, to }) => ({ vm: { uuid: e.vmUuid, name: e.vmName }, device: n.device, mac: n.mac, from: { name: n.networkName, bridge: n.bridge }, to: target(to), method, ok: true }));
+    const importTarget = new Map(input.sources.map((s) => [sourceKey({ networkUuid: s.uuid, networkName: s.name, bridge: s.bridge }), s.target?.uuid]));
+    report.vifs = wanted.map(({ e, n, to }) => ({
+      vm: { uuid: e.vmUuid, name: e.vmName },
+      device: n.device,
+      mac: n.mac,
+      from: { name: n.networkName, bridge: n.bridge },
+      to: target(to),
+      method,
+      ok: true,
+      ...(importTarget.get(sourceKey(n)) === to.uuid && { already: true as const }),
+    }));
     // A new internal network is left only for a source some restored VIF stays on.
     const staying = new Set(input.restored.flatMap((e) => e.networks.filter((n) => !resolved.bySource.has(sourceKey(n))).map(sourceKey)));
     report.wouldNotCreate = input.sources
@@ -342,6 +354,7 @@ export async function applyNetworkMap(session: Session, input: ApplyMapInput): P
     }
     if (vif.rec.network === to.ref) {
       move.ok = true;
+      move.already = true;
       continue;
     }
     moves.push({

@@ -92,11 +92,16 @@ describe('network map', () => {
     const dry = await runRestore(d.dr.session, { srUuid: d.srUuid, dryRun: true, force: true, networkMap: map });
     expect(dry.networkMap?.vifs.length).toBe(restoredOnly([...d.vlanVifs, ...d.eth1Vifs], dry).length);
     expect(dry.networkMap?.wouldNotCreate).toEqual([{ name: VLAN, bridge: 'xapi1' }]);
+    expect(dry.networkMap!.vifs.filter((v) => v.already).length).toBe(restoredOnly(d.eth1Vifs, dry).length);
     expect(networkMapLines(dry.networkMap!).join('\n')).toContain(`Would remove the internal network the import makes for "${VLAN}"`);
     const r = await runRestore(d.dr.session, { srUuid: d.srUuid, force: true, networkMap: map });
     const nm = r.networkMap!;
     expect(nm.map.map((m) => [m.source.name, m.target.name])).toEqual([[VLAN, 'DR storage'], [ETH1, 'DR uplink']]);
     expect(nm.vifs.every((v) => v.ok && v.method === 'move')).toBe(true);
+    // eth1's VIFs land on "DR uplink" by bridge: nothing to move, and said so.
+    expect(restoredOnly(d.eth1Vifs, r).length).toBeGreaterThan(0);
+    expect(nm.vifs.filter((v) => v.already).length).toBe(restoredOnly(d.eth1Vifs, r).length);
+    expect(networkMapLines(nm).join('\n')).toMatch(new RegExp(`VIFs moved: (\\d+) of \\1 \\(VIF\\.move\\)${restoredOnly(d.eth1Vifs, r).length ? `; ${restoredOnly(d.eth1Vifs, r).length} on the mapped network already` : ''}`));
     const db = d.dr.sim.db;
     expect(restoredOnly(d.vlanVifs, r).length).toBeGreaterThan(0);
     for (const v of restoredOnly(d.vlanVifs, r)) expect(vifsOf(d.dr, v.vm).find((x) => x.device === v.device)).toMatchObject({ network: d.storage, MAC: v.mac });
