@@ -105,7 +105,7 @@ export function BackupDates({ flow, session, sr, vdi, legacy, resume, restore: h
       const choice = { date: s.backup.date, scope: s.method.scope, force: s.force };
       // A dry run checks first, on the same attachment, so its summary names the same warnings.
       const preflight = s.preflight ?? (await restore.preflight(choice, { signal, onProgress: emit }));
-      const report = await restore.run({ ...choice, dryRun: s.method.dryRun }, { signal, onProgress: emit });
+      const report = await restore.run({ ...choice, dryRun: s.method.dryRun, ...(s.networkMap && { networkMap: s.networkMap }) }, { signal, onProgress: emit });
       return { report, preflight };
     },
     done: ({ report, preflight }) => dispatch({ type: 'finished', report, preflight, at: new Date() }),
@@ -206,6 +206,7 @@ export function BackupDates({ flow, session, sr, vdi, legacy, resume, restore: h
           report={state.report}
           vdi={vdi}
           kept={state.kept === true}
+          onMap={(source, target) => dispatch({ type: 'mapNetwork', source, target })}
           onKey={(key) => {
             if (key.name === 'f8') dispatch({ type: 'restore' });
             else if (key.name === 'text' && (key.text === 'f' || key.text === 'F')) dispatch({ type: 'askForce' });

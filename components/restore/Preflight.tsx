@@ -18,8 +18,12 @@ import type { PreflightReport } from '../../src/dr/restore.js';
 import { forceWouldHelp } from './restore-machine.js';
 import { PREFLIGHT_BANNER, preflightFileName, preflightLines } from './texts.js';
 import { neutralise } from '../../src/safe-text.js';
+import type { PoolNetwork, PreflightNetwork } from '../../src/dr/network-map.js';
+import { NetworkPicker } from './NetworkPicker.js';
 
 export const SAVE_PREFLIGHT_TITLE = 'Save Restore Preflight';
+// <N> (the network map) is offered in the preflight's network section: with it the key help
+// would no longer leave room for the page position at 80 columns.
 export const PREFLIGHT_SAVE_KEYS = '<F8> Restore  <S> Save  <Esc> Cancel  <Left> Back';
 export const PREFLIGHT_FORCE_KEYS = '<F8> Restore  <F> Force  <S> Save  <Esc> Cancel';
 export const FORCE_CONFIRM_KEYS = '<F8> Restore with force  <Esc> Back';
@@ -78,11 +82,13 @@ export interface PreflightViewProps {
   /** Shown again after an idle logout. */
   kept?: boolean;
   vdi: { uuid: string; trusted: boolean };
-  /** F8, F, Esc, Left: the flow's; S (save) is handled here. */
+  /** F8, F, Esc, Left: the flow's; S (save) and N (the network map) are handled here. */
   onKey(key: ConsoleKey): boolean;
+  /** A source network mapped (or unmapped) in the network picker. */
+  onMap(source: PreflightNetwork, target: PoolNetwork | null): void;
 }
 
-export function PreflightView({ report, vdi, kept, onKey }: PreflightViewProps) {
+export function PreflightView({ report, vdi, kept, onKey, onMap }: PreflightViewProps) {
   const nav = useNavigator();
   const offer = forceOfferLine(report);
   // After the report's own closing line: the key help names <F> from the first page on.
@@ -98,6 +104,10 @@ export function PreflightView({ report, vdi, kept, onKey }: PreflightViewProps) 
           // Saved whole: every name of every group, and no key prompts.
           const saved = plainText([...(kept ? [KEPT_PREFLIGHT_NOTE, ''] : []), ...preflightLines(report, vdi, { full: true })]);
           nav.push(<SaveTextDialogue title={SAVE_PREFLIGHT_TITLE} what="restore preflight" text={`${title}\n\n${saved}`} defaultPath={preflightFileName(new Date())} />);
+          return true;
+        }
+        if (key.name === 'text' && (key.text === 'n' || key.text === 'N')) {
+          nav.push(<NetworkPicker networks={report.networks} pool={report.poolNetworks} onMap={onMap} />);
           return true;
         }
         return onKey(key);

@@ -8,6 +8,7 @@
 import type { BackupSummary } from '../../src/dr/backup-source.js';
 import type { PreflightReport, RestoreProgress, RestoreReport } from '../../src/dr/restore.js';
 import type { BackupListing, FailureText } from '../services.js';
+import { sourceKey, type NetworkMapEntry, type PoolNetwork, type PreflightNetwork } from '../../src/dr/network-map.js';
 import type { RestoreMethod } from './texts.js';
 
 /** Per-VM progress of a run, as the screen draws it. */
@@ -31,11 +32,11 @@ export type RestoreState =
   /** The preflight being computed (a real restore). */
   | ({ step: 'checking' } & Chosen)
   /** `kept`: shown again after an idle logout (it was made before it). */
-  | ({ step: 'preflight'; report: PreflightReport; kept?: true } & Chosen)
+  | ({ step: 'preflight'; report: PreflightReport; kept?: true; networkMap?: NetworkMapEntry[] } & Chosen)
   /** What force does, before a forced restore; F8 confirms. */
-  | ({ step: 'confirmForce'; report: PreflightReport } & Chosen)
+  | ({ step: 'confirmForce'; report: PreflightReport; networkMap?: NetworkMapEntry[] } & Chosen)
   /** The run; a dry run makes its own preflight first (preflight null). */
-  | ({ step: 'running'; preflight: PreflightReport | null; force: boolean } & Chosen)
+  | ({ step: 'running'; preflight: PreflightReport | null; force: boolean; networkMap?: NetworkMapEntry[] } & Chosen)
   | ({ step: 'summary'; report: RestoreReport; preflight: PreflightReport | null; finishedAt: Date } & Chosen)
   | { step: 'cancelled'; dryRun: boolean; progress: RunProgress | null }
   | { step: 'failed'; during: 'list' | 'preflight' | 'run'; failure: FailureText }
@@ -50,6 +51,8 @@ export type RestoreAction =
   /** F8 at the preflight (as it was computed), or at the force confirmation (forced). */
   | { type: 'restore' }
   | { type: 'askForce' }
+  /** A source network's VIFs go to `target` after the imports (null: as the import leaves them). */
+  | { type: 'mapNetwork'; source: PreflightNetwork; target: PoolNetwork | null }
   | { type: 'finished'; report: RestoreReport; preflight: PreflightReport | null; at: Date }
   | { type: 'failed'; failure: FailureText }
   /** The work of this state was stopped (Ctrl-C, or Esc while listing or checking). */
@@ -105,14 +108,15 @@ export function restoreReducer(state: RestoreState, action: RestoreAction): Rest
       if (action.type === 'stopped') return { step: 'methods', listing: state.listing, backup: state.backup };
       return state;
     case 'preflight':
-      if (action.type === 'restore') return { ...chosen(state), step: 'running', preflight: state.report, force: false };
-      if (action.type === 'askForce') return forceWouldHelp(state.report) > 0 ? { ...chosen(state), step: 'confirmForce', report: state.report } : state;
+      if (action.type === 'restore') return { ...chosen(state), step: 'running', preflight: state.report, force: false, ...mapOf(state) };
+      if (action.type === 'askForce') return forceWouldHelp(state.report) > 0 ? { ...chosen(state), step: 'confirmForce', report: state.report, ...mapOf(state) } : state;
+      if (action.type === 'mapNetwork') return { ...state, ...mapNetwork(state.report, state.networkMap ?? [], action.source, action.target) };
       if (action.type === 'back') return { step: 'methods', listing: state.listing, backup: state.backup };
       if (action.type === 'cancel') return { step: 'exit', how: 'cancel' };
       return state;
     case 'confirmForce':
-      if (action.type === 'restore') return { ...chosen(state), step: 'running', preflight: state.report, force: true };
-      if (action.type === 'back' || action.type === 'cancel') return { ...chosen(state), step: 'preflight', report: state.report };
+      if (action.type === 'restore') return { ...chosen(state), step: 'running', preflight: state.report, force: true, ...mapOf(state) };
+      if (action.type === 'back' || action.type === 'cancel') return { ...chosen(state), step: 'preflight', report: state.report, ...mapOf(state) };
       return state;
     case 'running':
       if (action.type === 'finished') return { ...chosen(state), step: 'summary', report: action.report, preflight: action.preflight, finishedAt: action.at };
@@ -136,6 +140,27 @@ export function restoreReducer(state: RestoreState, action: RestoreAction): Rest
   }
 }
 
+function mapOf(s: { networkMap?: NetworkMapEntry[] }): { networkMap?: NetworkMapEntry[] } {
+  return s.networkMap?.length ? { networkMap: s.networkMap } : {};
+}
+
+/**
+ * The map after the operator picked a target for one source network: the entry names the
+ * source by its uuid (by name when the export has none) and the target by uuid, and the
+ * preflight's table shows where its VIFs will go.
+ */
+function mapNetwork(report: PreflightReport, map: NetworkMapEntry[], source: PreflightNetwork, target: PoolNetwork | null): { report: PreflightReport; networkMap: NetworkMapEntry[] } {
+  const key = sourceKey({ networkUuid: source.uuid, networkName: source.name, bridge: source.bridge });
+  const id = source.uuid || source.name;
+  const networkMap = [...map.filter((e) => e.source !== id), ...(target ? [{ source: id, target: target.uuid, line: 0 }] : [])];
+  const networks = report.networks.map((n) => {
+    if (sourceKey({ networkUuid: n.uuid, networkName: n.name, bridge: n.bridge }) !== key) return n;
+    const { mappedTo: _old, ...rest } = n;
+    return target ? { ...rest, mappedTo: target } : rest;
+  });
+  return { report: { ...report, networks }, networkMap };
+}
+
 function chosen(s: Chosen): Chosen {
   return { listing: s.listing, backup: s.backup, method: s.method };
 }
@@ -150,7 +175,8 @@ export function workOf(state: RestoreState): 'list' | 'check' | 'run' | null {
 
 /** A preflight left open at an idle logout: the state to come back to after the next login. */
 export function resumable(state: RestoreState): RestoreState | null {
-  if (state.step === 'preflight' || state.step === 'confirmForce') return { ...chosen(state), step: 'preflight', report: state.report, kept: true };
+  // The map goes with the report, whose network table shows it.
+  if (state.step === 'preflight' || state.step === 'confirmForce') return { ...chosen(state), step: 'preflight', report: state.report, kept: true, ...mapOf(state) };
   return null;
 }
 

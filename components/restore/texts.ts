@@ -15,6 +15,7 @@ import type { TextLine } from '../dialogues/TextDialogue.js';
 import { neutralise, oneLine } from '../../src/safe-text.js';
 import { errorText } from '../../src/text-sinks.js';
 import { cleanedText } from '../../src/dr/leftovers.js';
+import { macClashLines, networkMapLines, networkTableLines } from '../../src/dr/network-map-text.js';
 
 export const RESTORE_MENU_TITLE = 'Restore Virtual Machine Metadata';
 export const RESTORE_STATUS_TEXT = 'Press <Enter> to restore Virtual Machine metadata from a Storage Repository.';
@@ -123,9 +124,14 @@ export function preflightLines(p: PreflightReport, vdi: { uuid: string; trusted:
     '',
   ];
   lines.push(...preflightGroupLines(p, { namesPerGroup: opts.full ? Infinity : PREFLIGHT_NAMES_SHOWN, moreHint: 'all in the saved preflight' }));
+  lines.push('', ...networkTableLines(p.networks));
+  if (!opts.full && p.networks.length > 0) lines.push(NETWORK_MAP_OFFER);
+  lines.push(...macClashLines(p.macClashes, p.macPolicy, opts.full ? Infinity : PREFLIGHT_NAMES_SHOWN));
   if (!opts.full) lines.push('', { text: 'Press <F8> to restore now, or <Esc> to cancel.', bold: true });
   return lines;
 }
+
+export const NETWORK_MAP_OFFER = 'Press <N> to move the VIFs of a source network to a network of this pool after the restore.';
 
 /** Default file name for a saved preflight (`preflightLines(p, vdi, { full: true })`): the time it ran. */
 export function preflightFileName(at: Date): string {
@@ -185,6 +191,7 @@ export function summaryLines(r: RestoreReport, p: PreflightReport | null, finish
       for (const [code, step] of nextSteps) lines.push(`  ${errorText(code)}: ${errorText(step)}`);
     }
   }
+  if (r.networkMap) lines.push('', ...networkMapLines(r.networkMap).map((t) => ({ text: t, alert: / failed, |^Could not /.test(t) })));
   if (r.skipped.length) {
     lines.push('', { text: `Skipped entries (${r.skipped.length}):`, bold: true, alert: true });
     for (const s of r.skipped) lines.push({ text: `  ${neutralise(s.name)}: ${oneLine(s.reason)}`, alert: true });

@@ -14,6 +14,7 @@
 import type { Session } from '../xenapi/index.js';
 import { ExpectedFailure } from '../failure/index.js';
 import { BackupSource, type BackupSummary, type RestoreScope } from '../dr/backup-source.js';
+import type { NetworkMapEntry } from '../dr/network-map.js';
 import { RestoreStepError, preflightRestore, runRestore, type PreflightReport, type RestoreProgress, type RestoreReport } from '../dr/restore.js';
 
 /** Which backup VDI to read: the trusted one, or (legacy) one found by the scan. */
@@ -36,6 +37,8 @@ export interface RestoreChoice {
   scope: RestoreScope;
   /** XAPI's force on /import_metadata (the stock console never sets it; ours asks first). */
   force: boolean;
+  /** Source network → a network of this pool, applied after the imports (src/dr/network-map.ts). */
+  networkMap?: NetworkMapEntry[];
 }
 
 export interface RestoreStepOptions {
@@ -119,6 +122,7 @@ export class HeldRestoreSession implements RestoreSession {
           ...this.where(choice),
           dryRun: choice.dryRun,
           force: choice.force,
+          ...(choice.networkMap?.length && { networkMap: choice.networkMap }),
           signal: options.signal,
           ...(options.onProgress && { onProgress: options.onProgress }),
         }),

@@ -8,6 +8,7 @@
  */
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
+import { readFile } from 'node:fs/promises';
 import type { GlobalOptions } from '../connect.js';
 import { runWithConnection } from './connection.js';
 import { BackupSource, BackupSourceError, legacyScanFoundNone, probeBackupVdis, type RestoreScope } from '../dr/backup-source.js';
@@ -17,6 +18,8 @@ import type { AccessMode } from '../dr/volume/workspace.js';
 import { ExitCode, printJson, stdio, type Io } from './output.js';
 import { parseIntOption } from './options.js';
 import { cleanedText } from '../dr/leftovers.js';
+import { parseNetworkMap, type NetworkMapEntry } from '../dr/network-map.js';
+import { macClashLines, networkMapLines, networkTableLines } from '../dr/network-map-text.js';
 import { describeDuration } from '../dr/master-clock.js';
 import type { ClaimWait } from '../dr/vdi-claim.js';
 import { neutralise, oneLine } from '../safe-text.js';
@@ -80,6 +83,8 @@ export function preflightText(p: PreflightReport): string {
     `Backup ${neutralise(p.date)} on SR "${neutralise(p.sr.name)}" (${neutralise(p.sr.uuid)}), ${p.scope === 'sr' ? 'only VMs on this SR' : 'all VM metadata'}${p.force ? ', forced' : ''}:`,
     ...p.cleaned.map(cleanedText),
     ...preflightGroupLines(p, { namesPerGroup: PREFLIGHT_NAMES_PRINTED, moreHint: '--json lists all' }).map((l) => (typeof l === 'string' ? l : l.text)),
+    ...networkTableLines(p.networks),
+    ...macClashLines(p.macClashes, p.macPolicy),
   ];
   return lines.join('\n');
 }
@@ -105,6 +110,7 @@ export function restoreText(r: RestoreReport): string {
       lines.push(`${errorText(e.meaning)} ${errorText(e.nextStep)}`);
     }
   }
+  if (r.networkMap) lines.push(...networkMapLines(r.networkMap));
   for (const s of r.skipped) lines.push(`Skipped ${neutralise(s.name)}: ${oneLine(s.reason)}`);
   if (r.waited) lines.push(`Waited ${describeDuration(r.waited.ms)} for ${oneLine(r.waited.for)}.`);
   for (const c of r.cleaned) lines.push(cleanedText(c));
@@ -125,6 +131,18 @@ export function restoreText(r: RestoreReport): string {
     oneLine(r.summary),
   );
   return lines.join('\n');
+}
+
+/** The --network-map file, read and checked line by line before the backup is opened. */
+async function readMapFile(path: string | undefined): Promise<NetworkMapEntry[] | undefined> {
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw usageError(`cannot read the network map ${neutralise(path)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'Give the path of a readable network map file.');
+  }
+  return parseNetworkMap(text);
 }
 
 async function confirm(io: Io): Promise<boolean> {
@@ -197,10 +215,13 @@ export function registerRestoreCommands(program: Command, io: Io = stdio): void 
     .option('--date <date>', 'backup to use (default: the newest)')
     .option('--mode <mode>', 'sr: only VMs on this SR; all: all VM metadata', parseScope, 'all' as RestoreScope)
     .option('--force', 'predict for a forced restore')
-    .action(async (opts: SourceOptions & { date?: string; mode: RestoreScope; force?: boolean }, cmd: Command) => {
+    .option('--network-map <file>', 'source network = network of this pool, one a line (see README)')
+    .action(async (opts: SourceOptions & { date?: string; mode: RestoreScope; force?: boolean; networkMap?: string }, cmd: Command) => {
       const code = await runWithConnection(cmd.optsWithGlobals() as GlobalOptions, { json: opts.json ?? false, io }, async (conn, signal) => {
+        const map = await readMapFile(opts.networkMap);
         const vdi = await chooseVdi(conn.session, opts, io, signal);
         const p = await preflightRestore(conn.session, {
+          ...(map && { networkMap: map }),
           ...(opts.sr && { srUuid: opts.sr }),
           ...(vdi && { vdiUuid: vdi }),
           legacy: opts.legacy ?? false,
@@ -227,14 +248,17 @@ export function registerRestoreCommands(program: Command, io: Io = stdio): void 
     .option('--force', 'let XAPI skip missing disks and running clashes (xe --force)')
     .option('--yes', 'do not ask for confirmation')
     .option('--concurrency <n>', 'VM imports in flight at once (default 8)', parseIntOption('--concurrency', 1, 32))
-    .action(async (opts: SourceOptions & { date?: string; mode: RestoreScope; dryRun?: boolean; force?: boolean; yes?: boolean; concurrency?: number }, cmd: Command) => {
+    .option('--network-map <file>', 'after the imports, move the VIFs of each source network to a network of this pool (see README)')
+    .action(async (opts: SourceOptions & { date?: string; mode: RestoreScope; dryRun?: boolean; force?: boolean; yes?: boolean; concurrency?: number; networkMap?: string }, cmd: Command) => {
       const code = await runWithConnection(cmd.optsWithGlobals() as GlobalOptions, { json: opts.json ?? false, io }, async (conn, signal) => {
+        const map = await readMapFile(opts.networkMap);
         const vdi = await chooseVdi(conn.session, opts, io, signal);
         if (!opts.dryRun && !opts.yes && !(await confirm(io))) {
           io.err('Aborting metadata restore.');
           return 1;
         }
         const r = await runRestore(conn.session, {
+          ...(map && { networkMap: map }),
           ...(opts.sr && { srUuid: opts.sr }),
           ...(vdi && { vdiUuid: vdi }),
           legacy: opts.legacy ?? false,

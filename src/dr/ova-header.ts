@@ -89,7 +89,7 @@ export const IMPORTED_CLASSES = new Set([
   'VTPM',
 ]);
 
-type FieldType = { kind: 'string' } | { kind: 'bool' } | { kind: 'ref' } | { kind: 'refs' } | { kind: 'enum'; values: readonly string[] };
+type FieldType = { kind: 'string' } | { kind: 'int' } | { kind: 'bool' } | { kind: 'ref' } | { kind: 'refs' } | { kind: 'enum'; values: readonly string[] };
 interface FieldRule {
   type: FieldType;
   /** No datamodel default: XAPI's record reader fails when it is missing. */
@@ -98,6 +98,7 @@ interface FieldRule {
 
 const str = (required: boolean): FieldRule => ({ type: { kind: 'string' }, required });
 const bool = (required: boolean): FieldRule => ({ type: { kind: 'bool' }, required });
+const int = (required: boolean): FieldRule => ({ type: { kind: 'int' }, required });
 const ref = (required: boolean): FieldRule => ({ type: { kind: 'ref' }, required });
 const refs: FieldRule = { type: { kind: 'refs' }, required: false }; // sets of refs default to []
 const oneOf = (required: boolean, ...values: string[]): FieldRule => ({ type: { kind: 'enum', values }, required });
@@ -117,7 +118,8 @@ export const READ_FIELDS: Readonly<Record<string, Readonly<Record<string, FieldR
   VDI: { uuid: str(true), name_label: str(false), location: str(false), SR: ref(true) },
   SR: { uuid: str(true), name_label: str(false) },
   VIF: { device: str(true), MAC: str(true), network: ref(true) },
-  network: { name_label: str(false), bridge: str(false) },
+  // MTU came with API 1.7 (XenServer 5.6): older exports have none.
+  network: { uuid: str(false), name_label: str(false), bridge: str(false), MTU: int(false) },
 };
 
 /** Every field READ_FIELDS names: the only snapshot members the decoder needs to build. */
@@ -133,6 +135,8 @@ function fieldProblem(where: string, rule: FieldRule, v: unknown): string | null
     case 'string':
     case 'ref':
       return typeof v === 'string' ? null : `${where} is ${aWireType(v)}; XAPI reads a string there`;
+    case 'int':
+      return ocamlInt(v) !== null ? null : `${where} is ${aWireType(v)}; XAPI reads an integer there`;
     case 'bool':
       return typeof v === 'boolean' ? null : `${where} is ${aWireType(v)}; XAPI reads a <boolean> there`;
     case 'refs':

@@ -19,6 +19,7 @@ import { HeldBytes, RESTORE_HELD_BYTES } from './held-bytes.js';
 import type { AccessMode } from './volume/workspace.js';
 import { NetworkClaims, type NetworkRef } from './network-claims.js';
 import { childAbort, clampConcurrency, forEachConcurrently } from './work-pool.js';
+import { MAC_POLICY, NetworkMapError, applyNetworkMap, findMacClashes, readPoolNetworks, resolveNetworkMap, sourceNetworks, withMapped, type ExportNetworks, type MacClash, type NetworkMapEntry, type NetworkMapReport, type PoolNetwork, type PreflightNetwork } from './network-map.js';
 import { neutralise } from '../safe-text.js';
 import { recreateVapps, type VappsRestoreReport } from './vapps.js';
 
@@ -44,6 +45,8 @@ export interface RestoreOptions extends LockWaitOptions {
    * whole flow, so it is attached once): read, and neither opened nor closed here.
    */
   source?: BackupSource;
+  /** Source network → a network of this pool, applied after the imports (network-map.ts). */
+  networkMap?: NetworkMapEntry[];
 }
 
 export type RestoreProgress =
@@ -140,6 +143,8 @@ export interface RestoreReport {
   waited: { ms: number; for: string } | null;
   /** The backup's vApps recreated (or reused) here for the restored VMs (vapps.ts). */
   vapps: VappsRestoreReport;
+  /** The network map applied (only when one was given). */
+  networkMap?: NetworkMapReport;
 }
 
 export interface MissingDisk {
@@ -195,6 +200,13 @@ export interface PreflightReport {
   /** Stale VBDs of the backup VDI released before it was read. */
   cleaned: CleanedVbd[];
   counts: PreflightCounts;
+  /** Each source network of the exports in scope and what this pool will use (network-map.ts). */
+  networks: PreflightNetwork[];
+  /** This pool's networks, to map a source network to. */
+  poolNetworks: PoolNetwork[];
+  /** MACs of the backup a VM here already uses; `macPolicy` says why that matters. */
+  macClashes: MacClash[];
+  macPolicy: string;
 }
 
 /** The kind of an export as the preflight read it. */
@@ -280,7 +292,7 @@ async function restoreStep<T>(step: RestoreStep, fn: () => Promise<T>): Promise<
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof RestoreStepError || err instanceof BackupSourceError || isAbortError(err)) throw err;
+    if (err instanceof RestoreStepError || err instanceof BackupSourceError || err instanceof NetworkMapError || isAbortError(err)) throw err;
     throw new RestoreStepError(step, err);
   }
 }
@@ -327,6 +339,7 @@ export async function preflightRestore(session: Session, opts: RestoreOptions = 
     const pool = await restoreStep('pool', () => poolIndex(session));
     const force = opts.force ?? false;
     const vms: PreflightVm[] = [];
+    const exported: ExportNetworks[] = [];
     for (const entry of entries) {
       throwIfAborted(opts.signal);
       const unreadable = (error: string): PreflightVm => ({ file: entry.name, uuid: entry.vmUuid, name: '', powerState: '', isTemplate: false, clash: null, missingDisks: [], newNetworks: [], error });
@@ -345,6 +358,7 @@ export async function preflightRestore(session: Session, opts: RestoreOptions = 
       // XAPI would refuse the file: the import is reported as not possible, and never tried.
       const refusal = meta.shape.total ? { error: `${describeShapeProblems(meta.shape)}; this export would not be sent to XAPI` } : {};
       const existing = pool.vmByUuid.get(vm.uuid);
+      if (!refusal.error) exported.push({ vmUuid: vm.uuid, vmName: vm.name, networks: vm.networks });
       const missing: MissingDisk[] = vm.disks
         .filter((d) => d.vbdType === 'Disk' && d.vdiUuid !== '' && !pool.vdiByLocation.has(`${d.srUuid}/${d.location}`))
         .map((d) => {
@@ -374,6 +388,9 @@ export async function preflightRestore(session: Session, opts: RestoreOptions = 
     });
     // Unreadable and refused exports are never sent: only the others are counted for what they hold.
     const sent = vms.filter((v) => !v.error);
+    const [poolNets, macClashes] = await restoreStep('pool', () => Promise.all([readPoolNetworks(session), findMacClashes(session, exported)]));
+    const table = sourceNetworks(exported, [...poolNets.values()]);
+    const networks = withMapped(table, opts.networkMap ? resolveNetworkMap(opts.networkMap, table, poolNets) : null);
     return {
       sr: { uuid: src.sr.uuid, name: src.sr.nameLabel },
       vdi: { uuid: src.vdi.uuid, trusted: src.vdi.trusted },
@@ -392,8 +409,35 @@ export async function preflightRestore(session: Session, opts: RestoreOptions = 
         expectedErrors: sent.filter((v) => v.expectedError).length,
         namesToSet: names.filter((n) => nameOutcome(n) === 'set').length,
       },
+      networks,
+      poolNetworks: [...poolNets.values()],
+      macClashes,
+      macPolicy: MAC_POLICY,
     };
   });
+}
+
+/**
+ * Before the first import: the map resolved against the backup's source networks and this
+ * pool (a bad map stops the run before anything is imported), and the networks here now,
+ * which the map's clean-up never destroys.
+ */
+async function networkMapStart(session: Session, src: BackupSource, date: string, scope: RestoreScope, map: NetworkMapEntry[]) {
+  const { entries } = await src.entries(date, scope);
+  const exported: ExportNetworks[] = [];
+  for (const entry of entries) {
+    try {
+      const meta = await readVmmeta(await src.readEntry(entry));
+      const vm = mainVm(meta.vms, entry.vmUuid);
+      if (vm) exported.push({ vmUuid: vm.uuid, vmName: vm.name, networks: vm.networks });
+    } catch (err) {
+      if (isAbortError(err)) throw err;
+      // An unreadable export is reported by its import; it has no networks to map.
+    }
+  }
+  const poolNets = await readPoolNetworks(session);
+  const sources = sourceNetworks(exported, [...poolNets.values()]);
+  return { resolved: resolveNetworkMap(map, sources, poolNets), sources, networksBefore: new Set(poolNets.keys()) };
 }
 
 /** An export with no VM in it: nothing to import, so it is not sent (preflight and restore alike). */
@@ -448,6 +492,7 @@ async function importOne(
   opts: RestoreOptions,
   srRef: Ref,
   networks: NetworkClaims | null,
+  exported?: Map<string, ExportNetworks>,
 ): Promise<VmRestoreResult> {
   let name = '';
   let kind: ExportKind = 'unreadable';
@@ -476,6 +521,7 @@ async function importOne(
     if (!vm) return refused(NO_VM_IN_EXPORT);
     name = vm.name;
     kind = vm.isTemplate ? 'template' : 'vm';
+    exported?.set(entry.name, { vmUuid: vm.uuid, vmName: vm.name, networks: vm.networks });
     const send = () =>
       importMetadata(session, tar, { restore: true, force: opts.force ?? false, dryRun: opts.dryRun ?? false, srRef }, opts.signal ? { signal: opts.signal } : {});
     const wanted = meta.vms.flatMap((v) => v.networks.map((n) => ({ name: n.networkName, bridge: n.bridge })));
@@ -602,6 +648,8 @@ export async function runRestore(session: Session, opts: RestoreOptions = {}): P
     const concurrency = clampConcurrency(opts.concurrency);
     // A dry run creates no network, so its imports need no coordination.
     const networks = opts.dryRun ? null : new NetworkClaims(await restoreStep('networks', () => poolNetworks(session)));
+    const mapping = opts.networkMap ? await restoreStep('networks', () => networkMapStart(session, src, date, scope, opts.networkMap!)) : null;
+    const exported = new Map<string, ExportNetworks>();
     const results: VmRestoreResult[] = new Array(entries.length);
     let done = 0;
     let failed = 0;
@@ -617,7 +665,7 @@ export async function runRestore(session: Session, opts: RestoreOptions = {}): P
         entries,
         concurrency,
         async (entry, i) => {
-          const r = await held.hold(entry.size, () => importOne(session, src, entry, importOpts, src.sr.ref, networks), inner.signal);
+          const r = await held.hold(entry.size, () => importOne(session, src, entry, importOpts, src.sr.ref, networks, exported), inner.signal);
           results[i] = r;
           done++;
           if (!r.ok) failed++;
@@ -632,6 +680,19 @@ export async function runRestore(session: Session, opts: RestoreOptions = {}): P
       src.lockLost?.removeEventListener('abort', lost);
       inner.dispose();
       await session.settle();
+    }
+    let networkMap: NetworkMapReport | undefined;
+    if (mapping) {
+      emit({ kind: 'phase', message: opts.dryRun ? 'Planning the network map...' : 'Moving VIFs to the mapped networks...' });
+      const restoredExports = results.filter((r) => r.ok).flatMap((r) => exported.get(r.file) ?? []);
+      try {
+        networkMap = await applyNetworkMap(session, { ...mapping, restored: restoredExports, dryRun: opts.dryRun ?? false, concurrency, ...(opts.signal && { signal: opts.signal }) });
+      } catch (err) {
+        // The imports are done: the report says the map was not applied rather than being lost.
+        if (isAbortError(err)) throw err;
+        const { code, meaning, nextStep } = explainError(err);
+        networkMap = { dryRun: opts.dryRun ?? false, map: mapping.resolved.entries, vifs: [], removed: [], wouldNotCreate: [], error: { code, meaning, nextStep } };
+      }
     }
     const srmeta = await restoreStep('list', () => src.readSrMeta(date));
     let names: NameChange[] = [];
@@ -669,6 +730,7 @@ export async function runRestore(session: Session, opts: RestoreOptions = {}): P
       cleaned: src.cleaned,
       waited: src.waited,
       vapps,
+      ...(networkMap && { networkMap }),
     };
   });
 }

@@ -49,6 +49,10 @@ export interface VmmetaNetwork {
   mac: string;
   networkName: string;
   bridge: string;
+  /** The source network's uuid as exported ("" when the export has none). */
+  networkUuid: string;
+  /** The source network's MTU (null: the export has none, before API 1.7). */
+  mtu: number | null;
 }
 
 export interface VmmetaVm {
@@ -196,7 +200,14 @@ export async function parseOvaXml(xml: string | Buffer): Promise<VmmetaSummary> 
       const vif = get(vifId, 'VIF');
       if (!vif) continue;
       const net = get(vif['network'], 'network');
-      networks.push({ device: s(vif['device']), mac: s(vif['MAC']), networkName: net ? s(net['name_label']) : '', bridge: net ? s(net['bridge']) : '' });
+      networks.push({
+        device: s(vif['device']),
+        mac: s(vif['MAC']),
+        networkName: net ? s(net['name_label']) : '',
+        bridge: net ? s(net['bridge']) : '',
+        networkUuid: net ? s(net['uuid']) : '',
+        mtu: net && net['MTU'] !== undefined && ocamlInt(net['MTU']) !== null ? n(net['MTU']) : null,
+      });
     }
     vms.push({
       uuid: s(snap['uuid']),

@@ -57,5 +57,5 @@ export { serializeMethodCall, parseMethodResponse, decodeValueXml, formatXenDate
 export { decodeValueDocument, decodeXenDateTime, MethodResponseDecoder, MAX_VALUE_DEPTH } from './xmlrpc-decoder.js';
 export { serializeJsonRpcCall, JsonAnswerReader, JsonRpcAnswerError, unwrapJsonRpc } from './jsonrpc-codec.js';
 export type { DecodeOptions, ValueDocument } from './xmlrpc-decoder.js';
-export { Pool, Host, SR, PBD, VDI, VBD, VM, Network, VMAppliance } from './classes/index.js';
-export type { PoolRecord, HostRecord, SrRecord, PbdRecord, VdiRecord, VdiCreate, VbdRecord, VbdCreate, VmRecord, NetworkRecord, VmApplianceRecord, VmSequencingRecord, FieldType, RecordOf } from './classes/index.js';
+export { Pool, Host, SR, PBD, VDI, VBD, VM, Network, VMAppliance, VIF } from './classes/index.js';
+export type { PoolRecord, HostRecord, SrRecord, PbdRecord, VdiRecord, VdiCreate, VbdRecord, VbdCreate, VmRecord, NetworkRecord, VmApplianceRecord, VmSequencingRecord, VifRecord, VifCreate, FieldType, RecordOf } from './classes/index.js';

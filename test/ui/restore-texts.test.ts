@@ -73,6 +73,10 @@ function preflight(): PreflightReport {
     names: [{ kind: 'SR', uuid: SR.uuid, nameLabel: 'NFS storage', nameDescription: '' }],
     cleaned: [],
     counts: { exports: 4, vms: 2, templates: 1, unreadable: 1, skipped: 0, clashes: 1, missingDisks: 1, newNetworks: 2, expectedErrors: 1, namesToSet: 1 },
+    networks: [],
+    poolNetworks: [],
+    macClashes: [],
+    macPolicy: '',
   };
 }
 

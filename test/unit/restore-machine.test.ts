@@ -25,7 +25,7 @@ function vm(over: Partial<PreflightVm> = {}): PreflightVm {
 
 function preflight(vms: PreflightVm[]): PreflightReport {
   const zero = { exports: 0, vms: 0, templates: 0, unreadable: 0, skipped: 0, clashes: 0, missingDisks: 0, newNetworks: 0, expectedErrors: 0, namesToSet: 0 };
-  return { sr: { uuid: 's', name: 'S' }, vdi: { uuid: 'v', trusted: true }, date: backup.date, scope: 'sr', force: false, vms, skipped: [], names: [], cleaned: [], counts: zero };
+  return { sr: { uuid: 's', name: 'S' }, vdi: { uuid: 'v', trusted: true }, date: backup.date, scope: 'sr', force: false, vms, skipped: [], names: [], cleaned: [], counts: zero, networks: [], poolNetworks: [], macClashes: [], macPolicy: '' };
 }
 
 const report = { dryRun: false, restored: 1, errors: 0 } as RestoreReport;
@@ -138,5 +138,37 @@ describe('restore state machine', () => {
         { name: 'vm6', ok: true },
       ],
     });
+  });
+});
+
+describe('network map in the preflight', () => {
+  const vlan = { uuid: 'n-vlan', name: 'VLAN', bridge: 'xapi1', mtu: 1500, vifs: 2, match: 'new' as const, target: null };
+  const eth0 = { uuid: '', name: 'eth0', bridge: 'xenbr0', mtu: null, vifs: 1, match: 'name' as const, target: { uuid: 'p0', name: 'eth0', bridge: 'xenbr0' } };
+  const storage = { uuid: 'p-st', name: 'DR storage', bridge: 'xapi7' };
+  const withNets = (): RestoreAction[] => [...toMethods, { type: 'chooseMethod', method: real }, { type: 'checked', report: { ...preflight([vm()]), networks: [vlan, eth0], poolNetworks: [storage] } }];
+
+  it('a mapping is shown in the table and carried into the run, by source uuid (name when none) and target uuid', () => {
+    const s = run(...withNets(), { type: 'mapNetwork', source: vlan, target: storage }, { type: 'mapNetwork', source: eth0, target: storage });
+    expect(s.step === 'preflight' && s.report.networks.map((n) => n.mappedTo?.name)).toEqual(['DR storage', 'DR storage']);
+    const running = restoreReducer(s, { type: 'restore' });
+    expect(running.step === 'running' && running.networkMap).toEqual([
+      { source: 'n-vlan', target: 'p-st', line: 0 },
+      { source: 'eth0', target: 'p-st', line: 0 },
+    ]);
+    // Kept over an idle logout with its table: what is shown is what the run applies.
+    const kept = resumable(s)!;
+    expect(kept.step === 'preflight' && kept.networkMap?.length).toBe(2);
+  });
+
+  it('no mapping takes one back; the map survives the force confirmation', () => {
+    let s = run(...withNets(), { type: 'mapNetwork', source: vlan, target: storage }, { type: 'mapNetwork', source: vlan, target: null });
+    expect(s.step === 'preflight' && s.report.networks[0]!.mappedTo).toBeUndefined();
+    expect(restoreReducer(s, { type: 'restore' })).not.toHaveProperty('networkMap');
+    s = restoreReducer(s, { type: 'mapNetwork', source: vlan, target: storage });
+    const forced = { ...s, report: { ...(s as Extract<RestoreState, { step: 'preflight' }>).report, vms: [vm({ expectedError: 'VDI_LOCATION_MISSING' })] } } as RestoreState;
+    const confirm = restoreReducer(forced, { type: 'askForce' });
+    expect(confirm.step).toBe('confirmForce');
+    const running = restoreReducer(confirm, { type: 'restore' });
+    expect(running.step === 'running' && running.force && running.networkMap?.map((e) => e.source)).toEqual(['n-vlan']);
   });
 });

@@ -111,6 +111,10 @@ const preflight: PreflightReport = poison({
   names: [{ kind: 'SR', uuid, nameLabel: 'label', nameDescription: 'description' }],
   cleaned: [{ kind: 'vbd', uuid, vm: 'dom0', ours: true, unplugged: true }],
   counts: { exports: 2, vms: 1, templates: 0, unreadable: 1, skipped: 1, clashes: 1, missingDisks: 1, newNetworks: 1, expectedErrors: 1, namesToSet: 1 },
+    networks: [],
+    poolNetworks: [],
+    macClashes: [],
+    macPolicy: '',
 });
 
 const restore: RestoreReport = poison({
