@@ -345,9 +345,9 @@ export function hostFreeMemory(db: SimDb, host: Ref, ignoreScheduled?: Ref): num
 
 /** Memory the VMs resident on (or scheduled to) a host take, by the Dynamic_min policy. */
 export function hostMemoryInUse(db: SimDb, host: Ref, ignoreScheduled?: Ref): number {
-  // where() reads rows in place and copies only the matches: no copy of every VM per start.
-  const here = db.where('VM', (vm, ref) => vm.resident_on === host || (vm.scheduled_to_be_resident_on === host && ref !== ignoreScheduled));
-  return here.reduce((sum, { rec }) => sum + rec.memory_dynamic_min + rec.memory_overhead, 0);
+  return db.reduce('VM', 0, (sum, vm, ref) =>
+    vm.resident_on === host || (vm.scheduled_to_be_resident_on === host && ref !== ignoreScheduled) ? sum + vm.memory_dynamic_min + vm.memory_overhead : sum,
+  );
 }
 
 /** Keeps host_metrics.memory_free in step with the model (XAPI's is reported by the host). */
@@ -443,7 +443,7 @@ export function chooseHost(db: SimDb, vm: Ref): Ref {
 // Domain build and tear-down
 
 function nextDomid(db: SimDb, host: Ref): number {
-  return db.where('VM', (vm) => vm.resident_on === host).reduce((max, { rec }) => Math.max(max, rec.domid), 0) + 1;
+  return db.reduce('VM', 0, (max, vm) => (vm.resident_on === host ? Math.max(max, vm.domid) : max)) + 1;
 }
 
 /** Guest metrics as a booted guest's agent reports them (the simulated guests all run one). */
