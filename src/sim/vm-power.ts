@@ -91,9 +91,13 @@ export function allowedPowerStates(vm: RecordOf<'VM'>, op: VmOperation): readonl
 
 const lower = (s: PowerState): string => s.toLowerCase();
 
-/** VM_BAD_POWER_STATE [vm, expected states joined by ", ", actual], lower case as on the lifecycle path. */
-export function badPowerState(ref: Ref, vm: RecordOf<'VM'>, op: VmOperation): ApiFailure {
-  return new ApiFailure('VM_BAD_POWER_STATE', [ref, allowedPowerStates(vm, op).map(lower).join(', '), lower(vm.power_state)]);
+/**
+ * VM_BAD_POWER_STATE [vm, expected states joined by ", ", actual], lower case as on the
+ * lifecycle path. A plain tuple: allowed_operations asks this of every operation after every
+ * change, and an Error's stack capture there made a start cost milliseconds.
+ */
+function badPowerState(ref: Ref, vm: RecordOf<'VM'>, op: VmOperation): Failure {
+  return ['VM_BAD_POWER_STATE', [ref, allowedPowerStates(vm, op).map(lower).join(', '), lower(vm.power_state)]];
 }
 
 /** Pairs of (operations in flight, new operation) XAPI lets run together. */
@@ -161,8 +165,7 @@ function checkOperation(
   const blocked = (vm.blocked_operations as Record<string, string>)[op];
   if (blocked !== undefined) return ['OPERATION_BLOCKED', [ref, blocked]];
   if (!allowedPowerStates(vm, op).includes(vm.power_state)) {
-    const e = badPowerState(ref, vm, op);
-    return [e.code, e.params];
+    return badPowerState(ref, vm, op);
   }
   const current = Object.entries(vm.current_operations) as Array<[string, VmOperation]>;
   if (current.length > 0 && !allowedConcurrently(op, current.map(([, o]) => o))) {
