@@ -39,6 +39,8 @@ export function inspectText(r: ImageInspection): string {
     for (const n of d.ignored) lines.push(`  ignored: ${quote(n)}`);
     if (d.srMeta) for (const sr of d.srMeta) lines.push(`  SR ${neutralise(sr.uuid)} "${neutralise(sr.nameLabel)}": ${sr.vdis.length} VDI name(s)`);
     if (d.srMetaError) lines.push(`  SRMETA.xml unreadable: ${errorText(d.srMetaError)}`);
+    if (d.vapps) for (const a of d.vapps) lines.push(`  vApp ${neutralise(a.uuid)} "${neutralise(a.name)}": ${a.vms} VM(s)`);
+    for (const w of d.vappsWarnings) lines.push(`  ${errorText(w)}`);
   }
   return lines.join('\n');
 }

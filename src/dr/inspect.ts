@@ -16,6 +16,7 @@ import { BudgetExceededError, LayoutError, ReadBudget, isRealFile, listRealDirec
 import { describeShapeProblems } from './ova-header.js';
 import { parseSrMeta, SRMETA_MAX_BYTES, type SrNames } from './srmeta.js';
 import { readVmmeta, VMMETA_MAX_BYTES } from './vmmeta.js';
+import { parseVappsFile, VAPPS_FILE, VAPPS_MAX_BYTES } from './vapps.js';
 import { openExt3, type Ext3Volume } from './volume/ext3.js';
 import { readFileBytes } from './volume/files.js';
 import { ExpectedFailure } from '../failure/index.js';
@@ -77,6 +78,10 @@ export interface BackupDetail {
   srMetaError?: string;
   /** Names in all/ that are not <uuid>.vmmeta files, never read. */
   ignored: string[];
+  /** The vApp file this tool writes beside the stock layout: absent (null) or what it holds. */
+  vapps: Array<{ uuid: string; name: string; vms: number }> | null;
+  /** Why the vApp file, or entries of it, would be ignored by a restore. */
+  vappsWarnings: string[];
 }
 
 export interface ImageInspection {
@@ -271,5 +276,23 @@ async function backupDetail(vol: Ext3Volume, date: string, budget: ReadBudget): 
       srMetaError = (err as Error).message;
     }
   }
-  return { date, vms, srMeta, ...(srMetaError !== undefined && { srMetaError }), ignored };
+  // The vApp file, read as a restore reads it (a real file within its bound, else ignored).
+  let vapps: BackupDetail['vapps'] = null;
+  const vappsWarnings: string[] = [];
+  const vappsPath = `${dir}/${VAPPS_FILE}`;
+  const vst = await lstatOrNull(vol.fs, vappsPath);
+  if (vst && !vst.isFile()) vappsWarnings.push(`${VAPPS_FILE} is not a regular file; a restore ignores it`);
+  else if (vst) {
+    try {
+      const read = parseVappsFile(await readCharged(vol, vappsPath, VAPPS_MAX_BYTES + 1, budget));
+      if (read.ok) {
+        vapps = read.vapps.map((a) => ({ uuid: a.uuid, name: a.nameLabel, vms: a.vms.length }));
+        vappsWarnings.push(...read.warnings);
+      } else vappsWarnings.push(read.warning);
+    } catch (err) {
+      rethrowBudget(err);
+      vappsWarnings.push(`${VAPPS_FILE} unreadable: ${(err as Error).message}`);
+    }
+  }
+  return { date, vms, srMeta, ...(srMetaError !== undefined && { srMetaError }), ignored, vapps, vappsWarnings };
 }

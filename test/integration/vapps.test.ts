@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { runBackup, type BackupReport } from '../../src/dr/backup.js';
 import { runRestore } from '../../src/dr/restore.js';
+import { inspectImage } from '../../src/dr/inspect.js';
+import { inspectText } from '../../src/commands/inspect.js';
 import { VAPPS_FILE, parseVappsFile, recreateVapps } from '../../src/dr/vapps.js';
 import { backupDir, backupVdiUuid } from '../../src/dr/layout.js';
 import { writeFileBytes } from '../../src/dr/volume/files.js';
@@ -118,6 +120,16 @@ describe('the backup', () => {
     // What xe-restore-metadata imports: `*.vmmeta` in all/ or by-sr/<sr>/ (xen-api scripts/xe-restore-metadata).
     expect(imageLs(image, `${dir}/all`).every((n) => n.endsWith('.vmmeta'))).toBe(true);
     expect(imageLs(image, `${dir}/by-sr/${srUuid}`).every((n) => n.endsWith('.vmmeta'))).toBe(true);
+  });
+
+  it('inspect shows the recorded vApps of a backup, offline', async () => {
+    const image = vdiImagePath(prod.sim, backupVdiUuid(srUuid));
+    const r = await inspectImage(image, { date: backup.date });
+    expect(r.detail!.vappsWarnings).toEqual([]);
+    const byName = new Map(r.detail!.vapps!.map((a) => [a.name, a.vms]));
+    expect(byName.get(WEB.name)).toBe(2);
+    expect(byName.get(DB.name)).toBe(2);
+    expect(inspectText(r)).toContain(`"${WEB.name}": 2 VM(s)`);
   });
 });
 

@@ -196,6 +196,8 @@ const inspection: ImageInspection = poison({
     srMeta: [{ uuid, nameLabel: 'label', nameDescription: 'd', vdis: [] }],
     srMetaError: 'bad',
     ignored: ['odd'],
+    vapps: [{ uuid, name: 'web tier', vms: 2 }],
+    vappsWarnings: ['entry skipped'],
   },
 });
 
