@@ -45,7 +45,7 @@ let prod: SimProcess;
 let dr: SimProcess;
 let ps: string;
 let ds: string;
-type Rec = XmlRpcStruct & Record<string, never>;
+type Rec = XmlRpcStruct;
 const records = async (sim: SimProcess, s: string, cls: string) => Object.entries((await rpc(sim.url, `${cls}.get_all_records`, s)) as Record<string, Rec>);
 const cli = (sim: SimProcess, ...a: string[]): Promise<Run> => runCli(DIST_CLI, ['--host', sim.url, '--sim-dom0', sim.state, '--password-file', pw, ...a]);
 
@@ -151,7 +151,7 @@ describe('the DR drill', () => {
     const started = log.events
       .filter((e) => e.snapshot.name === 'VM_STARTED')
       .sort((x, y) => Number(x.id) - Number(y.id))
-      .map((e) => /^VM '([^']+)'/.exec(e.snapshot.body as string)![1]);
+      .map((e) => /^VM '([^']+)'/.exec(e.snapshot.body as string)![1]!);
     expect(started).toHaveLength(8);
     const groupOf = (name: string) => GROUPS.findIndex((g) => g.includes(name));
     expect(started.map(groupOf)).toEqual([0, 1, 2, 3, 4, 4, 5, 5]);
