@@ -24,6 +24,10 @@ export interface TmuxConsole {
   atMenu(title: string): Promise<string>;
   /** Presses Down until the highlighted row satisfies `pred`. */
   highlight(pred: (row: string) => boolean, what: string): Promise<void>;
+  /** At the login dialogue: types the password (after the user name offered) and logs in. */
+  logIn(password: string): Promise<void>;
+  /** From a menu under the root: back to the root menu, Quit; the console's exit status. */
+  quit(): Promise<string>;
   /** The console's exit status, once it has exited (bounded). */
   exitCode(timeoutMs?: number): Promise<string>;
   /** Stops this test's private tmux server only. */
@@ -86,12 +90,26 @@ export function startTmuxConsole(opts: { dir: string; session: string; width: nu
     }
   }
 
-  return {
+  const tc: TmuxConsole = {
     screen,
     send,
     waitForScreen,
     waitForText: (text, timeoutMs) => waitForScreen((s) => s.includes(text), JSON.stringify(text), timeoutMs),
     atMenu: (title) => waitForScreen((s) => new RegExp(`^\\s*┌─ ${title} ─`, 'm').test(s), `the menu "${title}"`),
+    async logIn(password) {
+      await tc.waitForText('Please log in to perform this function');
+      send('Tab');
+      send(password, true);
+      await waitForScreen((s) => new RegExp(`Password\\s+\\*{${password.length}}_`).test(s), 'the masked password');
+      send('Enter');
+    },
+    async quit() {
+      send('Escape');
+      await tc.atMenu('Customize System');
+      await tc.highlight((row) => row === 'Quit', 'Quit');
+      send('Enter');
+      return tc.exitCode();
+    },
     async highlight(pred, what) {
       for (let i = 0; i < 12; i++) {
         const s = await waitForScreen((sc) => highlighted(sc) !== undefined, 'a highlighted row');
@@ -124,4 +142,5 @@ export function startTmuxConsole(opts: { dir: string; session: string; width: nu
       }
     },
   };
+  return tc;
 }
