@@ -99,9 +99,20 @@ describe('the DR drill', () => {
     expect(started.slice(4, 6).sort()).toEqual(GROUPS[4]);
     expect(started.slice(6).sort()).toEqual(GROUPS[5]);
 
+    // start_delay between groups: the group after a VM with a delay starts that long after it
+    // (XAPI's VM.start returns only then). Whole-second stamps: a later start is never in an earlier second.
+    const startSecond = async (vm: string) => {
+      const metrics = (await rpc(site.sim.url, 'VM.get_metrics', site.session, here.get(vm)!.ref)) as string;
+      const t = ((await rpc(site.sim.url, 'VM_metrics.get_start_time', site.session, metrics)) as { text: string }).text;
+      const m = /^(\d{4})(\d\d)(\d\d)T(\d\d):(\d\d):(\d\d)Z$/.exec(t)!;
+      return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) / 1000;
+    };
+    const here = await vmsByName(site);
+    expect((await startSecond('dc-01')) - (await startSecond('db-01'))).toBeGreaterThanOrEqual(PLAN['db-01']!.delay);
+    for (const next of GROUPS[4]!) expect((await startSecond(next)) - (await startSecond('app-01'))).toBeGreaterThanOrEqual(PLAN['app-01']!.delay);
+
     // The DR pool: every VM running, each VIF (MAC kept) on its mapped network or, for eth1,
     // on the internal network the import made, which stays because it is used.
-    const here = await vmsByName(site);
     expect([...here.keys()].sort()).toEqual(Object.keys(PLAN).sort());
     const nets = await records(site, 'network');
     const made = await importedNetworks(site);
