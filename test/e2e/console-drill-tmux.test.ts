@@ -13,7 +13,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DIST_CLI, runCli, stopSim } from './commands-helpers.js';
-import { ETH1, STORAGE, STORAGE_BRIDGE, VLAN, importedNetworks, records, startDrSite, startProduction, vmsByName, type Pool, type VmState } from './drill-pools.js';
+import { ETH1, STORAGE, STORAGE_BRIDGE, VLAN, groupOf, importedNetworks, records, startDrSite, startProduction, vmsByName, type Pool, type VmState } from './drill-pools.js';
 import { flatScreen, highlighted, startTmuxConsole, type TmuxConsole } from './tmux-console.js';
 
 let dir: string;
@@ -129,6 +129,9 @@ describe('the DR drill in the console at 80×24', () => {
     s = await waitForScreen((sc) => sc.includes('Start Restored VMs') && sc.includes('<F8> Start'), 'the start list');
     expect(flatScreen(s)).toContain('8 of 8 chosen');
     expect(highlighted(s)).toMatch(/^\[x\] db-01\s+vApp "Database tier", order 0/);
+    // Listed in the order they will start: the vApps' groups, then the other VMs'.
+    const listed = [...s.matchAll(/\[x\] (\S+)/g)].map((m) => m[1]!);
+    expect(listed.map(groupOf)).toEqual([0, 1, 2, 3, 4, 4, 5, 5]);
     send('F8');
     s = await waitForText('Started 8 of 8 VM(s)', 30_000);
     expect(flatScreen(s)).not.toMatch(/FAILED|not started/);

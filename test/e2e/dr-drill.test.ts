@@ -16,10 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DIST_CLI, runCli, stopSim, type Run, type SimProcess } from './commands-helpers.js';
 import { rpc } from '../integration/sim-helpers.js';
-import { ETH0, ETH1, FRONT, PLAN, STORAGE, VLAN, importedNetworks, records, startDrSite, startProduction, vmsByName, type Pool, type Rec, type VmState } from './drill-pools.js';
-
-/** The start groups expected, in order: vApps by name, each by VM.order; then the VMs outside vApps by theirs. */
-const GROUPS = [['db-01'], ['dc-01'], ['cache-01'], ['app-01'], ['mail-01', 'proxy-01'], ['build-01', 'web-01']];
+import { ETH0, ETH1, FRONT, GROUPS, PLAN, STORAGE, VLAN, groupOf, importedNetworks, records, startDrSite, startProduction, vmsByName, type Pool, type Rec, type VmState } from './drill-pools.js';
 
 let dir: string;
 let pw: string;
@@ -94,7 +91,6 @@ describe('the DR drill', () => {
       .sort((x, y) => Number(x.id) - Number(y.id))
       .map((e) => /^VM '([^']+)'/.exec(e.snapshot.body as string)![1]!);
     expect(started).toHaveLength(8);
-    const groupOf = (name: string) => GROUPS.findIndex((g) => g.includes(name));
     expect(started.map(groupOf)).toEqual([0, 1, 2, 3, 4, 4, 5, 5]);
     expect(started.slice(4, 6).sort()).toEqual(GROUPS[4]);
     expect(started.slice(6).sort()).toEqual(GROUPS[5]);

@@ -33,6 +33,10 @@ export const PLAN: Record<string, { vApp: string | null; order: number; delay: n
   'build-01': { vApp: null, order: 2, delay: 0 },
 };
 
+/** The start groups PLAN gives, in order: vApps by name, each by VM.order; then the VMs outside vApps by theirs. */
+export const GROUPS = [['db-01'], ['dc-01'], ['cache-01'], ['app-01'], ['mail-01', 'proxy-01'], ['build-01', 'web-01']];
+export const groupOf = (name: string): number => GROUPS.findIndex((g) => g.includes(name));
+
 export type Rec = XmlRpcStruct;
 
 export interface Pool {
