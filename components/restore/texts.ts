@@ -228,12 +228,18 @@ function summaryWarnings(r: RestoreReport, p: PreflightReport | null): string[] 
   if (!p) return [];
   const out: string[] = [];
   const outcome = new Map(r.results.map((x) => [x.vmUuid, x.ok]));
+  // A source network the map moved every VIF of this VM off (or would): the VM is no longer on its internal network.
+  const movedOff = (vm: string, net: string) => {
+    const vifs = r.networkMap?.vifs.filter((x) => x.vm.uuid === vm && x.from.name === net) ?? [];
+    return vifs.length > 0 && vifs.every((x) => x.ok);
+  };
   for (const v of p.vms) {
     if (v.error) continue;
     const name = `${neutralise(v.name || v.file)} (${neutralise(v.uuid)})`;
     const restored = outcome.get(v.uuid) === true;
-    if (v.newNetworks.length && restored) {
-      const nets = v.newNetworks.map((n) => `"${neutralise(n)}"`).join(', ');
+    const newNetworks = v.newNetworks.filter((n) => !movedOff(v.uuid, n));
+    if (newNetworks.length && restored) {
+      const nets = newNetworks.map((n) => `"${neutralise(n)}"`).join(', ');
       out.push(
         r.dryRun
           ? `${name} would be put on new internal network(s) for ${nets}, not found in this pool.`

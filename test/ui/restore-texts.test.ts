@@ -156,6 +156,20 @@ describe('restore summary', () => {
     expect(summaryFileName(report(), new Date(2025, 0, 31, 23, 59, 58))).toBe('xsconsole-dr-restore-2025-01-31-23-59-58.txt');
   });
 
+  it('no longer warns of a new internal network the network map moved the VM off; a failed move still warns', () => {
+    const p = preflight();
+    p.vms[0] = { ...p.vms[0]!, newNetworks: ['Production LAN', 'Backup LAN'] };
+    const to = { uuid: VM(6), name: 'DR LAN', bridge: 'xenbr1' };
+    const move = (device: string, from: string, ok: boolean) => ({ vm: { uuid: VM(1), name: 'web-01' }, device, mac: `02:00:00:00:00:0${device}`, from: { name: from, bridge: 'xapi1' }, to, method: 'move' as const, ok });
+    const mapped = (vifs: ReturnType<typeof move>[]) => report({ networkMap: { dryRun: false, map: [], vifs, removed: [], wouldNotCreate: [] } });
+    const t = text(summaryLines(mapped([move('0', 'Production LAN', true), move('1', 'Backup LAN', false)]), p, new Date(2025, 5, 2, 9, 0, 0)));
+    expect(t).toContain(`web-01 (${VM(1)}) is on new internal network(s) for "Backup LAN"`);
+    expect(t).not.toContain('"Production LAN"');
+    const all = text(summaryLines(mapped([move('0', 'Production LAN', true), move('1', 'Backup LAN', true)]), p, new Date(2025, 5, 2, 9, 0, 0)));
+    expect(all).not.toContain('new internal network');
+    expect(all).toContain('Warnings (0):\n  none');
+  });
+
   it('says which leftovers of earlier runs it released before reading the VDI', () => {
     const vbd = '33333333-3333-4333-8333-333333333333';
     const t = text(summaryLines(report({ dryRun: true, cleaned: [{ kind: 'vbd', uuid: vbd, vm: 'Control domain on host: xs-1', ours: true, unplugged: true }] }), null, new Date(2025, 5, 2)));
