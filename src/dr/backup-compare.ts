@@ -191,6 +191,6 @@ export async function compareOnSource(session: Session, src: BackupSource, date:
 }
 
 /** The CLI's comparison: opens the backup VDI read-only for it (or reads the caller's source). */
-export function compareBackup(session: Session, opts: Pick<RestoreOptions, 'srUuid' | 'vdiUuid' | 'legacy' | 'date' | 'access' | 'cacheDir' | 'signal' | 'source' | 'onProgress'> = {}): Promise<BackupComparison> {
+export function compareBackup(session: Session, opts: Pick<RestoreOptions, 'srUuid' | 'vdiUuid' | 'legacy' | 'date' | 'access' | 'cacheDir' | 'signal' | 'source' | 'onProgress' | 'lockWaitMs' | 'onLockWait'> = {}): Promise<BackupComparison> {
   return withSource(session, opts, 'read', (src) => compareOnSource(session, src, opts.date, opts.signal));
 }
