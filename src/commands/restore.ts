@@ -242,7 +242,8 @@ export function registerRestoreCommands(program: Command, io: Io = stdio): void 
     .option('--mode <mode>', 'sr: only VMs on this SR; all: all VM metadata', parseScope, 'all' as RestoreScope)
     .option('--force', 'predict for a forced restore')
     .option('--network-map <file>', 'source network = network of this pool, one a line (see README)')
-    .action(async (opts: SourceOptions & { date?: string; mode: RestoreScope; force?: boolean; networkMap?: string }, cmd: Command) => {
+    .option('--vm <uuid>', 'only this VM (repeat for more; see compare)', collectVmUuid)
+    .action(async (opts: SourceOptions & { date?: string; mode: RestoreScope; force?: boolean; networkMap?: string; vm?: string[] }, cmd: Command) => {
       const code = await runWithConnection(cmd.optsWithGlobals() as GlobalOptions, { json: opts.json ?? false, io }, async (conn, signal) => {
         const map = await readMapFile(opts.networkMap);
         const vdi = await chooseVdi(conn.session, opts, io, signal);
@@ -254,6 +255,7 @@ export function registerRestoreCommands(program: Command, io: Io = stdio): void 
           ...(opts.date && { date: opts.date }),
           scope: opts.mode,
           force: opts.force ?? false,
+          ...(opts.vm && { vmUuids: opts.vm }),
           access: opts.access,
           signal,
           ...lockWait(opts, io),

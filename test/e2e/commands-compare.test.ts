@@ -1,7 +1,7 @@
 /**
  * `compare` of the built CLI against a standalone simulated pool: after a backup one VM is
  * renamed and one destroyed; the text groups them by status with counts, `--json` carries
- * each VM's status and differences, and `restore --vm` restores the chosen VM only.
+ * each VM's status and differences, and `preflight --vm` / `restore --vm` take the chosen VM only.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
@@ -57,6 +57,10 @@ describe('compare', () => {
     const c = JSON.parse(json.stdout) as BackupComparison;
     expect(c.vms.find((v) => v.uuid === gone.uuid)?.status).toBe('missing');
     expect(c.vms.find((v) => v.uuid === renamed.uuid)).toMatchObject({ status: 'changed', differences: [{ field: 'name', backup: renamed.name, pool: 'renamed after the backup' }] });
+
+    const pf = await cli('preflight', '--vm', renamed.uuid, '--json');
+    expect(pf.code, pf.stderr).toBe(0);
+    expect((JSON.parse(pf.stdout) as { vms: Array<{ uuid: string }> }).vms.map((v) => v.uuid)).toEqual([renamed.uuid]);
 
     // The renamed one, forced (same version: refused otherwise): replaced by the backup's.
     const r = await cli('restore', '--vm', renamed.uuid, '--force', '--yes', '--json');
