@@ -2,7 +2,8 @@
  * The backup beside the DR pool, at 80×24 against the simulator: <C> at the list of backups
  * shows the backup's VMs grouped by status with counts (all missing at a DR pool that has VMs
  * of its own, which are listed as only there); <Space> ticks one, <F8> goes on to the restore
- * choices with it only, and the restore imports that one VM.
+ * choices with it only, and the restore imports that one VM. A hostile wide name is
+ * neutralised and keeps the uuid column aligned.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -13,9 +14,11 @@ import { createConsoleServices, type LiveConsoleServices } from '../../src/app/i
 import { compareTitle } from '../../components/restore/BackupCompare.js';
 import { onlyChosenNote } from '../../components/restore/BackupDates.js';
 import { startTestPool, type TestPool } from '../helpers/pool.js';
+import { textWidth } from '../../components/text.js';
 import { KEYS, flat, highlighted, paneTitle, press, renderConsole, waitForFrame, type Rendered } from './helpers.js';
 import { chooseSrAndListBackups, highlightRow, noneAttached, openRestorePicker } from './restore-helpers.js';
 
+const HOSTILE = '数据库\u202e服务器';
 let prod: TestPool;
 let dr: TestPool;
 let sr: { uuid: string; name: string };
@@ -28,6 +31,9 @@ const vmUuids = (p: TestPool) => [...p.sim.db.allRecords('VM').values()].filter(
 
 beforeAll(async () => {
   prod = await startTestPool({ vms: 6, seed: 7 });
+  // A name with a bidi override and wide characters: neutralised, and the columns stay aligned.
+  const [ref] = [...prod.sim.db.allRecords('VM')].find(([, v]) => !v.is_a_template && !v.is_control_domain && !v.is_a_snapshot)!;
+  prod.sim.db.set('VM', ref, 'name_label', HOSTILE);
   const b = await runBackup(prod.session, {});
   sr = { uuid: b.sr.uuid, name: b.sr.name };
   date = b.date;
@@ -58,12 +64,21 @@ it('<C> sets the backup beside the pool; a ticked VM is the only one restored', 
   expect(onlyHere).toBeGreaterThanOrEqual(own.length);
   expect(f).toContain(`Missing here (${exported})`);
   expect(f).toContain('Missing here: a restore creates them.');
-  for (const line of f.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
+  for (const line of f.split('\n')) expect(textWidth(line)).toBeLessThanOrEqual(80);
 
   // The last page holds the pool's own VM, under its heading.
   press(r, KEYS.end);
   f = await waitForFrame(r, (fr) => fr.includes(`Only in this pool (${onlyHere})`) && fr.includes(own[0]!));
   expect(f).toContain('Only in this pool: a restore of this backup leaves it alone.');
+  expect(f).not.toContain('\u202e');
+  expect(f).toContain('数据库\\u202e服务器');
+  // Every VM row's uuid starts in the same terminal column, wide names or not.
+  const columns = f.split('\n').flatMap((l) => {
+    const m = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/.exec(l);
+    return m ? [textWidth(l.slice(0, l.indexOf(m[1]!)))] : [];
+  });
+  expect(columns.length).toBe(8);
+  expect(new Set(columns).size).toBe(1);
 
   // Back to the first VM: tick it.
   press(r, KEYS.home);
