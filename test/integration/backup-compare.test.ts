@@ -53,6 +53,8 @@ describe('a backup beside the pool it was taken of', () => {
       const [gone, renamed, again] = halted as [(typeof halted)[0], (typeof halted)[0], (typeof halted)[0]];
       await pool.session.invoke('VM.destroy', [gone.ref]);
       await pool.session.invoke('VM.set_name_label', [renamed.ref, `${renamed.name} (edited)`]);
+      // More vCPUs and memory (the simulator has no setter for them: set in its database).
+      pool.sim.db.update('VM', renamed.ref, { VCPUs_max: 4, memory_static_max: 8 * 1024 ** 3 });
       // And one network card less.
       const vifs = (await VM.getAllCompareRecords(pool.session, ['VIFs'])).get(renamed.ref)!.VIFs;
       expect(vifs.length).toBeGreaterThan(0);
@@ -74,8 +76,10 @@ describe('a backup beside the pool it was taken of', () => {
       expect(of(halted[0]!.uuid).pool).toBeNull();
       const renamed = of(halted[1]!.uuid);
       expect(renamed.status).toBe('changed');
-      expect(renamed.differences.map((d) => d.field).sort()).toEqual(['name', 'networks']);
+      expect(renamed.differences.map((d) => d.field).sort()).toEqual(['memory', 'name', 'networks', 'vcpus']);
       expect(renamed.differences.find((d) => d.field === 'name')).toEqual({ field: 'name', backup: halted[1]!.name, pool: `${halted[1]!.name} (edited)` });
+      expect(renamed.differences.find((d) => d.field === 'vcpus')?.pool).toBe('4');
+      expect(renamed.differences.find((d) => d.field === 'memory')?.pool).toBe('8192 MiB');
       const again = of(halted[2]!.uuid);
       expect(again.status).toBe('newerHere');
       expect(again.pool!.version).toBe(again.backup.version + 1);
