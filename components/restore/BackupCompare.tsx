@@ -11,7 +11,7 @@ import { DIALOGUE_WIDTH, DialogueBox, Line } from '../Frame.js';
 import { useScreenKeys } from '../navigation.js';
 import type { ConsoleKey } from '../keys/decode.js';
 import { cell, shorten } from '../text.js';
-import type { BackupComparison, ComparedVm } from '../../src/dr/backup-compare.js';
+import { COMPARE_STATUSES, type BackupComparison, type ComparedVm } from '../../src/dr/backup-compare.js';
 import { ONLY_HERE_TITLE, STATUS_TEXT, compareCountsText, differenceText } from '../../src/dr/compare-text.js';
 import { neutralise } from '../../src/safe-text.js';
 
@@ -29,7 +29,7 @@ type Row = { kind: 'head'; text: string } | { kind: 'vm'; vm: ComparedVm } | { k
 /** The list as drawn: each group's heading with its count, then its VMs. */
 export function compareRows(c: BackupComparison): Row[] {
   const rows: Row[] = [];
-  for (const s of ['missing', 'newerHere', 'olderHere', 'changed', 'same'] as const) {
+  for (const s of COMPARE_STATUSES) {
     const vms = c.vms.filter((v) => v.status === s);
     if (!vms.length) continue;
     rows.push({ kind: 'head', text: `${STATUS_TEXT[s].title} (${vms.length})` }, ...vms.map((vm): Row => ({ kind: 'vm', vm })));

@@ -3,7 +3,7 @@
  * the groups by status with their counts and what a restore does with each, a VM's line and
  * its differences. Names are neutralised here; sinks guard the rest.
  */
-import type { BackupComparison, CompareField, CompareStatus, ComparedVm, VmDifference } from './backup-compare.js';
+import { COMPARE_STATUSES, type BackupComparison, type CompareField, type CompareStatus, type ComparedVm, type VmDifference } from './backup-compare.js';
 import { neutralise } from '../safe-text.js';
 
 export const STATUS_TEXT: Record<CompareStatus, { title: string; restore: string }> = {
@@ -29,7 +29,7 @@ export function vmLine(v: Pick<ComparedVm, 'uuid' | 'backup'>): string {
 
 /** One line of counts, e.g. "3 missing here, 1 changed, 12 same; 2 only in this pool". */
 export function compareCountsText(c: BackupComparison): string {
-  const parts = (['missing', 'newerHere', 'olderHere', 'changed', 'same'] as const).filter((s) => c.counts[s] > 0).map((s) => `${c.counts[s]} ${STATUS_TEXT[s].title.toLowerCase()}`);
+  const parts = COMPARE_STATUSES.filter((s) => c.counts[s] > 0).map((s) => `${c.counts[s]} ${STATUS_TEXT[s].title.toLowerCase()}`);
   const extra = [c.counts.onlyHere ? `${c.counts.onlyHere} ${ONLY_HERE_TITLE.toLowerCase()}` : '', c.counts.unreadable ? `${c.counts.unreadable} unreadable` : ''].filter(Boolean);
   return `${parts.join(', ') || 'no VMs in the backup'}${extra.length ? `; ${extra.join(', ')}` : ''}`;
 }
@@ -37,7 +37,7 @@ export function compareCountsText(c: BackupComparison): string {
 /** The whole comparison, every VM and difference (the CLI's text). */
 export function compareLines(c: BackupComparison): string[] {
   const out = [`Backup ${neutralise(c.date)} on SR ${neutralise(c.sr.name)} (${neutralise(c.sr.uuid)}) beside this pool: ${compareCountsText(c)}`];
-  for (const s of ['missing', 'newerHere', 'olderHere', 'changed', 'same'] as const) {
+  for (const s of COMPARE_STATUSES) {
     const vms = c.vms.filter((v) => v.status === s);
     if (!vms.length) continue;
     out.push('', `${STATUS_TEXT[s].title} (${vms.length}): ${STATUS_TEXT[s].restore}`);
