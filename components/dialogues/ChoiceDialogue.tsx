@@ -41,8 +41,8 @@ interface ChoiceDialogueBase<T> {
   /** Key help (default "<Enter> OK  <Esc> Cancel"). */
   keys?: string;
   rows?: number;
-  /** Keys the list does not use (e.g. Esc cancelling a whole flow); true when handled. */
-  onKey?: (key: ConsoleKey) => boolean;
+  /** Keys the list does not use (e.g. Esc cancelling a whole flow), with the highlighted choice's value; true when handled. */
+  onKey?: (key: ConsoleKey, highlighted: T | undefined) => boolean;
 }
 
 export type ChoiceDialogueProps<T> = ChoiceDialogueBase<T> &
@@ -64,7 +64,10 @@ export function ChoiceDialogue<T>(props: ChoiceDialogueProps<T>) {
     (promptRows.length > 0 ? promptRows.length + 1 : 0) + titleRows.length + (detailHeight > 0 ? detailHeight + 1 : 0) + (noteRows.length > 0 ? noteRows.length + 1 : 0);
   const listRows = Math.max(1, Math.min(rows, labels.length, DIALOGUE_CONTENT_ROWS - around));
   const menu = useMenu(labels, listRows);
+  const highlighted = () => choices[menu.current().index]?.value;
   useScreenKeys((key) => {
+    // A letter the caller claims (a command on the highlighted choice) before the letter jump.
+    if (key.name === 'text' && onKey?.(key, highlighted())) return true;
     if (menu.handleKey(key)) return true;
     if (isSelectKey(key)) {
       const choice = choices[menu.current().index];
@@ -78,7 +81,7 @@ export function ChoiceDialogue<T>(props: ChoiceDialogueProps<T>) {
       else screen.close();
       return true;
     }
-    return onKey?.(key) ?? false;
+    return key.name !== 'text' && (onKey?.(key, highlighted()) ?? false);
   });
   const shownDetails = detailRows[menu.index] ?? [];
   return (

@@ -29,7 +29,6 @@ import { INITIAL_STATE, NO_PROGRESS, restoreReducer, resumable, runProgress, wor
 import {
   DATES_LIST_TITLE,
   DATES_TITLE,
-  LIST_KEYS,
   LISTING_BANNER,
   METHOD_KEYS,
   PREFLIGHT_BANNER,
@@ -44,6 +43,21 @@ import {
   restoreFailureText,
 } from './texts.js';
 import { neutralise } from '../../src/safe-text.js';
+import type { BackupComparison } from '../../src/dr/backup-compare.js';
+import { BackupCompare, compareTitle } from './BackupCompare.js';
+
+/** The list's keys: <C> sets the highlighted backup beside this pool. */
+export const DATES_KEYS = '<Enter> OK  <C> Compare with pool  <Esc> Cancel  <Left> Back';
+export const COMPARING_BANNER = 'Comparing the backup with this pool...';
+
+export function onlyChosenNote(n: number): string {
+  return `Only the ${n} VM(s) ticked beside the pool (those in the chosen set).`;
+}
+
+/** The VMs a state restores: the ticked ones, or (unset) every VM of its scope. */
+function vmsOf(s: { only?: readonly string[] }): { vmUuids?: readonly string[] } {
+  return s.only ? { vmUuids: s.only } : {};
+}
 
 export interface BackupDatesProps {
   flow: Flow;
@@ -58,6 +72,7 @@ export interface BackupDatesProps {
   listing?: BackupListing;
 }
 
+type Comparing = Extract<RestoreState, { step: 'comparing' }>;
 type Checking = Extract<RestoreState, { step: 'checking' }>;
 type Running = Extract<RestoreState, { step: 'running' }>;
 
@@ -90,9 +105,16 @@ export function BackupDates({ flow, session, sr, vdi, legacy, resume, restore: h
     failed: fail,
     aborted: () => dispatch({ type: 'stopped' }),
   });
+  const compare = useJob<Comparing, BackupComparison>({
+    label: 'Comparing the backup with this pool',
+    run: (s, signal) => restore.compare(s.backup.date, { signal }),
+    done: (comparison) => dispatch({ type: 'compared', comparison }),
+    failed: fail,
+    aborted: () => dispatch({ type: 'stopped' }),
+  });
   const check = useJob<Checking, PreflightReport>({
     label: 'Checking the restore',
-    run: (s, signal) => restore.preflight({ date: s.backup.date, scope: s.method.scope, force: false }, { signal }),
+    run: (s, signal) => restore.preflight({ date: s.backup.date, scope: s.method.scope, force: false, ...vmsOf(s) }, { signal }),
     done: (report) => dispatch({ type: 'checked', report }),
     failed: fail,
     aborted: () => dispatch({ type: 'stopped' }),
@@ -102,7 +124,7 @@ export function BackupDates({ flow, session, sr, vdi, legacy, resume, restore: h
     label: dryRun ? 'Dry run of a restore' : 'Restoring VM metadata',
     progress: { initial: NO_PROGRESS, reduce: runProgress },
     async run(s, signal, emit) {
-      const choice = { date: s.backup.date, scope: s.method.scope, force: s.force };
+      const choice = { date: s.backup.date, scope: s.method.scope, force: s.force, ...vmsOf(s) };
       // A dry run checks first, on the same attachment, so its summary names the same warnings.
       const preflight = s.preflight ?? (await restore.preflight(choice, { signal, onProgress: emit }));
       const report = await restore.run({ ...choice, dryRun: s.method.dryRun, ...(s.networkMap && { networkMap: s.networkMap }) }, { signal, onProgress: emit });
@@ -116,11 +138,13 @@ export function BackupDates({ flow, session, sr, vdi, legacy, resume, restore: h
   // The work the state asks for, and leaving the flow.
   const { start: startList } = list;
   const { start: startCheck } = check;
+  const { start: startCompare } = compare;
   const { start: startRun } = run;
   useLayoutEffect(() => {
     const work = workOf(state);
     if (work === 'list') startList();
     else if (work === 'check' && state.step === 'checking') startCheck(state);
+    else if (work === 'compare' && state.step === 'comparing') startCompare(state);
     else if (work === 'run' && state.step === 'running') startRun(state);
     else if (state.step === 'exit') {
       if (state.how === 'cancel') flow.cancel();
@@ -128,7 +152,7 @@ export function BackupDates({ flow, session, sr, vdi, legacy, resume, restore: h
     }
     // `screen` and `flow` are stable for this screen; the state alone decides.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [state, startList, startCheck, startRun]);
+  }, [state, startList, startCheck, startCompare, startRun]);
 
   // An open preflight survives an idle logout: after the next login it is shown again (the
   // VDI is released with the session and opened again by the run).
@@ -173,12 +197,25 @@ export function BackupDates({ flow, session, sr, vdi, legacy, resume, restore: h
           title={DATES_TITLE}
           listTitle={DATES_LIST_TITLE}
           choices={state.listing.backups.map((b) => ({ label: dateRow(b), value: b }))}
-          keys={LIST_KEYS}
+          keys={DATES_KEYS}
           {...untrusted}
           onChoose={(backup) => dispatch({ type: 'chooseBackup', backup })}
-          onKey={back}
+          onKey={(key, backup) => {
+            if (key.name === 'text' && (key.text === 'c' || key.text === 'C') && backup) dispatch({ type: 'compare', backup });
+            else return back(key);
+            return true;
+          }}
         />
       );
+    case 'comparing':
+      return (
+        <>
+          <Keys handler={(key) => (isBackKey(key) && compare.abort(), true)} />
+          <Banner title={compareTitle(state.backup.date)} text={COMPARING_BANNER} keys={compare.cancelling ? 'Please wait...' : '<Esc> Cancel'} />
+        </>
+      );
+    case 'compare':
+      return <BackupCompare key={`compare ${state.backup.date}`} comparison={state.comparison} onChoose={(uuids) => dispatch({ type: 'chooseVms', uuids })} onKey={back} />;
     case 'methods':
       return (
         <ChoiceDialogue
@@ -187,7 +224,7 @@ export function BackupDates({ flow, session, sr, vdi, legacy, resume, restore: h
           listTitle={methodListTitle(state.backup.date)}
           choices={RESTORE_METHODS.map((m) => ({ label: methodRow(m, state.backup), value: { scope: m.scope, dryRun: m.dryRun } }))}
           keys={METHOD_KEYS}
-          {...untrusted}
+          {...(state.only ? { notes: [...(untrusted.notes ?? []), { text: onlyChosenNote(state.only.length), bold: true }] } : untrusted)}
           onChoose={(method) => dispatch({ type: 'chooseMethod', method })}
           onKey={back}
         />

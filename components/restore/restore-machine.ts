@@ -10,6 +10,7 @@ import type { PreflightReport, RestoreProgress, RestoreReport } from '../../src/
 import type { BackupListing, FailureText } from '../services.js';
 import { sourceKey, type NetworkMapEntry, type PoolNetwork, type PreflightNetwork } from '../../src/dr/network-map.js';
 import type { RestoreMethod } from './texts.js';
+import type { BackupComparison } from '../../src/dr/backup-compare.js';
 
 /** Per-VM progress of a run, as the screen draws it. */
 export interface RunProgress {
@@ -21,6 +22,8 @@ interface Chosen {
   listing: BackupListing;
   backup: BackupSummary;
   method: RestoreMethod;
+  /** Only these VMs (ticked beside the pool); unset: every VM of the method's scope. */
+  only?: readonly string[];
 }
 
 export type RestoreState =
@@ -28,7 +31,10 @@ export type RestoreState =
   | { step: 'listing' }
   | { step: 'noBackups' }
   | { step: 'dates'; listing: BackupListing }
-  | { step: 'methods'; listing: BackupListing; backup: BackupSummary }
+  | { step: 'methods'; listing: BackupListing; backup: BackupSummary; only?: readonly string[] }
+  /** The backup beside this pool being read, then shown (VMs can be ticked there). */
+  | { step: 'comparing'; listing: BackupListing; backup: BackupSummary }
+  | { step: 'compare'; listing: BackupListing; backup: BackupSummary; comparison: BackupComparison }
   /** The preflight being computed (a real restore). */
   | ({ step: 'checking' } & Chosen)
   /** `kept`: shown again after an idle logout (it was made before it). */
@@ -39,13 +45,18 @@ export type RestoreState =
   | ({ step: 'running'; preflight: PreflightReport | null; force: boolean; networkMap?: NetworkMapEntry[] } & Chosen)
   | ({ step: 'summary'; report: RestoreReport; preflight: PreflightReport | null; finishedAt: Date } & Chosen)
   | { step: 'cancelled'; dryRun: boolean; progress: RunProgress | null }
-  | { step: 'failed'; during: 'list' | 'preflight' | 'run'; failure: FailureText }
+  | { step: 'failed'; during: 'list' | 'compare' | 'preflight' | 'run'; failure: FailureText }
   /** The flow is left: 'close' this screen (back to what was before it), or 'cancel' the whole flow. */
   | { step: 'exit'; how: 'close' | 'cancel' };
 
 export type RestoreAction =
   | { type: 'listed'; listing: BackupListing }
   | { type: 'chooseBackup'; backup: BackupSummary }
+  /** The highlighted backup beside this pool. */
+  | { type: 'compare'; backup: BackupSummary }
+  | { type: 'compared'; comparison: BackupComparison }
+  /** Go on to the restore choices with only these VMs. */
+  | { type: 'chooseVms'; uuids: readonly string[] }
   | { type: 'chooseMethod'; method: RestoreMethod }
   | { type: 'checked'; report: PreflightReport }
   /** F8 at the preflight (as it was computed), or at the force confirmation (forced). */
@@ -87,14 +98,25 @@ export function restoreReducer(state: RestoreState, action: RestoreAction): Rest
       return action.type === 'back' || action.type === 'cancel' ? { step: 'exit', how: 'close' } : state;
     case 'dates':
       if (action.type === 'chooseBackup') return { step: 'methods', listing: state.listing, backup: action.backup };
+      if (action.type === 'compare') return { step: 'comparing', listing: state.listing, backup: action.backup };
       // Nothing of this flow before the list but the search: Left leaves it too.
       if (action.type === 'back') return { step: 'exit', how: 'close' };
+      if (action.type === 'cancel') return { step: 'exit', how: 'cancel' };
+      return state;
+    case 'comparing':
+      if (action.type === 'compared') return { step: 'compare', listing: state.listing, backup: state.backup, comparison: action.comparison };
+      if (action.type === 'failed') return { step: 'failed', during: 'compare', failure: action.failure };
+      if (action.type === 'stopped') return { step: 'dates', listing: state.listing };
+      return state;
+    case 'compare':
+      if (action.type === 'chooseVms') return action.uuids.length ? { step: 'methods', listing: state.listing, backup: state.backup, only: action.uuids } : state;
+      if (action.type === 'back') return { step: 'dates', listing: state.listing };
       if (action.type === 'cancel') return { step: 'exit', how: 'cancel' };
       return state;
     case 'methods': {
       const { listing, backup } = state;
       if (action.type === 'chooseMethod') {
-        const chosen = { listing, backup, method: action.method };
+        const chosen = { listing, backup, method: action.method, ...onlyOf(state) };
         return action.method.dryRun ? { step: 'running', ...chosen, preflight: null, force: false } : { step: 'checking', ...chosen };
       }
       if (action.type === 'back') return { step: 'dates', listing };
@@ -105,13 +127,13 @@ export function restoreReducer(state: RestoreState, action: RestoreAction): Rest
       if (action.type === 'checked') return { ...chosen(state), step: 'preflight', report: action.report };
       if (action.type === 'failed') return { step: 'failed', during: 'preflight', failure: action.failure };
       // Stopped while checking: back to the choices.
-      if (action.type === 'stopped') return { step: 'methods', listing: state.listing, backup: state.backup };
+      if (action.type === 'stopped') return { step: 'methods', listing: state.listing, backup: state.backup, ...onlyOf(state) };
       return state;
     case 'preflight':
       if (action.type === 'restore') return { ...chosen(state), step: 'running', preflight: state.report, force: false, ...mapOf(state) };
       if (action.type === 'askForce') return forceWouldHelp(state.report) > 0 ? { ...chosen(state), step: 'confirmForce', report: state.report, ...mapOf(state) } : state;
       if (action.type === 'mapNetwork') return { ...state, ...mapNetwork(state.report, state.networkMap ?? [], action.source, action.target) };
-      if (action.type === 'back') return { step: 'methods', listing: state.listing, backup: state.backup };
+      if (action.type === 'back') return { step: 'methods', listing: state.listing, backup: state.backup, ...onlyOf(state) };
       if (action.type === 'cancel') return { step: 'exit', how: 'cancel' };
       return state;
     case 'confirmForce':
@@ -126,7 +148,7 @@ export function restoreReducer(state: RestoreState, action: RestoreAction): Rest
       return state;
     case 'summary':
       // Left: back to the choice of VMs (e.g. from a dry run to the real restore).
-      if (action.type === 'back') return { step: 'methods', listing: state.listing, backup: state.backup };
+      if (action.type === 'back') return { step: 'methods', listing: state.listing, backup: state.backup, ...onlyOf(state) };
       if (action.type === 'cancel') return { step: 'exit', how: 'cancel' };
       return state;
     case 'failed':
@@ -162,12 +184,17 @@ function mapNetwork(report: PreflightReport, map: NetworkMapEntry[], source: Pre
 }
 
 function chosen(s: Chosen): Chosen {
-  return { listing: s.listing, backup: s.backup, method: s.method };
+  return { listing: s.listing, backup: s.backup, method: s.method, ...onlyOf(s) };
+}
+
+function onlyOf(s: { only?: readonly string[] }): { only?: readonly string[] } {
+  return s.only ? { only: s.only } : {};
 }
 
 /** Which work a state needs done (the screen runs it; its outcome is an action). */
-export function workOf(state: RestoreState): 'list' | 'check' | 'run' | null {
+export function workOf(state: RestoreState): 'list' | 'compare' | 'check' | 'run' | null {
   if (state.step === 'listing') return 'list';
+  if (state.step === 'comparing') return 'compare';
   if (state.step === 'checking') return 'check';
   if (state.step === 'running') return 'run';
   return null;

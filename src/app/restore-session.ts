@@ -15,6 +15,7 @@ import type { Session } from '../xenapi/index.js';
 import { ExpectedFailure } from '../failure/index.js';
 import { BackupSource, type BackupSummary, type RestoreScope } from '../dr/backup-source.js';
 import type { NetworkMapEntry } from '../dr/network-map.js';
+import { compareOnSource, type BackupComparison } from '../dr/backup-compare.js';
 import { RestoreStepError, preflightRestore, runRestore, type PreflightReport, type RestoreProgress, type RestoreReport } from '../dr/restore.js';
 
 /** Which backup VDI to read: the trusted one, or (legacy) one found by the scan. */
@@ -39,6 +40,8 @@ export interface RestoreChoice {
   force: boolean;
   /** Source network → a network of this pool, applied after the imports (src/dr/network-map.ts). */
   networkMap?: NetworkMapEntry[];
+  /** Only these VMs' exports (chosen beside the pool, src/dr/backup-compare.ts); unset: all of the scope. */
+  vmUuids?: readonly string[];
 }
 
 export interface RestoreStepOptions {
@@ -53,6 +56,8 @@ export interface RestoreSession {
   readonly source: BackupVdiRef;
   /** The backups on the VDI, newest first, with VM counts. */
   list(options?: RestoreStepOptions): Promise<BackupListing>;
+  /** The backup of `date` beside this pool, VM by VM (every export, whatever the scope). */
+  compare(date: string, options?: RestoreStepOptions): Promise<BackupComparison>;
   /** What the restore would do, changing nothing. */
   preflight(choice: RestoreChoice, options?: RestoreStepOptions): Promise<PreflightReport>;
   /** The restore (or its dry run); the VDI is released when it ends. */
@@ -107,6 +112,10 @@ export class HeldRestoreSession implements RestoreSession {
     return this.step(options, async (src) => ({ vdi: { uuid: src.vdi.uuid, trusted: src.vdi.trusted }, backups: await src.summaries() }));
   }
 
+  compare(date: string, options: RestoreStepOptions = {}): Promise<BackupComparison> {
+    return this.step(options, (src) => compareOnSource(this.session, src, date, options.signal));
+  }
+
   preflight(choice: RestoreChoice, options: RestoreStepOptions = {}): Promise<PreflightReport> {
     return this.step(options, (src) =>
       preflightRestore(this.session, { source: src, ...this.where(choice), force: choice.force, ...(options.signal && { signal: options.signal }) }),
@@ -140,7 +149,7 @@ export class HeldRestoreSession implements RestoreSession {
   }
 
   private where(choice: RestoreChoice) {
-    return { srUuid: this.source.srUuid, vdiUuid: this.source.vdiUuid, legacy: this.source.legacy, date: choice.date, scope: choice.scope };
+    return { srUuid: this.source.srUuid, vdiUuid: this.source.vdiUuid, legacy: this.source.legacy, date: choice.date, scope: choice.scope, ...(choice.vmUuids && { vmUuids: choice.vmUuids }) };
   }
 
   /** One step on the held source; a failed or stopped step releases the VDI before it reports. */

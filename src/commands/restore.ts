@@ -2,6 +2,7 @@
  * The restore side on the command line, after xe-restore-metadata's options:
  *   probe     (-p)  backup VDI uuid(s) of an SR
  *   list      (-l)  dated backups, newest first
+ *   compare         the backup's VMs beside this pool's (no stock counterpart)
  *   preflight       what a restore would do (no stock counterpart)
  *   restore         import the VMs' metadata and re-apply SR/VDI names
  * restore's exit code is the number of VMs that failed, as the stock script's.
@@ -20,6 +21,9 @@ import { parseIntOption } from './options.js';
 import { cleanedText } from '../dr/leftovers.js';
 import { parseNetworkMap, type NetworkMapEntry } from '../dr/network-map.js';
 import { macClashLines, networkMapLines, networkTableLines } from '../dr/network-map-text.js';
+import { collectVmUuid } from './start.js';
+import { compareBackup } from '../dr/backup-compare.js';
+import { compareLines } from '../dr/compare-text.js';
 import { describeDuration } from '../dr/master-clock.js';
 import type { ClaimWait } from '../dr/vdi-claim.js';
 import { neutralise, oneLine } from '../safe-text.js';
@@ -210,13 +214,36 @@ export function registerRestoreCommands(program: Command, io: Io = stdio): void 
       if (code) throw new ExitCode(code);
     });
 
+  sourceOptions(program.command('compare').description("the backup's VMs beside this pool's: missing here, newer here, changed, only here"))
+    .option('--vdi <uuid>', 'read this VDI (another than the deterministic one needs --legacy)')
+    .option('--date <date>', 'backup to compare (default: the newest)')
+    .action(async (opts: SourceOptions & { date?: string }, cmd: Command) => {
+      const code = await runWithConnection(cmd.optsWithGlobals() as GlobalOptions, { json: opts.json ?? false, io }, async (conn, signal) => {
+        const vdi = await chooseVdi(conn.session, opts, io, signal);
+        const c = await compareBackup(conn.session, {
+          ...(opts.sr && { srUuid: opts.sr }),
+          ...(vdi && { vdiUuid: vdi }),
+          legacy: opts.legacy ?? false,
+          ...(opts.date && { date: opts.date }),
+          access: opts.access,
+          signal,
+          ...lockWait(opts, io),
+        });
+        if (opts.json) printJson(io, c);
+        else io.out(compareLines(c).join('\n'));
+        return 0;
+      });
+      if (code) throw new ExitCode(code);
+    });
+
   sourceOptions(program.command('preflight').description('show what a restore would do: clashes, missing disks, new networks'))
     .option('--vdi <uuid>', 'read this VDI (another than the deterministic one needs --legacy)')
     .option('--date <date>', 'backup to use (default: the newest)')
     .option('--mode <mode>', 'sr: only VMs on this SR; all: all VM metadata', parseScope, 'all' as RestoreScope)
     .option('--force', 'predict for a forced restore')
     .option('--network-map <file>', 'source network = network of this pool, one a line (see README)')
-    .action(async (opts: SourceOptions & { date?: string; mode: RestoreScope; force?: boolean; networkMap?: string }, cmd: Command) => {
+    .option('--vm <uuid>', 'only this VM (repeat for more; see compare)', collectVmUuid)
+    .action(async (opts: SourceOptions & { date?: string; mode: RestoreScope; force?: boolean; networkMap?: string; vm?: string[] }, cmd: Command) => {
       const code = await runWithConnection(cmd.optsWithGlobals() as GlobalOptions, { json: opts.json ?? false, io }, async (conn, signal) => {
         const map = await readMapFile(opts.networkMap);
         const vdi = await chooseVdi(conn.session, opts, io, signal);
@@ -228,6 +255,7 @@ export function registerRestoreCommands(program: Command, io: Io = stdio): void 
           ...(opts.date && { date: opts.date }),
           scope: opts.mode,
           force: opts.force ?? false,
+          ...(opts.vm && { vmUuids: opts.vm }),
           access: opts.access,
           signal,
           ...lockWait(opts, io),
@@ -249,7 +277,8 @@ export function registerRestoreCommands(program: Command, io: Io = stdio): void 
     .option('--yes', 'do not ask for confirmation')
     .option('--concurrency <n>', 'VM imports in flight at once (default 8)', parseIntOption('--concurrency', 1, 32))
     .option('--network-map <file>', 'after the imports, move the VIFs of each source network to a network of this pool (see README)')
-    .action(async (opts: SourceOptions & { date?: string; mode: RestoreScope; dryRun?: boolean; force?: boolean; yes?: boolean; concurrency?: number; networkMap?: string }, cmd: Command) => {
+    .option('--vm <uuid>', 'restore only this VM (repeat for more; see compare)', collectVmUuid)
+    .action(async (opts: SourceOptions & { date?: string; mode: RestoreScope; dryRun?: boolean; force?: boolean; yes?: boolean; concurrency?: number; networkMap?: string; vm?: string[] }, cmd: Command) => {
       const code = await runWithConnection(cmd.optsWithGlobals() as GlobalOptions, { json: opts.json ?? false, io }, async (conn, signal) => {
         const map = await readMapFile(opts.networkMap);
         const vdi = await chooseVdi(conn.session, opts, io, signal);
@@ -267,6 +296,7 @@ export function registerRestoreCommands(program: Command, io: Io = stdio): void 
           dryRun: opts.dryRun ?? false,
           force: opts.force ?? false,
           ...(opts.concurrency !== undefined && { concurrency: opts.concurrency }),
+          ...(opts.vm && { vmUuids: opts.vm }),
           access: opts.access,
           signal,
           ...lockWait(opts, io),

@@ -27,7 +27,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const EXIT_SOME_FAILED = 4;
 
-function collect(value: string, previous: string[] = []): string[] {
+/** A repeated --vm option's uuids (start, and restore's chosen VMs). */
+export function collectVmUuid(value: string, previous: string[] = []): string[] {
   if (!UUID.test(value)) throw usageError(`--vm takes a VM uuid, not "${neutralise(value)}".`);
   return [...previous, value.toLowerCase()];
 }
@@ -90,7 +91,7 @@ export function registerStartCommand(program: Command, io: Io = stdio): void {
     .command('start')
     .description('start VMs after a restore, in vApp and VM.order order (exit code 4 when some failed)')
     .option('--from-restore <file>', 'the VMs a restore created: its report (restore --json > FILE)')
-    .option('--vm <uuid>', 'a VM to start (repeat for more)', collect)
+    .option('--vm <uuid>', 'a VM to start (repeat for more)', collectVmUuid)
     .option('--paused', 'start them paused (unpause to run)')
     .option('--concurrency <n>', 'VMs of one order group started at once (default 8)', parseIntOption('--concurrency', 1, 32))
     .option('--yes', 'do not ask for confirmation')

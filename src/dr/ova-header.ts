@@ -111,6 +111,10 @@ export const READ_FIELDS: Readonly<Record<string, Readonly<Record<string, FieldR
     power_state: oneOf(false, 'halted', 'paused', 'running', 'suspended'),
     is_a_template: bool(true),
     is_a_snapshot: bool(false),
+    // Read to compare a backup with a pool (backup-compare.ts); each has a datamodel default.
+    version: int(false),
+    VCPUs_max: int(false),
+    memory_static_max: int(false),
     VBDs: refs,
     VIFs: refs,
   },

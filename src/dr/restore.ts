@@ -47,6 +47,19 @@ export interface RestoreOptions extends LockWaitOptions {
   source?: BackupSource;
   /** Source network → a network of this pool, applied after the imports (network-map.ts). */
   networkMap?: NetworkMapEntry[];
+  /**
+   * Only the exports of these VM uuids (the operator's choice beside the pool,
+   * backup-compare.ts); unset: every export of the scope, as stock.
+   */
+  vmUuids?: readonly string[];
+}
+
+/** The scope's entries, narrowed to the chosen VMs when there is a choice. */
+async function chosenEntries(src: BackupSource, date: string, scope: RestoreScope, only: readonly string[] | undefined) {
+  const listed = await src.entries(date, scope);
+  if (!only) return listed;
+  const wanted = new Set(only);
+  return { ...listed, entries: listed.entries.filter((e) => wanted.has(e.vmUuid)) };
 }
 
 export type RestoreProgress =
@@ -221,7 +234,7 @@ export function countExports(kinds: ExportKind[], skipped: number): ExportCounts
 }
 
 /** The export's own VM: the one it is named after, else its first that is no snapshot. */
-function mainVm<T extends { uuid: string; isSnapshot: boolean }>(vms: T[], uuid: string): T | undefined {
+export function mainVm<T extends { uuid: string; isSnapshot: boolean }>(vms: T[], uuid: string): T | undefined {
   return vms.find((v) => v.uuid === uuid && !v.isSnapshot) ?? vms.find((v) => !v.isSnapshot);
 }
 
@@ -288,7 +301,7 @@ export class RestoreStepError extends StepFailure {
   }
 }
 
-async function restoreStep<T>(step: RestoreStep, fn: () => Promise<T>): Promise<T> {
+export async function restoreStep<T>(step: RestoreStep, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
@@ -297,7 +310,7 @@ async function restoreStep<T>(step: RestoreStep, fn: () => Promise<T>): Promise<
   }
 }
 
-async function withSource<T>(session: Session, opts: RestoreOptions, op: LockOp, fn: (src: BackupSource) => Promise<T>): Promise<T> {
+export async function withSource<T>(session: Session, opts: RestoreOptions, op: LockOp, fn: (src: BackupSource) => Promise<T>): Promise<T> {
   // The caller's source: its holder releases it (after this step or the next one).
   if (opts.source) return fn(opts.source);
   const src = await restoreStep('source', () => openSource(session, opts, op));
@@ -335,7 +348,7 @@ export async function preflightRestore(session: Session, opts: RestoreOptions = 
   const scope = opts.scope ?? 'all';
   return withSource(session, opts, 'read', async (src) => {
     const date = await restoreStep('list', () => src.resolveDate(opts.date));
-    const { entries, problems } = await restoreStep('list', () => src.entries(date, scope));
+    const { entries, problems } = await restoreStep('list', () => chosenEntries(src, date, scope, opts.vmUuids));
     const pool = await restoreStep('pool', () => poolIndex(session));
     const force = opts.force ?? false;
     const vms: PreflightVm[] = [];
@@ -422,8 +435,8 @@ export async function preflightRestore(session: Session, opts: RestoreOptions = 
  * pool (a bad map stops the run before anything is imported), and the networks here now,
  * which the map's clean-up never destroys.
  */
-async function networkMapStart(session: Session, src: BackupSource, date: string, scope: RestoreScope, map: NetworkMapEntry[]) {
-  const { entries } = await src.entries(date, scope);
+async function networkMapStart(session: Session, src: BackupSource, date: string, scope: RestoreScope, map: NetworkMapEntry[], only?: readonly string[]) {
+  const { entries } = await chosenEntries(src, date, scope, only);
   const exported: ExportNetworks[] = [];
   for (const entry of entries) {
     try {
@@ -638,7 +651,7 @@ export async function runRestore(session: Session, opts: RestoreOptions = {}): P
   const emit = opts.onProgress ?? (() => undefined);
   return withSource(session, opts, 'restore', async (src) => {
     const date = await restoreStep('list', () => src.resolveDate(opts.date));
-    const { entries, problems } = await restoreStep('list', () => src.entries(date, scope));
+    const { entries, problems } = await restoreStep('list', () => chosenEntries(src, date, scope, opts.vmUuids));
     // Stock: the backup VDI it restored from gets the marker key (a trusted one only).
     if (!opts.dryRun && src.vdi.trusted) {
       await VDI.removeFromOtherConfig(session, src.vdi.ref, 'ctxs-pool-backup').catch(() => undefined);
@@ -648,7 +661,7 @@ export async function runRestore(session: Session, opts: RestoreOptions = {}): P
     const concurrency = clampConcurrency(opts.concurrency);
     // A dry run creates no network, so its imports need no coordination.
     const networks = opts.dryRun ? null : new NetworkClaims(await restoreStep('networks', () => poolNetworks(session)));
-    const mapping = opts.networkMap ? await restoreStep('networks', () => networkMapStart(session, src, date, scope, opts.networkMap!)) : null;
+    const mapping = opts.networkMap ? await restoreStep('networks', () => networkMapStart(session, src, date, scope, opts.networkMap!, opts.vmUuids)) : null;
     const exported = new Map<string, ExportNetworks>();
     const results: VmRestoreResult[] = new Array(entries.length);
     let done = 0;

@@ -61,6 +61,10 @@ export interface VmmetaVm {
   powerState: string;
   isTemplate: boolean;
   isSnapshot: boolean;
+  /** VM.version: how many times it was recovered (0 when the export has none). */
+  version: number;
+  vcpus: number;
+  memoryStaticMax: number;
   disks: VmmetaDisk[];
   networks: VmmetaNetwork[];
 }
@@ -216,6 +220,9 @@ export async function parseOvaXml(xml: string | Buffer): Promise<VmmetaSummary> 
       powerState: snap['power_state'] === undefined ? 'Halted' : canonical(snap['power_state'], POWER_STATES),
       isTemplate: snap['is_a_template'] === true,
       isSnapshot: snap['is_a_snapshot'] === true,
+      version: n(snap['version']),
+      vcpus: n(snap['VCPUs_max']),
+      memoryStaticMax: n(snap['memory_static_max']),
       disks,
       networks,
     });

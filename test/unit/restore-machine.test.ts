@@ -172,3 +172,33 @@ describe('network map in the preflight', () => {
     expect(running.step === 'running' && running.force && running.networkMap?.map((e) => e.source)).toEqual(['n-vlan']);
   });
 });
+
+describe('the backup beside the pool, and VMs ticked there', () => {
+  const comparison = { sr: { uuid: 's', name: 'S' }, date: backup.date, vms: [], onlyHere: [], unreadable: [], counts: { missing: 0, newerHere: 0, olderHere: 0, changed: 0, same: 0, onlyHere: 0, unreadable: 0 } };
+  const toCompare: RestoreAction[] = [{ type: 'listed', listing }, { type: 'compare', backup }];
+
+  it('compare asks for its work, shows the comparison, and Left goes back to the dates', () => {
+    expect(workOf(run(...toCompare))).toBe('compare');
+    expect(run(...toCompare, { type: 'compared', comparison })).toMatchObject({ step: 'compare', comparison, backup });
+    expect(run(...toCompare, { type: 'compared', comparison }, { type: 'back' })).toMatchObject({ step: 'dates' });
+    expect(run(...toCompare, { type: 'stopped' })).toMatchObject({ step: 'dates' });
+    expect(run(...toCompare, { type: 'failed', failure })).toMatchObject({ step: 'failed', during: 'compare' });
+  });
+
+  it('the ticked VMs go with the choice to the preflight, the run and back; none ticked stays put', () => {
+    const ticked = [...toCompare, { type: 'compared', comparison } as const];
+    expect(run(...ticked, { type: 'chooseVms', uuids: [] })).toMatchObject({ step: 'compare' });
+    const only = ['u1', 'u2'];
+    const steps = [...ticked, { type: 'chooseVms', uuids: only } as const];
+    expect(run(...steps)).toMatchObject({ step: 'methods', only });
+    const checking = run(...steps, { type: 'chooseMethod', method: real });
+    expect(checking).toMatchObject({ step: 'checking', only });
+    const atPreflight = [...steps, { type: 'chooseMethod', method: real } as const, { type: 'checked', report: preflight([vm()]) } as const];
+    expect(run(...atPreflight, { type: 'restore' })).toMatchObject({ step: 'running', only });
+    expect(run(...atPreflight, { type: 'back' })).toMatchObject({ step: 'methods', only });
+    expect(run(...steps, { type: 'chooseMethod', method: dry })).toMatchObject({ step: 'running', only });
+    // The plain way from the dates chooses no VMs: the whole scope, as stock.
+    expect(run(...toMethods)).not.toHaveProperty('only');
+    expect(run(...steps, { type: 'back' })).toEqual({ step: 'dates', listing });
+  });
+});

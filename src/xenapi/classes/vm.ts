@@ -70,3 +70,18 @@ export async function start(session: Session, vm: Ref, paused: boolean, opts?: C
 export async function assertCanBootHere(session: Session, vm: Ref, host: Ref, opts?: CallOptions): Promise<void> {
   await session.invoke('VM.assert_can_boot_here', [vm, host], opts);
 }
+
+// ---- A backup beside this pool (src/dr/backup-compare.ts) --------------------------------
+
+/**
+ * VM.version counts the VM's recoveries: only a metadata import with restore sets it (the
+ * export's + 1, xen-api ocaml/xapi/import.ml); it came after API 1.0, so a host without it
+ * reads 0, its datamodel default.
+ */
+const recoveries: FieldType<number> = { name: 'an int', read: (v) => (v === undefined ? 0 : int.read(v)) };
+
+const COMPARE_FIELDS = { ...FIELDS, version: recoveries, VCPUs_max: int, memory_static_max: int, VIFs: stringSet };
+export type VmCompareRecord = RecordOf<typeof COMPARE_FIELDS>;
+
+/** VM.get_all_records with what a comparison with a backup reads. */
+export const getAllCompareRecords = classReader('VM', COMPARE_FIELDS).getAllRecords;
