@@ -3,9 +3,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDemoSimulator, DEMO_ROOT_PASSWORD, type DemoSimulatorOptions } from '../../src/sim/index.js';
+import { attachSrFolder, startDemoSimulator, DEMO_ROOT_PASSWORD, type DemoSimulatorOptions } from '../../src/sim/index.js';
 import type { SimHandle } from '../../src/sim/index.js';
-import { Session } from '../../src/xenapi/index.js';
+import { Session, type Ref } from '../../src/xenapi/index.js';
 import { declareLocalControlDomain, simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
 
 export interface TestPool {
@@ -114,4 +114,19 @@ export function vmsOnlyOnSr(sim: SimHandle, srRef: string) {
     const srs = srsOfVmDisks(sim, v.VBDs);
     return !v.is_a_template && !v.is_control_domain && !v.is_a_snapshot && srs.length > 0 && srs.every((sr) => sr === srRef);
   });
+}
+
+/** The pool's default SR: its ref, uuid and name. */
+export async function defaultSr(pool: TestPool): Promise<{ ref: Ref; uuid: string; name: string }> {
+  const s = pool.session;
+  const poolRef = (await s.call<Ref[]>('pool.get_all'))[0]!;
+  const ref = await s.call<Ref>('pool.get_default_SR', poolRef);
+  return { ref, uuid: await s.call<string>('SR.get_uuid', ref), name: await s.call<string>('SR.get_name_label', ref) };
+}
+
+/** A DR site: a new pool (with `vms` of its own) that attaches the production SR's replicated folder. */
+export async function drSiteOf(prod: TestPool, srUuid: string, vms = 0): Promise<TestPool> {
+  const dr = await startTestPool({ vms });
+  await attachSrFolder(dr.sim, join(prod.sim.stateDir, 'srs', srUuid));
+  return dr;
 }

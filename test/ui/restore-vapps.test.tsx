@@ -4,12 +4,11 @@
  * Real simulator pools: production with a vApp, a DR pool attaching the replicated SR.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
 import { runBackup } from '../../src/dr/backup.js';
-import { attachSrFolder, DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';
+import { DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';
 import { simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
 import { createConsoleServices, type LiveConsoleServices } from '../../src/app/index.js';
-import { startTestPool, vmsOnlyOnSr, type TestPool } from '../helpers/pool.js';
+import { defaultSr, drSiteOf, startTestPool, vmsOnlyOnSr, type TestPool } from '../helpers/pool.js';
 import { KEYS, paneTitle, press, renderConsole, waitForFrame, type Rendered } from './helpers.js';
 import { atBurMenu, chooseSrAndListBackups, highlightRow, openRestorePicker, readAllPages } from './restore-helpers.js';
 import type { Ref } from '../../src/xenapi/index.js';
@@ -25,17 +24,15 @@ const VAPP = 'Web tier';
 beforeAll(async () => {
   prod = await startTestPool({ vms: 8, seed: 21 });
   const s = prod.session;
-  const poolRef = (await s.call<Ref[]>('pool.get_all'))[0]!;
-  const srRef = await s.call<Ref>('pool.get_default_SR', poolRef);
-  sr = { uuid: await s.call<string>('SR.get_uuid', srRef), name: await s.call<string>('SR.get_name_label', srRef) };
+  const { ref: srRef, ...named } = await defaultSr(prod);
+  sr = named;
   // Two VMs whose disks are all on the replicated SR: both come back at the DR site.
   const members = vmsOnlyOnSr(prod.sim, srRef).slice(0, 2);
   expect(members).toHaveLength(2);
   const app = await s.call<Ref>('VM_appliance.create', { name_label: VAPP, name_description: '' });
   for (const [ref] of members) await s.call('VM.set_appliance', ref, app);
   date = (await runBackup(prod.session, { srUuid: sr.uuid })).date;
-  dr = await startTestPool({ vms: 0 });
-  await attachSrFolder(dr.sim, join(prod.sim.stateDir, 'srs', sr.uuid));
+  dr = await drSiteOf(prod, sr.uuid);
 }, 30_000);
 
 afterAll(async () => {

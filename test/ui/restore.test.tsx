@@ -6,20 +6,18 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { runBackup } from '../../src/dr/backup.js';
 import { preflightRestore } from '../../src/dr/restore.js';
-import { attachSrFolder, DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';
+import { DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';
 import { simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
 import { createConsoleServices, type LiveConsoleServices } from '../../src/app/index.js';
 import { FORCED_SUMMARY_LINE, SAVE_SUMMARY_TITLE } from '../../components/restore/RestoreSummary.js';
 import { KEPT_PREFLIGHT_NOTE, SAVE_PREFLIGHT_TITLE } from '../../components/restore/Preflight.js';
 import { LISTING_BANNER, PREFLIGHT_BANNER, RESTORE_MENU_TITLE, RESTORING_BANNER, SEARCH_BANNER } from '../../components/restore/texts.js';
-import { controlDomainAttachments, startTestPool, type TestPool } from '../helpers/pool.js';
+import { controlDomainAttachments, defaultSr, drSiteOf, startTestPool, type TestPool } from '../helpers/pool.js';
 import { backupVdiUuid } from '../../src/dr/layout.js';
 import { KEYS, flat, highlighted, paneTitle, press, renderConsole, waitForFrame, waitForText, type Rendered } from './helpers.js';
 import { atBurMenu, chooseSrAndListBackups, highlightRow, highlightSr, noneAttached as noneAttachedTo, openRestorePicker, readAllPages, statusPane } from './restore-helpers.js';
-import type { Ref } from '../../src/xenapi/index.js';
 
 let prod: TestPool;
 let dr: TestPool;
@@ -96,14 +94,11 @@ async function chooseMethod(rendered: Rendered, method: string): Promise<void> {
 
 beforeAll(async () => {
   prod = await startTestPool({ vms: 6, seed: 7 });
-  const poolRef = (await prod.session.call<Ref[]>('pool.get_all'))[0]!;
-  const srRef = await prod.session.call<Ref>('pool.get_default_SR', poolRef);
-  sr = { uuid: await prod.session.call<string>('SR.get_uuid', srRef), name: await prod.session.call<string>('SR.get_name_label', srRef) };
+  sr = await defaultSr(prod);
   await runBackup(prod.session, { srUuid: sr.uuid, now: () => new Date(2025, 5, 1, 8, 30, 0) });
   const newer = await runBackup(prod.session, { srUuid: sr.uuid, now: () => new Date(2025, 5, 2, 8, 30, 0) });
   exported = newer.vmsExported + newer.templatesExported;
-  dr = await startTestPool({ vms: 0 });
-  await attachSrFolder(dr.sim, join(prod.sim.stateDir, 'srs', sr.uuid));
+  dr = await drSiteOf(prod, sr.uuid);
 }, 30_000);
 
 afterAll(async () => {

@@ -5,17 +5,15 @@
  * one VM too large for every host fails with each host's reason; Ctrl-C stops launching.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
 import { runBackup } from '../../src/dr/backup.js';
-import { attachSrFolder, DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';
+import { DEMO_ROOT_PASSWORD } from '../../src/sim/index.js';
 import { simulatedControlDomain } from '../../src/dr/volume/control-domain.js';
 import { createConsoleServices, type LiveConsoleServices } from '../../src/app/index.js';
 import { START_CHOOSE_KEYS, START_TITLE, STARTING_BANNER } from '../../components/restore/StartVms.js';
 import { SUMMARY_START_KEYS } from '../../components/restore/RestoreSummary.js';
-import { startTestPool, type TestPool } from '../helpers/pool.js';
+import { defaultSr, drSiteOf, startTestPool, type TestPool } from '../helpers/pool.js';
 import { KEYS, flat, highlighted, paneTitle, press, renderConsole, waitForFrame, waitForText, type Rendered } from './helpers.js';
 import { atBurMenu, chooseSrAndListBackups, highlightRow, openRestorePicker } from './restore-helpers.js';
-import type { Ref } from '../../src/xenapi/index.js';
 
 const TiB = 1024 ** 4;
 let prod: TestPool;
@@ -29,12 +27,9 @@ const restored = () => [...dr.sim.db.allRecords('VM')].filter(([, v]) => !v.is_a
 
 beforeAll(async () => {
   prod = await startTestPool({ vms: 6, seed: 11 });
-  const poolRef = (await prod.session.call<Ref[]>('pool.get_all'))[0]!;
-  const srRef = await prod.session.call<Ref>('pool.get_default_SR', poolRef);
-  sr = { uuid: await prod.session.call<string>('SR.get_uuid', srRef), name: await prod.session.call<string>('SR.get_name_label', srRef) };
+  sr = await defaultSr(prod);
   await runBackup(prod.session, { srUuid: sr.uuid, now: () => new Date(2025, 5, 2, 8, 30, 0) });
-  dr = await startTestPool({ vms: 0 });
-  await attachSrFolder(dr.sim, join(prod.sim.stateDir, 'srs', sr.uuid));
+  dr = await drSiteOf(prod, sr.uuid);
 }, 30_000);
 
 afterAll(async () => {
